@@ -1,0 +1,58 @@
+# The two front-door commands:  `make reports` (the main job) and `make test` (the whole suite).
+# Both create .venv and install the package with its extras when missing, so a fresh machine
+# with only Python 3.11 needs nothing else.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup reports simulate test lint lab refresh-notebooks bench clean browser
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+## main job: simulate the default scenario, analyse it and write reports/ (index + one per service line)
+reports: setup
+	$(BIN)/nurture-lab report --all --out reports --jobs 2
+
+simulate: setup
+	$(BIN)/nurture-lab simulate simulations/speed_to_lead.toml --seed 7 --n-leads 20000 --out simulations/out
+
+## the whole test suite: lint, types, unit/statistical tests, every notebook under nbval
+test: setup browser
+	$(BIN)/ruff check nurture_lab tests benchmarks notebooks
+	$(BIN)/ruff format --check nurture_lab tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -q --nbval --nbval-sanitize-with notebooks/sanitize.cfg notebooks -p no:randomly
+
+# headless Chromium for the real-browser report test (installed when missing and possible)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	  || echo "chromium could not be installed: the browser test will be skipped"; }
+
+lint: setup
+	$(BIN)/ruff check nurture_lab tests benchmarks notebooks
+	$(BIN)/ruff format --check nurture_lab tests benchmarks
+	$(BIN)/mypy
+
+## open the notebooks in JupyterLab from the project's environment
+lab: setup
+	$(BIN)/jupyter lab notebooks
+
+## re-execute the notebooks in place after a deliberate change (refreshes nbval's stored outputs)
+refresh-notebooks: setup
+	$(BIN)/python -m nurture_lab.notebooks_refresh notebooks
+
+bench: setup
+	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
