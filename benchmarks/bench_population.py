@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import in_subprocess, run_case  # noqa: E402
+from _measure import in_subprocess, run_case
 
 ROOT = Path(__file__).resolve().parents[1]
 

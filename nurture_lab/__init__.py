@@ -1,20 +1,37 @@
-"""nurture_lab: an experimentation suite for healthcare lead nurturing."""
+"""nurture_lab: an experimentation suite for healthcare lead nurturing.
 
+Simulate synthetic lead populations and follow-up cadences under the rules that bind every message,
+run A/B/n experiments on them, analyse them as a real test, plan real tests, write reports.
+"""
+
+from . import datasets
+from .analysis import AnalysisResult, analyze, non_inferiority, time_to_book
 from .engine import SimulationResult, simulate
 from .errors import DataError, NurtureLabError, ScenarioError
+from .lint import lint_scenario
 from .population import make_leads
+from .power import mde, power_at, sample_size
 from .scenario import Scenario, load_scenario
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AnalysisResult",
     "DataError",
     "NurtureLabError",
     "Scenario",
     "ScenarioError",
     "SimulationResult",
     "__version__",
+    "analyze",
+    "datasets",
+    "lint_scenario",
     "load_scenario",
     "make_leads",
+    "mde",
+    "non_inferiority",
+    "power_at",
+    "sample_size",
     "simulate",
+    "time_to_book",
 ]

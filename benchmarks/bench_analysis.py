@@ -1,0 +1,66 @@
+"""Analysis benchmark: analyse 1,000,000 rows (two arms, one binary metric, SRM included).
+
+Printed beside the floor measured in the same run: a pandas groupby plus statsmodels on the counts
+(CI, test, chi-square SRM). Target (issue 4): ratio <= 2; with covariate adjustment <= 1 s.
+Run: ``.venv/bin/python benchmarks/bench_analysis.py``
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from statsmodels.stats.proportion import confint_proportions_2indep, test_proportions_2indep
+
+import nurture_lab as nl
+
+N = 1_000_000
+
+
+def best(fn, repeat: int = 5) -> float:  # type: ignore[no-untyped-def]
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def floor(df: pd.DataFrame) -> None:
+    g = df.groupby("arm", observed=True)["booked"].agg(["sum", "count"])
+    c1, n1, c0, n0 = g.loc["treat", "sum"], g.loc["treat", "count"], g.loc["control", "sum"], g.loc["control", "count"]
+    confint_proportions_2indep(c1, n1, c0, n0, method="wald", compare="diff")
+    test_proportions_2indep(c1, n1, c0, n0, method="wald", compare="diff")
+    stats.chisquare(g["count"].to_numpy())
+
+
+def main() -> None:
+    rng = np.random.default_rng(0)
+    arm = rng.integers(0, 2, N)
+    df = pd.DataFrame(
+        {
+            "arm": pd.Categorical.from_codes(arm, categories=["control", "treat"]),
+            "booked": rng.random(N) < 0.10 + 0.01 * arm,
+            "recency": rng.integers(1, 13, N),
+            "history": rng.gamma(2.0, 120.0, N),
+        }
+    )
+    nl.analyze(df.head(1000), arm="arm", control="control", metrics=["booked"])  # warm imports
+    t_floor = best(lambda: floor(df))
+    t_ours = best(lambda: nl.analyze(df, arm="arm", control="control", metrics=["booked"]))
+    t_lin = best(
+        lambda: nl.analyze(df, arm="arm", control="control", metrics=["booked"], covariates=["recency", "history"]),
+        repeat=3,
+    )
+    print(f"analyze {N:,} rows, 2 arms, 1 binary metric, SRM included")
+    print(f"  floor (pandas groupby + statsmodels on counts): {t_floor * 1000:8.1f} ms")
+    print(
+        f"  nl.analyze:                                     {t_ours * 1000:8.1f} ms   ratio {t_ours / t_floor:.2f} (target <= 2)"
+    )
+    print(f"  nl.analyze with 2 covariates (Lin, HC2):        {t_lin * 1000:8.1f} ms   (target <= 1000 ms)")
+
+
+if __name__ == "__main__":
+    main()
