@@ -4,7 +4,7 @@ Simulate synthetic lead populations and follow-up cadences under the rules that 
 run A/B/n experiments on them, analyse them as a real test, plan real tests, write reports.
 """
 
-from . import datasets
+from . import datasets, reports
 from .analysis import AnalysisResult, analyze, non_inferiority, time_to_book
 from .engine import SimulationResult, simulate
 from .errors import DataError, NurtureLabError, ScenarioError
@@ -31,6 +31,7 @@ __all__ = [
     "mde",
     "non_inferiority",
     "power_at",
+    "reports",
     "sample_size",
     "simulate",
     "time_to_book",

@@ -10,11 +10,12 @@ from typing import Any
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
     from .analysis import analyze
-    from .population import IDENTITY_COLUMNS
+    from .imports import identifier_columns
     from .tables import read_table
 
     df = read_table(args.data)
-    df = df.drop(columns=[c for c in IDENTITY_COLUMNS if c in df.columns])
+    asked = {args.arm, args.by, *args.metric, *args.covariate}
+    df = df.drop(columns=[c for c in identifier_columns(df) if c not in asked])
     allocation = None
     if args.allocation:
         allocation = {}
@@ -130,3 +131,69 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--jobs", type=int, default=None, help="simulation: worker processes (default: all cores)")
     p.add_argument("--out", type=Path, default=None, help="simulation: write power.csv and power.png here")
     p.set_defaults(func=_cmd_power)
+    add_report_command(sub)
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    import ast
+
+    from .reports import ReportError, render_reports
+
+    params: dict[str, Any] = {}
+    for item in args.param:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--param expects NAME=VALUE; got {item!r}")
+        try:
+            params[name.strip()] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            params[name.strip()] = value
+    if args.control:
+        params["control"] = args.control
+    if args.arm:
+        params["arm"] = args.arm
+    lines: Any = "all" if args.all or not args.service_line else args.service_line
+    try:
+        summary = render_reports(
+            scenario=args.scenario,
+            service_lines=lines,
+            data=args.data,
+            mapping=args.mapping,
+            seed=args.seed,
+            n_leads=args.n_leads,
+            out=args.out,
+            jobs=args.jobs,
+            parameters=params,
+            progress=sys.stderr.isatty(),
+        )
+    except ReportError as e:
+        print(f"nurture-lab report: {e}", file=sys.stderr)
+        return 1
+    print(f"wrote {len(summary['reports'])} report(s) and {summary['index']} in {summary['seconds']:.1f} s")
+    return 0
+
+
+def add_report_command(sub: Any) -> None:
+    r = sub.add_parser("report", help="one HTML report per service line, plus an index")
+    r.add_argument("--scenario", type=Path, default=None, help="scenario to simulate (default: speed_to_lead)")
+    g = r.add_mutually_exclusive_group()
+    g.add_argument("--service-line", action="append", default=[], help="a service line (repeat for several)")
+    g.add_argument("--all", action="store_true", help="every service line (the default)")
+    r.add_argument(
+        "--data", type=Path, default=None, help="a real leads export (CSV or Parquet) instead of a simulation"
+    )
+    r.add_argument("--mapping", type=Path, default=None, help="column mapping file for --data (TOML)")
+    r.add_argument("--control", default=None, help="control arm label (required with --data)")
+    r.add_argument("--arm", default=None, help="arm column (default: arm)")
+    r.add_argument("--seed", type=int, default=7)
+    r.add_argument("--n-leads", type=int, default=20_000)
+    r.add_argument("--out", type=Path, default=Path("reports"))
+    r.add_argument("--jobs", type=int, default=2, help="worker processes")
+    r.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a report template parameter (metric, guardrail, guardrail_margin, alpha)",
+    )
+    r.set_defaults(func=_cmd_report)

@@ -68,6 +68,7 @@ _R = {r: i for i, r in enumerate(REASONS)}
 OUTCOME_COLUMNS: dict[str, str] = {
     "arm": "assigned arm",
     "first_response_minutes": "minutes from inquiry to the first touch sent (NaN: none)",
+    "first_call_minutes": "minutes from inquiry to the first call attempt (NaN: none)",
     "contacted": "engaged at least once: a click, a reply or an answered call",
     "contacted_minutes": "minutes from inquiry to the first engagement (NaN: never)",
     "qualified": "contacted and found to fit",
@@ -356,6 +357,7 @@ def _run_arm(
     opted = np.full((len(CHANNELS), n), INF)  # opt-out time per channel
     opted_any = np.full(n, INF)
     first_sent = np.full(n, INF)
+    first_call = np.full(n, INF)
     last_event = np.zeros(n)
     n_sent = np.zeros(n, dtype=np.int64)
     staff = np.zeros(n)
@@ -514,6 +516,8 @@ def _run_arm(
         )
         n_sent[idx] = c_sent + send + dup
         first_sent[idx] = np.where(send, np.minimum(first_sent[idx], t), first_sent[idx])
+        if step.channel == "call":
+            first_call[idx] = np.where(send, np.minimum(first_call[idx], t), first_call[idx])
         sent_full = np.full(n, np.nan)
         sent_full[idx] = np.where(send, t, np.nan)
         sends[ch].append(sent_full)
@@ -631,6 +635,7 @@ def _run_arm(
     days_to_book = booked_min / DAY
     return {
         "first_response_minutes": np.where(np.isfinite(first_sent), first_sent, np.nan),
+        "first_call_minutes": np.where(np.isfinite(first_call), first_call, np.nan),
         "contacted": np.isfinite(contacted),
         "contacted_minutes": np.where(np.isfinite(contacted), contacted, np.nan),
         "qualified": np.isfinite(qualified_at),
