@@ -955,3 +955,29 @@ def potential_outcomes(scenario: Scenario, seed: int = 0, n_leads: int = 10_000)
     leads = pd.concat([p[0] for p in parts], ignore_index=True)
     seg = leads.drop(columns=list(IDENTITY_COLUMNS))
     return pot.merge(seg, on="lead_id", how="left")
+
+
+def simulate_stats(scenario: Scenario, seed: int, n_leads: int, metrics: Iterable[str]) -> dict[str, dict[str, float]]:
+    """A lean observed-only run for replications: per arm and metric, ``n``, ``sum`` and ``sumsq``.
+
+    Same leads, assignment and draws as :func:`simulate` (so the same numbers), without the touch
+    log or the data frames.
+    """
+    metrics = list(metrics)
+    arms = scenario.experiment.arms
+    acc = {a.name: {"n": 0.0} | {f"{m}:{k}": 0.0 for m in metrics for k in ("sum", "sumsq")} for a in arms}
+    for c, first, n in _random.chunks(n_leads):
+        df = make_leads_chunk(scenario, seed, c, first, n, identities=False)
+        lead = _Leads.from_frame(df, scenario)
+        arm_idx = assign(scenario, df, seed, c)
+        uniforms = _Uniforms(seed, c, lead.n)
+        for a, arm in enumerate(arms):
+            mine = arm_idx == a
+            out, _ = _run_arm(scenario, arm, _subset(lead, mine), uniforms, None)
+            st = acc[arm.name]
+            st["n"] += float(mine.sum())
+            for m in metrics:
+                v = out[m].astype(np.float64)
+                st[f"{m}:sum"] += float(v.sum())
+                st[f"{m}:sumsq"] += float((v * v).sum())
+    return acc

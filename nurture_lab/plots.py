@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from .analysis import AnalysisResult, TimeToBookResult
 
@@ -134,6 +135,7 @@ def plot_first_response(
         ax.axvline(m, color="#999", linestyle=":", linewidth=1)
         ax.text(m, 2, t, rotation=90, va="bottom", ha="right", fontsize=8, color="#666")
     ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     ax.set_xlabel(f"minutes from inquiry to {what} (log scale)")
     ax.set_ylabel("leads reached by then (%)")
     ax.set_ylim(0, 100)
@@ -200,7 +202,7 @@ def plot_cadence(steps: Sequence[Any], title: str = "Cadence timeline") -> Figur
         )
     ax.set_xscale("log")
     ax.set_yticks(range(len(channels)), channels)
-    ax.set_ylim(-0.7, len(channels) - 0.3)
+    ax.set_ylim(-0.8, len(channels) - 0.2)
     ax.set_xlabel("days after the inquiry (log scale)")
     ax.set_title(title)
     _style(ax)
@@ -276,11 +278,14 @@ def plot_power_curve(table: pd.DataFrame, target: float = 0.8, title: str | None
     ax.axhline(target * 100, color="#999", linestyle="--", linewidth=1)
     ax.text(table["n_leads"].min(), target * 100 + 1.5, f"{target:.0%} power", fontsize=8, color="#666")
     ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xticks(sorted(table["n_leads"].unique()))
     ax.set_xlabel("leads in the experiment (all arms, log scale)")
     ax.set_ylabel("power (% of experiments detecting the effect)")
     ax.set_ylim(0, 100)
     ax.set_title(title or "Simulated power curve (bars: 95% Monte Carlo interval)")
-    ax.legend(frameon=False, loc="lower right")
+    ax.legend(frameon=False, loc="upper left")
     _style(ax)
     fig.tight_layout()
     return fig

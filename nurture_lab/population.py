@@ -59,13 +59,16 @@ LEAD_COLUMNS: dict[str, str] = {
 IDENTITY_POOL = 4096
 
 
-@lru_cache(maxsize=8)
-def _identity_pool(seed: int) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-    """A seeded pool of Faker identities; leads draw from it (Faker is slow per call)."""
+@lru_cache(maxsize=1)
+def _identity_pool() -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """A fixed, seeded pool of Faker identities; each run's seed picks leads' identities from it.
+
+    Faker is slow per call (~0.1 ms), so the pool is made once per process.
+    """
     from faker import Faker
 
     fake = Faker("en_US")
-    fake.seed_instance(int(_random.stream(seed, _random.IDENTITY).integers(2**31)))
+    fake.seed_instance(20260105)
     names, emails, phones = [], [], []
     for i in range(IDENTITY_POOL):
         first, last = fake.first_name(), fake.last_name()
@@ -115,7 +118,9 @@ def _offsets(population: Population, tzs: tuple[str, ...]) -> np.ndarray:
     return out
 
 
-def _chunk(population: Population, seed: int, chunk: int, first_id: int, n: int) -> pd.DataFrame:
+def _chunk(
+    population: Population, seed: int, chunk: int, first_id: int, n: int, identities: bool = True
+) -> pd.DataFrame:
     rng = _random.stream(seed, chunk, _random.POPULATION)
     cats = _categories(population)
     lines = list(population.service_lines.values())
@@ -184,7 +189,6 @@ def _chunk(population: Population, seed: int, chunk: int, first_id: int, n: int)
     def cat(col: str) -> pd.Categorical:
         return pd.Categorical.from_codes(cols[col], categories=list(cats[col]))
 
-    names, emails, phones = _identity_pool(seed)
     df = pd.DataFrame(
         {
             "lead_id": np.arange(first_id, first_id + n, dtype=np.int64),
@@ -212,11 +216,13 @@ def _chunk(population: Population, seed: int, chunk: int, first_id: int, n: int)
             "self_book": self_book,
             "appointment_lead_days": appt.astype(np.float32),
             "show_u": show_u.astype(np.float32),
-            "name": _pool_cat(names, ident),
-            "email": _pool_cat(emails, ident),
-            "phone": _pool_cat(phones, ident),
         }
     )
+    if identities:
+        names, emails, phones = _identity_pool()
+        df["name"] = _pool_cat(names, ident)
+        df["email"] = _pool_cat(emails, ident)
+        df["phone"] = _pool_cat(phones, ident)
     return df
 
 
@@ -236,6 +242,7 @@ def make_leads(
     seed: int = 0,
     *,
     competitor_daily_hazard: dict[str, float] | None = None,
+    identities: bool = True,
 ) -> pd.DataFrame:
     """Make a synthetic lead population.
 
@@ -246,6 +253,7 @@ def make_leads(
         seed: the run's seed; leads are made in chunks of ``CHUNK_SIZE`` with spawned streams.
         competitor_daily_hazard: daily hazard by intent (default: the scenario's, or the
             defaults of :class:`Behaviour`).
+        identities: add the synthetic ``name, email, phone`` columns (display only).
 
     Returns:
         One row per lead with the columns of :data:`LEAD_COLUMNS`; repeated strings are categoricals.
@@ -277,14 +285,34 @@ def make_leads(
         pop = population
     if competitor_daily_hazard is not None:
         hazard = dict(competitor_daily_hazard)
-    parts = [_chunk(pop, seed, c, first, n) for c, first, n in _random.chunks(n_leads)]
+    parts = [_chunk(pop, seed, c, first, n, identities) for c, first, n in _random.chunks(n_leads)]
     df = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
     _hazards(df, hazard)
     return df
 
 
-def make_leads_chunk(scenario: Scenario, seed: int, chunk: int, first_id: int, n: int) -> pd.DataFrame:
+def make_leads_chunk(
+    scenario: Scenario, seed: int, chunk: int, first_id: int, n: int, identities: bool = True
+) -> pd.DataFrame:
     """One chunk of :func:`make_leads` (the unit of parallel work)."""
-    df = _chunk(scenario.population, seed, chunk, first_id, n)
+    df = _chunk(scenario.population, seed, chunk, first_id, n, identities)
     _hazards(df, dict(scenario.behaviour.competitor_daily_hazard))
     return df
+
+
+def summary(leads: pd.DataFrame, staffed_hours: tuple[float, float] = (8, 18)) -> pd.DataFrame:
+    """Headline facts of a population: size, after-hours share, weekend share, consent and fit rates."""
+    local = leads["created_at"] + pd.to_timedelta(leads["utc_offset_minutes"].astype(int), unit="min")
+    hour = local.dt.hour
+    rows = {
+        "leads": f"{len(leads):,}",
+        "after hours (outside staffed hours)": f"{((hour < staffed_hours[0]) | (hour >= staffed_hours[1])).mean():.1%}",
+        "weekend": f"{(local.dt.dayofweek >= 5).mean():.1%}",
+        "email consent": f"{leads['consent_email'].mean():.1%}",
+        "SMS consent": f"{leads['consent_sms'].mean():.1%}",
+        "call consent": f"{leads['consent_call'].mean():.1%}",
+        "fit the service": f"{leads['fit'].mean():.1%}",
+        "high intent": f"{(leads['intent'] == 'high').mean():.1%}",
+        "median decision time (days)": f"{leads['decision_days'].median():.1f}",
+    }
+    return pd.DataFrame({"fact": list(rows), "value": list(rows.values())})

@@ -969,3 +969,12 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(f"{p} is not valid TOML: {e}.") from None
     sc = scenario_from_dict(data, str(path))
     return dataclasses.replace(sc, path=str(path), sha256=hashlib.sha256(raw).hexdigest())
+
+
+def restrict(scenario: Scenario, service_line: str) -> Scenario:
+    """The scenario with one service line only (share 1), e.g. to plan a test in behavioral health."""
+    lines = scenario.population.service_lines
+    if service_line not in lines:
+        raise ValueError(f"Unknown service line {service_line!r}; the scenario has: {', '.join(lines)}.")
+    one = {service_line: dataclasses.replace(lines[service_line], share=1.0)}
+    return dataclasses.replace(scenario, population=dataclasses.replace(scenario.population, service_lines=one))

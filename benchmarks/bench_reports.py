@@ -1,0 +1,46 @@
+"""Report benchmark: all service-line reports of the default scenario (20,000 leads), --jobs 1 and 2,
+beside the floor: executing an empty notebook through papermill (kernel start + execution).
+
+Target (issue 7): <= 3x the floor per report, <= 60 s in total on 2 cores.
+Run: ``.venv/bin/python benchmarks/bench_reports.py``
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+import papermill as pm
+
+from nurture_lab import reports
+
+
+def main() -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="nl-bench-"))
+    empty = nbformat.v4.new_notebook()
+    empty.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    empty.cells = [nbformat.v4.new_code_cell("x = 1")]
+    nbformat.write(empty, tmp / "empty.ipynb")
+    pm.execute_notebook(str(tmp / "empty.ipynb"), str(tmp / "out.ipynb"), progress_bar=False)  # warm
+    floors = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        pm.execute_notebook(str(tmp / "empty.ipynb"), str(tmp / "out.ipynb"), progress_bar=False)
+        floors.append(time.perf_counter() - t0)
+    floor = min(floors)
+    print("reports of the default scenario (speed_to_lead, 20,000 leads, 8 service lines)")
+    print(f"  floor: empty notebook through papermill: {floor:.2f} s")
+    for jobs in (1, 2):
+        s = reports.render_reports(out=tmp / f"r{jobs}", jobs=jobs, n_leads=20_000, progress=False)
+        per = s["per_report_seconds"]
+        mean = sum(per.values()) / len(per)
+        print(
+            f"  --jobs {jobs}: total {s['seconds']:5.1f} s; per report {mean:.2f} s = {mean / floor:.1f}x the floor "
+            f"(target <= 3x; total <= 60 s)"
+        )
+
+
+if __name__ == "__main__":
+    main()
