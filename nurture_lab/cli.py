@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from . import __version__
@@ -18,8 +18,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     from .store import write_simulation
 
     sc = load_scenario(args.scenario)
-    res = simulate(sc, seed=args.seed, n_leads=args.n_leads, progress=sys.stderr.isatty())
-    files = write_simulation(res, args.out)
+    res = simulate(sc, seed=args.seed, n_leads=args.n_leads, jobs=args.jobs, progress=sys.stderr.isatty())
+    files = write_simulation(res, args.out, identities=args.with_identities)
     leads = res.leads
     print(f"simulated {len(leads):,} leads of scenario {sc.name!r} (seed {args.seed}) -> {args.out}")
     summary = leads.groupby("arm", observed=True)[["contacted", "booked_30d", "opted_out"]].mean()
@@ -57,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=_nonneg_int, default=0)
     s.add_argument("--n-leads", type=_pos_int, default=20_000)
     s.add_argument("--out", required=True, type=Path, help="output folder")
+    s.add_argument("--jobs", type=_pos_int, default=1, help="worker processes (results are identical)")
+    s.add_argument(
+        "--with-identities",
+        action="store_true",
+        help="also write the synthetic name/email/phone columns (never needed for analysis)",
+    )
     s.set_defaults(func=_cmd_simulate)
 
     s = sub.add_parser("lint", help="cadence compliance findings; exit 1 on a violation")
@@ -70,24 +76,23 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _pos_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
-    return v
+def int_at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: an integer >= ``low``, with one clear message otherwise."""
+
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            v = low - 1
+        if v < low:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text!r}")
+        return v
+
+    return parse
 
 
-def _nonneg_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return v
+_pos_int = int_at_least(1)
+_nonneg_int = int_at_least(0)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -95,6 +95,7 @@ def _float(text: str) -> float:
 def add_commands(sub: Any) -> None:
     """Register analyze, power and report on ``sub`` (an argparse sub-parsers object)."""
     from .analysis import CI_METHODS, CORRECTIONS
+    from .cli import int_at_least
 
     a = sub.add_parser("analyze", help="analyse an experiment table (CSV or Parquet)")
     a.add_argument("data", metavar="DATA", type=Path, help="CSV or Parquet file, one row per unit")
@@ -120,15 +121,17 @@ def add_commands(sub: Any) -> None:
     )
     p.add_argument("--baseline", type=_prob, help="control rate (analytic)")
     p.add_argument("--mde", type=_float, help="absolute minimum detectable effect (analytic): gives n per arm")
-    p.add_argument("--n", type=int, help="units per arm (analytic): gives the minimum detectable effect")
+    p.add_argument("--n", type=int_at_least(2), help="units per arm (analytic): gives the minimum detectable effect")
     p.add_argument("--alpha", type=_prob, default=0.05)
     p.add_argument("--power", type=_prob, default=0.8)
     p.add_argument("--ratio", type=_float, default=1.0, help="control units per arm unit")
     p.add_argument("--n-leads", default="2000,4000,8000", help="simulation: comma-separated total leads")
-    p.add_argument("--replications", type=int, default=200, help="simulation: experiments per size")
+    p.add_argument("--replications", type=int_at_least(2), default=200, help="simulation: experiments per size")
     p.add_argument("--metric", default="booked_30d", help="simulation: the metric")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--jobs", type=int, default=None, help="simulation: worker processes (default: all cores)")
+    p.add_argument("--seed", type=int_at_least(0), default=0)
+    p.add_argument(
+        "--jobs", type=int_at_least(1), default=None, help="simulation: worker processes (default: all cores)"
+    )
     p.add_argument("--out", type=Path, default=None, help="simulation: write power.csv and power.png here")
     p.set_defaults(func=_cmd_power)
     add_report_command(sub)
@@ -174,6 +177,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 
 def add_report_command(sub: Any) -> None:
+    from .cli import int_at_least
+
     r = sub.add_parser("report", help="one HTML report per service line, plus an index")
     r.add_argument("--scenario", type=Path, default=None, help="scenario to simulate (default: speed_to_lead)")
     g = r.add_mutually_exclusive_group()
@@ -185,10 +190,10 @@ def add_report_command(sub: Any) -> None:
     r.add_argument("--mapping", type=Path, default=None, help="column mapping file for --data (TOML)")
     r.add_argument("--control", default=None, help="control arm label (required with --data)")
     r.add_argument("--arm", default=None, help="arm column (default: arm)")
-    r.add_argument("--seed", type=int, default=7)
-    r.add_argument("--n-leads", type=int, default=20_000)
+    r.add_argument("--seed", type=int_at_least(0), default=7)
+    r.add_argument("--n-leads", type=int_at_least(100), default=20_000)
     r.add_argument("--out", type=Path, default=Path("reports"))
-    r.add_argument("--jobs", type=int, default=2, help="worker processes")
+    r.add_argument("--jobs", type=int_at_least(1), default=2, help="worker processes")
     r.add_argument(
         "--param",
         action="append",

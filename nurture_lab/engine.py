@@ -19,7 +19,7 @@ true effect of each arm, and an arm identical to the control has a true effect o
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
@@ -889,7 +889,8 @@ def simulate(
     *,
     truth: bool = True,
     executor: Executor | None = None,
-    progress: bool | Callable[[Iterable[Any], int], Iterable[Any]] = False,
+    jobs: int = 1,
+    progress: bool = False,
 ) -> SimulationResult:
     """Simulate the scenario's experiment.
 
@@ -900,6 +901,7 @@ def simulate(
         truth: also run every lead through every arm to compute ``.truth`` (costs one pass per arm).
         executor: an optional ``concurrent.futures.Executor`` to spread chunks over
             (processes, or a Dask ``Client.get_executor()``); results are identical to serial.
+        jobs: without an executor, the number of worker processes (1 = serial).
         progress: show a tqdm progress bar over chunks.
 
     Returns:
@@ -927,17 +929,22 @@ def simulate(
     )
     n_leads = check_int_param("simulate", "n_leads", n_leads)
     seed = _random.check_seed(seed, "simulate")
-    jobs = [_ChunkJob(scenario, seed, c, first, n, truth) for c, first, n in _random.chunks(n_leads)]
-    it: Iterable[Any]
-    if executor is None:
-        it = map(_simulate_chunk, jobs)
-    else:
-        it = executor.map(_simulate_chunk, jobs)
-    if progress:
-        from tqdm.auto import tqdm
+    tasks = [_ChunkJob(scenario, seed, c, first, n, truth) for c, first, n in _random.chunks(n_leads)]
+    own = None
+    if executor is None and jobs > 1 and len(tasks) > 1:
+        from concurrent.futures import ProcessPoolExecutor
 
-        it = tqdm(it, total=len(jobs), desc="simulate", unit="chunk")
-    results = list(it)
+        own = executor = ProcessPoolExecutor(max_workers=jobs)
+    try:
+        it: Iterable[Any] = map(_simulate_chunk, tasks) if executor is None else executor.map(_simulate_chunk, tasks)
+        if progress:
+            from tqdm.auto import tqdm
+
+            it = tqdm(it, total=len(tasks), desc="simulate", unit="chunk")
+        results = list(it)
+    finally:
+        if own is not None:
+            own.shutdown(cancel_futures=True)
     leads = _concat_cats([r[0] for r in results])
     touches = _concat_cats([r[1] for r in results])
     tr = _truth_table([r[2] for r in results], scenario)

@@ -56,6 +56,7 @@ def lint_scenario(sc: Scenario) -> list[Finding]:
     """
     pol = sc.policy
     findings: list[Finding] = []
+    consent_noted: set[tuple[str, str]] = set()  # one consent note per arm and channel
     states = list(sc.population.states)
     q_start = max([pol.quiet_hours[0]] + [pol.state_quiet_hours[s][0] for s in states if s in pol.state_quiet_hours])
     q_end = min([pol.quiet_hours[1]] + [pol.state_quiet_hours[s][1] for s in states if s in pol.state_quiet_hours])
@@ -86,13 +87,14 @@ def lint_scenario(sc: Scenario) -> list[Finding]:
                         )
                     )
                 consent = [sl.consent[step.channel] for sl in sc.population.service_lines.values()]
-                if min(consent) < 1:
+                if min(consent) < 1 and (arm.name, step.channel) not in consent_noted:
+                    consent_noted.add((arm.name, step.channel))
                     findings.append(
                         Finding(
                             "warning",
                             "consent",
                             where,
-                            f"{step.channel} needs consent: {1 - max(consent):.0%}-{1 - min(consent):.0%} of leads "
+                            f"{step.channel} steps need consent: {1 - max(consent):.0%}-{1 - min(consent):.0%} of leads "
                             "(by service line) have none and will be skipped",
                         )
                     )

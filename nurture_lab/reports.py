@@ -465,7 +465,10 @@ def _render_one(job: _Job) -> tuple[str, str | None, float]:
     t0 = time.perf_counter()
     out = Path(job.out_dir)
     line = job.service_line
-    with _io.atomic_path(out / f"{slug(line)}.ipynb") as tmp_nb:
+    with (
+        _io.atomic_path(out / f"{slug(line)}.ipynb") as tmp_nb,
+        _kernel_log(out / ".data" / f"kernel-{slug(line)}.log"),
+    ):
         try:
             nb = pm.execute_notebook(
                 job.template,
@@ -489,6 +492,20 @@ def _render_one(job: _Job) -> tuple[str, str | None, float]:
         )
         _io.write_text(out / f"{slug(line)}.html", page)
     return line, None, time.perf_counter() - t0
+
+
+@contextlib.contextmanager
+def _kernel_log(path: Path) -> Any:
+    """Send the kernel's own stderr chatter (start-up warnings) to a log file instead of the terminal."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    saved = os.dup(2)
+    with open(path, "ab") as f:
+        os.dup2(f.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 class _LineFailed(Exception):
