@@ -13,9 +13,19 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     from .imports import identifier_columns
     from .tables import read_table
 
-    df = read_table(args.data)
-    asked = {args.arm, args.by, *args.metric, *args.covariate}
-    df = df.drop(columns=[c for c in identifier_columns(df) if c not in asked])
+    if args.mapping is not None:  # a CRM export: the import schema, checks and identifier dropping
+        from .imports import read_leads
+
+        imp = read_leads(args.data, mapping=args.mapping)
+        df = imp.leads
+        for fix in imp.fixes:
+            print(f"import: {fix}", file=sys.stderr)
+        if imp.dropped_identifiers:
+            print(f"import: dropped identifier columns {imp.dropped_identifiers}", file=sys.stderr)
+    else:
+        df = read_table(args.data)
+        asked = {args.arm, args.by, *args.metric, *args.covariate}
+        df = df.drop(columns=[c for c in identifier_columns(df) if c not in asked])
     allocation = None
     if args.allocation:
         allocation = {}
@@ -109,6 +119,12 @@ def add_commands(sub: Any) -> None:
     a.add_argument("--alpha", type=_prob, default=0.05)
     a.add_argument("--allocation", default=None, help="planned shares for the SRM check: ARM=SHARE,ARM=SHARE")
     a.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    a.add_argument(
+        "--mapping",
+        type=Path,
+        default=None,
+        help="read DATA as a CRM leads export with this column mapping (TOML [columns] table)",
+    )
     a.set_defaults(func=_cmd_analyze)
 
     p = sub.add_parser("power", help="sample size / minimum detectable effect, analytic or simulated")

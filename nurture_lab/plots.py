@@ -187,22 +187,25 @@ def plot_cadence(steps: Sequence[Any], title: str = "Cadence timeline") -> Figur
         times.append(t)
         prev = t
     channels = list(dict.fromkeys(s.channel for s in steps))
-    fig, ax = plt.subplots(figsize=(8, 0.55 * len(channels) + 1.8))
+    fig, ax = plt.subplots(figsize=(8.5, 1.1 * len(channels) + 1.6))
+    seen: dict[str, int] = {}
     for i, (s, t) in enumerate(zip(steps, times)):
         y = channels.index(s.channel)
+        k = seen[s.channel] = seen.get(s.channel, -1) + 1  # alternate labels above and below, two levels
         ax.scatter(max(t, 1) / 1440, y, s=70, color=PALETTE[y % len(PALETTE)], zorder=3)
         cond = " (if no reply)" if s.if_no_response else " (if qualified)" if s.if_qualified else ""
         ax.annotate(
             f"{i}: {label(s.content)}{cond}",
             (max(t, 1) / 1440, y),
             textcoords="offset points",
-            xytext=(0, 9 if i % 2 == 0 else -14),
+            xytext=(0, (9, -15, 21, -27)[k % 4]),
             ha="center",
             fontsize=7.5,
         )
     ax.set_xscale("log")
     ax.set_yticks(range(len(channels)), channels)
-    ax.set_ylim(-0.8, len(channels) - 0.2)
+    ax.set_ylim(-0.7, len(channels) - 0.3)
+    ax.margins(x=0.12)
     ax.set_xlabel("days after the inquiry (log scale)")
     ax.set_title(title)
     _style(ax)

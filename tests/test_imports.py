@@ -133,3 +133,38 @@ def test_example_export_round_trip_and_touches(tmp_path: Path) -> None:
         "chat",
         "retargeting",
     }
+
+
+def test_analyze_cli_reads_a_crm_export_with_a_mapping(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    export = make_example_export(tmp_path / "export.csv", n_leads=1500, seed=6)
+    root = Path(__file__).resolve().parents[1]
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nurture_lab",
+            "analyze",
+            str(export),
+            "--mapping",
+            str(root / "nurture_lab/datasets/example_mapping.toml"),
+            "--arm",
+            "arm",
+            "--control",
+            "next_business_day",
+            "--metric",
+            "booked_30d",
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    out = json.loads(res.stdout)
+    assert {r["arm"] for r in out["results"]} == {"within_5_min", "within_1_hour"}  # trailing spaces fixed
+    assert "dropped identifier columns" in res.stderr and "Full Name" in res.stderr
+    assert "@example.org" not in res.stdout + res.stderr
