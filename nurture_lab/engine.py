@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from . import _random
+from ._calendar import dst_transitions as _dst_transitions
 from .population import IDENTITY_COLUMNS, make_leads_chunk
 from .scenario import CHANNELS, TCPA_CHANNELS, Arm, Scenario
 
@@ -226,6 +227,26 @@ class _Leads:
     #: Position of each lead in its chunk (random draws are indexed by it) and the chunk size.
     pos: np.ndarray
     n_chunk: int
+    #: Time-zone code per lead and the daylight-saving transitions in the run: (tz code, UTC minute, delta).
+    tz: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    transitions: tuple[tuple[int, float, float], ...] = ()
+
+    def shift(self, idx: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """Change of the UTC offset (minutes) between each lead's inquiry and ``t`` minutes after it (DST)."""
+        out = np.zeros(np.shape(t))
+        if not self.transitions:
+            return out
+        tz = self.tz[idx]
+        c = self.created_min[idx]
+        for code, at, delta in self.transitions:
+            mine = tz == code
+            out += np.where(mine & (c + t >= at) & (c < at), delta, 0.0)
+            out -= np.where(mine & (c + t < at) & (c >= at), delta, 0.0)
+        return out
+
+    def local(self, idx: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """Local wall-clock minutes of the leads ``idx`` at ``t`` minutes after their inquiry."""
+        return self.local0[idx] + t + self.shift(idx, t)
 
     @classmethod
     def from_frame(cls, df: pd.DataFrame, sc: Scenario) -> _Leads:
@@ -270,6 +291,12 @@ class _Leads:
             base_no_show=nos[sl],
             pos=np.arange(len(df)),
             n_chunk=len(df),
+            tz=df["timezone"].cat.codes.to_numpy().astype(np.int64),
+            transitions=_dst_transitions(
+                tuple(str(z) for z in df["timezone"].cat.categories),
+                float(created_min.min()) if len(df) else 0.0,
+                sc.horizon_days,
+            ),
         )
 
     def matches(self, step: Any) -> np.ndarray:
@@ -432,13 +459,12 @@ def _run_arm(
             skip = np.where(failed, _R["handoff_dropped"], skip)
 
         # timing: the allowed daily window (send window, quiet hours, staffed hours), then the caps
-        local0 = lead.local0[idx]
         a: Any = 0.0
         b: Any = DAY
         days = all_days
         if step.window is not None:
             a, b = step.window[0] * 60, step.window[1] * 60
-        local = local0 + t
+        local = lead.local(idx, t)
         if step.channel in TCPA_CHANNELS:
             qs, qe = lead.quiet_start[idx], lead.quiet_end[idx]
             reason = np.where((reason == 0) & ~in_window(local, qs, qe, all_days), _R["quiet_hours"], reason)
@@ -457,7 +483,10 @@ def _run_arm(
             live = skip == 0
         desc = -np.sort(-np.where(np.isfinite(prev), prev, -INF), axis=1)  # most recent first
         for _ in range(8):
-            t_new = next_in_window(local0 + t, a, b, days) - local0
+            # the next allowed local time, back to minutes since inquiry with the offset at t; a DST
+            # change in between is caught on the next pass, which re-reads the local time at t_new
+            loc = lead.local(idx, t)
+            t_new = t + (next_in_window(loc, a, b, days) - loc)
             for cap, span, code in ((caps.per_day, DAY, "cap_day"), (caps.per_week, WEEK, "cap_week")):
                 if cap and desc.shape[1] >= cap:
                     free_at = desc[:, cap - 1] + span
@@ -479,7 +508,7 @@ def _run_arm(
 
         # behaviour at the send
         delivered = send & (u[:, 0] < cb.deliver_rate)
-        hour = ((local0 + t) % DAY) / 60.0
+        hour = (lead.local(idx, t) % DAY) / 60.0
         speed = beh.speed_floor + (1 - beh.speed_floor) * np.exp2(-t / beh.speed_half_life_minutes)
         rel = lead.relevant(content, idx) & ~replaced
         c_sent = n_sent[idx]
@@ -602,8 +631,11 @@ def _run_arm(
             ok &= ~lead.confidential
         rsent = rt.copy()
         if rch in TCPA_CHANNELS:
-            rsent = next_in_window(lead.local0 + np.nan_to_num(rt), lead.quiet_start, lead.quiet_end, all_days)
-            rsent = rsent - lead.local0
+            everyone = np.arange(n)
+            rsent = np.nan_to_num(rt)
+            for _ in range(3):  # a DST change between the two times is caught by the next pass
+                loc = lead.local(everyone, rsent)
+                rsent = rsent + (next_in_window(loc, lead.quiet_start, lead.quiet_end, all_days) - loc)
         too_late = ok & ~(rsent < visit)
         reminded = ok & ~too_late
         staff += np.where(reminded, beh.channels[rch].staff_minutes, 0.0)
@@ -769,7 +801,7 @@ def _subset(lead: _Leads, mask: np.ndarray) -> _Leads:
         v = getattr(lead, f.name)
         if f.name == "n":
             kw[f.name] = int(mask.sum())
-        elif f.name in ("cats", "n_chunk"):
+        elif f.name in ("cats", "n_chunk", "transitions"):
             kw[f.name] = v
         elif isinstance(v, dict):
             kw[f.name] = {k: x[mask] for k, x in v.items()}

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from . import _random
+from ._calendar import dst_transitions
 from .scenario import INTENTS, STATE_TIMEZONES, Population, Scenario
 
 __all__ = ["IDENTITY_COLUMNS", "LEAD_COLUMNS", "make_leads"]
@@ -106,13 +107,13 @@ def _draw(rng: np.random.Generator, mix: Mapping[str, float], cats: tuple[str, .
 
 
 def _offsets(population: Population, tzs: tuple[str, ...]) -> np.ndarray:
-    """UTC offset in minutes per (time zone, arrival day), taken at local noon."""
+    """UTC offset in minutes per (time zone, arrival day + 1), taken at local noon; column 0 is the day before."""
     start = dt.date.fromisoformat(population.start_date)
     out = np.zeros((len(tzs), population.arrival_days + 1), dtype=np.int64)
     for i, tz in enumerate(tzs):
         z = ZoneInfo(tz)
         for d in range(population.arrival_days + 1):
-            noon = dt.datetime.combine(start + dt.timedelta(days=d), dt.time(12), tzinfo=z)
+            noon = dt.datetime.combine(start + dt.timedelta(days=d - 1), dt.time(12), tzinfo=z)
             off = noon.utcoffset()
             out[i, d] = 0 if off is None else int(off.total_seconds() // 60)
     return out
@@ -159,8 +160,18 @@ def _chunk(
     second = rng.integers(0, 3600, n)
     epoch_day = (start - dt.date(1970, 1, 1)).days
     local_s = (epoch_day + day) * 86400 + hour * 3600 + second
-    offsets = _offsets(population, cats["timezone"])[cols["timezone"], day]
+    # the offset in force at the local time: US zones change at 2:00, so before 2:00 the day before's holds
+    table = _offsets(population, cats["timezone"])
+    offsets = np.where(hour < 2, table[cols["timezone"], day], table[cols["timezone"], day + 1])
     created_s = local_s - offsets * 60
+    # the offset in force at that instant (an inquiry in the spring-forward gap is an hour later locally)
+    first = float(epoch_day * 1440 - 1440)
+    true_off = table[cols["timezone"], day].astype(np.float64)
+    since = (epoch_day + day - 1) * 1440.0 + 720.0 - true_off  # UTC minute of the day before's local noon
+    created_min = created_s / 60.0
+    for code, at, delta in dst_transitions(cats["timezone"], first, population.arrival_days + 2):
+        true_off += np.where((cols["timezone"] == code) & (since < at) & (at <= created_min), delta, 0.0)
+    offsets = true_off.astype(np.int64)
 
     u = rng.random((n, 8))
     consent = {c: np.zeros(n, dtype=bool) for c in ("email", "sms", "call")}
@@ -307,7 +318,7 @@ def summary(leads: pd.DataFrame, staffed_hours: tuple[float, float] = (8, 18)) -
     rows = {
         "leads": f"{len(leads):,}",
         "after hours (outside staffed hours)": f"{((hour < staffed_hours[0]) | (hour >= staffed_hours[1])).mean():.1%}",
-        "weekend": f"{(local.dt.dayofweek >= 5).mean():.1%}",
+        "weekend": f"{(local.dt.day_of_week >= 5).mean():.1%}",
         "email consent": f"{leads['consent_email'].mean():.1%}",
         "SMS consent": f"{leads['consent_sms'].mean():.1%}",
         "call consent": f"{leads['consent_call'].mean():.1%}",

@@ -17,9 +17,16 @@ from nurture_lab.scenario import Policy, Step
 TCPA = ("sms", "call")
 
 
-def local_time(touches: pd.DataFrame, leads: pd.DataFrame, col: str = "sent_at") -> pd.Series:
-    off = touches["lead_id"].map(leads.set_index("lead_id")["utc_offset_minutes"]).astype(int)
-    return touches[col] + pd.to_timedelta(off, unit="min")
+def local_time(touches: pd.DataFrame, leads: pd.DataFrame, col: str = "sent_at") -> pd.DataFrame:
+    """Local hour, minute and weekday of each touch, by the lead's real time zone (DST included)."""
+    tz = touches["lead_id"].map(leads.set_index("lead_id")["timezone"]).astype(str)
+    out = pd.DataFrame(index=touches.index, columns=["hour", "minute", "weekday"], dtype=float)
+    for zone, idx in tz.groupby(tz).groups.items():
+        loc = touches.loc[idx, col].dt.tz_convert(zone)
+        out.loc[idx, "hour"] = loc.dt.hour.to_numpy()
+        out.loc[idx, "minute"] = loc.dt.minute.to_numpy()
+        out.loc[idx, "weekday"] = loc.dt.day_of_week.to_numpy()
+    return out
 
 
 def check_invariants(res: nl.SimulationResult) -> None:
@@ -30,7 +37,7 @@ def check_invariants(res: nl.SimulationResult) -> None:
     # quiet hours in the lead's local time
     tcpa = sent[sent["channel"].isin(TCPA)]
     loc = local_time(tcpa, res.leads)
-    hour = loc.dt.hour + loc.dt.minute / 60
+    hour = loc["hour"] + loc["minute"] / 60
     state = tcpa["lead_id"].map(L["state"]).astype(str)
     start = state.map(lambda s: sc.policy.state_quiet_hours.get(s, sc.policy.quiet_hours)[0])
     end = state.map(lambda s: sc.policy.state_quiet_hours.get(s, sc.policy.quiet_hours)[1])
@@ -38,8 +45,8 @@ def check_invariants(res: nl.SimulationResult) -> None:
     # calls only in staffed hours on staffed days
     calls = sent[sent["channel"] == "call"]
     cl = local_time(calls, res.leads)
-    assert cl.dt.day_of_week.isin(sc.policy.staffed_days).all()
-    assert ((cl.dt.hour >= sc.policy.staffed_hours[0]) & (cl.dt.hour < sc.policy.staffed_hours[1])).all()
+    assert cl["weekday"].isin(sc.policy.staffed_days).all()
+    assert ((cl["hour"] >= sc.policy.staffed_hours[0]) & (cl["hour"] < sc.policy.staffed_hours[1])).all()
     # consent
     for ch in ("email", "sms", "call"):
         s = sent[sent["channel"] == ch]
@@ -231,6 +238,15 @@ def test_holdout_arm_gets_no_touches(tiny_path, tmp_path) -> None:  # type: igno
 def test_assignment_is_stratified_and_follows_allocation(speed_run: nl.SimulationResult) -> None:
     ct = pd.crosstab(speed_run.leads["service_line"], speed_run.leads["arm"])
     assert (ct.max(axis=1) - ct.min(axis=1)).max() <= 2 * 1  # per chunk at most one off per line
+
+
+def test_quiet_hours_hold_across_daylight_saving_changes(speed: nl.Scenario) -> None:
+    # arrivals in the three weeks before the US spring-forward (2026-03-08): sends straddle the change
+    pop = dataclasses.replace(speed.population, start_date="2026-02-23", arrival_days=14)
+    res = nl.simulate(dataclasses.replace(speed, population=pop), seed=3, n_leads=6000, truth=False)
+    sent = res.touches[res.touches["status"] == "sent"]
+    assert (sent["sent_at"] > pd.Timestamp("2026-03-09", tz="UTC")).sum() > 1000
+    check_invariants(res)
 
 
 def test_next_in_window_crosses_days_and_weekends() -> None:
