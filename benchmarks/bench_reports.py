@@ -1,5 +1,9 @@
 """Report benchmark: all service-line reports of the default scenario (20,000 leads), --jobs 1 and 2,
 beside the floor: executing an empty notebook through papermill (kernel start + execution).
+Reports run on one warm kernel per worker, so each worker's first report also pays the kernel start
+and the scientific stack's imports; the mean includes it, the warm figure does not.
+Reports run on one warm kernel per worker, so each worker's first report also pays the kernel start
+and the scientific stack's imports; the figures show the mean, and the warm reports alone.
 
 Target (issue 7): <= 3x the floor per report, <= 60 s in total on 2 cores.
 Run: ``.venv/bin/python benchmarks/bench_reports.py``
@@ -34,11 +38,14 @@ def main() -> None:
     print(f"  floor: empty notebook through papermill: {floor:.2f} s")
     for jobs in (1, 2):
         s = reports.render_reports(out=tmp / f"r{jobs}", jobs=jobs, n_leads=20_000, progress=False)
-        per = s["per_report_seconds"]
-        mean = sum(per.values()) / len(per)
+        per = sorted(s["per_report_seconds"].values())
+        mean = sum(per) / len(per)
+        warm = per[: len(per) - jobs]  # each worker's first report also starts its kernel and imports
+        warm_mean = sum(warm) / len(warm)
         print(
             f"  --jobs {jobs}: total {s['seconds']:5.1f} s; per report {mean:.2f} s = {mean / floor:.1f}x the floor "
-            f"(target <= 3x; total <= 60 s)"
+            f"(target <= 3x; total <= 60 s); warm-kernel reports {warm_mean:.2f} s = {warm_mean / floor:.1f}x, "
+            f"slowest (a worker's first) {per[-1]:.2f} s"
         )
 
 

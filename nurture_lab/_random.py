@@ -13,7 +13,7 @@ POPULATION = 0
 ASSIGNMENT = 1
 STEP = 2  # + step index as the last spawn-key element
 FINAL = 3
-IDENTITY = 4
+IDENTITY = 4  # retired: identities now come from one fixed pool (kept so later numbers do not shift)
 REPLICATION = 5
 
 #: Leads per chunk. Part of the definition of a run: changing it changes results.

@@ -31,13 +31,11 @@ staff_minutes       no         number
 
 from __future__ import annotations
 
-import csv
 import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -477,7 +475,3 @@ EXAMPLE_TOUCH_MAPPING: dict[str, str] = {
     "sent_at": "Activity Date",
     "engaged": "Responded",
 }
-
-
-def _unused(x: Any) -> None:  # pragma: no cover
-    _ = csv

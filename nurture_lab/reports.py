@@ -1,7 +1,9 @@
-"""Leadership reports: one papermill-executed, code-free HTML report per service line, plus an index.
+"""Leadership reports: one papermill-parameterised, code-free HTML report per service line, plus an index.
 
 The parent process prepares the data once (simulates the scenario, or imports a real export), then
-executes ``notebooks/report_template.ipynb`` once per service line in worker processes (papermill),
+executes ``notebooks/report_template.ipynb`` once per service line in worker processes: papermill
+injects the parameters (refusing unknown ones first), nbclient runs the notebook on one warm
+kernel per worker (a clean namespace per report; the kernel start and the imports are paid once),
 exports each to self-contained HTML (nbconvert, no code, no prompts, images embedded, nothing
 fetched from the internet) and writes ``DIR/<service_line>.html``, the executed notebook beside it,
 and ``DIR/index.html`` with each line's headline. Every file is written to a temporary file and
@@ -457,10 +459,70 @@ def _export_html(nb: Any, title: str, params: Mapping[str, Any]) -> str:
     return _page(title, body, params)
 
 
+_KERNEL: Any = None  # one warm kernel per worker process, reused by every report it renders
+
+
+def _kernel() -> Any:
+    """This process's report kernel: started once; imports stay warm between reports."""
+    global _KERNEL
+    if _KERNEL is None or not _KERNEL.is_alive():
+        import multiprocessing.util
+
+        from jupyter_client.manager import KernelManager
+
+        km = KernelManager(kernel_name="python3")
+        km.start_kernel(cwd=str(ROOT))
+        multiprocessing.util.Finalize(km, km.shutdown_kernel, kwargs={"now": True}, exitpriority=10)
+        _KERNEL = km
+    return _KERNEL
+
+
+def _shutdown_kernel() -> None:
+    global _KERNEL
+    if _KERNEL is not None:
+        with contextlib.suppress(Exception):
+            _KERNEL.shutdown_kernel(now=True)
+        _KERNEL = None
+
+
+def _execute(template: str, parameters: Mapping[str, Any]) -> Any:
+    """Parameterise the template (papermill) and run it on the warm kernel (nbclient).
+
+    Each report starts from a clean namespace (``%reset``); only imported modules stay warm, so a
+    report costs its own analysis and pictures, not a kernel start and the scientific stack's imports.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+    from papermill.iorw import load_notebook_node
+    from papermill.parameterize import parameterize_notebook
+
+    nb = load_notebook_node(str(template))  # papermill's loader: adds the metadata papermill expects
+    nb = parameterize_notebook(nb, dict(parameters), report_mode=True, kernel_name="python3", language="python")
+    nb.cells.insert(0, nbformat.v4.new_code_cell("%reset -f", metadata={"tags": ["reset"]}))
+    client = NotebookClient(nb, km=_kernel(), timeout=600, kernel_name="python3", allow_errors=False)
+    try:
+        client.execute()
+    except CellExecutionError as e:
+        failed = next(
+            (
+                i
+                for i, c in enumerate(nb.cells)
+                if c.cell_type == "code" and any(o.get("output_type") == "error" for o in c.get("outputs", []))
+            ),
+            None,
+        )
+        where = f"cell {failed}" if failed is not None else "a cell"  # the reset cell is 0: template cells count from 1
+        raise _LineFailed(f"{where}: {e.ename}: {e.evalue}") from None
+    finally:
+        nb.cells.pop(0)
+    return nb
+
+
 def _render_one(job: _Job) -> tuple[str, str | None, float]:
     """Execute the template for one line; write its HTML and notebook atomically. Returns (line, error, seconds)."""
     import nbformat
-    import papermill as pm
+    from nbclient.exceptions import DeadKernelError
 
     t0 = time.perf_counter()
     out = Path(job.out_dir)
@@ -470,27 +532,18 @@ def _render_one(job: _Job) -> tuple[str, str | None, float]:
         _kernel_log(out / ".data" / f"kernel-{slug(line)}.log"),
     ):
         try:
-            nb = pm.execute_notebook(
-                job.template,
-                str(tmp_nb),
-                parameters=job.parameters,
-                kernel_name="python3",
-                progress_bar=False,
-                log_output=False,
-                report_mode=True,
-            )
-        except pm.PapermillExecutionError as e:
-            raise _LineFailed(f"cell {e.exec_count}: {e.ename}: {e.evalue}") from None
-        except Exception as e:  # kernel died, template unreadable, ...
+            nb = _execute(job.template, job.parameters)
+        except _LineFailed:
+            raise
+        except DeadKernelError as e:
+            _shutdown_kernel()
+            raise _LineFailed(f"the kernel died: {e}") from None
+        except Exception as e:  # template unreadable, kernel would not start, ...
             raise _LineFailed(f"{type(e).__name__}: {e}") from None
-        nb = nbformat.read(str(tmp_nb), as_version=4)
+        nbformat.write(nb, str(tmp_nb))
         title = f"{arm_label(line).capitalize()} — nurture experiment report"
-        page = _export_html(
-            nb,
-            title,
-            {k: v for k, v in job.parameters.items() if k not in ("leads_path", "truth_path", "manifest_path")},
-        )
-        _io.write_text(out / f"{slug(line)}.html", page)
+        shown = {k: v for k, v in job.parameters.items() if k not in ("leads_path", "truth_path", "manifest_path")}
+        _io.write_text(out / f"{slug(line)}.html", _export_html(nb, title, shown))
     return line, None, time.perf_counter() - t0
 
 
@@ -597,7 +650,6 @@ def render_reports(
         ValueError: an unknown parameter or service line (before anything runs).
         ReportError: one or more lines failed (the rest and the index were written).
     """
-    import papermill  # noqa: F401  (imported once here; forked workers inherit it)
 
     t0 = time.perf_counter()
     out_dir = Path(out)
@@ -646,7 +698,13 @@ def render_reports(
     results: dict[str, tuple[str | None, float]] = {}
     own = None
     if executor is None and jobs > 1 and len(jobs_list) > 1:
-        own = ProcessPoolExecutor(max_workers=jobs)
+        # fresh interpreters, not forks: a forked copy of a process that has talked to a kernel over
+        # ZeroMQ can deadlock, and each worker starts (and keeps) a kernel of its own
+        import multiprocessing
+
+        own = ProcessPoolExecutor(
+            max_workers=min(jobs, len(jobs_list)), mp_context=multiprocessing.get_context("spawn")
+        )
         executor = own
     try:
         if executor is None:
@@ -666,6 +724,8 @@ def render_reports(
     finally:
         if own is not None:
             own.shutdown(wait=True)
+        if executor is None:
+            _shutdown_kernel()
     headlines = _headlines(lines, leads_path, truth_path, man, extra, results)
     index = write_index(
         out_dir,
