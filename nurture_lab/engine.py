@@ -227,21 +227,18 @@ class _Leads:
     #: Position of each lead in its chunk (random draws are indexed by it) and the chunk size.
     pos: np.ndarray
     n_chunk: int
-    #: Time-zone code per lead and the daylight-saving transitions in the run: (tz code, UTC minute, delta).
-    tz: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    transitions: tuple[tuple[int, float, float], ...] = ()
+    #: The daylight-saving changes each lead meets within the horizon: UTC minute (inf: none) and delta.
+    dst_at: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    dst_delta: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
 
     def shift(self, idx: np.ndarray, t: np.ndarray) -> np.ndarray:
         """Change of the UTC offset (minutes) between each lead's inquiry and ``t`` minutes after it (DST)."""
         out = np.zeros(np.shape(t))
-        if not self.transitions:
+        if self.dst_at.shape[1] == 0:
             return out
-        tz = self.tz[idx]
         c = self.created_min[idx]
-        for code, at, delta in self.transitions:
-            mine = tz == code
-            out += np.where(mine & (c + t >= at) & (c < at), delta, 0.0)
-            out -= np.where(mine & (c + t < at) & (c >= at), delta, 0.0)
+        for k in range(self.dst_at.shape[1]):
+            out += np.where(c + t >= self.dst_at[idx, k], self.dst_delta[idx, k], 0.0)
         return out
 
     def local(self, idx: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -291,12 +288,7 @@ class _Leads:
             base_no_show=nos[sl],
             pos=np.arange(len(df)),
             n_chunk=len(df),
-            tz=df["timezone"].cat.codes.to_numpy().astype(np.int64),
-            transitions=_dst_transitions(
-                tuple(str(z) for z in df["timezone"].cat.categories),
-                float(created_min.min()) if len(df) else 0.0,
-                sc.horizon_days,
-            ),
+            **_dst_per_lead(df, created_min, sc.horizon_days),
         )
 
     def matches(self, step: Any) -> np.ndarray:
@@ -317,6 +309,34 @@ class _Leads:
             wanted = np.array([c in values for c in self.cats[col]], dtype=bool)
             out |= wanted[self.codes[col][idx]]
         return out
+
+
+def _dst_per_lead(df: pd.DataFrame, created_min: np.ndarray, horizon_days: float) -> dict[str, np.ndarray]:
+    """For each lead, the daylight-saving changes of its zone between its inquiry and the horizon."""
+    if not len(df):
+        return {}
+    tz = df["timezone"].cat.codes.to_numpy()
+    zones = tuple(str(z) for z in df["timezone"].cat.categories)
+    horizon = horizon_days * DAY
+    first_day = float(created_min.min() // DAY * DAY)  # a day-granular key: chunks share the cache
+    trans = [
+        (c, at, d)
+        for c, at, d in _dst_transitions(zones, first_day, horizon_days)
+        if created_min.min() < at <= created_min.max() + horizon
+    ]
+    per: list[list[tuple[float, float]]] = [[] for _ in zones]
+    for c, at, d in trans:
+        per[c].append((at, d))
+    k = max((len(p) for p in per), default=0)
+    at_arr = np.full((len(df), k), np.inf)
+    delta = np.zeros((len(df), k))
+    for code, items in enumerate(per):
+        mine = tz == code
+        for j, (at, d) in enumerate(items):
+            after = mine & (created_min < at)  # only changes after the inquiry shift its clock
+            at_arr[after, j] = at
+            delta[after, j] = d
+    return {"dst_at": at_arr, "dst_delta": delta}
 
 
 def _loss_time(h: np.ndarray, clock: np.ndarray, contacted: np.ndarray, mult: float) -> np.ndarray:
@@ -801,7 +821,7 @@ def _subset(lead: _Leads, mask: np.ndarray) -> _Leads:
         v = getattr(lead, f.name)
         if f.name == "n":
             kw[f.name] = int(mask.sum())
-        elif f.name in ("cats", "n_chunk", "transitions"):
+        elif f.name in ("cats", "n_chunk"):
             kw[f.name] = v
         elif isinstance(v, dict):
             kw[f.name] = {k: x[mask] for k, x in v.items()}
