@@ -361,8 +361,9 @@ class Behaviour:
     relevance_multiplier: float = 1.3
     #: Engaging with relevant education shortens the remaining decision time by this factor [ASSUMPTION].
     education_decision_factor: float = 0.7
-    #: Probability that a qualified lead who engages decides to book; with the seed cadence this
-    #: gives roughly the ~40% booking rate of inbound healthcare marketing leads [VENDOR] Liine.
+    #: Probability that a qualified lead who engages decides to book [ASSUMPTION]. With the seed
+    #: cadence about 29% of leads book within 60 days, below the ~40% of inbound healthcare
+    #: marketing leads reported by [VENDOR] Liine (a vendor figure, likely optimistic).
     book_rate: float = 0.7
     #: A qualified lead who reads a message without replying books with book_rate times this [ASSUMPTION].
     read_book_factor: float = 0.15
