@@ -477,6 +477,41 @@ def _kernel() -> Any:
     return _KERNEL
 
 
+def _warm_worker(log_dir: str) -> None:
+    """Pool initializer: start this worker's kernel and import the library in it, once."""
+    with _kernel_log(Path(log_dir) / f"kernel-worker-{os.getpid()}.log"):
+        km = _kernel()
+    kc = km.blocking_client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=60)
+        kc.execute_interactive("import nurture_lab, nurture_lab.plots, nurture_lab.reports", timeout=120)
+    finally:
+        kc.stop_channels()
+
+
+def _noop() -> None:
+    return None
+
+
+def _warm_pool(jobs: int, out_dir: Path) -> ProcessPoolExecutor:
+    """Worker processes with warm kernels. Fresh interpreters, not forks: a forked copy of a process
+    that has talked to a kernel over ZeroMQ can deadlock."""
+    import multiprocessing
+
+    log_dir = out_dir / ".data"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    pool = ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_warm_worker,
+        initargs=(str(log_dir),),
+    )
+    for _ in range(jobs):  # start every worker now, so the kernels warm up during data preparation
+        pool.submit(_noop)
+    return pool
+
+
 def _shutdown_kernel() -> None:
     global _KERNEL
     if _KERNEL is not None:
@@ -670,10 +705,27 @@ def render_reports(
         bad = [s for s in asked if s not in sc_lines]
         if bad:
             raise ValueError(f"Unknown service line(s) {bad}; the scenario has: {', '.join(sc_lines)}.")
+    if data and not extra.get("control"):
+        raise ValueError(
+            "Reports on real data need the control arm's label: parameters={'control': ...} (CLI: --control LABEL)."
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
-    leads_path, truth_path, man = prepare_data(
-        out_dir, scenario=scenario, data=data, seed=seed, n_leads=n_leads, mapping=mapping
+    own = None
+    n_hint = (
+        jobs
+        if service_lines in (None, "all")
+        else len([service_lines] if isinstance(service_lines, str) else service_lines)
     )
+    if executor is None and min(jobs, n_hint) > 1:
+        own = executor = _warm_pool(min(jobs, n_hint), out_dir)  # kernels start while the data are prepared
+    try:
+        leads_path, truth_path, man = prepare_data(
+            out_dir, scenario=scenario, data=data, seed=seed, n_leads=n_leads, mapping=mapping
+        )
+    except BaseException:
+        if own is not None:
+            own.shutdown(wait=False, cancel_futures=True)
+        raise
     man_path = out_dir / ".data" / "manifest.json"
     _io.write_json(man_path, man)
     leads = pd.read_parquet(leads_path, columns=None)
@@ -684,11 +736,9 @@ def render_reports(
         lines = [service_lines] if isinstance(service_lines, str) else list(service_lines)
         bad = [s for s in lines if s not in available]
         if bad:
+            if own is not None:
+                own.shutdown(wait=False, cancel_futures=True)
             raise ValueError(f"Unknown service line(s) {bad}; the data have: {', '.join(available)}.")
-    if data and not extra.get("control"):
-        raise ValueError(
-            "Reports on real data need the control arm's label: parameters={'control': ...} (CLI: --control LABEL)."
-        )
     base = {
         "leads_path": str(leads_path.resolve()),
         "truth_path": str(truth_path.resolve()) if truth_path else "",
@@ -696,16 +746,6 @@ def render_reports(
     } | extra
     jobs_list = [_Job(str(template), s, base | {"service_line": s}, str(out_dir)) for s in lines]
     results: dict[str, tuple[str | None, float]] = {}
-    own = None
-    if executor is None and jobs > 1 and len(jobs_list) > 1:
-        # fresh interpreters, not forks: a forked copy of a process that has talked to a kernel over
-        # ZeroMQ can deadlock, and each worker starts (and keeps) a kernel of its own
-        import multiprocessing
-
-        own = ProcessPoolExecutor(
-            max_workers=min(jobs, len(jobs_list)), mp_context=multiprocessing.get_context("spawn")
-        )
-        executor = own
     try:
         if executor is None:
             it: Iterable[Any] = map(_safe_render, jobs_list)
