@@ -761,14 +761,20 @@ def _simulate_chunk(job: _ChunkJob) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
     uniforms = _Uniforms(job.seed, job.chunk, lead.n)
     parts: list[dict[str, np.ndarray]] = []
     positions: list[np.ndarray] = []
+    # observed-only runs: gather the chunk once in arm order, so each arm is a slice (views, no copies)
+    order = np.argsort(arm_idx, kind="stable")
+    bounds = np.searchsorted(arm_idx[order], np.arange(len(arms) + 1))
+    by_arm = None if job.truth else _subset(lead, order)
     for a, arm in enumerate(arms):
         mine = arm_idx == a
-        pos = np.flatnonzero(mine)
+        pos = order[bounds[a] : bounds[a + 1]]
         if job.truth:
             out, log = _run_arm(sc, arm, lead, uniforms, mine)
             parts.append({k: v[pos] for k, v in out.items()})
         else:
-            out_sub, log = _run_arm(sc, arm, _subset(lead, mine), uniforms, np.ones(pos.size, dtype=bool))
+            assert by_arm is not None
+            sub = _subset(by_arm, slice(bounds[a], bounds[a + 1]))
+            out_sub, log = _run_arm(sc, arm, sub, uniforms, np.ones(pos.size, dtype=bool))
             for d in log:
                 d["lead_idx"] = pos[d["lead_idx"]]
             parts.append(out_sub)
@@ -815,18 +821,19 @@ def _simulate_chunk(job: _ChunkJob) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
     return leads, touches, truth
 
 
-def _subset(lead: _Leads, mask: np.ndarray) -> _Leads:
+def _subset(lead: _Leads, sel: Any) -> _Leads:
+    """The leads ``sel`` (a mask, an index array, or a slice: then views, no copies)."""
     kw: dict[str, Any] = {}
     for f in dataclasses.fields(lead):
         v = getattr(lead, f.name)
         if f.name == "n":
-            kw[f.name] = int(mask.sum())
+            kw[f.name] = len(lead.lead_id[sel])
         elif f.name in ("cats", "n_chunk"):
             kw[f.name] = v
         elif isinstance(v, dict):
-            kw[f.name] = {k: x[mask] for k, x in v.items()}
+            kw[f.name] = {k: x[sel] for k, x in v.items()}
         else:
-            kw[f.name] = v[mask]
+            kw[f.name] = v[sel]
     return _Leads(**kw)
 
 
@@ -1030,11 +1037,13 @@ def simulate_stats(scenario: Scenario, seed: int, n_leads: int, metrics: Iterabl
         lead = _Leads.from_frame(df, scenario)
         arm_idx = assign(scenario, df, seed, c)
         uniforms = _Uniforms(seed, c, lead.n)
+        order = np.argsort(arm_idx, kind="stable")
+        bounds = np.searchsorted(arm_idx[order], np.arange(len(arms) + 1))
+        by_arm = _subset(lead, order)
         for a, arm in enumerate(arms):
-            mine = arm_idx == a
-            out, _ = _run_arm(scenario, arm, _subset(lead, mine), uniforms, None)
+            out, _ = _run_arm(scenario, arm, _subset(by_arm, slice(bounds[a], bounds[a + 1])), uniforms, None)
             st = acc[arm.name]
-            st["n"] += float(mine.sum())
+            st["n"] += float(bounds[a + 1] - bounds[a])
             for m in metrics:
                 v = out[m].astype(np.float64)
                 st[f"{m}:sum"] += float(v.sum())

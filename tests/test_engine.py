@@ -275,3 +275,13 @@ def test_bad_arguments(tiny: nl.Scenario, kwargs: dict, exc: type, match: str) -
         nl.simulate(tiny, **kwargs)
     with pytest.raises(TypeError, match="'scenario' parameter of simulate must be a Scenario"):
         nl.simulate("simulations/speed_to_lead.toml")  # type: ignore[arg-type]
+
+
+def test_observed_only_run_equals_the_run_with_truth(tiny: nl.Scenario) -> None:
+    full = nl.simulate(tiny, seed=9, n_leads=7000)
+    fast = nl.simulate(tiny, seed=9, n_leads=7000, truth=False)
+    pd.testing.assert_frame_equal(full.leads, fast.leads)
+    key = ["lead_id", "step", "planned_at"]
+    pd.testing.assert_frame_equal(
+        full.touches.sort_values(key).reset_index(drop=True), fast.touches.sort_values(key).reset_index(drop=True)
+    )
