@@ -804,14 +804,15 @@ def time_to_book(
         sel = groups == g
         sf = SurvfuncRight(t[sel], ev[sel].astype(int))
         ci = _km_ci(sf, alpha)
-        curves.append(
+        last = (sf.surv_prob[-1], ci[0][-1], ci[1][-1]) if len(sf.surv_prob) else (1.0, 1.0, 1.0)
+        curves.append(  # from day 0 to the horizon (the curve stays flat after the last booking)
             pd.DataFrame(
                 {
                     "arm": g,
-                    "days": np.r_[0.0, sf.surv_times],
-                    "survival": np.r_[1.0, sf.surv_prob],
-                    "ci_low": np.r_[1.0, ci[0]],
-                    "ci_high": np.r_[1.0, ci[1]],
+                    "days": np.r_[0.0, sf.surv_times, horizon],
+                    "survival": np.r_[1.0, sf.surv_prob, last[0]],
+                    "ci_low": np.r_[1.0, ci[0], last[1]],
+                    "ci_high": np.r_[1.0, ci[1], last[2]],
                 }
             )
         )
