@@ -17,7 +17,6 @@ import datetime as dt
 import hashlib
 import html
 import os
-import shutil
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
@@ -413,6 +412,7 @@ th {{ background: #f4f6f8; }}
 blockquote {{ background: #f3f7fb; border-left: 4px solid #1f5a96; padding: .6rem 1rem; margin: .5rem 0;
   font-size: 1.05rem; }}
 a {{ color: #1f5a96; }}
+table.index {{ display: table; }} table.index td {{ white-space: normal; }}
 pre {{ white-space: pre-wrap; }}
 @media print {{ body {{ max-width: none; font-size: 11pt; }} h2 {{ break-after: avoid; }}
   img, table {{ break-inside: avoid; }} a {{ color: inherit; text-decoration: none; }} }}
@@ -728,8 +728,11 @@ def render_reports(
         raise
     man_path = out_dir / ".data" / "manifest.json"
     _io.write_json(man_path, man)
-    leads = pd.read_parquet(leads_path, columns=None)
-    available = sorted(map(str, leads["service_line"].unique())) if "service_line" in leads.columns else ["all"]
+    import pyarrow.parquet as pq
+
+    has_lines = "service_line" in pq.read_schema(leads_path).names
+    lines_col = pd.read_parquet(leads_path, columns=["service_line"])["service_line"] if has_lines else None
+    available = sorted(map(str, lines_col.unique())) if lines_col is not None else ["all"]
     if service_lines in (None, "all"):
         lines = available
     else:
@@ -866,21 +869,7 @@ def write_index(
         + "</tbody></table>"
     )
     params = {"seed": seed, "n_leads": n_leads} | dict(parameters) if simulated else dict(parameters)
-    page = _page(
-        "Nurture experiment reports",
-        body.replace(
-            "<table class='index'>", "<table class='index' style='display:table; white-space:normal'>"
-        ).replace("white-space: nowrap", ""),
-        params,
-    )
-    page = page.replace("<td>", "<td style='white-space:normal'>")
-    return _io.write_text(out_dir / "index.html", page)
-
-
-def clean_cache(out_dir: str | Path) -> None:
-    """Remove the prepared data of a report folder."""
-    shutil.rmtree(Path(out_dir) / ".data", ignore_errors=True)
-    _ = os
+    return _io.write_text(out_dir / "index.html", _page("Nurture experiment reports", body, params))
 
 
 def resolve(path: str | Path) -> Path:
