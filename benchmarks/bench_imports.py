@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 import nurture_lab as nl
-from nurture_lab.imports import read_leads
+from nurture_lab.io.crm import read_leads
 
 N = 1_000_000
 

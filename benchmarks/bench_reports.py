@@ -18,7 +18,7 @@ from pathlib import Path
 import nbformat
 import papermill as pm
 
-from nurture_lab import reports
+from nurture_lab.reporting import render
 
 
 def main() -> None:
@@ -37,13 +37,13 @@ def main() -> None:
     print("reports of the default scenario (speed_to_lead, 20,000 leads, 8 service lines)")
     print(f"  floor: empty notebook through papermill: {floor:.2f} s")
     for jobs in (1, 2):
-        s = reports.render_reports(out=tmp / f"r{jobs}", jobs=jobs, n_leads=20_000, progress=False)
-        per = sorted(s["per_report_seconds"].values())
+        s = render.render_reports(out=tmp / f"r{jobs}", jobs=jobs, n_leads=20_000, progress=False)
+        per = sorted(s.per_report_seconds.values())
         mean = sum(per) / len(per)
         warm = per[: len(per) - jobs]  # each worker's first report also starts its kernel and imports
         warm_mean = sum(warm) / len(warm)
         print(
-            f"  --jobs {jobs}: total {s['seconds']:5.1f} s; per report {mean:.2f} s = {mean / floor:.1f}x the floor "
+            f"  --jobs {jobs}: total {s.seconds:5.1f} s; per report {mean:.2f} s = {mean / floor:.1f}x the floor "
             f"(target <= 3x; total <= 60 s); warm-kernel reports {warm_mean:.2f} s = {warm_mean / floor:.1f}x, "
             f"slowest (a worker's first) {per[-1]:.2f} s"
         )

@@ -2,46 +2,83 @@
 
 Simulate synthetic lead populations and follow-up cadences under the rules that bind every message,
 run A/B/n experiments on them, analyse them as a real test, plan real tests, write reports.
+
+The public API is flat (``import nurture_lab as nl; nl.simulate(...)``); the package's folders
+follow the data flow (``scenario`` -> ``simulation`` -> ``stats`` -> ``reporting``, with ``io`` for
+files and ``cli`` for the command line). Names are imported when first used, so
+``import nurture_lab`` loads no scientific library, no plotting and no Jupyter.
 """
 
-from . import datasets, imports, plots, reports, scenario, summaries
-from .analysis import AnalysisResult, analyze, non_inferiority, time_to_book
-from .calibration import calibrate, simulate_power
-from .engine import SimulationResult, simulate
-from .errors import DataError, NurtureLabError, ScenarioError
-from .lint import lint_scenario
-from .population import make_leads
-from .power import mde, power_at, sample_size
-from .reports import render_reports
-from .scenario import Scenario, load_scenario
+from __future__ import annotations
 
-__version__ = "0.1.0"
+import importlib
+from typing import Any
 
-__all__ = [
-    "AnalysisResult",
-    "DataError",
-    "NurtureLabError",
-    "Scenario",
-    "ScenarioError",
-    "SimulationResult",
-    "__version__",
-    "analyze",
-    "calibrate",
-    "datasets",
-    "imports",
-    "lint_scenario",
-    "load_scenario",
-    "make_leads",
-    "mde",
-    "non_inferiority",
-    "plots",
-    "power_at",
-    "render_reports",
-    "reports",
-    "sample_size",
-    "scenario",
-    "simulate",
-    "simulate_power",
-    "summaries",
-    "time_to_book",
-]
+from ._version import __version__ as __version__
+
+#: public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    # scenario
+    "Scenario": "scenario.model",
+    "load_scenario": "scenario.loader",
+    "bundled_scenarios": "scenario.loader",
+    "lint_scenario": "scenario.lint",
+    "LintResult": "scenario.lint",
+    # simulation
+    "make_leads": "simulation.population",
+    "simulate": "simulation.engine",
+    "SimulationResult": "simulation.engine",
+    # statistics
+    "analyze": "stats.analysis",
+    "AnalysisResult": "stats.analysis",
+    "non_inferiority": "stats.guardrails",
+    "NonInferiorityResult": "stats.guardrails",
+    "time_to_book": "stats.survival",
+    "TimeToBookResult": "stats.survival",
+    "sample_size": "stats.power",
+    "power_at": "stats.power",
+    "mde": "stats.power",
+    "simulate_power": "stats.simulated",
+    "calibrate": "stats.simulated",
+    "PowerResult": "stats.simulated",
+    "CalibrationResult": "stats.simulated",
+    # files
+    "read_leads": "io.crm",
+    "read_touches": "io.crm",
+    "ImportResult": "io.crm",
+    "make_example_export": "io.example",
+    # reports
+    "render_reports": "reporting.render",
+    "ReportRun": "reporting.render",
+    # errors
+    "NurtureLabError": "errors",
+    "ScenarioError": "errors",
+    "DataError": "errors",
+    "ParameterError": "errors",
+}
+#: modules reachable as attributes: ``nl.datasets.hillstrom()``, ``nl.stats``, ...
+_MODULES: dict[str, str] = {
+    "datasets": "datasets",
+    "scenario": "scenario",
+    "simulation": "simulation",
+    "stats": "stats",
+    "io": "io",
+    "reporting": "reporting",
+}
+
+__all__ = sorted([*_EXPORTS, *_MODULES, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    elif name in _MODULES:
+        value = importlib.import_module(f".{_MODULES[name]}", __name__)
+    else:
+        raise AttributeError(f"module 'nurture_lab' has no attribute {name!r}")
+    globals()[name] = value  # later look-ups are plain attribute reads
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -24,10 +24,7 @@ def check_seed(seed: object, func: str) -> int:
     """Validate a seed (a non-negative int)."""
     from .errors import check_param
 
-    ok = isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)
-    check_param(func, "seed", seed, "an int in the range [0, inf)", ok, wrong_type=True)
-    check_param(func, "seed", seed, "an int in the range [0, inf)", int(seed) >= 0)  # type: ignore[call-overload]
-    return int(seed)  # type: ignore[call-overload]
+    return int(check_param(func, "seed", seed, kind="int", low=0))
 
 
 def stream(seed: int, *key: int) -> np.random.Generator:

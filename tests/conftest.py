@@ -1,14 +1,34 @@
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import nurture_lab as nl
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """``python -m nurture_lab ARGS`` as a user runs it; its exit code, stdout and stderr."""
+    return subprocess.run([sys.executable, "-m", "nurture_lab", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def binary_frame(counts: dict[str, tuple[int, int]], metric: str = "y") -> pd.DataFrame:
+    """A per-unit 0/1 table with ``k`` ones out of ``n`` units per arm."""
+    parts = []
+    for arm, (k, n) in counts.items():
+        parts.append(pd.DataFrame({"arm": arm, metric: np.r_[np.ones(k, dtype=int), np.zeros(n - k, dtype=int)]}))
+    return pd.concat(parts, ignore_index=True)
+
+
+#: 200/2000 vs 250/2000: a known two-arm binary experiment.
+KNOWN = binary_frame({"control": (200, 2000), "treat": (250, 2000)})
 
 TINY = """
 name = "tiny"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from nurture_lab.population import _identity_pool
+from nurture_lab.simulation.population import _identity_pool
 
 from .conftest import ROOT
 

@@ -1,0 +1,89 @@
+"""``nurture-lab analyze DATA --arm COL --control LABEL --metric COL``: analyse an experiment table."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import ParameterError
+from ..stats.methods import CI_METHODS, CORRECTIONS
+from ._args import prob
+
+
+def add_parser(sub: Any) -> None:
+    a = sub.add_parser("analyze", help="analyse an experiment table (CSV or Parquet)")
+    a.add_argument("data", metavar="DATA", type=Path, help="CSV or Parquet file, one row per unit")
+    a.add_argument("--arm", required=True, help="column with the arm label")
+    a.add_argument("--control", required=True, help="the control arm's label")
+    a.add_argument("--metric", required=True, action="append", help="metric column (repeat for several)")
+    a.add_argument("--by", default=None, help="segment column: the same table per group")
+    a.add_argument("--covariate", action="append", default=[], help="pre-treatment covariate (Lin's estimator)")
+    a.add_argument("--ci-method", choices=list(CI_METHODS), default="wald")
+    a.add_argument("--correction", choices=list(CORRECTIONS), default="holm")
+    a.add_argument("--alpha", type=prob, default=0.05)
+    a.add_argument("--allocation", default=None, help="planned shares for the SRM check: ARM=SHARE,ARM=SHARE")
+    a.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    a.add_argument(
+        "--mapping",
+        type=Path,
+        default=None,
+        help="read DATA as a CRM leads export with this column mapping (TOML [columns] table)",
+    )
+    a.set_defaults(func=run)
+
+
+def parse_allocation(text: str | None) -> dict[str, float] | None:
+    """``ARM=SHARE,ARM=SHARE`` -> ``{arm: share}``."""
+    if not text:
+        return None
+    allocation = {}
+    for part in text.split(","):
+        name, _, share = part.partition("=")
+        try:
+            allocation[name.strip()] = float(share)
+        except ValueError:
+            raise ParameterError(f"--allocation expects ARM=SHARE,ARM=SHARE; got {part!r}") from None
+    return allocation
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..io.crm import identifier_columns
+    from ..io.read import read_table
+    from ..stats.analysis import analyze
+
+    if args.mapping is not None:  # a CRM export: the import schema, checks and identifier dropping
+        from ..io.crm import read_leads
+
+        imp = read_leads(args.data, mapping=args.mapping)
+        df = imp.leads
+        for fix in imp.fixes:
+            print(f"import: {fix}", file=sys.stderr)
+        if imp.dropped_identifiers:
+            print(f"import: dropped identifier columns {imp.dropped_identifiers}", file=sys.stderr)
+    else:
+        df = read_table(args.data)
+        asked = {args.arm, args.by, *args.metric, *args.covariate}
+        df = df.drop(columns=[c for c in identifier_columns(df) if c not in asked])
+    res = analyze(
+        df,
+        arm=args.arm,
+        control=args.control,
+        metrics=args.metric,
+        by=args.by,
+        covariates=args.covariate,
+        ci_method=args.ci_method,
+        correction=args.correction,
+        alpha=args.alpha,
+        allocation=parse_allocation(args.allocation),
+    )
+    if args.format == "json":
+        print(res.to_json())
+    elif args.format == "csv":
+        res.results.to_csv(sys.stdout, index=False)
+    else:
+        print(repr(res))
+        for w in res.warnings:
+            print(f"warning: {w}", file=sys.stderr)
+    return 0

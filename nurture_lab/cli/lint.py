@@ -1,0 +1,27 @@
+"""``nurture-lab lint SCENARIO``: cadence compliance findings; exit 1 on a violation."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def add_parser(sub: Any) -> None:
+    s = sub.add_parser("lint", help="cadence compliance findings; exit 1 on a violation")
+    s.add_argument("scenario", metavar="SCENARIO")
+    s.add_argument("--format", choices=["text", "json"], default="text")
+    s.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..scenario.lint import lint_scenario
+    from ..scenario.loader import load_scenario
+
+    findings = lint_scenario(load_scenario(args.scenario))
+    if args.format == "json":
+        print(findings.to_json())
+    else:
+        for f in findings:
+            print(f"{f.severity.upper():7} {f.where}: {f.message} [{f.rule}]")
+        print(f"{len(findings)} finding(s), {findings.n_errors} violation(s) in {args.scenario}")
+    return 1 if findings.n_errors else 0

@@ -1,0 +1,83 @@
+"""``nurture-lab report``: one HTML report per service line, plus an index."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import ParameterError
+from ._args import int_at_least
+
+
+def add_parser(sub: Any) -> None:
+    r = sub.add_parser("report", help="one HTML report per service line, plus an index")
+    r.add_argument(
+        "--scenario", default=None, help="scenario file or bundled name to simulate (default: speed_to_lead)"
+    )
+    g = r.add_mutually_exclusive_group()
+    g.add_argument("--service-line", action="append", default=[], help="a service line (repeat for several)")
+    g.add_argument("--all", action="store_true", help="every service line (the default)")
+    r.add_argument(
+        "--data", type=Path, default=None, help="a real leads export (CSV or Parquet) instead of a simulation"
+    )
+    r.add_argument("--mapping", type=Path, default=None, help="column mapping file for --data (TOML)")
+    r.add_argument("--control", default=None, help="control arm label (required with --data)")
+    r.add_argument("--arm", default=None, help="arm column (default: arm)")
+    r.add_argument("--seed", type=int_at_least(0), default=7)
+    r.add_argument("--n-leads", type=int_at_least(100), default=20_000)
+    r.add_argument("--out", type=Path, default=Path("reports"))
+    r.add_argument("--jobs", type=int_at_least(1), default=None, help="worker processes (default: every core)")
+    r.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a report template parameter (metric, guardrail, guardrail_margin, alpha)",
+    )
+    r.set_defaults(func=run)
+
+
+def parse_params(items: list[str]) -> dict[str, Any]:
+    """``NAME=VALUE`` pairs; values are Python literals where they parse as one, else strings."""
+    params: dict[str, Any] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise ParameterError(f"--param expects NAME=VALUE; got {item!r}")
+        try:
+            params[name.strip()] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            params[name.strip()] = value
+    return params
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..reporting.render import ReportError, render_reports
+
+    params = parse_params(args.param)
+    if args.control:
+        params["control"] = args.control
+    if args.arm:
+        params["arm"] = args.arm
+    lines: Any = "all" if args.all or not args.service_line else args.service_line
+    try:
+        run_ = render_reports(
+            scenario=args.scenario,
+            service_lines=lines,
+            data=args.data,
+            mapping=args.mapping,
+            seed=args.seed,
+            n_leads=args.n_leads,
+            out=args.out,
+            jobs=args.jobs,
+            parameters=params,
+            progress=sys.stderr.isatty(),
+        )
+    except ReportError as e:
+        print(f"nurture-lab report: {e}", file=sys.stderr)
+        return 1
+    print(f"wrote {len(run_.reports)} report(s) and {run_.index} in {run_.seconds:.1f} s")
+    return 0

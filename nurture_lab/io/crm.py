@@ -1,0 +1,419 @@
+"""Bring your own data: read a CRM export of leads (and touches) into the analysis schema.
+
+The leads table has one row per lead; the touches table one row per attempt. Column names are
+mapped from the export's own names (``mapping``: a dict or a TOML file with a ``[columns]`` table,
+canonical name = export name). Types are parsed and checked; every problem is reported with file,
+line, column and value — all at once, not only the first. Fixes that are safe are made and counted
+(trailing spaces in labels, naive times taken as UTC, a ``;`` or tab delimiter). Direct
+identifiers (names, e-mails, phones, street addresses, free-text notes) are dropped at import and
+listed, so nothing identifying reaches an analysis or a report.
+
+Leads schema (canonical names):
+
+=================== ========== ==========================================================
+column              required   meaning
+=================== ========== ==========================================================
+lead_id             yes        unique per row
+arm                 yes        the randomized arm's label
+created_at          yes        inquiry time (ISO 8601; with offset, or UTC)
+service_line        no         segment columns: service_line, audience, source, intent,
+                               coverage, state, channel — kept as given
+booked              no*        booked (yes/no, y/n, true/false, 1/0)
+booked_at           no*        booking time; derives booked, days_to_book, booked_7d/_30d
+attended, opted_out no         booleans
+contacted, qualified no        booleans
+staff_minutes       no         number
+=================== ========== ==========================================================
+
+(*) at least one outcome column is required. Touches: ``lead_id, channel, sent_at`` required;
+``content, status, engaged`` optional.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._results import ResultMixin
+from ..errors import DataError
+
+__all__ = ["ImportResult", "identifier_columns", "read_leads", "read_touches"]
+
+LEAD_REQUIRED = ("lead_id", "arm", "created_at")
+BOOL_COLUMNS = ("booked", "attended", "opted_out", "contacted", "qualified", "lost", "booked_7d", "booked_30d")
+TIME_COLUMNS = ("created_at", "booked_at")
+NUMBER_COLUMNS = ("staff_minutes", "n_touches", "first_response_minutes", "spend")
+SEGMENT_COLUMNS = ("service_line", "audience", "source", "intent", "coverage", "state", "channel", "age_group")
+TOUCH_REQUIRED = ("lead_id", "channel", "sent_at")
+TRUE = {"1", "y", "yes", "true", "t", "1.0"}
+FALSE = {"0", "n", "no", "false", "f", "0.0"}
+MAX_LISTED = 25
+
+#: Column names that are direct identifiers (matched on the lower-cased name, spaces -> _).
+IDENTIFIER_PATTERNS = re.compile(
+    r"(^|_)(name|first_?name|last_?name|full_?name|surname|e_?mail|email_address|phone|mobile|cell|telephone|"
+    r"tel|address|street|addr|zip|zip_?code|postal|postcode|dob|birth|date_of_birth|ssn|mrn|notes?|comments?|"
+    r"free_?text|message|ip|ip_address)($|_)"
+)
+EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[a-z]{2,}", re.I)
+PHONE_RE = re.compile(r"^\+?[\d\s().-]{10,}$")
+
+
+@dataclass(repr=False)
+class ImportResult(ResultMixin):
+    """A checked import: the table (``.leads`` or ``.touches``; ``.to_pandas()``), and what was done to it."""
+
+    data: pd.DataFrame
+    source: str
+    dropped_identifiers: list[str] = field(default_factory=list)
+    fixes: list[str] = field(default_factory=list)
+    dropped_rows: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["line", "reason"]))
+    horizon_days: float | None = None
+    kind: str = "leads"
+
+    _json_extras = ("settings",)
+    _repr_rows = 5
+
+    @property
+    def leads(self) -> pd.DataFrame:
+        """The imported leads (an import of leads only)."""
+        if self.kind != "leads":
+            raise AttributeError(f"this is an import of {self.kind}: use .{self.kind}")
+        return self.data
+
+    @property
+    def touches(self) -> pd.DataFrame:
+        """The imported touches (an import of touches only)."""
+        if self.kind != "touches":
+            raise AttributeError(f"this is an import of {self.kind}: use .{self.kind}")
+        return self.data
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "kind": self.kind,
+            "dropped_identifiers": list(self.dropped_identifiers),
+            "fixes": list(self.fixes),
+            "dropped_rows": self.dropped_rows.to_dict(orient="records"),
+            "horizon_days": self.horizon_days,
+        }
+
+    def _table(self) -> pd.DataFrame:
+        return self.data
+
+    def _head(self) -> str:
+        return (
+            f"ImportResult({len(self.data):,} {self.kind} from {self.source}; dropped identifier columns "
+            f"{self.dropped_identifiers}; fixes {self.fixes}; {len(self.dropped_rows)} row(s) dropped)"
+        )
+
+
+def identifier_columns(df: pd.DataFrame) -> list[str]:
+    """Columns that are, or look like, direct identifiers (by name, or by e-mail/phone-shaped values)."""
+    out = []
+    for c in df.columns:
+        key = re.sub(r"[^a-z0-9]+", "_", str(c).lower()).strip("_")
+        if IDENTIFIER_PATTERNS.search(key):
+            out.append(c)
+            continue
+        col = df[c]
+        if col.dtype == object or pd.api.types.is_string_dtype(col):
+            sample = col.dropna().astype(str).head(200)
+            if len(sample) and (sample.str.contains(EMAIL_RE).mean() > 0.5 or sample.str.match(PHONE_RE).mean() > 0.5):
+                out.append(c)
+    return out
+
+
+def _load_mapping(mapping: str | Path | Mapping[str, str] | None) -> dict[str, str]:
+    if mapping is None:
+        return {}
+    if isinstance(mapping, Mapping):
+        return {str(k): str(v) for k, v in mapping.items()}
+    p = Path(mapping)
+    if not p.is_file():
+        raise DataError(f"Mapping file not found: {p} (expected a TOML file with a [columns] table).")
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise DataError(f"{p} is not valid TOML: {e}.") from None
+    cols = data.get("columns")
+    if not isinstance(cols, Mapping):
+        raise DataError(f'{p} needs a [columns] table: canonical_name = "Export column name".')
+    return {str(k): str(v) for k, v in cols.items()}
+
+
+def _read_raw(path: Path, fixes: list[str]) -> pd.DataFrame:
+    if not path.is_file():
+        raise DataError(f"Data file not found: {path} (expected a CSV or Parquet export).")
+    if path.suffix.lower() in (".parquet", ".pq"):
+        try:
+            return pd.read_parquet(path)
+        except Exception as e:
+            raise DataError(f"{path} is not a readable Parquet file: {e}") from None
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise DataError(f"{path} is empty: expected a header row and one row per lead.")
+    try:
+        text_head = raw[:65536].decode("utf-8")
+    except UnicodeDecodeError as e:
+        if e.start < 65530:
+            line = raw[: e.start].count(b"\n") + 1
+            raise DataError(
+                f"{path} is not UTF-8: byte {raw[e.start : e.start + 1]!r} at line {line}; re-export as UTF-8."
+            ) from None
+        text_head = raw[:65530].decode("utf-8", errors="ignore")
+    first = text_head.splitlines()[0] if text_head else ""
+    delim = ","
+    counts = {d: first.count(d) for d in (",", ";", "\t", "|")}
+    if counts[","] == 0 and max(counts.values()) > 0:
+        delim = max(counts, key=lambda d: counts[d])
+        fixes.append(f"delimiter {delim!r} detected instead of ','")
+    try:
+        df = pd.read_csv(path, sep=delim, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        raise DataError(
+            f"{path} is not UTF-8: byte {raw[e.start : e.start + 1]!r} at line {line}; re-export as UTF-8."
+        ) from None
+    except pd.errors.ParserError as e:
+        raise DataError(f"{path} could not be parsed as CSV: {e}") from None
+    if len(df.columns) == 1 and len(df):
+        raise DataError(f"{path} has a single column {df.columns[0]!r}; expected comma-separated columns.")
+    return df
+
+
+def _bool(col: pd.Series) -> tuple[pd.Series, pd.Series]:
+    s = col.astype("string").str.strip().str.lower()
+    out = pd.Series(pd.NA, index=col.index, dtype="boolean")
+    out[s.isin(TRUE)] = True
+    out[s.isin(FALSE)] = False
+    bad = s.notna() & out.isna()
+    return out, bad
+
+
+def _time(col: pd.Series, tz: str | None) -> tuple[pd.Series, pd.Series, int]:
+    s = col.astype("string").str.strip()
+    has_offset = s.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True, na=False)
+    parsed = pd.Series(pd.NaT, index=col.index, dtype="datetime64[ns, UTC]")
+    n_naive = 0
+    if has_offset.any():
+        parsed[has_offset] = pd.to_datetime(s[has_offset], utc=True, errors="coerce", format="ISO8601")
+    naive = s.notna() & ~has_offset
+    if naive.any():
+        t = pd.to_datetime(s[naive], errors="coerce", format="mixed")
+        if tz:
+            t = t.dt.tz_localize(tz, ambiguous="NaT", nonexistent="shift_forward").dt.tz_convert("UTC")
+        else:
+            t = t.dt.tz_localize("UTC")
+        parsed[naive] = t
+        n_naive = int((naive & parsed.notna()).sum())
+    bad = s.notna() & parsed.isna()
+    return parsed, bad, n_naive
+
+
+def read_leads(
+    path: str | Path,
+    mapping: str | Path | Mapping[str, str] | None = None,
+    *,
+    timezone: str | None = None,
+    horizon_days: float = 60.0,
+    on_error: str = "raise",
+) -> ImportResult:
+    """Read a leads export (CSV or Parquet) into the analysis schema.
+
+    Args:
+        path: the export.
+        mapping: canonical name -> export column name (dict or TOML file with ``[columns]``).
+        timezone: IANA zone for times written without an offset (default: taken as UTC, counted).
+        horizon_days: outcomes are followed this long; bookings after it do not count.
+        on_error: ``"raise"`` (default): any unusable row fails the import with every problem listed;
+            ``"drop"``: such rows are removed, counted and listed in ``dropped_rows``.
+
+    Raises:
+        DataError: a missing file or column, an empty file, non-UTF-8 bytes, or (with
+            ``on_error="raise"``) bad values: file, line, column and value of each.
+    """
+    if on_error not in ("raise", "drop"):
+        raise ValueError(
+            f"The 'on_error' parameter of read_leads must be one of: raise, drop. Got {on_error!r} instead."
+        )
+    p = Path(path)
+    fixes: list[str] = []
+    raw = _read_raw(p, fixes)
+    cmap = _load_mapping(mapping)
+    missing_src = [v for v in cmap.values() if v not in raw.columns]
+    if missing_src:
+        raise DataError(
+            f"Mapped column(s) {missing_src} not found in {p}; its columns: {', '.join(map(str, raw.columns))}."
+        )
+    raw = raw.rename(columns={v: k for k, v in cmap.items()})
+    raw.columns = [str(c).strip() for c in raw.columns]
+    ids = [c for c in identifier_columns(raw) if c not in LEAD_REQUIRED]
+    df = raw.drop(columns=ids)
+    missing = [c for c in LEAD_REQUIRED if c not in df.columns]
+    if missing:
+        raise DataError(
+            f"{p} lacks required column(s) {missing}; its columns: {', '.join(map(str, raw.columns))}. "
+            "Map the export's names with mapping={'lead_id': 'Lead ID', ...} or a [columns] table."
+        )
+    outcomes = [c for c in (*BOOL_COLUMNS, "booked_at") if c in df.columns]
+    if not outcomes:
+        raise DataError(
+            f"{p} has no outcome column; expected at least one of: booked, booked_at, {', '.join(BOOL_COLUMNS[1:])}."
+        )
+    line = pd.Series(np.arange(len(df)) + 2, index=df.index)  # header is line 1
+    problems: list[tuple[int, str, str, str]] = []
+
+    def note(bad: pd.Series, column: str, expected: str) -> None:
+        for i in np.flatnonzero(bad.to_numpy())[: MAX_LISTED * 4]:
+            problems.append((int(line.iloc[i]), column, str(raw[column].iloc[i] if column in raw else ""), expected))
+        if bad.sum() > MAX_LISTED * 4:
+            problems.append((0, column, f"... {int(bad.sum())} in all", expected))
+
+    out = pd.DataFrame(index=df.index)
+    lid = df["lead_id"].astype("string").str.strip()
+    note(lid.isna(), "lead_id", "a lead id")
+    dup = lid.duplicated(keep=False) & lid.notna()
+    if dup.any():
+        note(dup, "lead_id", "a unique lead id (duplicated)")
+    out["lead_id"] = lid
+    arm = df["arm"].astype("string")
+    stripped = arm.str.strip()
+    n_space = int((stripped != arm).fillna(False).sum())
+    if n_space:
+        fixes.append(f"trailing/leading spaces removed from {n_space} arm label(s)")
+    note(stripped.isna() | (stripped == ""), "arm", "an arm label")
+    out["arm"] = stripped
+    created, bad, n_naive = _time(df["created_at"], timezone)
+    note(bad | df["created_at"].isna(), "created_at", "a date-time like 2026-01-05T09:30:00-05:00")
+    if n_naive:
+        fixes.append(f"{n_naive} created_at value(s) without a time zone taken as {timezone or 'UTC'}")
+    out["created_at"] = created
+    for c in SEGMENT_COLUMNS:
+        if c in df.columns:
+            out[c] = df[c].astype("string").str.strip().astype("category")
+    for c in BOOL_COLUMNS:
+        if c in df.columns:
+            v, bad = _bool(df[c])
+            note(bad, c, "yes/no, y/n, true/false or 1/0")
+            out[c] = v
+    for c in NUMBER_COLUMNS:
+        if c in df.columns:
+            v = pd.to_numeric(df[c].astype("string").str.strip(), errors="coerce")
+            note(df[c].notna() & v.isna(), c, "a number")
+            out[c] = v
+    if "booked_at" in df.columns:
+        bt, bad, _ = _time(df["booked_at"], timezone)
+        note(bad, "booked_at", "a date-time or empty")
+        out["booked_at"] = bt
+        days = (bt - created).dt.total_seconds() / 86400
+        note(days < 0, "booked_at", "a time after created_at")
+        within = bt.notna() & (days >= 0) & (days <= horizon_days)
+        if "booked" in out.columns:
+            conflict = out["booked"].fillna(False).astype(bool) != within
+            n_conf = int((conflict & out["booked"].notna()).sum())
+            if n_conf:
+                fixes.append(
+                    f"{n_conf} row(s) where 'booked' disagreed with booked_at within {horizon_days:g} days: "
+                    "booked_at used"
+                )
+        out["booked"] = within
+        out["days_to_book"] = days.where(within)
+        out["booked_7d"] = within & (days <= 7)
+        out["booked_30d"] = within & (days <= 30)
+        fixes.append("booked, days_to_book, booked_7d and booked_30d derived from created_at and booked_at")
+    unusable = pd.Series(False, index=df.index)
+    for ln, _c, _v, _e in problems:
+        if ln:
+            unusable |= line == ln
+    if problems and on_error == "raise":
+        shown = "\n".join(
+            f"  line {ln}, column '{c}': {v!r} (expected {e})" if ln else f"  column '{c}': {v}"
+            for ln, c, v, e in problems[:MAX_LISTED]
+        )
+        more = f"\n  ... and {len(problems) - MAX_LISTED} more" if len(problems) > MAX_LISTED else ""
+        raise DataError(
+            f"{p}: {int(unusable.sum())} row(s) cannot be used:\n{shown}{more}\n"
+            "Fix the export, or pass on_error='drop' to drop and list these rows."
+        )
+    dropped = pd.DataFrame(
+        [{"line": ln, "column": c, "value": v, "reason": f"expected {e}"} for ln, c, v, e in problems if ln],
+        columns=["line", "column", "value", "reason"],
+    )
+    out = out[~unusable].reset_index(drop=True)
+    for c in BOOL_COLUMNS:
+        if c in out.columns:
+            if out[c].isna().any():
+                out[c] = out[c].astype("boolean")
+            else:
+                out[c] = out[c].astype(bool)
+    out["arm"] = out["arm"].astype(str)
+    out["lead_id"] = out["lead_id"].astype(str)
+    return ImportResult(out, str(p), ids, fixes, dropped, horizon_days)
+
+
+def read_touches(
+    path: str | Path,
+    mapping: str | Path | Mapping[str, str] | None = None,
+    *,
+    timezone: str | None = None,
+    leads: pd.DataFrame | None = None,
+) -> ImportResult:
+    """Read a touches export: one row per attempt (``lead_id, channel, sent_at`` [, content, status, engaged]).
+
+    With ``leads``, touches of unknown leads are counted and dropped (listed in ``dropped_rows``).
+    """
+    p = Path(path)
+    fixes: list[str] = []
+    raw = _read_raw(p, fixes)
+    cmap = _load_mapping(mapping)
+    raw = raw.rename(columns={v: k for k, v in cmap.items()})
+    ids = [c for c in identifier_columns(raw) if c not in TOUCH_REQUIRED]
+    df = raw.drop(columns=ids)
+    missing = [c for c in TOUCH_REQUIRED if c not in df.columns]
+    if missing:
+        raise DataError(f"{p} lacks required column(s) {missing}; its columns: {', '.join(map(str, raw.columns))}.")
+    out = pd.DataFrame(
+        {
+            "lead_id": df["lead_id"].astype("string").str.strip().astype(str),
+            "channel": df["channel"].astype("string").str.strip().str.lower().astype("category"),
+        }
+    )
+    t, bad, n_naive = _time(df["sent_at"], timezone)
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise DataError(
+            f"{p}: {int(bad.sum())} sent_at value(s) are not date-times, first at line {i + 2}: "
+            f"{df['sent_at'].iloc[i]!r}."
+        )
+    if n_naive:
+        fixes.append(f"{n_naive} sent_at value(s) without a time zone taken as {timezone or 'UTC'}")
+    out["sent_at"] = t
+    for c in ("content", "status"):
+        if c in df.columns:
+            out[c] = df[c].astype("string").str.strip().astype("category")
+    if "engaged" in df.columns:
+        v, bad = _bool(df["engaged"])
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise DataError(
+                f"{p}: column 'engaged' has {int(bad.sum())} value(s) that are not yes/no, first at "
+                f"line {i + 2}: {df['engaged'].iloc[i]!r}."
+            )
+        out["engaged"] = v
+    dropped = pd.DataFrame(columns=["line", "reason"])
+    if leads is not None:
+        unknown = ~out["lead_id"].isin(set(leads["lead_id"].astype(str)))
+        if unknown.any():
+            dropped = pd.DataFrame({"line": np.flatnonzero(unknown.to_numpy()) + 2, "reason": "unknown lead_id"})
+            fixes.append(f"{int(unknown.sum())} touch(es) of unknown leads dropped")
+            out = out[~unknown].reset_index(drop=True)
+    return ImportResult(out, str(p), ids, fixes, dropped, kind="touches")

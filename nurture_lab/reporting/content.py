@@ -1,0 +1,282 @@
+"""What a report says: its data, its analysis (one correction family), the verdict and its tables."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._version import __version__
+from ..errors import DataError
+from ..simulation.population import IDENTITY_COLUMNS
+from ..stats.analysis import AnalysisResult, analyze
+from ..stats.guardrails import NonInferiorityResult, non_inferiority
+from ..stats.survival import TimeToBookResult, time_to_book
+from .labels import arm_label, metric_label
+
+__all__ = [
+    "REPORT_METRICS",
+    "ReportAnalysis",
+    "ReportData",
+    "analyse_report",
+    "data_quality_text",
+    "guardrail_table",
+    "headline",
+    "key_numbers",
+    "load_report_data",
+    "methods_note",
+    "segment_table",
+]
+
+
+REPORT_METRICS = ("booked_30d", "contacted", "attended", "opted_out")
+
+
+@dataclass
+class ReportData:
+    """What one report is about: the line's leads (no identifiers), its truth if simulated, provenance."""
+
+    service_line: str
+    leads: pd.DataFrame
+    truth: pd.DataFrame | None
+    control: str
+    arm: str = "arm"
+    metric: str = "booked_30d"
+    guardrail: str = "opted_out"
+    guardrail_margin: float = 0.01
+    alpha: float = 0.05
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def simulated(self) -> bool:
+        return self.truth is not None
+
+
+@dataclass
+class ReportAnalysis:
+    main: AnalysisResult
+    guardrail: NonInferiorityResult | None
+    time: TimeToBookResult | None
+    segments: dict[str, AnalysisResult]
+
+
+def load_report_data(
+    service_line: str,
+    leads_path: str,
+    truth_path: str = "",
+    manifest: Mapping[str, Any] | None = None,
+    *,
+    arm: str = "arm",
+    control: str = "",
+    metric: str = "booked_30d",
+    guardrail: str = "opted_out",
+    guardrail_margin: float = 0.01,
+    alpha: float = 0.05,
+) -> ReportData:
+    """Load the prepared data of one service line (see :func:`prepare_data`)."""
+    leads = pd.read_parquet(leads_path)
+    leads = leads.drop(columns=[c for c in IDENTITY_COLUMNS if c in leads.columns])
+    if "service_line" in leads.columns:
+        lines = sorted(map(str, leads["service_line"].unique()))
+        if service_line not in lines:
+            raise DataError(f"Service line {service_line!r} is not in the data; lines: {', '.join(lines)}.")
+        leads = leads[leads["service_line"].astype(str) == service_line].reset_index(drop=True)
+    truth = None
+    if truth_path:
+        t = pd.read_csv(truth_path)
+        truth = t[t["service_line"] == service_line].reset_index(drop=True)
+    man = dict(manifest or {})
+    ctrl = control or man.get("control", "")
+    if not ctrl:
+        raise DataError("The report needs the control arm's label (parameter 'control').")
+    return ReportData(service_line, leads, truth, ctrl, arm, metric, guardrail, guardrail_margin, alpha, man)
+
+
+def analyse_report(rd: ReportData) -> ReportAnalysis:
+    """Every number of a report, from :func:`nurture_lab.analyze` and friends (one correction family)."""
+    df = rd.leads
+    metrics = [m for m in dict.fromkeys([rd.metric, *REPORT_METRICS]) if m in df.columns and m != rd.guardrail]
+    main = analyze(df, arm=rd.arm, control=rd.control, metrics=metrics, alpha=rd.alpha)
+    guard = None
+    if rd.guardrail in df.columns:
+        guard = non_inferiority(df, rd.arm, rd.control, rd.guardrail, rd.guardrail_margin, alpha=rd.alpha)
+    ttb = None
+    if {"days_to_book", "booked"} <= set(df.columns):
+        horizon = float(rd.provenance.get("horizon_days", 0)) or None
+        ttb = time_to_book(df, rd.arm, rd.control, horizon_days=horizon)
+    segments = {}
+    for col in ("source", "audience", "coverage"):
+        if col in df.columns:
+            with contextlib.suppress(DataError):
+                segments[col] = analyze(df, arm=rd.arm, control=rd.control, metrics=[rd.metric], by=col, alpha=rd.alpha)
+    return ReportAnalysis(main, guard, ttb, segments)
+
+
+def _pts(x: float, binary: bool = True) -> str:
+    return f"{x * 100:.1f} points" if binary else f"{x:.2f}"
+
+
+def headline(rd: ReportData, ra: ReportAnalysis) -> str:
+    """The plain-language verdict, honest when the result is inconclusive."""
+    r = ra.main.results
+    r = r[r["metric"] == rd.metric]
+    binary = bool((r["metric_type"] == "binary").all())
+    what = metric_label(rd.metric)
+    line = arm_label(rd.service_line)
+    ctrl = arm_label(rd.control)
+    level = f"{100 * (1 - rd.alpha):.0f}% CI"
+    winners = r[(r["significant"]) & (r["diff"] > 0)].sort_values("diff", ascending=False)
+    losers = r[(r["significant"]) & (r["diff"] < 0)]
+    guard_ok = True
+    guard_text = ""
+    if ra.guardrail is not None:
+        g = ra.guardrail.results.set_index("arm")
+        gl = metric_label(rd.guardrail)
+        if not winners.empty:
+            best = winners.iloc[0]["arm"]
+            guard_ok = bool(g.loc[best, "non_inferior"])
+            gd = g.loc[best, "diff"]
+            guard_text = (
+                f"; {gl} did not rise by more than {rd.guardrail_margin * 100:.1f} points "
+                f"(change {gd * 100:+.2f} points)"
+                if guard_ok
+                else f"; but {gl} may have risen (change {gd * 100:+.2f} points, upper bound "
+                f"{g.loc[best, 'diff_ci_high'] * 100:.2f} above the {rd.guardrail_margin * 100:.1f}-point margin)"
+            )
+    if not winners.empty:
+        w = winners.iloc[0]
+        verb = "raised"
+        text = (
+            f"**{arm_label(w['arm'])}** {verb} {what} by {_pts(w['diff'], binary)} ({level} "
+            f"{w['diff_ci_low'] * (100 if binary else 1):.1f} to {w['diff_ci_high'] * (100 if binary else 1):.1f}) "
+            f"for {line}, compared with {ctrl} ({w['control_value'] * 100:.1f}% → {w['arm_value'] * 100:.1f}%)"
+            if binary
+            else f"**{arm_label(w['arm'])}** raised {what} by {w['diff']:.3g} ({level} {w['diff_ci_low']:.3g} to "
+            f"{w['diff_ci_high']:.3g}) for {line}, compared with {ctrl}"
+        )
+        rec = (
+            f"; recommend **{arm_label(w['arm'])}**."
+            if guard_ok
+            else f". Review the guardrail before adopting {arm_label(w['arm'])}."
+        )
+        return text + guard_text + rec
+    if not losers.empty:
+        w = losers.sort_values("diff").iloc[0]
+        return (
+            f"**{ctrl}** did better: {arm_label(w['arm'])} lowered {what} by {_pts(-w['diff'], binary)} "
+            f"({level} {w['diff_ci_low'] * 100:.1f} to {w['diff_ci_high'] * 100:.1f}) for {line}; keep {ctrl}."
+        )
+    if r.empty:
+        return f"No comparison could be made for {line}."
+    best = r.sort_values("diff", ascending=False).iloc[0]
+    n_per_arm = int(np.median(r["n_arm"]))
+    return (
+        f"**Inconclusive** for {line}: no cadence changed {what} detectably. The best, "
+        f"{arm_label(best['arm'])}, differs from {ctrl} by {best['diff'] * 100:+.1f} points ({level} "
+        f"{best['diff_ci_low'] * 100:+.1f} to {best['diff_ci_high'] * 100:+.1f}, adjusted p = "
+        f"{best['p_adjusted']:.2f}) with about {n_per_arm:,} leads per arm. Keep the current cadence, or run a "
+        "larger test (see the power planning notebook)."
+        if binary
+        else f"**Inconclusive** for {line}: no cadence changed {what} detectably; keep the current cadence."
+    )
+
+
+def key_numbers(ra: ReportAnalysis) -> pd.DataFrame:
+    """The key numbers table: per metric and arm, value, difference with CI, adjusted p."""
+    r = ra.main.results
+    binary = r["metric_type"] == "binary"
+    out = pd.DataFrame(
+        {
+            "Metric": r["metric"].map(metric_label),
+            "Arm": r["arm"].map(arm_label),
+            "Control": [f"{v * 100:.1f}%" if b else f"{v:.2f}" for v, b in zip(r["control_value"], binary)],
+            "Arm value": [f"{v * 100:.1f}%" if b else f"{v:.2f}" for v, b in zip(r["arm_value"], binary)],
+            "Difference": [f"{d * 100:+.1f} pts" if b else f"{d:+.2f}" for d, b in zip(r["diff"], binary)],
+            "95% CI": [
+                f"{lo * 100:+.1f} to {hi * 100:+.1f}" if b else f"{lo:+.2f} to {hi:+.2f}"
+                for lo, hi, b in zip(r["diff_ci_low"], r["diff_ci_high"], binary)
+            ],
+            "Adjusted p": [f"{p:.3f}" if p >= 0.001 else "<0.001" for p in r["p_adjusted"]],
+            "Leads (arm / control)": [f"{a:,} / {c:,}" for a, c in zip(r["n_arm"], r["n_control"])],
+        }
+    )
+    return out
+
+
+def guardrail_table(ra: ReportAnalysis) -> pd.DataFrame:
+    if ra.guardrail is None:
+        return pd.DataFrame()
+    g = ra.guardrail.results
+    return pd.DataFrame(
+        {
+            "Guardrail": g["metric"].map(metric_label),
+            "Arm": g["arm"].map(arm_label),
+            "Control": (g["control_value"] * 100).map("{:.2f}%".format),
+            "Arm value": (g["arm_value"] * 100).map("{:.2f}%".format),
+            "Change (90% CI)": [
+                f"{d * 100:+.2f} ({lo * 100:+.2f} to {hi * 100:+.2f}) pts"
+                for d, lo, hi in zip(g["diff"], g["diff_ci_low"], g["diff_ci_high"])
+            ],
+            "Margin": (g["margin"] * 100).map("{:.1f} pts".format),
+            "Verdict": np.where(g["non_inferior"], "no meaningful rise", "cannot rule out a rise"),
+        }
+    )
+
+
+def data_quality_text(rd: ReportData, ra: ReportAnalysis) -> str:
+    srm = ra.main.srm
+    counts = ", ".join(f"{arm_label(a)} {n:,}" for a, n in srm["counts"].items())
+    verdict = (
+        "**Sample ratio mismatch**: the arms' sizes differ from the plan more than chance allows "
+        "— check the assignment before trusting any effect."
+        if srm["flagged"]
+        else "Arm sizes match the planned allocation (no sample ratio mismatch)."
+    )
+    return f"Leads per arm: {counts}. Chi-square p = {srm['p_value']:.3f}. {verdict}"
+
+
+def segment_table(ra: ReportAnalysis, column: str) -> pd.DataFrame:
+    res = ra.segments[column].results
+    binary = res["metric_type"] == "binary"
+    return pd.DataFrame(
+        {
+            column.replace("_", " ").title(): res[column].map(arm_label),
+            "Arm": res["arm"].map(arm_label),
+            "Control": [f"{v * 100:.1f}%" if b else f"{v:.2f}" for v, b in zip(res["control_value"], binary)],
+            "Arm value": [f"{v * 100:.1f}%" if b else f"{v:.2f}" for v, b in zip(res["arm_value"], binary)],
+            "Difference (95% CI)": [
+                f"{d * 100:+.1f} ({lo * 100:+.1f} to {hi * 100:+.1f}) pts"
+                for d, lo, hi in zip(res["diff"], res["diff_ci_low"], res["diff_ci_high"])
+            ],
+            "Adjusted p": [f"{p:.3f}" if p >= 0.001 else "<0.001" for p in res["p_adjusted"]],
+            "Note": np.where(res["small_group"], "too small to say", ""),
+        }
+    )
+
+
+def methods_note(rd: ReportData, ra: ReportAnalysis) -> str:
+    s = ra.main.settings
+    p = rd.provenance
+    src = (
+        f"simulated: scenario `{p.get('scenario', '?')}` (sha256 `{str(p.get('scenario_sha256', ''))[:12]}…`), "
+        f"seed {p.get('seed')}, {p.get('n_leads', 0):,} leads in all service lines"
+        if rd.simulated
+        else f"real data: `{p.get('data_file', '?')}` (identifiers dropped at import)"
+    )
+    return "\n".join(
+        [
+            f"- **Data**: {src}; this report: {len(rd.leads):,} leads of {arm_label(rd.service_line)}.",
+            f"- **Tests**: {', '.join(sorted(set(ra.main.results['test'])))}; CI method {s['ci_method']}; "
+            f"{s['correction']} correction over {s['family_size']} comparisons; alpha {s['alpha']}.",
+            "- **Relative lift**: log-ratio CI (binary), delta method (numeric).",
+            f"- **Guardrail**: one-sided non-inferiority of {metric_label(rd.guardrail)}, margin "
+            f"{rd.guardrail_margin * 100:.1f} points, at alpha {rd.alpha}.",
+            "- **Time to book**: Kaplan–Meier, log-rank test, Cox proportional hazards (statsmodels).",
+            "- **Sample ratio**: chi-square goodness of fit against the planned allocation, flagged at p < 0.001.",
+            f"- **Software**: nurture_lab {__version__}. Re-run with the same parameters to reproduce every number.",
+        ]
+    )

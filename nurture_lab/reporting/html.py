@@ -1,0 +1,123 @@
+"""The HTML pages: one self-contained page per service line (nbconvert, no code) and the index."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .._version import __version__
+from ..io import atomic
+from .labels import arm_label, slug
+
+__all__ = ["PAGE", "export_html", "page", "write_index"]
+
+
+PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="nurture_lab {version}">
+<title>{title}</title>
+<style>
+body {{ font: 15px/1.5 -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; color: #1d1d1f;
+       max-width: 920px; margin: 0 auto; padding: 1.2rem; }}
+h1 {{ font-size: 1.6rem; margin-bottom: .2rem; }} h2 {{ font-size: 1.2rem; margin-top: 2rem;
+       border-bottom: 1px solid #ddd; padding-bottom: .2rem; }}
+img {{ max-width: 100%; height: auto; }}
+table {{ border-collapse: collapse; font-size: .85rem; margin: .5rem 0; display: block; overflow-x: auto; }}
+th, td {{ border-bottom: 1px solid #e3e3e3; padding: .3rem .6rem; text-align: left; white-space: nowrap; }}
+th {{ background: #f4f6f8; }}
+.meta {{ color: #555; font-size: .85rem; }}
+blockquote {{ background: #f3f7fb; border-left: 4px solid #1f5a96; padding: .6rem 1rem; margin: .5rem 0;
+  font-size: 1.05rem; }}
+a {{ color: #1f5a96; }}
+table.index {{ display: table; }} table.index td {{ white-space: normal; }}
+pre {{ white-space: pre-wrap; }}
+@media print {{ body {{ max-width: none; font-size: 11pt; }} h2 {{ break-after: avoid; }}
+  img, table {{ break-inside: avoid; }} a {{ color: inherit; text-decoration: none; }} }}
+</style></head>
+<body>
+{body}
+<p class="meta">Generated {generated} by nurture_lab {version}. {params}</p>
+</body></html>
+"""
+
+
+def page(title: str, body: str, params: Mapping[str, Any]) -> str:
+    shown = ", ".join(f"{k} = {html.escape(str(v))}" for k, v in params.items() if v not in ("", None))
+    return PAGE.format(
+        title=html.escape(title),
+        body=body,
+        version=__version__,
+        generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        params=f"Parameters: {shown}." if shown else "",
+    )
+
+
+def export_html(nb: Any, title: str, params: Mapping[str, Any]) -> str:
+    from nbconvert import HTMLExporter
+
+    for cell in nb.cells:  # warnings and logs never reach leadership
+        if cell.get("cell_type") == "code":
+            cell["outputs"] = [
+                o
+                for o in cell.get("outputs", [])
+                if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
+            ]
+    exporter = HTMLExporter(
+        template_name="basic",
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        embed_images=True,
+        exclude_anchor_links=True,
+    )
+    body, _ = exporter.from_notebook_node(nb)
+    return page(title, body, params)
+
+
+def _md_inline(text: str) -> str:
+    return re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(text))
+
+
+def write_index(
+    out_dir: Path,
+    lines: Sequence[str],
+    headlines: Mapping[str, str],
+    results: Mapping[str, tuple[str | None, float]],
+    man: Mapping[str, Any],
+    *,
+    seed: int,
+    n_leads: int,
+    parameters: Mapping[str, Any],
+    simulated: bool,
+) -> Path:
+    rows = []
+    for s in lines:
+        err = results.get(s, (None, 0))[0]
+        if err:
+            rows.append(
+                f"<tr><td>{html.escape(arm_label(s))}</td><td><b>report failed</b>: {html.escape(err)}</td></tr>"
+            )
+        else:
+            rows.append(
+                f'<tr><td><a href="{html.escape(slug(s))}.html">{html.escape(arm_label(s))}</a></td>'
+                f"<td>{_md_inline(headlines.get(s, ''))}</td></tr>"
+            )
+    src = (
+        f"Simulated experiment <code>{html.escape(str(man.get('scenario')))}</code>, seed {seed}, {n_leads:,} leads."
+        if simulated
+        else f"Real data <code>{html.escape(str(man.get('data_file')))}</code>."
+    )
+    body = (
+        f"<h1>Nurture experiment reports</h1><p class='meta'>{src} One report per service line; click a line "
+        f"for its numbers, pictures and methods.</p>"
+        "<table class='index'><thead><tr><th>Service line</th><th>Verdict</th></tr></thead><tbody>"
+        + "".join(rows)
+        + "</tbody></table>"
+    )
+    params = {"seed": seed, "n_leads": n_leads} | dict(parameters) if simulated else dict(parameters)
+    return atomic.write_text(out_dir / "index.html", page("Nurture experiment reports", body, params))

@@ -1,0 +1,34 @@
+"""Human labels for metrics, arms and service lines, and file-name-safe slugs."""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["METRIC_LABELS", "arm_label", "metric_label", "slug"]
+
+
+METRIC_LABELS = {
+    "booked_30d": "30-day bookings",
+    "booked_7d": "7-day bookings",
+    "booked": "bookings",
+    "contacted": "contact rate",
+    "qualified": "qualification rate",
+    "attended": "kept appointments",
+    "opted_out": "opt-outs",
+    "lost": "leads lost to a competitor",
+    "staff_minutes": "staff minutes per lead",
+}
+
+
+def slug(name: str) -> str:
+    """A file-name-safe form of a service line's name."""
+
+    return re.sub(r"[^a-z0-9]+", "_", str(name).lower()).strip("_") or "all"
+
+
+def metric_label(m: str) -> str:
+    return METRIC_LABELS.get(m, m.replace("_", " "))
+
+
+def arm_label(a: str) -> str:
+    return str(a).replace("_", " ")

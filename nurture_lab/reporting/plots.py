@@ -1,0 +1,318 @@
+"""Figures for notebooks and reports: titles that say what is shown, axes with units, CIs drawn.
+
+Every function returns a matplotlib ``Figure`` and never shows identities.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, NullFormatter
+
+from ..stats.analysis import AnalysisResult
+from ..stats.survival import TimeToBookResult
+
+__all__ = [
+    "plot_arrivals",
+    "plot_cadence",
+    "plot_calibration",
+    "plot_effects",
+    "plot_first_response",
+    "plot_funnel",
+    "plot_mix",
+    "plot_policy_reasons",
+    "plot_power_curve",
+    "plot_time_to_book",
+    "plot_truth_vs_estimate",
+]
+
+PALETTE = ["#1f5a96", "#d9822b", "#3a8a4f", "#a23b72", "#6c6f7f", "#c0392b", "#16a085"]
+FUNNEL = [("contacted", "Contacted"), ("qualified", "Qualified"), ("booked", "Booked"), ("attended", "Attended")]
+
+
+def _style(ax: Any) -> None:
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.grid(axis="x", color="#e5e5e5", linewidth=0.8)
+    ax.set_axisbelow(True)
+
+
+def label(name: str) -> str:
+    """A human label for an arm, metric or category name."""
+    return str(name).replace("_", " ")
+
+
+def plot_effects(result: AnalysisResult, metric: str, title: str | None = None) -> Figure:
+    """Difference vs control with its CI, one row per arm (and per group when ``by`` was used)."""
+    r = result.results[result.results["metric"] == metric]
+    by = result.settings.get("by")
+    binary = (r["metric_type"] == "binary").all()
+    scale = 100.0 if binary else 1.0
+    names = [f"{label(a)}" + (f" · {g}" if by else "") for a, g in zip(r["arm"], r[by] if by else r["arm"])]
+    fig, ax = plt.subplots(figsize=(7.5, 0.6 * len(r) + 1.6))
+    y = np.arange(len(r))[::-1]
+    colors = [PALETTE[0] if s else PALETTE[4] for s in r["significant"]]
+    for yi, d, lo, hi, c in zip(y, r["diff"], r["diff_ci_low"], r["diff_ci_high"], colors):
+        ax.errorbar(
+            d * scale,
+            yi,
+            xerr=[[(d - lo) * scale], [(hi - d) * scale]],
+            fmt="o",
+            color=c,
+            elinewidth=2.5,
+            capsize=4,
+            markersize=7,
+        )
+    ax.axvline(0, color="#333", linewidth=1)
+    ax.set_yticks(y, names)
+    unit = "percentage points" if binary else "units of the metric"
+    ax.set_xlabel(
+        f"difference vs {label(result.settings['control'])} ({unit}); bars: {100 * (1 - result.settings['alpha']):.0f}% CI"
+    )
+    ax.set_title(title or f"Effect on {label(metric)} by arm")
+    _style(ax)
+    fig.tight_layout()
+    return fig
+
+
+def plot_time_to_book(ttb: TimeToBookResult, title: str | None = None) -> Figure:
+    """Cumulative share booked over time (1 - Kaplan-Meier) per arm, with pointwise CIs."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    for i, (arm, g) in enumerate(ttb.curves.groupby("arm", sort=True)):
+        c = PALETTE[i % len(PALETTE)]
+        ax.step(g["days"], 100 * (1 - g["survival"]), where="post", color=c, label=label(arm), linewidth=2)
+        ax.fill_between(g["days"], 100 * (1 - g["ci_high"]), 100 * (1 - g["ci_low"]), step="post", color=c, alpha=0.15)
+    ax.set_xlabel("days since inquiry")
+    ax.set_ylabel("booked (% of leads)")
+    ax.set_xlim(0, ttb.settings["horizon_days"])
+    ax.set_ylim(bottom=0)
+    ax.set_title(title or f"Time to book (log-rank p = {ttb.logrank_p:.3g})")
+    ax.legend(frameon=False, loc="lower right")
+    _style(ax)
+    fig.tight_layout()
+    return fig
+
+
+def plot_funnel(leads: pd.DataFrame, arm: str = "arm", title: str | None = None) -> Figure:
+    """Inquiry -> contacted -> qualified -> booked -> attended, percent of leads, per arm."""
+    stages = [(c, n) for c, n in FUNNEL if c in leads.columns]
+    rates = leads.groupby(arm, observed=True)[[c for c, _ in stages]].mean() * 100
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    width = 0.8 / max(1, len(rates))
+    x = np.arange(len(stages))
+    for i, (name, row) in enumerate(rates.iterrows()):
+        bars = ax.bar(
+            x + i * width - 0.4 + width / 2, row.to_numpy(), width, color=PALETTE[i % len(PALETTE)], label=label(name)
+        )
+        ax.bar_label(bars, fmt="%.0f", fontsize=8, padding=1)
+    ax.set_xticks(x, [n for _, n in stages])
+    ax.set_ylabel("% of leads")
+    ax.set_title(title or "Funnel by arm")
+    ax.legend(frameon=False, ncols=min(3, len(rates)), loc="upper right")
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def plot_first_response(
+    leads: pd.DataFrame, arm: str = "arm", title: str | None = None, column: str = "first_call_minutes"
+) -> Figure:
+    """Speed to lead: share of leads with a first call (or ``column``) within t minutes, per arm (log scale)."""
+    what = "first call attempt" if column == "first_call_minutes" else "first touch"
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    for i, (name, g) in enumerate(leads.groupby(arm, observed=True)):
+        v = np.sort(g[column].dropna().to_numpy())
+        if v.size == 0:
+            continue
+        share = np.arange(1, v.size + 1) / len(g) * 100
+        ax.step(
+            np.maximum(v, 0.5), share, where="post", color=PALETTE[i % len(PALETTE)], label=label(name), linewidth=2
+        )
+    for m, t in ((5, "5 min"), (60, "1 h"), (1440, "1 day")):
+        ax.axvline(m, color="#999", linestyle=":", linewidth=1)
+        ax.text(m, 2, t, rotation=90, va="bottom", ha="right", fontsize=8, color="#666")
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.set_xlabel(f"minutes from inquiry to {what} (log scale)")
+    ax.set_ylabel("leads reached by then (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title(title or f"Speed to lead: time to {what}")
+    ax.legend(frameon=False, loc="upper left")
+    _style(ax)
+    fig.tight_layout()
+    return fig
+
+
+def plot_mix(leads: pd.DataFrame, column: str, title: str | None = None) -> Figure:
+    """Share of leads by a segment column (horizontal bars, percent)."""
+    share = leads[column].value_counts(normalize=True).sort_values() * 100
+    fig, ax = plt.subplots(figsize=(6.5, 0.35 * len(share) + 1.3))
+    bars = ax.barh([label(i) for i in share.index], share.to_numpy(), color=PALETTE[0])
+    ax.bar_label(bars, fmt="%.1f%%", fontsize=8, padding=2)
+    ax.set_xlabel("% of leads")
+    ax.set_title(title or f"Leads by {label(column)}")
+    _style(ax)
+    fig.tight_layout()
+    return fig
+
+
+def plot_arrivals(
+    leads: pd.DataFrame, staffed_hours: tuple[float, float] = (8, 18), title: str | None = None
+) -> Figure:
+    """Inquiries by local hour of day, with staffed hours shaded."""
+    local = leads["created_at"] + pd.to_timedelta(leads["utc_offset_minutes"].astype(int), unit="min")
+    hours = local.dt.hour.value_counts(normalize=True).reindex(range(24), fill_value=0) * 100
+    fig, ax = plt.subplots(figsize=(7.5, 3.8))
+    ax.axvspan(staffed_hours[0] - 0.5, staffed_hours[1] - 0.5, color="#dfe9f3", label="staffed hours")
+    ax.bar(hours.index, hours.to_numpy(), color=PALETTE[0], label="inquiries")
+    ax.set_xticks(range(0, 24, 3), [f"{h}:00" for h in range(0, 24, 3)])
+    ax.set_xlabel("local hour of the inquiry")
+    ax.set_ylabel("% of inquiries")
+    ax.set_title(title or "When inquiries arrive (lead's local time)")
+    ax.legend(frameon=False)
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def plot_cadence(steps: Sequence[Any], title: str = "Cadence timeline") -> Figure:
+    """A timeline of a cadence's planned steps per channel (nominal times, before any deferral)."""
+    times, prev = [], 0.0
+    for s in steps:
+        t = s.delay_minutes if s.anchor == "inquiry" else prev + s.delay_minutes
+        t = max(t, prev)
+        times.append(t)
+        prev = t
+    channels = list(dict.fromkeys(s.channel for s in steps))
+    fig, ax = plt.subplots(figsize=(8.5, 1.1 * len(channels) + 1.6))
+    seen: dict[str, int] = {}
+    for i, (s, t) in enumerate(zip(steps, times)):
+        y = channels.index(s.channel)
+        k = seen[s.channel] = seen.get(s.channel, -1) + 1  # alternate labels above and below, two levels
+        ax.scatter(max(t, 1) / 1440, y, s=70, color=PALETTE[y % len(PALETTE)], zorder=3)
+        cond = " (if no reply)" if s.if_no_response else " (if qualified)" if s.if_qualified else ""
+        ax.annotate(
+            f"{i}: {label(s.content)}{cond}",
+            (max(t, 1) / 1440, y),
+            textcoords="offset points",
+            xytext=(0, (9, -15, 21, -27)[k % 4]),
+            ha="center",
+            fontsize=7.5,
+        )
+    ax.set_xscale("log")
+    ax.set_yticks(range(len(channels)), channels)
+    ax.set_ylim(-0.7, len(channels) - 0.3)
+    ax.margins(x=0.12)
+    ax.set_xlabel("days after the inquiry (log scale)")
+    ax.set_title(title)
+    _style(ax)
+    fig.tight_layout()
+    return fig
+
+
+def plot_policy_reasons(touches: pd.DataFrame, title: str = "What the policy layer did to planned touches") -> Figure:
+    """Counts of deferred and skipped touches by reason and channel."""
+    t = touches[touches["reason"].astype(str) != ""]
+    kind = np.where(t["status"].astype(str) == "sent", "deferred", "skipped")
+    tab = pd.crosstab([kind, t["reason"].astype(str)], t["channel"].astype(str))
+    tab = tab.loc[tab.sum(axis=1).sort_values().index]
+    fig, ax = plt.subplots(figsize=(8, 0.35 * len(tab) + 1.6))
+    left = np.zeros(len(tab))
+    names = [f"{k}: {label(r)}" for k, r in tab.index]
+    for i, ch in enumerate(tab.columns):
+        ax.barh(names, tab[ch].to_numpy(), left=left, color=PALETTE[i % len(PALETTE)], label=ch)
+        left += tab[ch].to_numpy()
+    ax.set_xlabel("planned touches")
+    ax.set_title(title)
+    ax.legend(frameon=False, title="channel", loc="lower right")
+    _style(ax)
+    fig.tight_layout()
+    return fig
+
+
+def plot_truth_vs_estimate(
+    result: AnalysisResult, truth: pd.DataFrame, metric: str, service_line: str = "all"
+) -> Figure:
+    """Estimated effect with CI beside the simulator's true effect, per arm."""
+    r = result.results[result.results["metric"] == metric].reset_index(drop=True)
+    t = truth[(truth["metric"] == metric) & (truth["service_line"] == service_line)].set_index("arm")["true_diff"]
+    binary = (r["metric_type"] == "binary").all()
+    scale = 100.0 if binary else 1.0
+    fig, ax = plt.subplots(figsize=(7.5, 0.7 * len(r) + 1.6))
+    y = np.arange(len(r))[::-1]
+    ax.errorbar(
+        r["diff"] * scale,
+        y,
+        xerr=[(r["diff"] - r["diff_ci_low"]) * scale, (r["diff_ci_high"] - r["diff"]) * scale],
+        fmt="o",
+        color=PALETTE[0],
+        capsize=4,
+        label="estimate (95% CI)",
+    )
+    ax.scatter(
+        [t.get(a, np.nan) * scale for a in r["arm"]], y, marker="D", color=PALETTE[1], zorder=3, label="true effect"
+    )
+    ax.axvline(0, color="#333", linewidth=1)
+    ax.set_yticks(y, [label(a) for a in r["arm"]])
+    ax.set_xlabel(f"difference in {label(metric)} vs control ({'percentage points' if binary else 'units'})")
+    ax.set_title("Estimate beside the simulator's true effect")
+    ax.legend(frameon=False, loc="best")
+    _style(ax)
+    fig.tight_layout()
+    return fig
+
+
+def plot_power_curve(table: pd.DataFrame, target: float = 0.8, title: str | None = None) -> Figure:
+    """Simulated power (with Monte Carlo error bars) against leads per experiment, per arm."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    for i, (arm, g) in enumerate(table.groupby("arm", sort=True)):
+        ax.errorbar(
+            g["n_leads"],
+            g["power"] * 100,
+            yerr=1.96 * g["power_se"] * 100,
+            marker="o",
+            capsize=3,
+            color=PALETTE[i % len(PALETTE)],
+            label=label(arm),
+        )
+    ax.axhline(target * 100, color="#999", linestyle="--", linewidth=1)
+    ax.text(table["n_leads"].min(), target * 100 + 1.5, f"{target:.0%} power", fontsize=8, color="#666")
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xticks(sorted(table["n_leads"].unique()))
+    ax.set_xlabel("leads in the experiment (all arms, log scale)")
+    ax.set_ylabel("power (% of experiments detecting the effect)")
+    ax.set_ylim(0, 100)
+    ax.set_title(title or "Simulated power curve (bars: 95% Monte Carlo interval)")
+    ax.legend(frameon=False, loc="upper left")
+    _style(ax)
+    fig.tight_layout()
+    return fig
+
+
+def plot_calibration(table: pd.DataFrame, title: str = "Self-calibration: are the statistics honest?") -> Figure:
+    """Observed rate vs nominal rate with binomial confidence bounds (false positives, coverage)."""
+    fig, ax = plt.subplots(figsize=(7.5, 0.8 * len(table) + 1.6))
+    y = np.arange(len(table))[::-1]
+    ax.errorbar(
+        table["observed"] * 100,
+        y,
+        xerr=[(table["observed"] - table["ci_low"]) * 100, (table["ci_high"] - table["observed"]) * 100],
+        fmt="o",
+        color=PALETTE[0],
+        capsize=4,
+        label="observed (95% binomial CI)",
+    )
+    ax.scatter(table["nominal"] * 100, y, marker="|", s=400, color=PALETTE[1], label="nominal", zorder=3)
+    ax.set_yticks(y, table["check"])
+    ax.set_xlabel("rate (%)")
+    ax.set_title(title)
+    ax.legend(frameon=False, loc="best")
+    _style(ax)
+    fig.tight_layout()
+    return fig

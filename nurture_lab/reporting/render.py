@@ -1,0 +1,455 @@
+"""Rendering leadership reports: papermill parameters, warm kernels in worker processes, atomic files."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import multiprocessing
+import os
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .. import _parallel
+from .._results import ResultMixin
+from ..errors import NurtureLabError, ParameterError
+from ..io import atomic
+from .content import analyse_report, headline, load_report_data
+from .html import export_html, write_index
+from .labels import arm_label, slug
+
+__all__ = ["ReportError", "ReportRun", "prepare_data", "render_reports", "template_parameters"]
+
+
+def default_template() -> Path:
+    """The report template shipped with the package (``notebooks/report_template.ipynb`` in a checkout)."""
+    from importlib import resources
+
+    return Path(str(resources.files("nurture_lab").joinpath("data", "report_template.ipynb")))
+
+
+#: The folder, inside the output folder, for the run's intermediate data and kernel logs.
+CACHE_DIR = ".data"
+
+
+@dataclass(frozen=True, repr=False)
+class ReportRun(ResultMixin):
+    """What :func:`render_reports` did: one row per service line (its page, or its error, and seconds)."""
+
+    index: str
+    reports: dict[str, str]
+    failed: dict[str, str]
+    seconds: float
+    per_report_seconds: dict[str, float]
+
+    _json_extras = ("index", "seconds")
+
+    def _table(self) -> pd.DataFrame:
+        lines = list(dict.fromkeys([*self.per_report_seconds, *self.reports, *self.failed]))
+        return pd.DataFrame(
+            {
+                "service_line": lines,
+                "report": [self.reports.get(s, "") for s in lines],
+                "error": [self.failed.get(s, "") for s in lines],
+                "seconds": [self.per_report_seconds.get(s, float("nan")) for s in lines],
+            }
+        )
+
+    def _head(self) -> str:
+        return (
+            f"ReportRun({len(self.reports)} report(s), {len(self.failed)} failed, index {self.index}, "
+            f"{self.seconds:.1f} s)"
+        )
+
+
+class ReportError(NurtureLabError):
+    """One or more reports failed; the others and the index were written."""
+
+
+@dataclass(frozen=True)
+class _Job:
+    template: str
+    service_line: str
+    parameters: dict[str, Any]
+    out_dir: str
+
+
+def template_parameters(template: str | Path) -> dict[str, Any]:
+    """The template's parameters (name -> default) as papermill reads them."""
+    import papermill as pm
+
+    params = pm.inspect_notebook(str(template))
+    return {k: v.get("default") for k, v in params.items()}
+
+
+_KERNEL: Any = None  # one warm kernel per worker process, reused by every report it renders
+
+
+def _kernel() -> Any:
+    """This process's report kernel: started once; imports stay warm between reports."""
+    global _KERNEL
+    if _KERNEL is None or not _KERNEL.is_alive():
+        import multiprocessing.util
+
+        from jupyter_client.manager import KernelManager
+
+        km = KernelManager(kernel_name="python3")
+        km.start_kernel(cwd=os.getcwd())
+        multiprocessing.util.Finalize(km, km.shutdown_kernel, kwargs={"now": True}, exitpriority=10)
+        _KERNEL = km
+    return _KERNEL
+
+
+def _warm_worker(log_dir: str) -> None:
+    """Pool initializer: start this worker's kernel and import the library in it, once."""
+    _parallel.on_worker_stop(_shutdown_kernel)
+    with _kernel_log(Path(log_dir) / f"kernel-worker-{os.getpid()}.log"):
+        km = _kernel()
+    kc = km.blocking_client()
+    kc.start_channels()
+    try:
+        kc.wait_for_ready(timeout=60)
+        kc.execute_interactive("import nurture_lab.reporting.notebook, nurture_lab.reporting.plots", timeout=120)
+    finally:
+        kc.stop_channels()
+
+
+def _noop() -> None:
+    return None
+
+
+def _warm_pool(jobs: int, out_dir: Path) -> Any:
+    """Worker processes with warm kernels. Fresh interpreters, not forks: a forked copy of a process
+    that has talked to a kernel over ZeroMQ can deadlock. A worker stopped by SIGTERM shuts its
+    kernel down first (see :func:`nurture_lab._parallel.on_worker_stop`)."""
+    log_dir = out_dir / CACHE_DIR
+    log_dir.mkdir(parents=True, exist_ok=True)
+    pool = _parallel.make_pool(
+        jobs,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_warm_worker,
+        initargs=(str(log_dir),),
+    )
+    for _ in range(jobs):  # start every worker now, so the kernels warm up during data preparation
+        pool.submit(_noop)
+    return pool
+
+
+def _shutdown_kernel() -> None:
+    global _KERNEL
+    if _KERNEL is not None:
+        with contextlib.suppress(Exception):
+            _KERNEL.shutdown_kernel(now=True)
+        _KERNEL = None
+
+
+def _execute(template: str, parameters: Mapping[str, Any]) -> Any:
+    """Parameterise the template (papermill) and run it on the warm kernel (nbclient).
+
+    Each report starts from a clean namespace (``%reset``); only imported modules stay warm, so a
+    report costs its own analysis and pictures, not a kernel start and the scientific stack's imports.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+    from papermill.iorw import load_notebook_node
+    from papermill.parameterize import parameterize_notebook
+
+    nb = load_notebook_node(str(template))  # papermill's loader: adds the metadata papermill expects
+    nb = parameterize_notebook(nb, dict(parameters), report_mode=True, kernel_name="python3", language="python")
+    nb.cells.insert(0, nbformat.v4.new_code_cell("%reset -f", metadata={"tags": ["reset"]}))
+    client = NotebookClient(nb, km=_kernel(), timeout=600, kernel_name="python3", allow_errors=False)
+    try:
+        client.execute()
+    except CellExecutionError as e:
+        failed = next(
+            (
+                i
+                for i, c in enumerate(nb.cells)
+                if c.cell_type == "code" and any(o.get("output_type") == "error" for o in c.get("outputs", []))
+            ),
+            None,
+        )
+        where = f"cell {failed}" if failed is not None else "a cell"  # the reset cell is 0: template cells count from 1
+        raise _LineFailed(f"{where}: {e.ename}: {e.evalue}") from None
+    finally:
+        nb.cells.pop(0)
+    return nb
+
+
+def _render_one(job: _Job) -> tuple[str, str | None, float]:
+    """Execute the template for one line; write its HTML and notebook atomically. Returns (line, error, seconds)."""
+    import nbformat
+    from nbclient.exceptions import DeadKernelError
+
+    t0 = time.perf_counter()
+    out = Path(job.out_dir)
+    line = job.service_line
+    with (
+        atomic.atomic_path(out / f"{slug(line)}.ipynb") as tmp_nb,
+        _kernel_log(out / CACHE_DIR / f"kernel-{slug(line)}.log"),
+    ):
+        try:
+            nb = _execute(job.template, job.parameters)
+        except _LineFailed:
+            raise
+        except DeadKernelError as e:
+            _shutdown_kernel()
+            raise _LineFailed(f"the kernel died: {e}") from None
+        except Exception as e:  # template unreadable, kernel would not start, ...
+            raise _LineFailed(f"{type(e).__name__}: {e}") from None
+        nbformat.write(nb, str(tmp_nb))
+        title = f"{arm_label(line).capitalize()} — nurture experiment report"
+        shown = {k: v for k, v in job.parameters.items() if k not in ("leads_path", "truth_path", "manifest_path")}
+        atomic.write_text(out / f"{slug(line)}.html", export_html(nb, title, shown))
+    return line, None, time.perf_counter() - t0
+
+
+@contextlib.contextmanager
+def _kernel_log(path: Path) -> Any:
+    """Send the kernel's own stderr chatter (start-up warnings) to a log file instead of the terminal."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    saved = os.dup(2)
+    with open(path, "ab") as f:
+        os.dup2(f.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+class _LineFailed(Exception):
+    pass
+
+
+def _safe_render(job: _Job) -> tuple[str, str | None, float]:
+    t0 = time.perf_counter()
+    try:
+        return _render_one(job)
+    except _LineFailed as e:
+        return job.service_line, str(e), time.perf_counter() - t0
+
+
+def prepare_data(
+    out_dir: Path,
+    *,
+    scenario: str | Path | None,
+    data: str | Path | None,
+    seed: int,
+    n_leads: int,
+    mapping: str | Path | None = None,
+) -> tuple[Path, Path | None, dict[str, Any]]:
+    """Simulate once (or import a real export once) for all reports; returns (leads, truth, manifest)."""
+    from ..scenario.loader import load_scenario
+    from ..simulation.engine import simulate
+    from ..simulation.store import manifest
+
+    cache = out_dir / CACHE_DIR
+    cache.mkdir(parents=True, exist_ok=True)
+    if data:
+        from ..io.crm import read_leads
+
+        imp = read_leads(data, mapping=mapping)
+        key = hashlib.sha256(Path(data).read_bytes()).hexdigest()[:16]
+        leads_path = cache / f"real-{key}.parquet"
+        atomic.write_parquet(leads_path, imp.leads)
+        man = {
+            "data_file": Path(data).name,
+            "data_sha256": key,
+            "dropped_columns": imp.dropped_identifiers,
+            "n_leads": len(imp.leads),
+            "control": "",
+            "horizon_days": imp.horizon_days,
+        }
+        return leads_path, None, man
+    sc = load_scenario(scenario or "speed_to_lead")
+    res = simulate(sc, seed=seed, n_leads=n_leads)
+    key = f"{sc.sha256[:12]}-{seed}-{n_leads}"
+    leads_path = cache / f"sim-{key}.parquet"
+    truth_path = cache / f"truth-{key}.csv"
+    atomic.write_parquet(leads_path, res.analysis_frame())
+    atomic.write_csv(truth_path, res.truth)
+    man = manifest(res) | {"horizon_days": sc.horizon_days}
+    return leads_path, truth_path, man
+
+
+def render_reports(
+    scenario: str | Path | None = None,
+    service_lines: Sequence[str] | str | None = "all",
+    *,
+    data: str | Path | None = None,
+    mapping: str | Path | None = None,
+    seed: int = 7,
+    n_leads: int = 20_000,
+    out: str | Path = "reports",
+    jobs: int | None = _parallel.DEFAULT_JOBS,
+    parameters: Mapping[str, Any] | None = None,
+    template: str | Path | None = None,
+    progress: bool = True,
+    executor: Executor | None = None,
+) -> ReportRun:
+    """Render one HTML report per service line, and the index.
+
+    Args:
+        scenario: scenario file, or a bundled scenario's name, to simulate (default ``speed_to_lead``).
+        service_lines: "all" or a list of service lines.
+        data: a real export (leads CSV/Parquet) instead of a simulation; ``mapping`` maps its columns.
+        seed, n_leads: the simulation's seed and size.
+        out: output folder (default ``reports``).
+        jobs: worker processes, each with one warm kernel (default ``None``: every core, at most
+            one per service line).
+        parameters: extra template parameters (``control``, ``metric``, ``guardrail``,
+            ``guardrail_margin``, ``alpha``, ``arm``); unknown names are refused before anything runs.
+        template: the report notebook (default: the one shipped with the package).
+        executor: any ``concurrent.futures.Executor`` instead of the warm worker processes.
+
+    Returns:
+        A :class:`ReportRun`: ``.index``, ``.reports`` ({line: path}), ``.failed``, ``.seconds``.
+
+    Raises:
+        ParameterError: an unknown parameter or service line, or real data without a control
+            (before anything runs).
+        ReportError: one or more lines failed (the rest and the index were written).
+    """
+    t0 = time.perf_counter()
+    template = Path(template) if template is not None else default_template()
+    out_dir = Path(out)
+    extra = _check_parameters(template, parameters, data)
+    asked = None if service_lines in (None, "all") else _as_list(service_lines)
+    if not data and asked is not None:
+        from ..scenario.loader import load_scenario
+
+        sc_lines = load_scenario(scenario or "speed_to_lead").service_lines
+        _check_lines(asked, sc_lines, "the scenario has")
+    workers = _parallel.resolve_jobs("render_reports", jobs, len(asked) if asked is not None else 1_000)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pool = None
+    with _parallel.stop_on_sigterm():
+        try:
+            if executor is None and workers > 1:
+                pool = _warm_pool(workers, out_dir)  # kernels start while the data are prepared
+            leads_path, truth_path, man = prepare_data(
+                out_dir, scenario=scenario, data=data, seed=seed, n_leads=n_leads, mapping=mapping
+            )
+            man_path = out_dir / CACHE_DIR / "manifest.json"
+            atomic.write_json(man_path, man)
+            available = _service_lines(leads_path)
+            lines = available if asked is None else asked
+            _check_lines(lines, available, "the data have")
+            base = {
+                "leads_path": str(leads_path.resolve()),
+                "truth_path": str(truth_path.resolve()) if truth_path else "",
+                "manifest_path": str(man_path.resolve()),
+            } | extra
+            jobs_list = [_Job(str(template), s, base | {"service_line": s}, str(out_dir)) for s in lines]
+            done = _parallel.map_tasks(
+                _safe_render,
+                jobs_list,
+                caller="render_reports",
+                jobs=1,
+                executor=executor,
+                pool=pool,
+                progress=progress,
+                desc="reports",
+                unit="line",
+            )
+            pool = None  # map_tasks owned it and stopped it
+        except BaseException:
+            if pool is not None:
+                _parallel.terminate_pool(pool)
+            raise
+        finally:
+            if executor is None:
+                _shutdown_kernel()
+    results = {line: (err, sec) for line, err, sec in done}
+    headlines = _headlines(lines, leads_path, truth_path, man, extra, results)
+    index = write_index(
+        out_dir,
+        lines,
+        headlines,
+        results,
+        man,
+        seed=seed,
+        n_leads=n_leads,
+        parameters=extra,
+        simulated=truth_path is not None,
+    )
+    failed = {k: v[0] for k, v in results.items() if v[0]}
+    run = ReportRun(
+        index=str(index),
+        reports={s: str(out_dir / f"{slug(s)}.html") for s in lines if s not in failed},
+        failed=failed,
+        seconds=time.perf_counter() - t0,
+        per_report_seconds={k: v[1] for k, v in results.items()},
+    )
+    if failed:
+        details = "; ".join(f"{k}: {v}" for k, v in failed.items())
+        raise ReportError(
+            f"{len(failed)} of {len(lines)} report(s) failed ({details}). The others and the index "
+            f"were written to {out_dir}."
+        )
+    return run
+
+
+def _as_list(service_lines: Sequence[str] | str) -> list[str]:
+    return [service_lines] if isinstance(service_lines, str) else list(service_lines)
+
+
+def _check_parameters(template: Path, parameters: Mapping[str, Any] | None, data: Any) -> dict[str, Any]:
+    """The extra template parameters, refused when unknown (papermill itself would only warn)."""
+    known = template_parameters(template)
+    extra = dict(parameters or {})
+    fixed = {"service_line", "leads_path", "truth_path", "manifest_path", "scenario", "seed", "n_leads"}
+    unknown = sorted(set(extra) - (set(known) - fixed))
+    if unknown:
+        raise ParameterError(
+            f"Unknown report parameter(s) {', '.join(map(repr, unknown))}; the template {template.name} takes: "
+            f"{', '.join(sorted(set(known) - fixed))}."
+        )
+    if data and not extra.get("control"):
+        raise ParameterError(
+            "Reports on real data need the control arm's label: parameters={'control': ...} (CLI: --control LABEL)."
+        )
+    return extra
+
+
+def _check_lines(asked: Sequence[str], available: Sequence[str], where: str) -> None:
+    bad = [s for s in asked if s not in available]
+    if bad:
+        raise ParameterError(f"Unknown service line(s) {bad}; {where}: {', '.join(available)}.")
+
+
+def _service_lines(leads_path: Path) -> list[str]:
+    """The service lines in the prepared data (``["all"]`` when the data have no such column)."""
+    import pyarrow.parquet as pq
+
+    if "service_line" not in pq.read_schema(leads_path).names:
+        return ["all"]
+    col = pd.read_parquet(leads_path, columns=["service_line"])["service_line"]
+    return sorted(map(str, col.unique()))
+
+
+def _headlines(
+    lines: Sequence[str],
+    leads_path: Path,
+    truth_path: Path | None,
+    man: Mapping[str, Any],
+    extra: Mapping[str, Any],
+    results: Mapping[str, tuple[str | None, float]],
+) -> dict[str, str]:
+    out = {}
+    keys = ("arm", "control", "metric", "guardrail", "guardrail_margin", "alpha")
+    kw = {k: extra[k] for k in keys if k in extra}
+    for s in lines:
+        if results.get(s, ("x", 0))[0]:
+            out[s] = ""
+            continue
+        rd = load_report_data(s, str(leads_path), str(truth_path) if truth_path else "", man, **kw)
+        out[s] = headline(rd, analyse_report(rd))
+    return out

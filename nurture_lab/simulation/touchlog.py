@@ -1,0 +1,109 @@
+"""The touch log: one row per planned touch, as the engine records it.
+
+Columns are listed in :data:`TOUCH_COLUMNS` with their meaning; reason codes in
+:data:`nurture_lab.simulation.policy.REASONS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from ..scenario.model import CHANNELS, Arm, Scenario
+from .policy import REASONS
+
+__all__ = ["TOUCH_COLUMNS", "empty_touches", "owner_categories", "touch_frame", "utc_from_minutes"]
+
+TOUCH_COLUMNS: dict[str, str] = {
+    "lead_id": "the lead",
+    "arm": "the lead's arm",
+    "step": "index of the step in the arm's cadence (reminders: -1)",
+    "channel": "email, sms, call, chat, retargeting",
+    "content": "content sent (generic when sensitive content was replaced)",
+    "owner": "owner team of the step",
+    "planned_at": "UTC time the cadence planned the touch",
+    "sent_at": "UTC time it was sent (NaT: skipped)",
+    "status": "sent or skipped",
+    "reason": "why skipped, or why deferred ('' for neither)",
+    "deferred_minutes": "sent_at - planned_at, minutes (NaN: skipped)",
+    "delivered": "delivered (not bounced)",
+    "engaged": "clicked, replied or answered",
+    "opted_out": "the lead opted out on this touch",
+}
+
+
+def owner_categories(sc: Scenario) -> list[str]:
+    """All owner teams of a scenario's steps (and 'scheduling', which sends visit reminders)."""
+    return sorted({s.owner for a in sc.experiment.arms for s in a.steps} | {"scheduling"})
+
+
+def utc_from_minutes(base_min: np.ndarray, offset_min: np.ndarray) -> pd.Series:
+    """UTC timestamps (ms resolution) from minutes since the epoch plus an offset; NaN -> NaT."""
+    ms = (base_min + offset_min) * 60_000.0
+    ints = np.where(np.isnan(ms), np.iinfo(np.int64).min, np.round(np.nan_to_num(ms))).astype(np.int64)
+    return pd.Series(ints.view("M8[ms]")).dt.tz_localize("UTC")
+
+
+def touch_frame(
+    sc: Scenario,
+    lead_id: np.ndarray,
+    created_min: np.ndarray,
+    arms: Iterable[Arm],
+    logs: list[tuple[int, list[dict[str, np.ndarray]]]],
+) -> pd.DataFrame:
+    arm_names = [a.name for a in arms]
+    parts = [(a, d) for a, log in logs for d in log]
+    if not parts:
+        return empty_touches(sc, arm_names)
+
+    def cat(key: str) -> np.ndarray:
+        return np.concatenate([d[key] for _, d in parts])
+
+    idx = cat("lead_idx")
+    arm = np.concatenate([np.full(d["lead_idx"].size, a, dtype=np.int8) for a, d in parts])
+    base = created_min[idx]
+    planned = cat("planned").astype(np.float64)
+    sent = cat("sent").astype(np.float64)
+    owners = owner_categories(sc)
+    owner_codes = cat("owner")
+    return pd.DataFrame(
+        {
+            "lead_id": lead_id[idx],
+            "arm": pd.Categorical.from_codes(arm, categories=arm_names),
+            "step": cat("step"),
+            "channel": pd.Categorical.from_codes(cat("channel"), categories=list(CHANNELS)),
+            "content": pd.Categorical.from_codes(cat("content"), categories=list(sc.contents)),
+            "owner": pd.Categorical.from_codes(owner_codes, categories=owners),
+            "planned_at": utc_from_minutes(base, planned),
+            "sent_at": utc_from_minutes(base, sent),
+            "status": pd.Categorical.from_codes(np.isnan(sent).astype(np.int8), categories=["sent", "skipped"]),
+            "reason": pd.Categorical.from_codes(cat("reason"), categories=list(REASONS)),
+            "deferred_minutes": (sent - planned).astype(np.float32),
+            "delivered": cat("delivered"),
+            "engaged": cat("engaged"),
+            "opted_out": cat("opted_out"),
+        }
+    )
+
+
+def empty_touches(sc: Scenario, arm_names: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "lead_id": pd.Series([], dtype=np.int64),
+            "arm": pd.Categorical([], categories=arm_names),
+            "step": pd.Series([], dtype=np.int16),
+            "channel": pd.Categorical([], categories=list(CHANNELS)),
+            "content": pd.Categorical([], categories=list(sc.contents)),
+            "owner": pd.Categorical([], categories=owner_categories(sc)),
+            "planned_at": pd.Series([], dtype="datetime64[ms, UTC]"),
+            "sent_at": pd.Series([], dtype="datetime64[ms, UTC]"),
+            "status": pd.Categorical([], categories=["sent", "skipped"]),
+            "reason": pd.Categorical([], categories=list(REASONS)),
+            "deferred_minutes": pd.Series([], dtype=np.float32),
+            "delivered": pd.Series([], dtype=bool),
+            "engaged": pd.Series([], dtype=bool),
+            "opted_out": pd.Series([], dtype=bool),
+        }
+    )

@@ -1,0 +1,384 @@
+"""Experiment analysis: named, reproducible statistics for A/B/n tests on any per-unit table.
+
+Every result row says which method made it (``test``, ``ci_method``). Defaults follow DESIGN.md:
+
+- binary metric: difference of proportions; CI by ``ci_method`` (statsmodels
+  ``confint_proportions_2indep``: wald, newcomb, agresti-caffo) and the p-value from the matching
+  test (``test_proportions_2indep``: wald, score, agresti-caffo); relative lift CI from the log ratio;
+- numeric metric: Welch's t-test and CI; relative lift CI by the delta method;
+- one correction family per call (Holm default, Benjamini-Hochberg, none);
+- sample ratio mismatch: chi-square goodness of fit against the planned allocation, flagged at p < 0.001;
+- covariates: Lin's (2013) estimator, OLS with centred covariates and their interactions, HC2 errors;
+- guardrails: :func:`non_inferiority`; time to book: :func:`time_to_book`.
+
+Rows are first reduced to sufficient statistics per arm and group (n, sum, sum of squares), so the
+statistics never scan rows twice and the same code could take aggregates computed elsewhere.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .._results import ResultMixin
+from ..errors import DataError, check_param
+from .estimators import _adjust, _binary_row, _lin_row, _numeric_row, srm_check, sufficient_stats
+from .methods import CI_METHODS, CORRECTIONS
+
+__all__ = ["CI_METHODS", "CORRECTIONS", "MIN_GROUP_N", "RESULT_COLUMNS", "AnalysisResult", "analyze"]
+
+
+#: A group with fewer units per arm than this is flagged as too small to say anything.
+MIN_GROUP_N = 30
+
+
+RESULT_COLUMNS = [
+    "metric",
+    "arm",
+    "control",
+    "n_control",
+    "n_arm",
+    "control_value",
+    "arm_value",
+    "diff",
+    "diff_ci_low",
+    "diff_ci_high",
+    "rel_lift",
+    "rel_ci_low",
+    "rel_ci_high",
+    "p_value",
+    "p_adjusted",
+    "significant",
+    "test",
+    "ci_method",
+    "metric_type",
+]
+
+
+@dataclass(frozen=True, repr=False)
+class AnalysisResult(ResultMixin):
+    """Tidy results of :func:`analyze`: one row per (metric, arm vs control[, group]).
+
+    ``results`` is a DataFrame; ``srm`` the sample-ratio check; ``settings`` how it was computed.
+    """
+
+    results: pd.DataFrame
+    srm: dict[str, Any]
+    settings: dict[str, Any]
+    warnings: tuple[str, ...] = ()
+
+    _json_extras = ("srm", "settings", "warnings")
+
+    def _table(self) -> pd.DataFrame:
+        return self.results
+
+    def _display(self) -> pd.DataFrame:
+        return self.summary()
+
+    def _head(self) -> str:
+        s = self.settings
+        return (
+            f"AnalysisResult({len(self.results)} comparisons; ci_method={s['ci_method']}, "
+            f"correction={s['correction']}, alpha={s['alpha']}; SRM p={_fmt_p(self.srm['p_value'])}"
+            f"{' FLAGGED' if self.srm['flagged'] else ''})"
+        )
+
+    def row(self, metric: str, arm: str, group: Any = None) -> pd.Series:
+        r = self.results
+        sel = (r["metric"] == metric) & (r["arm"] == arm)
+        by = self.settings.get("by")
+        if by is not None and group is not None:
+            sel &= r[by] == group
+        if not sel.any():
+            raise KeyError(f"no result for metric={metric!r}, arm={arm!r}, group={group!r}")
+        return r[sel].iloc[0]
+
+    def summary(self) -> pd.DataFrame:
+        """A display table: values in percent for binary metrics, CIs as text."""
+        r = self.results
+        out = pd.DataFrame()
+        by = self.settings.get("by")
+        if by:
+            out[by] = r[by]
+        out["metric"] = r["metric"]
+        out["arm"] = r["arm"] + " vs " + r["control"]
+        pct = r["metric_type"] == "binary"
+        fmt = lambda v, p: f"{v * 100:.2f}%" if p else f"{v:.3g}"  # noqa: E731
+        out["control"] = [fmt(v, p) for v, p in zip(r["control_value"], pct)]
+        out["arm value"] = [fmt(v, p) for v, p in zip(r["arm_value"], pct)]
+        out["difference (CI)"] = [
+            (f"{d * 100:+.2f} pts ({lo * 100:+.2f}, {hi * 100:+.2f})" if p else f"{d:+.3g} ({lo:+.3g}, {hi:+.3g})")
+            for d, lo, hi, p in zip(r["diff"], r["diff_ci_low"], r["diff_ci_high"], pct)
+        ]
+        out["relative lift (CI)"] = [
+            f"{v * 100:+.1f}% ({lo * 100:+.1f}%, {hi * 100:+.1f}%)" if np.isfinite(v) else "n/a"
+            for v, lo, hi in zip(r["rel_lift"], r["rel_ci_low"], r["rel_ci_high"])
+        ]
+        out["p"] = r["p_value"].map(_fmt_p)
+        out["p adjusted"] = r["p_adjusted"].map(_fmt_p)
+        out["test"] = r["test"]
+        return out
+
+    def _repr_html_(self) -> str:
+        warn = "".join(f"<p style='color:#a60'>⚠ {html.escape(w)}</p>" for w in self.warnings)
+        return warn + super()._repr_html_()
+
+
+def _fmt_p(p: float) -> str:
+    if p is None or not np.isfinite(p):
+        return "n/a"
+    return "<0.0001" if p < 1e-4 else f"{p:.4f}"
+
+
+def _require_frame(data: Any, func: str) -> pd.DataFrame:
+    return check_param(func, "data", data, kind="instance", types=pd.DataFrame, expected="a pandas DataFrame")
+
+
+def _require_columns(df: pd.DataFrame, cols: Sequence[str], what: str) -> None:
+    for c in cols:
+        if c not in df.columns:
+            avail = ", ".join(map(str, list(df.columns)[:30]))
+            raise DataError(f"{what} column '{c}' not found in the data; available columns: {avail}.")
+
+
+def _require_no_missing(df: pd.DataFrame, cols: Sequence[str]) -> None:
+    for c in cols:
+        na = df[c].isna().to_numpy()
+        if na.any():
+            rows = np.flatnonzero(na)
+            shown = ", ".join(str(int(i)) for i in rows[:5])
+            raise DataError(
+                f"Column '{c}' has {int(na.sum())} missing value(s) (row positions {shown}"
+                f"{', ...' if rows.size > 5 else ''}); nothing is dropped silently: fill or drop them first."
+            )
+
+
+def _metric_types(df: pd.DataFrame, metrics: Sequence[str] | Mapping[str, str]) -> dict[str, str]:
+    if isinstance(metrics, str):
+        metrics = [metrics]
+    if isinstance(metrics, Mapping):
+        types = dict(metrics)
+        for m, t in types.items():
+            if t not in ("binary", "numeric"):
+                raise ValueError(f"Metric type of '{m}' must be 'binary' or 'numeric'. Got {t!r} instead.")
+    else:
+        types = {}
+        for m in metrics:
+            col = df[m]
+            if pd.api.types.is_bool_dtype(col):
+                types[m] = "binary"
+            elif pd.api.types.is_numeric_dtype(col):
+                vals = pd.unique(col.dropna())
+                types[m] = (
+                    "binary" if len(vals) <= 2 and set(np.asarray(vals, dtype=float)) <= {0.0, 1.0} else "numeric"
+                )
+            else:
+                raise DataError(
+                    f"Metric column '{m}' is not numeric or boolean (dtype {col.dtype}); "
+                    "expected 0/1, true/false, or numbers."
+                )
+    if not types:
+        raise ValueError("The 'metrics' parameter of analyze must name at least one column. Got [] instead.")
+    return types
+
+
+def _check_binary(df: pd.DataFrame, m: str) -> None:
+    col = df[m]
+    if pd.api.types.is_bool_dtype(col):
+        return
+    if not pd.api.types.is_numeric_dtype(col):
+        raise DataError(f"Metric '{m}' is declared binary but has dtype {col.dtype}; expected 0/1 or true/false.")
+    bad = ~col.isin([0, 1])
+    if bad.any():
+        ex = ", ".join(map(str, pd.unique(col[bad])[:3]))
+        raise DataError(
+            f"Metric '{m}' is declared binary but has values other than 0/1 in {int(bad.sum())} row(s) (e.g. {ex})."
+        )
+
+
+def analyze(
+    data: pd.DataFrame,
+    arm: str = "arm",
+    control: str | None = None,
+    metrics: Sequence[str] | Mapping[str, str] = ("booked_30d",),
+    *,
+    by: str | None = None,
+    covariates: Sequence[str] | None = None,
+    ci_method: str = "wald",
+    correction: str = "holm",
+    alpha: float = 0.05,
+    allocation: Mapping[str, float] | None = None,
+) -> AnalysisResult:
+    """Analyse an A/B/n experiment: every arm against the control, for every metric.
+
+    Args:
+        data: one row per unit (the engine's ``leads`` or a real export).
+        arm: the column holding the arm label.
+        control: the control arm's label.
+        metrics: metric columns; binary (0/1 or bool) metrics are found automatically, or declare
+            types with a mapping ``{"visit": "binary", "spend": "numeric"}``.
+        by: optional segment column; each group is analysed, all in one correction family.
+        covariates: optional pre-treatment columns for Lin's regression adjustment.
+        ci_method: ``wald`` (default), ``newcombe`` or ``agresti-caffo`` (binary metrics).
+        correction: ``holm`` (default), ``bh`` or ``none`` over all rows of the call.
+        alpha: significance level in (0, 0.5).
+        allocation: planned share per arm for the sample-ratio check (equal unless given).
+
+    Returns:
+        An :class:`AnalysisResult`; ``.to_pandas()`` gives the tidy table.
+
+    Raises:
+        DataError: a missing column, an unknown control label, an empty arm, a binary metric with
+            values other than 0/1, a metric with no variance, or missing values.
+        ValueError, TypeError: an argument out of range or of the wrong type.
+
+    Example:
+        >>> import nurture_lab as nl
+        >>> hs = nl.datasets.hillstrom()
+        >>> res = nl.analyze(hs, arm="segment", control="No E-Mail", metrics=["visit"])
+        >>> round(res.row("visit", "Womens E-Mail")["diff"], 4)
+        0.0452
+    """
+    df = _require_frame(data, "analyze")
+    check_param("analyze", "ci_method", ci_method, kind="choice", choices=CI_METHODS)
+    check_param("analyze", "correction", correction, kind="choice", choices=CORRECTIONS)
+    check_param("analyze", "alpha", alpha, low=0, high=0.5, low_open=True, high_open=True)
+    covariates = list(covariates or [])
+    _require_columns(df, [arm], "Arm")
+    _require_columns(df, [metrics] if isinstance(metrics, str) else list(metrics), "Metric")
+    types = _metric_types(df, metrics)
+    if by is not None:
+        _require_columns(df, [by], "Segment (--by)")
+    _require_columns(df, covariates, "Covariate")
+    _require_no_missing(df, [arm, *types, *([by] if by else []), *covariates])
+    for m, t in types.items():
+        if t == "binary":
+            _check_binary(df, m)
+    if len(df) == 0:
+        raise DataError("The data have no rows.")
+
+    col = df[arm]
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        labels = [str(c) for c in col.cat.categories[np.unique(col.cat.codes.to_numpy())]]
+        empty = [str(c) for c in col.cat.categories if str(c) not in labels]
+        if empty:
+            raise DataError(f"Arm '{empty[0]}' (a category of column '{arm}') has no rows; every arm needs units.")
+    else:
+        labels = [str(x) for x in pd.unique(col)]
+        if not (pd.api.types.is_string_dtype(col) or col.dtype == object) or len(set(labels)) < len(labels):
+            df = df.assign(**{arm: col.astype(str)})
+    if control is None:
+        raise ValueError("The 'control' parameter of analyze must be the control arm's label. Got None instead.")
+    if control not in labels:
+        raise DataError(
+            f"Control label {control!r} is not a value of column '{arm}'; values: {', '.join(sorted(labels))}."
+        )
+    if allocation is not None:
+        for a in allocation:
+            if a not in labels:
+                raise DataError(f"Arm '{a}' of the allocation has no rows in column '{arm}'.")
+    if len(labels) < 2:
+        raise DataError(f"Column '{arm}' has only the control arm {control!r}; nothing to compare.")
+    arms = [a for a in sorted(labels) if a != control]
+
+    suff = sufficient_stats(df, arm, list(types), by)
+    suff["arm"] = suff["arm"].astype(str)
+    counts = suff[suff["metric"] == next(iter(types))].groupby("arm")["n"].sum()
+    srm = srm_check({a: int(counts.get(a, 0)) for a in [control, *arms]}, allocation)
+
+    rows: list[dict[str, Any]] = []
+    notes: list[str] = []
+    groups = [None] if by is None else sorted(suff[by].unique(), key=str)
+    for m, mtype in types.items():
+        sm_ = suff[suff["metric"] == m]
+        for g in groups:
+            sg = sm_ if g is None else sm_[sm_[by] == g]
+            st = sg.set_index("arm")
+            if control not in st.index or st.loc[control, "n"] == 0:
+                notes.append(f"Group {by}={g!r}: no control units; skipped.")
+                continue
+            c = st.loc[control]
+            for a in arms:
+                if a not in st.index or st.loc[a, "n"] == 0:
+                    notes.append(f"Group {by}={g!r}: arm {a!r} has no units; skipped.")
+                    continue
+                r = st.loc[a]
+                n1, n0 = int(r["n"]), int(c["n"])
+                no_var = _no_variance(r, c, mtype)
+                if no_var and g is None:
+                    raise DataError(
+                        f"Metric '{m}' has no variance in arms {a!r} and {control!r} (every value is "
+                        f"{r['sum'] / n1:g}); there is nothing to test."
+                    )
+                if covariates:
+                    sub = df if g is None else df[df[by] == g]
+                    vals = _lin_row(sub, arm, control, a, m, covariates, alpha)
+                elif mtype == "binary":
+                    vals = _binary_row(float(r["sum"]), n1, float(c["sum"]), n0, ci_method, alpha)
+                else:
+                    vals = _numeric_row(
+                        float(r["sum"]), float(r["sumsq"]), n1, float(c["sum"]), float(c["sumsq"]), n0, alpha
+                    )
+                small = min(n1, n0) < MIN_GROUP_N or no_var
+                if g is not None and small:
+                    notes.append(
+                        f"Group {by}={g!r}, metric {m!r}, {a} vs {control}: too small to say anything "
+                        f"(n = {n1} vs {n0}{', no variance' if no_var else ''})."
+                    )
+                row = {
+                    "metric": m,
+                    "arm": a,
+                    "control": control,
+                    "n_control": n0,
+                    "n_arm": n1,
+                    **vals,
+                    "metric_type": mtype,
+                }
+                if by is not None:
+                    row[by] = g
+                    row["small_group"] = bool(small)
+                rows.append(row)
+    res = pd.DataFrame(rows)
+    if res.empty:
+        raise DataError("No comparison could be made: every group lacks the control or an arm.")
+    res["p_adjusted"] = _adjust(res["p_value"].to_numpy(dtype=float), correction)
+    res["significant"] = res["p_adjusted"] < alpha
+    cols = ([by] if by else []) + RESULT_COLUMNS + (["small_group"] if by else [])
+    res = res[cols]
+    settings = {
+        "arm": arm,
+        "control": control,
+        "metrics": types,
+        "by": by,
+        "covariates": covariates,
+        "ci_method": ci_method,
+        "correction": correction,
+        "alpha": alpha,
+        "allocation": dict(allocation) if allocation else None,
+        "n_units": len(df),
+        "family_size": int(res["p_value"].notna().sum()),
+    }
+    if srm["flagged"]:
+        notes.insert(
+            0,
+            f"Sample ratio mismatch: arm sizes {srm['counts']} differ from the planned allocation "
+            f"(chi-square p = {_fmt_p(srm['p_value'])}); check assignment before trusting effects.",
+        )
+    return AnalysisResult(res, srm, settings, tuple(notes))
+
+
+def _no_variance(r: pd.Series, c: pd.Series, mtype: str) -> bool:
+    def var0(x: pd.Series) -> bool:
+        n = x["n"]
+        mean = x["sum"] / n
+        return bool(abs(x["sumsq"] / n - mean * mean) <= 1e-12 * max(1.0, mean * mean))
+
+    both_const = var0(r) and var0(c)
+    if mtype == "binary":
+        return both_const and (r["sum"] / r["n"] == c["sum"] / c["n"])
+    return both_const

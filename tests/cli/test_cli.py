@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+import pytest
+
+from ..conftest import run_cli
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["simulate", "nope.toml", "--out", "x"], "Scenario file not found: nope.toml"),
+        (
+            ["simulate", "simulations/speed_to_lead.toml", "--n-leads", "0", "--out", "x"],
+            "expected an integer >= 1, got '0'",
+        ),
+        (["analyze", "nope.csv", "--arm", "a", "--control", "c", "--metric", "m"], "Data file not found: nope.csv"),
+        (["power", "--baseline", "0.1"], "power needs --baseline and --mde"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+    ],
+)
+def test_bad_arguments_get_one_clear_message(args: list[str], message: str) -> None:
+    res = run_cli(*args)
+    assert res.returncode == 2
+    assert message in res.stderr
+    assert "Traceback" not in res.stderr

@@ -1,0 +1,166 @@
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+import nurture_lab as nl
+from nurture_lab.io.example import EXAMPLE_MAPPING, make_example_export
+from nurture_lab.reporting import content, render
+
+from ..conftest import ROOT
+
+IDENTITY_RE = re.compile(r"@example\.org|\(\d{3}\) 555-\d{4}")
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, render.ReportRun]:
+    out = tmp_path_factory.mktemp("reports")
+    summary = render.render_reports(
+        service_lines=["orthopedics", "behavioral_health"], out=out, n_leads=6000, seed=3, jobs=2, progress=False
+    )
+    return out, summary
+
+
+def test_reports_and_index_are_written(rendered: tuple[Path, dict]) -> None:
+    out, summary = rendered
+    assert not summary.failed
+    for line in ("orthopedics", "behavioral_health"):
+        assert (out / f"{line}.html").is_file() and (out / f"{line}.ipynb").is_file()
+    index = (out / "index.html").read_text()
+    assert 'href="orthopedics.html"' in index and 'href="behavioral_health.html"' in index
+    assert not list(out.glob(".tmp-*"))
+
+
+def test_report_content_agrees_with_analyze(rendered: tuple[Path, dict]) -> None:
+    out, _ = rendered
+    page = (out / "orthopedics.html").read_text()
+    # no code, no prompts, no tracebacks, images embedded, nothing fetched from the internet
+    assert "In&nbsp;[" not in page and "jp-InputArea" not in page and "Traceback" not in page
+    assert "import nurture_lab" not in page
+    assert page.count("data:image/png;base64,") >= 5
+    assert not re.search(r"<(script|link)[^>]+(src|href)=\"https?://", page)
+    assert "<script" not in page
+    assert not IDENTITY_RE.search(page)
+    # the same numbers from nl.analyze on the same data
+    res = nl.simulate(nl.load_scenario(ROOT / "simulations/speed_to_lead.toml"), seed=3, n_leads=6000)
+    line = res.analysis_frame()
+    line = line[line["service_line"] == "orthopedics"]
+    a = nl.analyze(line, arm="arm", control="next_business_day", metrics=["booked_30d", "contacted", "attended"])
+    for arm in ("within_5_min", "within_1_hour"):
+        r = a.row("booked_30d", arm)
+        assert f"{r['arm_value'] * 100:.1f}%" in page
+        assert f"{r['diff'] * 100:+.1f} pts" in page
+        assert f"{r['diff_ci_low'] * 100:+.1f} to {r['diff_ci_high'] * 100:+.1f}" in page
+    rd = content.ReportData(
+        "orthopedics",
+        line.reset_index(drop=True),
+        res.truth[res.truth.service_line == "orthopedics"],
+        "next_business_day",
+    )
+    head = content.headline(rd, content.analyse_report(rd))
+    assert re.sub(r"\*\*", "", head).split(" for ")[0].replace("**", "") in re.sub(r"<[^>]+>", "", page)
+    assert "The estimate beside the true effect" in page
+    assert "Methods" in page and "sha256" in page
+
+
+def test_executed_notebook_has_no_errors_or_identities(rendered: tuple[Path, dict]) -> None:
+    out, _ = rendered
+    nb = nbformat.read(out / "orthopedics.ipynb", as_version=4)
+    assert nb.metadata["papermill"]["parameters"]["service_line"] == "orthopedics"
+    text = json.dumps([c.get("outputs", []) for c in nb.cells if c.cell_type == "code"])
+    assert '"output_type": "error"' not in text
+    assert not IDENTITY_RE.search(text)
+
+
+def test_unknown_parameter_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    with pytest.raises(
+        ValueError, match=r"Unknown report parameter\(s\) 'guardrail_margn'; the template .* takes: alpha, arm"
+    ):
+        render.render_reports(out=tmp_path, parameters={"guardrail_margn": 0.02}, progress=False)
+    assert not any(tmp_path.iterdir())
+    with pytest.raises(ValueError, match=r"Unknown service line\(s\) \['ortho'\]"):
+        render.render_reports(out=tmp_path, service_lines=["ortho"], progress=False)
+
+
+def test_a_failing_line_keeps_the_others_and_the_index(tmp_path: Path) -> None:
+    tpl = nbformat.read(render.default_template(), as_version=4)
+    tpl.cells.insert(
+        2, nbformat.v4.new_code_cell('if service_line == "cardiology":\n    raise RuntimeError("boom in cardiology")')
+    )
+    bad = tmp_path / "tpl.ipynb"
+    nbformat.write(tpl, bad)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "cardiology.html").write_text("previous good report")
+    with pytest.raises(
+        render.ReportError,
+        match=r"1 of 2 report\(s\) failed \(cardiology: cell \d+: RuntimeError: boom in cardiology\)",
+    ):
+        render.render_reports(
+            service_lines=["cardiology", "pediatrics"], out=out, n_leads=3000, template=bad, jobs=1, progress=False
+        )
+    assert (out / "cardiology.html").read_text() == "previous good report"  # never a half report
+    assert (out / "pediatrics.html").is_file()
+    index = (out / "index.html").read_text()
+    assert "report failed" in index and "boom in cardiology" in index and 'href="pediatrics.html"' in index
+
+
+def test_report_from_a_real_export_has_no_identifiers_and_no_truth(tmp_path: Path) -> None:
+    export = make_example_export(tmp_path / "export.csv", n_leads=3000, seed=5)
+    raw = pd.read_csv(export)
+    mapping = tmp_path / "map.toml"
+    mapping.write_text("[columns]\n" + "\n".join(f'{k} = "{v}"' for k, v in EXAMPLE_MAPPING.items()))
+    summary = render.render_reports(
+        data=export,
+        mapping=mapping,
+        service_lines=["Orthopedics"],
+        out=tmp_path / "r",
+        parameters={"control": "next_business_day"},
+        jobs=1,
+        progress=False,
+    )
+    page = Path(summary.reports["Orthopedics"]).read_text()
+    for col in ("Full Name", "Email", "Mobile Phone"):
+        for value in raw[col].head(200):
+            assert value not in page
+    assert "prefers mornings" not in page
+    assert "true effect" not in page.lower()
+    assert "real experiment" in page.lower() or "real data" in page.lower()
+
+
+@pytest.mark.browser
+def test_headless_chromium_renders_index_and_report(rendered: tuple[Path, dict], tmp_path: Path) -> None:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("headless Chromium is not installed (make test installs it when it can)")
+    out, _ = rendered
+    for page in ("index.html", "orthopedics.html"):
+        shot = tmp_path / f"{page}.png"
+        subprocess.run(
+            [
+                chromium,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={tmp_path / 'profile'}",
+                "--window-size=1000,1400",
+                f"--screenshot={shot}",
+                (out / page).as_uri(),
+            ],
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+        assert shot.is_file() and shot.stat().st_size > 20_000, page  # a rendered page, not a blank one

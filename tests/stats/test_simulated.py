@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from concurrent.futures import ProcessPoolExecutor
+
+import pandas as pd
+import pytest
+from scipy import stats
+
+import nurture_lab as nl
+
+
+def test_results_identical_for_any_executor(speed: nl.Scenario) -> None:
+    kw = {"n_leads": [1500, 3000], "replications": 12, "seed": 5, "truth_leads": 5000}
+    serial = nl.simulate_power(speed, jobs=1, **kw)
+    with ProcessPoolExecutor(2) as ex:
+        par = nl.simulate_power(speed, executor=ex, **kw)
+    pd.testing.assert_frame_equal(serial.table, par.table)
+    pd.testing.assert_frame_equal(serial.replications, par.replications)
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        dask = nl.simulate_power(speed, executor=client.get_executor(), **kw)
+    pd.testing.assert_frame_equal(serial.table, dask.table)
+
+
+def test_power_table_and_interpolation(speed: nl.Scenario) -> None:
+    res = nl.simulate_power(speed, [2000, 8000], replications=20, seed=1, jobs=1, truth_leads=20_000)
+    t = res.table
+    assert set(t["arm"]) == {"within_5_min", "within_1_hour"}
+    assert t["power"].between(0, 1).all() and (t["replications"] == 20).all()
+    assert (t["power_se"] >= 0).all()
+    need = res.n_for_power(0.8)
+    assert set(need) == {"within_5_min", "within_1_hour"}
+
+
+def test_calibration_within_binomial_bounds(speed: nl.Scenario) -> None:
+    reps = 200
+    cal = nl.calibrate(speed, n_leads=3000, replications=reps, seed=11)
+    t = cal.table.set_index("check")
+    lo, hi = stats.binom.ppf([0.0005, 0.9995], reps, 0.05) / reps
+    fpr = t.loc["A/A false-positive rate", "observed"]
+    assert lo <= fpr <= hi
+    for check, row in t.iterrows():
+        if check.startswith("CI coverage"):
+            clo, chi = stats.binom.ppf([0.0005, 0.9995], reps, 0.95) / reps
+            assert clo <= row["observed"] <= chi, check
+
+
+def test_bad_arguments(speed: nl.Scenario) -> None:
+    with pytest.raises(
+        ValueError, match=r"The 'replications' parameter of simulate_power must be an int in the range \[2, inf\)"
+    ):
+        nl.simulate_power(speed, [1000], replications=1)
+    with pytest.raises(TypeError, match=r"'scenario' parameter of simulate_power must be a Scenario"):
+        nl.simulate_power("x", [1000])  # type: ignore[arg-type]
