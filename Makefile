@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup reports simulate test lint lab refresh-notebooks bench clean browser
+.PHONY: setup reports simulate test lint lab refresh-notebooks bench clean browser wheel-check
 
 setup: $(STAMP)
 
@@ -24,12 +24,27 @@ reports: setup
 simulate: setup
 	$(BIN)/nurture-lab simulate simulations/speed_to_lead.toml --seed 7 --n-leads 20000 --out simulations/out
 
-## the whole test suite: lint, types, unit/statistical tests, every notebook under nbval
+## the whole test suite: lint, types, unit/statistical tests, every notebook under nbval, and the built
+## wheel installed in a fresh virtual environment rendering a report outside the checkout
 test: setup browser
 	$(BIN)/ruff check nurture_lab tests benchmarks notebooks
 	$(BIN)/ruff format --check nurture_lab tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q --nbval-lax tests notebooks
+	$(MAKE) wheel-check
+
+# build the wheel, install it (with its dependencies, pinned) into a new venv, run the CLI from /tmp
+WHEEL_TMP := $(shell mktemp -d -u /tmp/nurture-lab-wheel.XXXXXX)
+wheel-check: setup
+	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir $(WHEEL_TMP)/dist .
+	$(PYTHON) -m venv $(WHEEL_TMP)/venv
+	$(WHEEL_TMP)/venv/bin/python -m pip install --quiet -c constraints.txt $(WHEEL_TMP)/dist/*.whl
+	cd $(WHEEL_TMP) && $(WHEEL_TMP)/venv/bin/nurture-lab --version
+	cd $(WHEEL_TMP) && $(WHEEL_TMP)/venv/bin/nurture-lab lint speed_to_lead > /dev/null
+	cd $(WHEEL_TMP) && $(WHEEL_TMP)/venv/bin/nurture-lab report --service-line orthopedics --n-leads 6000 --jobs 1 --out $(WHEEL_TMP)/reports
+	test -s $(WHEEL_TMP)/reports/orthopedics.html && test -s $(WHEEL_TMP)/reports/index.html
+	rm -rf $(WHEEL_TMP)
+	@echo "wheel-check: the installed wheel rendered a report outside the checkout"
 
 # headless Chromium for the real-browser report test (installed when missing and possible)
 browser:
@@ -48,7 +63,7 @@ lab: setup
 
 ## re-execute the notebooks in place after a deliberate change (refreshes nbval's stored outputs)
 refresh-notebooks: setup
-	$(BIN)/python -m nurture_lab.notebooks_refresh notebooks
+	$(BIN)/python -m nurture_lab.reporting.refresh notebooks
 
 bench: setup
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done

@@ -123,7 +123,7 @@ def make_pool(
 
 def terminate_pool(pool: ProcessPoolExecutor, timeout: float = 10.0) -> None:
     """Stop a pool now: cancel what has not started, SIGTERM every worker, SIGKILL the ones still alive."""
-    procs = list(getattr(pool, "_processes", {}).values())
+    procs = list((getattr(pool, "_processes", None) or {}).values())
     pool.shutdown(wait=False, cancel_futures=True)
     for p in procs:
         with contextlib.suppress(Exception):

@@ -1,6 +1,6 @@
 """Re-execute notebooks in place (their stored outputs are what nbval's golden cells compare against).
 
-``python -m nurture_lab.notebooks_refresh notebooks`` — run after a deliberate change to the model
+``python -m nurture_lab.reporting.refresh notebooks`` — run after a deliberate change to the model
 or the statistics, review the diff of the golden cells, and commit.
 """
 

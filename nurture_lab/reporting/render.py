@@ -348,18 +348,18 @@ def render_reports(
                 "manifest_path": str(man_path.resolve()),
             } | extra
             jobs_list = [_Job(str(template), s, base | {"service_line": s}, str(out_dir)) for s in lines]
+            owned, pool = pool, None  # from here map_tasks owns the pool and stops it, however it ends
             done = _parallel.map_tasks(
                 _safe_render,
                 jobs_list,
                 caller="render_reports",
                 jobs=1,
                 executor=executor,
-                pool=pool,
+                pool=owned,
                 progress=progress,
                 desc="reports",
                 unit="line",
             )
-            pool = None  # map_tasks owned it and stopped it
         except BaseException:
             if pool is not None:
                 _parallel.terminate_pool(pool)
