@@ -115,8 +115,12 @@ def test_policy_invariants_with_strict_policy(tiny: nl.Scenario) -> None:
     check_invariants(res)
     assert (res.touches["reason"] == "sensitive_blocked").any()
     assert (res.touches["reason"] == "handoff_duplicate").any()
-    replaced = check_invariants(nl.simulate(tiny, seed=5, n_leads=4000, truth=False))  # default: replace
-    assert replaced is None
+    default = nl.simulate(tiny, seed=5, n_leads=4000, truth=False)  # default: replace
+    check_invariants(default)
+    t = default.touches.merge(default.leads[["lead_id", "service_line"]], on="lead_id")
+    rep = t[t["reason"] == "sensitive_replaced"]
+    assert len(rep) > 0 and (rep["status"] == "sent").all() and (rep["content"] == "generic").all()
+    assert (rep["service_line"] == "behavioral_health").all() and (rep["channel"] == "sms").all()
 
 
 def test_policy_log_has_the_expected_reasons(speed_run: nl.SimulationResult) -> None:

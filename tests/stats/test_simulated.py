@@ -33,8 +33,34 @@ def test_power_table_and_interpolation(speed: nl.Scenario) -> None:
     assert (t["power_se"] >= 0).all()
     need = res.n_for_power(0.8)
     assert set(need) == {"within_5_min", "within_1_hour"}
+    # more leads, more power (within the Monte Carlo error of 20 replications)
+    for _, g in t.groupby("arm"):
+        small, large = g.sort_values("n_leads").to_dict("records")
+        assert large["power"] >= small["power"] - 2 * max(small["power_se"], 0.05)
+    # the true effect is the truth run's, the same for every size
+    assert (t.groupby("arm")["true_effect"].nunique() == 1).all()
 
 
+def test_n_for_power_interpolates_in_log_n() -> None:
+    import numpy as np
+    import pandas as pd
+
+    table = pd.DataFrame(
+        {
+            "arm": ["b", "b", "b", "c", "c"],
+            "n_leads": [1000, 4000, 16000, 1000, 4000],
+            "power": [0.2, 0.6, 0.9, 0.85, 0.95],
+        }
+    )
+    res = nl.PowerResult(table, pd.DataFrame(), {})
+    need = res.n_for_power(0.8)
+    # 0.8 lies 2/3 of the way from 0.6 (n=4000) to 0.9 (n=16000) on a log-n scale
+    assert need["b"] == pytest.approx(float(np.exp(np.log(4000) + 2 / 3 * np.log(4))))
+    assert need["c"] == 1000  # already reached at the smallest size
+    assert np.isnan(res.n_for_power(0.99)["b"])
+
+
+@pytest.mark.slow
 def test_calibration_within_binomial_bounds(speed: nl.Scenario) -> None:
     reps = 200
     cal = nl.calibrate(speed, n_leads=3000, replications=reps, seed=11)
