@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from .._results import ResultMixin
-from ..errors import DataError
+from ..errors import DataError, check_param
 
 __all__ = ["ImportResult", "identifier_columns", "read_leads", "read_touches"]
 
@@ -241,10 +241,7 @@ def read_leads(
         DataError: a missing file or column, an empty file, non-UTF-8 bytes, or (with
             ``on_error="raise"``) bad values: file, line, column and value of each.
     """
-    if on_error not in ("raise", "drop"):
-        raise ValueError(
-            f"The 'on_error' parameter of read_leads must be one of: raise, drop. Got {on_error!r} instead."
-        )
+    check_param("read_leads", "on_error", on_error, kind="choice", choices=("raise", "drop"))
     p = Path(path)
     fixes: list[str] = []
     raw = _read_raw(p, fixes)

@@ -17,7 +17,7 @@ import pandas as pd
 
 from .. import _parallel
 from .._results import ResultMixin
-from ..errors import NurtureLabError, ParameterError
+from ..errors import NurtureLabError, ParameterError, check_param
 from ..io import atomic
 from .content import analyse_report, headline, load_report_data
 from .html import export_html, write_index
@@ -317,7 +317,11 @@ def render_reports(
             (before anything runs).
         ReportError: one or more lines failed (the rest and the index were written).
     """
+    from .. import _random
+
     t0 = time.perf_counter()
+    _random.check_seed(seed, "render_reports")
+    check_param("render_reports", "n_leads", n_leads, kind="int", low=1)
     template = Path(template) if template is not None else default_template()
     out_dir = Path(out)
     extra = _check_parameters(template, parameters, data)

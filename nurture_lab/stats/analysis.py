@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from .._results import ResultMixin
-from ..errors import DataError, check_param
+from ..errors import DataError, check_param, require
 from .estimators import _adjust, _binary_row, _lin_row, _numeric_row, srm_check, sufficient_stats
 from .methods import CI_METHODS, CORRECTIONS
 
@@ -165,7 +165,7 @@ def _metric_types(df: pd.DataFrame, metrics: Sequence[str] | Mapping[str, str]) 
         types = dict(metrics)
         for m, t in types.items():
             if t not in ("binary", "numeric"):
-                raise ValueError(f"Metric type of '{m}' must be 'binary' or 'numeric'. Got {t!r} instead.")
+                check_param("analyze", f"metrics['{m}']", t, kind="choice", choices=("binary", "numeric"))
     else:
         types = {}
         for m in metrics:
@@ -183,7 +183,7 @@ def _metric_types(df: pd.DataFrame, metrics: Sequence[str] | Mapping[str, str]) 
                     "expected 0/1, true/false, or numbers."
                 )
     if not types:
-        raise ValueError("The 'metrics' parameter of analyze must name at least one column. Got [] instead.")
+        require("analyze", "metrics", [], "at least one column", False)
     return types
 
 
@@ -273,7 +273,7 @@ def analyze(
         if not (pd.api.types.is_string_dtype(col) or col.dtype == object) or len(set(labels)) < len(labels):
             df = df.assign(**{arm: col.astype(str)})
     if control is None:
-        raise ValueError("The 'control' parameter of analyze must be the control arm's label. Got None instead.")
+        require("analyze", "control", None, "the control arm's label", False)
     if control not in labels:
         raise DataError(
             f"Control label {control!r} is not a value of column '{arm}'; values: {', '.join(sorted(labels))}."

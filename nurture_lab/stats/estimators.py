@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..errors import ParameterError
 from .methods import CI_METHODS
 
 SRM_THRESHOLD = 0.001
@@ -176,7 +177,7 @@ def srm_check(counts: Mapping[str, int], allocation: Mapping[str, float] | None 
     else:
         missing = [a for a in arms if a not in allocation]
         if missing:
-            raise ValueError(
+            raise ParameterError(
                 f"The 'allocation' parameter of analyze has no share for arm(s) {missing}; "
                 f"expected a share for each of: {', '.join(map(str, arms))}."
             )

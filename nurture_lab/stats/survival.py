@@ -10,7 +10,7 @@ import pandas as pd
 from scipy import stats
 
 from .._results import ResultMixin
-from ..errors import DataError
+from ..errors import DataError, check_param
 from .analysis import _fmt_p, _require_columns, _require_frame
 
 
@@ -58,6 +58,9 @@ def time_to_book(
     from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
     df = _require_frame(data, "time_to_book")
+    check_param("time_to_book", "alpha", alpha, low=0, high=0.5, low_open=True, high_open=True)
+    if horizon_days is not None:
+        check_param("time_to_book", "horizon_days", horizon_days, low=0, low_open=True)
     _require_columns(df, [arm, days, event], "Time-to-book")
     ev = df[event].astype(bool).to_numpy()
     t = df[days].to_numpy(dtype=np.float64)

@@ -1,3 +1,5 @@
+"""Writing a simulation's files: four files, written atomically, identities only when asked."""
+
 from __future__ import annotations
 
 import json
@@ -7,25 +9,42 @@ import pandas as pd
 import pytest
 
 import nurture_lab as nl
-from nurture_lab.cli import main
+from nurture_lab.io import atomic
+from nurture_lab.simulation.store import manifest, write_simulation
 
-from ..conftest import ROOT
+
+@pytest.fixture(scope="module")
+def run(tiny: nl.Scenario) -> nl.SimulationResult:
+    return nl.simulate(tiny, seed=4, n_leads=1500)
 
 
-def test_simulate_writes_the_four_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    rc = main(
-        ["simulate", "simulations/speed_to_lead.toml", "--seed", "3", "--n-leads", "3000", "--out", str(tmp_path)]
-    )
-    assert rc == 0
-    out = capsys.readouterr().out
-    assert "simulated 3,000 leads" in out and "within_5_min" in out
-    for f in ("leads.parquet", "touches.parquet", "truth.csv", "manifest.json"):
-        assert (tmp_path / f).is_file()
+def test_the_four_files_and_their_manifest(run: nl.SimulationResult, tmp_path: Path) -> None:
+    paths = write_simulation(run, tmp_path)
+    assert [p.name for p in paths] == ["leads.parquet", "touches.parquet", "truth.csv", "manifest.json"]
     man = json.loads((tmp_path / "manifest.json").read_text())
-    assert man["seed"] == 3 and man["n_leads"] == 3000 and len(man["scenario_sha256"]) == 64
+    assert man == json.loads(json.dumps(manifest(run), default=str))
+    assert man["rows"] == {"leads": 1500, "touches": len(run.touches), "truth": len(run.truth)}
+    assert man["control"] == "slow" and man["arms"] == ["slow", "fast"] and man["package_version"] == nl.__version__
     leads = pd.read_parquet(tmp_path / "leads.parquet")
-    assert man["rows"]["leads"] == len(leads) == 3000
-    assert not {"name", "email", "phone"} & set(leads.columns)  # identities stay out of files
-    assert not list(tmp_path.glob(".tmp*"))  # atomic writes leave no temporaries
-    again = nl.simulate(nl.load_scenario(ROOT / "simulations/speed_to_lead.toml"), seed=3, n_leads=3000)
-    pd.testing.assert_series_equal(leads["booked"], again.leads["booked"])
+    assert not {"name", "email", "phone"} & set(leads.columns)
+    truth = pd.read_csv(tmp_path / "truth.csv")
+    assert list(truth.columns) == ["arm", "service_line", "metric", "n", "mean", "true_diff"]
+
+
+def test_identities_only_when_asked(run: nl.SimulationResult, tmp_path: Path) -> None:
+    write_simulation(run, tmp_path, identities=True)
+    assert {"name", "email", "phone"} <= set(pd.read_parquet(tmp_path / "leads.parquet").columns)
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "truth.csv"
+    target.write_text("old")
+
+    def boom(path: Path) -> None:
+        path.write_text("half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        atomic.write_with(target, boom)
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["truth.csv"]
