@@ -24,6 +24,8 @@ def add_parser(sub: Any) -> None:
     a.add_argument("--correction", choices=list(CORRECTIONS), default="holm")
     a.add_argument("--alpha", type=prob, default=0.05)
     a.add_argument("--allocation", default=None, help="planned shares for the SRM check: ARM=SHARE,ARM=SHARE")
+    a.add_argument("--binary", action="append", default=[], metavar="COL", help="declare a metric binary (0/1)")
+    a.add_argument("--numeric", action="append", default=[], metavar="COL", help="declare a metric numeric")
     a.add_argument("--format", choices=["table", "json", "csv"], default="table")
     a.add_argument(
         "--mapping",
@@ -77,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         correction=args.correction,
         alpha=args.alpha,
         allocation=parse_allocation(args.allocation),
+        metric_types={**dict.fromkeys(args.binary, "binary"), **dict.fromkeys(args.numeric, "numeric")} or None,
     )
     if args.format == "json":
         print(res.to_json())

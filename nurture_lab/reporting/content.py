@@ -201,10 +201,20 @@ def key_numbers(ra: ReportAnalysis) -> pd.DataFrame:
                 for lo, hi, b in zip(r["diff_ci_low"], r["diff_ci_high"], binary)
             ],
             "Adjusted p": [f"{p:.3f}" if p >= 0.001 else "<0.001" for p in r["p_adjusted"]],
+            _adjusted_label(ra.main): [
+                f"{lo * 100:+.1f} to {hi * 100:+.1f}" if b else f"{lo:+.2f} to {hi:+.2f}"
+                for lo, hi, b in zip(r["adj_ci_low"], r["adj_ci_high"], binary)
+            ],
             "Leads (arm / control)": [f"{a:,} / {c:,}" for a, c in zip(r["n_arm"], r["n_control"])],
         }
     )
     return out
+
+
+def _adjusted_label(res: AnalysisResult) -> str:
+    """The column title of the intervals that go with the adjusted p-values (their level)."""
+    level = 100 * (1 - float(res.settings.get("adjusted_alpha", res.settings["alpha"])))
+    return f"Adjusted CI ({level:.3g}%)"
 
 
 def guardrail_table(ra: ReportAnalysis) -> pd.DataFrame:
@@ -253,6 +263,9 @@ def segment_table(ra: ReportAnalysis, column: str) -> pd.DataFrame:
                 for d, lo, hi in zip(res["diff"], res["diff_ci_low"], res["diff_ci_high"])
             ],
             "Adjusted p": [f"{p:.3f}" if p >= 0.001 else "<0.001" for p in res["p_adjusted"]],
+            _adjusted_label(ra.segments[column]): [
+                f"{lo * 100:+.1f} to {hi * 100:+.1f}" for lo, hi in zip(res["adj_ci_low"], res["adj_ci_high"])
+            ],
             "Note": np.where(res["small_group"], "too small to say", ""),
         }
     )

@@ -35,6 +35,8 @@ __all__ = ["CI_METHODS", "CORRECTIONS", "MIN_GROUP_N", "RESULT_COLUMNS", "Analys
 
 #: A group with fewer units per arm than this is flagged as too small to say anything.
 MIN_GROUP_N = 30
+#: An arm needs at least this many units to have a variance (and so an interval) at all.
+MIN_ARM_N = 2
 
 
 RESULT_COLUMNS = [
@@ -53,6 +55,8 @@ RESULT_COLUMNS = [
     "rel_ci_high",
     "p_value",
     "p_adjusted",
+    "adj_ci_low",
+    "adj_ci_high",
     "significant",
     "test",
     "ci_method",
@@ -121,6 +125,10 @@ class AnalysisResult(ResultMixin):
         ]
         out["p"] = r["p_value"].map(_fmt_p)
         out["p adjusted"] = r["p_adjusted"].map(_fmt_p)
+        out["adjusted CI"] = [
+            (f"({lo * 100:+.2f}, {hi * 100:+.2f})" if p else f"({lo:+.3g}, {hi:+.3g})")
+            for lo, hi, p in zip(r["adj_ci_low"], r["adj_ci_high"], pct)
+        ]
         out["test"] = r["test"]
         return out
 
@@ -146,6 +154,20 @@ def _require_columns(df: pd.DataFrame, cols: Sequence[str], what: str) -> None:
             raise DataError(f"{what} column '{c}' not found in the data; available columns: {avail}.")
 
 
+def _require_finite(df: pd.DataFrame, cols: Sequence[str]) -> None:
+    for c in cols:
+        col = df[c]
+        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+            bad = ~np.isfinite(col.to_numpy(dtype=np.float64))
+            if bad.any():
+                rows = np.flatnonzero(bad)
+                shown = ", ".join(f"{int(i)} ({col.iloc[i]})" for i in rows[:5])
+                raise DataError(
+                    f"Column '{c}' has {int(bad.sum())} infinite value(s) (row positions {shown}"
+                    f"{', ...' if rows.size > 5 else ''}); expected finite numbers."
+                )
+
+
 def _require_no_missing(df: pd.DataFrame, cols: Sequence[str]) -> None:
     for c in cols:
         na = df[c].isna().to_numpy()
@@ -158,32 +180,39 @@ def _require_no_missing(df: pd.DataFrame, cols: Sequence[str]) -> None:
             )
 
 
-def _metric_types(df: pd.DataFrame, metrics: Sequence[str] | Mapping[str, str]) -> dict[str, str]:
-    if isinstance(metrics, str):
-        metrics = [metrics]
-    if isinstance(metrics, Mapping):
-        types = dict(metrics)
-        for m, t in types.items():
-            if t not in ("binary", "numeric"):
-                check_param("analyze", f"metrics['{m}']", t, kind="choice", choices=("binary", "numeric"))
-    else:
-        types = {}
-        for m in metrics:
-            col = df[m]
-            if pd.api.types.is_bool_dtype(col):
-                types[m] = "binary"
-            elif pd.api.types.is_numeric_dtype(col):
-                vals = pd.unique(col.dropna())
-                types[m] = (
-                    "binary" if len(vals) <= 2 and set(np.asarray(vals, dtype=float)) <= {0.0, 1.0} else "numeric"
-                )
-            else:
-                raise DataError(
-                    f"Metric column '{m}' is not numeric or boolean (dtype {col.dtype}); "
-                    "expected 0/1, true/false, or numbers."
-                )
-    if not types:
+def _metric_types(
+    df: pd.DataFrame, metrics: Sequence[str] | Mapping[str, str], declared: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Each metric's type: declared (``metric_types=``, or ``metrics`` as a mapping), else found from its values.
+
+    Found: bool or only 0/1 values -> binary; other numbers -> numeric. Declare a type when the data
+    may mislead (one stray 2 in a 0/1 column would otherwise make the metric numeric).
+    """
+    names = [metrics] if isinstance(metrics, str) else list(metrics)
+    given = {**(dict(metrics) if isinstance(metrics, Mapping) else {}), **dict(declared or {})}
+    for m, t in given.items():
+        check_param("analyze", f"metric_types['{m}']", t, kind="choice", choices=("binary", "numeric"))
+    extra = [m for m in given if m not in names]
+    require(
+        "analyze", "metric_types", dict(given), f"types for this call's metrics only ({', '.join(names)})", not extra
+    )
+    if not names:
         require("analyze", "metrics", [], "at least one column", False)
+    types = {}
+    for m in names:
+        col = df[m]
+        if m in given:
+            types[m] = given[m]
+        elif pd.api.types.is_bool_dtype(col):
+            types[m] = "binary"
+        elif pd.api.types.is_numeric_dtype(col):
+            vals = pd.unique(col.dropna())
+            types[m] = "binary" if len(vals) <= 2 and set(np.asarray(vals, dtype=float)) <= {0.0, 1.0} else "numeric"
+        else:
+            raise DataError(
+                f"Metric column '{m}' is not numeric or boolean (dtype {col.dtype}); "
+                "expected 0/1, true/false, or numbers."
+            )
     return types
 
 
@@ -213,6 +242,7 @@ def analyze(
     correction: str = "holm",
     alpha: float = 0.05,
     allocation: Mapping[str, float] | None = None,
+    metric_types: Mapping[str, str] | None = None,
 ) -> AnalysisResult:
     """Analyse an A/B/n experiment: every arm against the control, for every metric.
 
@@ -227,7 +257,17 @@ def analyze(
         ci_method: ``wald`` (default), ``newcombe`` or ``agresti-caffo`` (binary metrics).
         correction: ``holm`` (default), ``bh`` or ``none`` over all rows of the call.
         alpha: significance level in (0, 0.5).
-        allocation: planned share per arm for the sample-ratio check (equal unless given).
+        allocation: planned share per arm for the sample-ratio check (equal unless given); shares
+            must be finite and non-negative with a positive sum.
+        metric_types: declared types, e.g. ``{"visit": "binary"}``; a metric declared binary
+            with values other than 0/1 is refused (CLI ``--binary COL`` / ``--numeric COL``).
+
+    Every row also has ``adj_ci_low``, ``adj_ci_high``: intervals at the correction's level,
+    to read beside ``p_adjusted`` — ``holm``: simultaneous Bonferroni intervals at level
+    ``1 - alpha / m`` (conservative: Holm's step-down can reject where they still cover 0, never
+    the reverse); ``bh``: Benjamini-Yekutieli false-coverage-rate intervals at level
+    ``1 - R * alpha / m`` (R = the rows BH rejects, at least 1); ``none``: the plain intervals.
+    ``m`` is the size of the correction family (every row of the call with a p-value).
 
     Returns:
         An :class:`AnalysisResult`; ``.to_pandas()`` gives the tidy table.
@@ -251,11 +291,13 @@ def analyze(
     covariates = list(covariates or [])
     _require_columns(df, [arm], "Arm")
     _require_columns(df, [metrics] if isinstance(metrics, str) else list(metrics), "Metric")
-    types = _metric_types(df, metrics)
+    types = _metric_types(df, metrics, metric_types)
     if by is not None:
         _require_columns(df, [by], "Segment (--by)")
     _require_columns(df, covariates, "Covariate")
     _require_no_missing(df, [arm, *types, *([by] if by else []), *covariates])
+    _require_finite(df, [*types, *covariates])
+    _check_allocation(allocation)
     for m, t in types.items():
         if t == "binary":
             _check_binary(df, m)
@@ -289,9 +331,17 @@ def analyze(
     suff = sufficient_stats(df, arm, list(types), by)
     suff["arm"] = suff["arm"].astype(str)
     counts = suff[suff["metric"] == next(iter(types))].groupby("arm")["n"].sum()
+    tiny = {a: int(n) for a, n in counts.items() if n < MIN_ARM_N}
+    if tiny:
+        raise DataError(
+            f"Arm(s) {tiny} of column '{arm}' have fewer than {MIN_ARM_N} units: an arm needs at least "
+            f"{MIN_ARM_N} to have a variance, so no interval or test can be honest."
+        )
     srm = srm_check({a: int(counts.get(a, 0)) for a in [control, *arms]}, allocation)
 
     rows: list[dict[str, Any]] = []
+    estimators: list[Any] = []
+    nonneg = {m: bool(t == "binary" or (df[m].to_numpy() >= 0).all()) for m, t in types.items()}
     notes: list[str] = []
     groups = [None] if by is None else sorted(suff[by].unique(), key=str)
     for m, mtype in types.items():
@@ -309,21 +359,18 @@ def analyze(
                     continue
                 r = st.loc[a]
                 n1, n0 = int(r["n"]), int(c["n"])
+                if min(n1, n0) < MIN_ARM_N:
+                    notes.append(f"Group {by}={g!r}: {a} vs {control} has {n1} vs {n0} units; skipped.")
+                    continue
                 no_var = _no_variance(r, c, mtype)
                 if no_var and g is None:
                     raise DataError(
                         f"Metric '{m}' has no variance in arms {a!r} and {control!r} (every value is "
                         f"{r['sum'] / n1:g}); there is nothing to test."
                     )
-                if covariates:
-                    sub = df if g is None else df[df[by] == g]
-                    vals = _lin_row(sub, arm, control, a, m, covariates, alpha)
-                elif mtype == "binary":
-                    vals = _binary_row(float(r["sum"]), n1, float(c["sum"]), n0, ci_method, alpha)
-                else:
-                    vals = _numeric_row(
-                        float(r["sum"]), float(r["sumsq"]), n1, float(c["sum"]), float(c["sumsq"]), n0, alpha
-                    )
+                sub = df if g is None else df[df[by] == g]
+                estimate = _estimator(sub, arm, control, a, m, mtype, r, c, covariates, ci_method, nonneg[m])
+                vals = estimate(alpha)
                 small = min(n1, n0) < MIN_GROUP_N or no_var
                 if g is not None and small:
                     notes.append(
@@ -343,11 +390,18 @@ def analyze(
                     row[by] = g
                     row["small_group"] = bool(small)
                 rows.append(row)
+                estimators.append(estimate)
     res = pd.DataFrame(rows)
     if res.empty:
         raise DataError("No comparison could be made: every group lacks the control or an arm.")
     res["p_adjusted"] = _adjust(res["p_value"].to_numpy(dtype=float), correction)
     res["significant"] = res["p_adjusted"] < alpha
+    level = _adjusted_alpha(
+        res["p_value"].to_numpy(dtype=float), res["p_adjusted"].to_numpy(dtype=float), correction, alpha
+    )
+    adj = [est(level) if level != alpha else None for est in estimators]
+    res["adj_ci_low"] = [v["diff_ci_low"] if v else lo for v, lo in zip(adj, res["diff_ci_low"])]
+    res["adj_ci_high"] = [v["diff_ci_high"] if v else hi for v, hi in zip(adj, res["diff_ci_high"])]
     cols = ([by] if by else []) + RESULT_COLUMNS + (["small_group"] if by else [])
     res = res[cols]
     settings = {
@@ -362,6 +416,8 @@ def analyze(
         "allocation": dict(allocation) if allocation else None,
         "n_units": len(df),
         "family_size": int(res["p_value"].notna().sum()),
+        "adjusted_alpha": level,
+        "adjusted_intervals": ADJUSTED_INTERVALS[correction],
     }
     if srm["flagged"]:
         notes.insert(
@@ -372,11 +428,70 @@ def analyze(
     return AnalysisResult(res, srm, settings, tuple(notes))
 
 
+#: What ``adj_ci_low`` / ``adj_ci_high`` are, per correction (also in each result's settings).
+ADJUSTED_INTERVALS = {
+    "holm": "simultaneous Bonferroni intervals at 1 - alpha/m (conservative beside Holm's p-values)",
+    "bh": "Benjamini-Yekutieli false-coverage-rate intervals at 1 - R*alpha/m",
+    "none": "the plain intervals (no correction)",
+}
+
+
+def _adjusted_alpha(p: np.ndarray, p_adj: np.ndarray, correction: str, alpha: float) -> float:
+    """The per-interval error rate that matches the correction over a family of ``m`` p-values."""
+    m = int(np.isfinite(p).sum())
+    if correction == "none" or m <= 1:
+        return alpha
+    if correction == "holm":
+        return alpha / m
+    rejected = int((p_adj[np.isfinite(p_adj)] < alpha).sum())
+    return max(rejected, 1) * alpha / m
+
+
+def _estimator(
+    df: pd.DataFrame,
+    arm: str,
+    control: str,
+    label: str,
+    metric: str,
+    mtype: str,
+    r: pd.Series,
+    c: pd.Series,
+    covariates: Sequence[str],
+    ci_method: str,
+    nonneg: bool,
+) -> Any:
+    """The row's estimator as a function of alpha (the same estimate, an interval at any level)."""
+    n1, n0 = int(r["n"]), int(c["n"])
+    if covariates:
+        return lambda a: _lin_row(df, arm, control, label, metric, covariates, a)
+    if mtype == "binary":
+        return lambda a: _binary_row(float(r["sum"]), n1, float(c["sum"]), n0, ci_method, a)
+    return lambda a: _numeric_row(float(r["sum"]), float(r["css"]), n1, float(c["sum"]), float(c["css"]), n0, a, nonneg)
+
+
+def _check_allocation(allocation: Mapping[str, float] | None) -> None:
+    if allocation is None:
+        return
+    if not isinstance(allocation, Mapping) or not allocation:
+        require(
+            "analyze", "allocation", allocation, "a non-empty mapping of arm -> planned share", False, wrong_type=True
+        )
+    for a, share in allocation.items():
+        check_param("analyze", f"allocation['{a}']", share, low=0, expected="a finite share >= 0")
+    require("analyze", "allocation", dict(allocation), "shares with a positive sum", sum(allocation.values()) > 0)
+
+
 def _no_variance(r: pd.Series, c: pd.Series, mtype: str) -> bool:
+    """Both arms constant (and, for a binary metric, at the same rate): nothing to test.
+
+    Judged on each arm's sum of squares about its own mean relative to the data's own scale, so a
+    real spread of 1 around a mean of 1e7 counts as variance (its coefficient of variation is 1e-7).
+    """
+
     def var0(x: pd.Series) -> bool:
-        n = x["n"]
-        mean = x["sum"] / n
-        return bool(abs(x["sumsq"] / n - mean * mean) <= 1e-12 * max(1.0, mean * mean))
+        n = float(x["n"])
+        mean = float(x["sum"]) / n
+        return bool(float(x["css"]) <= n * (1e-12 * max(abs(mean), 1e-300)) ** 2)
 
     both_const = var0(r) and var0(c)
     if mtype == "binary":

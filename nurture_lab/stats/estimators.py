@@ -27,9 +27,13 @@ SRM_THRESHOLD = 0.001
 
 
 def sufficient_stats(df: pd.DataFrame, arm: str, metrics: Sequence[str], by: str | None = None) -> pd.DataFrame:
-    """Per (group, arm): ``n`` and, per metric, ``sum`` and ``sumsq`` — one pass over the rows.
+    """Per (group, arm): ``n`` and, per metric, ``sum``, ``sumsq`` and ``css`` — one pass over the rows.
 
-    Returns a long frame: ``[by,] arm, metric, n, sum, sumsq``.
+    ``css`` is the sum of squares about the group's own mean, computed from values shifted by the
+    metric's first value, so a variance of 1 around a mean of 1e7 survives (``sumsq / n - mean**2``
+    would cancel it to rounding noise).
+
+    Returns a long frame: ``[by,] arm, metric, n, sum, sumsq, css``.
     """
     arm_codes, arm_labels = pd.factorize(df[arm], sort=False)
     n_arm = len(arm_labels)
@@ -45,9 +49,24 @@ def sufficient_stats(df: pd.DataFrame, arm: str, metrics: Sequence[str], by: str
     frames = []
     for m in metrics:
         v = df[m].to_numpy(dtype=np.float64)
-        sums = np.bincount(key, weights=v, minlength=n_key)
-        sumsq = np.bincount(key, weights=v * v, minlength=n_key)
-        frames.append(pd.DataFrame({"metric": m, "n": counts, "sum": sums, "sumsq": sumsq, "k": np.arange(n_key)}))
+        shift = float(v[0]) if v.size else 0.0
+        d = v - shift
+        s1 = np.bincount(key, weights=d, minlength=n_key)
+        s2 = np.bincount(key, weights=d * d, minlength=n_key)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            css = np.maximum(s2 - np.where(counts > 0, s1 * s1 / counts, 0.0), 0.0)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "metric": m,
+                    "n": counts,
+                    "sum": s1 + counts * shift,
+                    "sumsq": s2 + 2 * shift * s1 + counts * shift * shift,
+                    "css": css,
+                    "k": np.arange(n_key),
+                }
+            )
+        )
     out = pd.concat(frames, ignore_index=True)
     out["arm"] = np.asarray(arm_labels, dtype=object)[out["k"] % n_arm]
     if by is not None:
@@ -58,8 +77,13 @@ def sufficient_stats(df: pd.DataFrame, arm: str, metrics: Sequence[str], by: str
 def _binary_row(c1: float, n1: int, c0: float, n0: int, ci_method: str, alpha: float) -> dict[str, Any]:
     from statsmodels.stats.proportion import confint_proportions_2indep, test_proportions_2indep
 
-    ci_name, test_name = CI_METHODS[ci_method]
     p1, p0 = c1 / n1, c0 / n0
+    if ci_method == "wald" and _at_edge(c1, n1, c0, n0):
+        # Wald's standard error is 0 when both rates sit at 0% or 100% (or one does with the other
+        # at the same edge): its interval collapses to a point and its p-value to 0. The Newcombe
+        # interval with the matching score test stays honest there; the row names it.
+        ci_method = "newcombe"
+    ci_name, test_name = CI_METHODS[ci_method]
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         lo, hi = confint_proportions_2indep(c1, n1, c0, n0, method=ci_name, compare="diff", alpha=alpha)
@@ -90,10 +114,21 @@ def _binary_row(c1: float, n1: int, c0: float, n0: int, ci_method: str, alpha: f
     }
 
 
-def _numeric_row(s1: float, q1: float, n1: int, s0: float, q0: float, n0: int, alpha: float) -> dict[str, Any]:
+def _at_edge(c1: float, n1: int, c0: float, n0: int) -> bool:
+    """Is either arm's rate exactly 0% or 100% (where the Wald standard error of that arm is 0)?"""
+    return c1 in (0, n1) or c0 in (0, n0)
+
+
+def _numeric_row(
+    s1: float, css1: float, n1: int, s0: float, css0: float, n0: int, alpha: float, nonneg: bool = False
+) -> dict[str, Any]:
+    """Welch's t-test and interval for the difference of means; Fieller's interval for the relative lift.
+
+    ``s`` is each arm's sum, ``css`` its sum of squares about its own mean (see :func:`sufficient_stats`).
+    """
     m1, m0 = s1 / n1, s0 / n0
-    v1 = max((q1 - n1 * m1 * m1) / (n1 - 1), 0.0) if n1 > 1 else np.nan
-    v0 = max((q0 - n0 * m0 * m0) / (n0 - 1), 0.0) if n0 > 1 else np.nan
+    v1 = max(css1 / (n1 - 1), 0.0) if n1 > 1 else np.nan
+    v0 = max(css0 / (n0 - 1), 0.0) if n0 > 1 else np.nan
     a, b = v1 / n1, v0 / n0
     se = math.sqrt(a + b) if np.isfinite(a + b) else np.nan
     diff = m1 - m0
@@ -104,13 +139,7 @@ def _numeric_row(s1: float, q1: float, n1: int, s0: float, q0: float, n0: int, a
         lo, hi = diff - tq * se, diff + tq * se
     else:
         df, p, lo, hi = np.nan, np.nan, np.nan, np.nan
-    if m0 != 0 and np.isfinite(se):
-        rel = m1 / m0 - 1
-        se_rel = math.sqrt(a / m0**2 + (m1**2 / m0**4) * b)  # delta method
-        z = stats.norm.ppf(1 - alpha / 2)
-        rel_lo, rel_hi = rel - z * se_rel, rel + z * se_rel
-    else:
-        rel, rel_lo, rel_hi = np.nan, np.nan, np.nan
+    rel, rel_lo, rel_hi = _fieller_ci(m1, a, m0, b, df, alpha, nonneg)
     return {
         "control_value": m0,
         "arm_value": m1,
@@ -124,6 +153,33 @@ def _numeric_row(s1: float, q1: float, n1: int, s0: float, q0: float, n0: int, a
         "test": "welch t",
         "ci_method": "welch",
     }
+
+
+def _fieller_ci(
+    m1: float, var1: float, m0: float, var0: float, df: float, alpha: float, nonneg: bool = True
+) -> tuple[float, float, float]:
+    """Relative lift ``m1 / m0 - 1`` with Fieller's interval for a ratio of independent means, t(df).
+
+    The interval holds every ratio ``r`` that the test of ``m1 - r * m0 = 0`` (standard error
+    ``sqrt(var1 + r**2 * var0)``, Welch's degrees of freedom) does not reject, so at ``r = 1`` it is
+    Welch's own test: the relative interval excludes 0 exactly when Welch's p is below alpha. It is
+    asymmetric, as a ratio of skewed means is. When the control mean is not distinguishable from 0
+    the interval is unbounded (NaN). For a metric that cannot be negative the ratio cannot either,
+    so the lower bound stops at -100%.
+    """
+    rel = m1 / m0 - 1 if m0 != 0 else np.nan
+    if not (m0 != 0 and np.isfinite(var1 + var0) and var1 + var0 > 0):
+        return rel, np.nan, np.nan
+    q = stats.t.ppf(1 - alpha / 2, df) if np.isfinite(df) else stats.norm.ppf(1 - alpha / 2)
+    qa = m0 * m0 - q * q * var0
+    disc = (m1 * m0) ** 2 - qa * (m1 * m1 - q * q * var1)
+    if qa <= 0 or disc < 0:
+        return rel, np.nan, np.nan
+    root = math.sqrt(disc)
+    lo, hi = (m1 * m0 - root) / qa, (m1 * m0 + root) / qa
+    if nonneg:
+        lo = max(lo, 0.0)
+    return rel, lo - 1, hi - 1
 
 
 def _lin_row(
@@ -152,7 +208,7 @@ def _lin_row(
     est = float(fit.params[1])
     lo, hi = (float(v) for v in fit.conf_int(alpha=alpha)[1])
     m0 = float(y[t == 0].mean())
-    rel = est / m0 if m0 else np.nan
+    rel, rel_lo, rel_hi = _lin_relative(fit, alpha)
     return {
         "control_value": m0,
         "arm_value": m0 + est,
@@ -160,8 +216,8 @@ def _lin_row(
         "diff_ci_low": lo,
         "diff_ci_high": hi,
         "rel_lift": rel,
-        "rel_ci_low": lo / m0 if m0 else np.nan,
-        "rel_ci_high": hi / m0 if m0 else np.nan,
+        "rel_ci_low": rel_lo,
+        "rel_ci_high": rel_hi,
         "p_value": float(fit.pvalues[1]),
         "test": "lin ols (hc2)",
         "ci_method": "hc2 t",
@@ -220,3 +276,22 @@ def _adjust(p: np.ndarray, correction: str) -> np.ndarray:
         adj[order] = stepped
         out[ok] = adj
     return out
+
+
+def _lin_relative(fit: Any, alpha: float) -> tuple[float, float, float]:
+    """Relative lift of Lin's estimate, ``b1 / b0``, with a delta-method CI from the HC2 covariance.
+
+    With centred covariates the intercept ``b0`` is the covariate-adjusted control mean and ``b1``
+    the effect; the gradient of ``b1 / b0`` is ``(-b1 / b0**2, 1 / b0)``, so both estimates'
+    uncertainty — and their covariance — enter the interval (dividing the effect's CI by a fixed
+    control mean would ignore the control mean's own uncertainty).
+    """
+    b0, b1 = float(fit.params[0]), float(fit.params[1])
+    if b0 == 0:
+        return np.nan, np.nan, np.nan
+    cov = np.asarray(fit.cov_params())[:2, :2]
+    grad = np.array([-b1 / b0**2, 1 / b0])
+    se = math.sqrt(max(float(grad @ cov @ grad), 0.0))
+    q = stats.t.ppf(1 - alpha / 2, fit.df_resid)
+    rel = b1 / b0
+    return rel, rel - q * se, rel + q * se

@@ -71,10 +71,10 @@ def _run_batch(b: _Batch) -> list[dict[str, Any]]:
             else:
                 r = _numeric_row(
                     a[f"{b.metric}:sum"],
-                    a[f"{b.metric}:sumsq"],
+                    _css(a[f"{b.metric}:sum"], a[f"{b.metric}:sumsq"], a["n"]),
                     int(a["n"]),
                     c[f"{b.metric}:sum"],
-                    c[f"{b.metric}:sumsq"],
+                    _css(c[f"{b.metric}:sum"], c[f"{b.metric}:sumsq"], c["n"]),
                     int(c["n"]),
                     b.alpha,
                 )
@@ -91,6 +91,11 @@ def _run_batch(b: _Batch) -> list[dict[str, Any]]:
         for r, pa in zip(rows, padj):
             out.append({"size_index": b.size_index, "n_leads": b.n_leads, "rep": rep, **r, "p_adjusted": float(pa)})
     return out
+
+
+def _css(total: float, sumsq: float, n: float) -> float:
+    """Sum of squares about the mean from raw totals (the engine's counts and minutes: no cancellation)."""
+    return max(sumsq - total * total / n, 0.0) if n > 0 else float("nan")
 
 
 def _true_effects(scenario: Scenario, metric: str, seed: int, truth_leads: int) -> tuple[dict[str, float], float]:

@@ -54,10 +54,31 @@ def test_welch_matches_scipy_and_statsmodels(rng: np.random.Generator) -> None:
     lo, hi = CompareMeans(DescrStatsW(b), DescrStatsW(a)).tconfint_diff(usevar="unequal")
     assert (r["diff_ci_low"], r["diff_ci_high"]) == pytest.approx((lo, hi), rel=1e-9)
     assert r["test"] == "welch t" and r["metric_type"] == "numeric"
-    # delta-method relative lift
+    # relative lift: Fieller's interval — the ratios r that Welch's test of (mean_t - r * mean_c) keeps
     m1, m0 = b.mean(), a.mean()
-    se = math.sqrt(b.var(ddof=1) / 650 / m0**2 + m1**2 / m0**4 * a.var(ddof=1) / 400)
-    assert r["rel_ci_high"] - r["rel_lift"] == pytest.approx(stats.norm.ppf(0.975) * se, rel=1e-9)
+    welch_df = stats.ttest_ind(b, a, equal_var=False).df
+    q = stats.t.ppf(0.975, welch_df)
+    assert r["rel_lift"] == pytest.approx(m1 / m0 - 1, rel=1e-12)
+    for bound in (r["rel_ci_low"], r["rel_ci_high"]):
+        ratio = bound + 1
+        t_stat = (m1 - ratio * m0) / math.sqrt(b.var(ddof=1) / 650 + ratio**2 * a.var(ddof=1) / 400)
+        assert abs(t_stat) == pytest.approx(q, rel=1e-9)  # each bound sits exactly on the test's edge
+
+
+def test_numeric_relative_interval_stays_above_minus_100_and_agrees_with_welch() -> None:
+    """Small skewed data: the old symmetric z interval excluded 0 while Welch's p was 0.22."""
+    for seed in range(100):
+        gen = np.random.default_rng(seed)
+        c, t = gen.lognormal(0, 1.5, 12), gen.lognormal(-0.6, 1.5, 12)
+        df = pd.DataFrame({"arm": ["c"] * 12 + ["t"] * 12, "y": np.r_[c, t]})
+        r = nl.analyze(df, arm="arm", control="c", metrics=["y"]).row("y", "t")
+        if np.isnan(r["rel_ci_low"]):  # the control mean is not distinguishable from 0: unbounded
+            assert np.isnan(r["rel_ci_high"]) and r["p_value"] >= 0.05
+            continue
+        assert r["rel_ci_low"] >= -1
+        assert r["rel_ci_low"] <= r["rel_lift"] <= r["rel_ci_high"]
+        covers_zero = r["rel_ci_low"] < 0 < r["rel_ci_high"]
+        assert covers_zero == (r["p_value"] >= 0.05), seed  # the interval and Welch's test agree
 
 
 def test_lin_estimator_against_hand_calculation(rng: np.random.Generator) -> None:
