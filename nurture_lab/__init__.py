@@ -31,6 +31,7 @@ _EXPORTS: dict[str, str] = {
     # statistics
     "analyze": "stats.analysis",
     "AnalysisResult": "stats.analysis",
+    "Ratio": "stats.ratio",
     "non_inferiority": "stats.guardrails",
     "NonInferiorityResult": "stats.guardrails",
     "time_to_book": "stats.survival",

@@ -17,7 +17,10 @@ def add_parser(sub: Any) -> None:
     a.add_argument("data", metavar="DATA", type=Path, help="CSV or Parquet file, one row per unit")
     a.add_argument("--arm", required=True, help="column with the arm label")
     a.add_argument("--control", required=True, help="the control arm's label")
-    a.add_argument("--metric", required=True, action="append", help="metric column (repeat for several)")
+    a.add_argument("--metric", action="append", default=[], help="metric column (repeat for several)")
+    a.add_argument(
+        "--ratio", action="append", default=[], metavar="NUM/DEN", help="a ratio of means, e.g. booked/n_touches"
+    )
     a.add_argument("--by", default=None, help="segment column: the same table per group")
     a.add_argument("--covariate", action="append", default=[], help="pre-treatment covariate (Lin's estimator)")
     a.add_argument("--ci-method", choices=list(CI_METHODS), default="wald")
@@ -50,7 +53,22 @@ def parse_allocation(text: str | None) -> dict[str, float] | None:
     return allocation
 
 
+def parse_ratios(items: list[str]) -> list[Any]:
+    """``NUM/DEN`` -> :class:`~nurture_lab.stats.ratio.Ratio` (at least one metric in all is required)."""
+    from ..stats.ratio import Ratio
+
+    out = []
+    for item in items:
+        num, sep, den = item.partition("/")
+        if not sep or not num.strip() or not den.strip():
+            raise ParameterError(f"--ratio expects NUMERATOR/DENOMINATOR columns, e.g. booked/n_touches; got {item!r}")
+        out.append(Ratio(num.strip(), den.strip()))
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
+    if not args.metric and not args.ratio:
+        raise ParameterError("analyze needs at least one --metric COL or --ratio NUM/DEN")
     from ..io.crm import identifier_columns
     from ..io.read import read_table
     from ..stats.analysis import analyze
@@ -66,13 +84,13 @@ def run(args: argparse.Namespace) -> int:
             print(f"import: dropped identifier columns {imp.dropped_identifiers}", file=sys.stderr)
     else:
         df = read_table(args.data)
-        asked = {args.arm, args.by, *args.metric, *args.covariate}
+        asked = {args.arm, args.by, *args.metric, *args.covariate, *(c for r in args.ratio for c in r.split("/"))}
         df = df.drop(columns=[c for c in identifier_columns(df) if c not in asked])
     res = analyze(
         df,
         arm=args.arm,
         control=args.control,
-        metrics=args.metric,
+        metrics=[*args.metric, *parse_ratios(args.ratio)],
         by=args.by,
         covariates=args.covariate,
         ci_method=args.ci_method,

@@ -29,6 +29,7 @@ from .._results import ResultMixin
 from ..errors import DataError, check_param, require
 from .estimators import _adjust, _binary_row, _lin_row, _numeric_row, srm_check, sufficient_stats
 from .methods import CI_METHODS, CORRECTIONS
+from .ratio import Ratio, ratio_row
 
 __all__ = ["CI_METHODS", "CORRECTIONS", "MIN_GROUP_N", "RESULT_COLUMNS", "AnalysisResult", "analyze"]
 
@@ -181,15 +182,16 @@ def _require_no_missing(df: pd.DataFrame, cols: Sequence[str]) -> None:
 
 
 def _metric_types(
-    df: pd.DataFrame, metrics: Sequence[str] | Mapping[str, str], declared: Mapping[str, str] | None = None
+    df: pd.DataFrame, metrics: Sequence[str | Ratio] | Mapping[str, str], declared: Mapping[str, str] | None = None
 ) -> dict[str, str]:
     """Each metric's type: declared (``metric_types=``, or ``metrics`` as a mapping), else found from its values.
 
     Found: bool or only 0/1 values -> binary; other numbers -> numeric. Declare a type when the data
     may mislead (one stray 2 in a 0/1 column would otherwise make the metric numeric).
     """
-    names = [metrics] if isinstance(metrics, str) else list(metrics)
+    names = [metrics] if isinstance(metrics, str) else [m.name if isinstance(m, Ratio) else m for m in metrics]
     given = {**(dict(metrics) if isinstance(metrics, Mapping) else {}), **dict(declared or {})}
+    ratios = {m.name for m in ([] if isinstance(metrics, (str, Mapping)) else metrics) if isinstance(m, Ratio)}
     for m, t in given.items():
         check_param("analyze", f"metric_types['{m}']", t, kind="choice", choices=("binary", "numeric"))
     extra = [m for m in given if m not in names]
@@ -200,6 +202,9 @@ def _metric_types(
         require("analyze", "metrics", [], "at least one column", False)
     types = {}
     for m in names:
+        if m in ratios:
+            types[m] = "ratio"
+            continue
         col = df[m]
         if m in given:
             types[m] = given[m]
@@ -234,7 +239,7 @@ def analyze(
     data: pd.DataFrame,
     arm: str = "arm",
     control: str | None = None,
-    metrics: Sequence[str] | Mapping[str, str] = ("booked_30d",),
+    metrics: Sequence[str | Ratio] | Mapping[str, str] = ("booked_30d",),
     *,
     by: str | None = None,
     covariates: Sequence[str] | None = None,
@@ -251,7 +256,9 @@ def analyze(
         arm: the column holding the arm label.
         control: the control arm's label.
         metrics: metric columns; binary (0/1 or bool) metrics are found automatically, or declare
-            types with a mapping ``{"visit": "binary", "spend": "numeric"}``.
+            types with a mapping ``{"visit": "binary", "spend": "numeric"}``. A
+            :class:`~nurture_lab.stats.ratio.Ratio` (``nl.Ratio("booked", "n_touches")``) is a ratio
+            of means, analysed by the delta method (tea-tasting's ``RatioOfMeans``).
         by: optional segment column; each group is analysed, all in one correction family.
         covariates: optional pre-treatment columns for Lin's regression adjustment.
         ci_method: ``wald`` (default), ``newcombe`` or ``agresti-caffo`` (binary metrics).
@@ -290,13 +297,24 @@ def analyze(
     check_param("analyze", "alpha", alpha, low=0, high=0.5, low_open=True, high_open=True)
     covariates = list(covariates or [])
     _require_columns(df, [arm], "Arm")
-    _require_columns(df, [metrics] if isinstance(metrics, str) else list(metrics), "Metric")
+    ratio_metrics = {} if isinstance(metrics, (str, Mapping)) else {m.name: m for m in metrics if isinstance(m, Ratio)}
+    columns = [metrics] if isinstance(metrics, str) else [m for m in metrics if not isinstance(m, Ratio)]
+    columns += [c for r in ratio_metrics.values() for c in (r.numerator, r.denominator)]
+    _require_columns(df, columns, "Metric")
+    require(
+        "analyze",
+        "covariates",
+        covariates,
+        "empty with ratio metrics (Lin's adjustment is for plain metrics)",
+        not (covariates and ratio_metrics),
+    )
     types = _metric_types(df, metrics, metric_types)
+    value_columns = list(dict.fromkeys([m for m in types if m not in ratio_metrics] + columns))
     if by is not None:
         _require_columns(df, [by], "Segment (--by)")
     _require_columns(df, covariates, "Covariate")
-    _require_no_missing(df, [arm, *types, *([by] if by else []), *covariates])
-    _require_finite(df, [*types, *covariates])
+    _require_no_missing(df, [arm, *value_columns, *([by] if by else []), *covariates])
+    _require_finite(df, [*value_columns, *covariates])
     _check_allocation(allocation)
     for m, t in types.items():
         if t == "binary":
@@ -328,7 +346,7 @@ def analyze(
         raise DataError(f"Column '{arm}' has only the control arm {control!r}; nothing to compare.")
     arms = [a for a in sorted(labels) if a != control]
 
-    suff = sufficient_stats(df, arm, list(types), by)
+    suff = sufficient_stats(df, arm, [ratio_metrics.get(m, m) for m in types], by)
     suff["arm"] = suff["arm"].astype(str)
     counts = suff[suff["metric"] == next(iter(types))].groupby("arm")["n"].sum()
     tiny = {a: int(n) for a, n in counts.items() if n < MIN_ARM_N}
@@ -341,7 +359,7 @@ def analyze(
 
     rows: list[dict[str, Any]] = []
     estimators: list[Any] = []
-    nonneg = {m: bool(t == "binary" or (df[m].to_numpy() >= 0).all()) for m, t in types.items()}
+    nonneg = {m: bool(t != "numeric" or (df[m].to_numpy() >= 0).all()) for m, t in types.items()}
     notes: list[str] = []
     groups = [None] if by is None else sorted(suff[by].unique(), key=str)
     for m, mtype in types.items():
@@ -462,6 +480,8 @@ def _estimator(
 ) -> Any:
     """The row's estimator as a function of alpha (the same estimate, an interval at any level)."""
     n1, n0 = int(r["n"]), int(c["n"])
+    if mtype == "ratio":
+        return lambda a: ratio_row(r, c, a)
     if covariates:
         return lambda a: _lin_row(df, arm, control, label, metric, covariates, a)
     if mtype == "binary":
@@ -493,6 +513,8 @@ def _no_variance(r: pd.Series, c: pd.Series, mtype: str) -> bool:
         mean = float(x["sum"]) / n
         return bool(float(x["css"]) <= n * (1e-12 * max(abs(mean), 1e-300)) ** 2)
 
+    if mtype == "ratio":
+        return False
     both_const = var0(r) and var0(c)
     if mtype == "binary":
         return both_const and (r["sum"] / r["n"] == c["sum"] / c["n"])

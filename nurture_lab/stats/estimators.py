@@ -22,18 +22,22 @@ from scipy import stats
 
 from ..errors import ParameterError
 from .methods import CI_METHODS
+from .ratio import Ratio, ratio_stats
 
 SRM_THRESHOLD = 0.001
 
 
-def sufficient_stats(df: pd.DataFrame, arm: str, metrics: Sequence[str], by: str | None = None) -> pd.DataFrame:
+def sufficient_stats(df: pd.DataFrame, arm: str, metrics: Sequence[str | Ratio], by: str | None = None) -> pd.DataFrame:
     """Per (group, arm): ``n`` and, per metric, ``sum``, ``sumsq`` and ``css`` — one pass over the rows.
 
     ``css`` is the sum of squares about the group's own mean, computed from values shifted by the
     metric's first value, so a variance of 1 around a mean of 1e7 survives (``sumsq / n - mean**2``
     would cancel it to rounding noise).
 
-    Returns a long frame: ``[by,] arm, metric, n, sum, sumsq, css``.
+    A :class:`~nurture_lab.stats.ratio.Ratio` metric gets, instead, the means, variances and
+    covariance of its numerator and denominator (``mean_num, mean_den, var_num, var_den, cov``).
+
+    Returns a long frame: ``[by,] arm, metric, n, sum, sumsq, css`` (+ the ratio columns).
     """
     arm_codes, arm_labels = pd.factorize(df[arm], sort=False)
     n_arm = len(arm_labels)
@@ -48,6 +52,12 @@ def sufficient_stats(df: pd.DataFrame, arm: str, metrics: Sequence[str], by: str
     counts = np.bincount(key, minlength=n_key)
     frames = []
     for m in metrics:
+        if isinstance(m, Ratio):
+            rs = ratio_stats(df, key, n_key, m)
+            rs.insert(0, "metric", m.name)
+            rs["k"] = np.arange(n_key)
+            frames.append(rs)
+            continue
         v = df[m].to_numpy(dtype=np.float64)
         shift = float(v[0]) if v.size else 0.0
         d = v - shift
