@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,13 @@ def add_parser(sub: Any) -> None:
         default=None,
         help="a scenario for simulation-based power (omit for the analytic formula)",
     )
-    p.add_argument("--baseline", type=prob, help="control rate (analytic)")
-    p.add_argument("--mde", type=number, help="absolute minimum detectable effect (analytic): gives n per arm")
+    p.add_argument("--baseline", type=number, help="control rate (binary) or mean (numeric, with --relative)")
+    p.add_argument("--mde", type=number, help="minimum detectable effect (analytic): gives n per arm")
+    p.add_argument("--relative", action="store_true", help="--mde (and the answer) relative to --baseline")
+    p.add_argument("--sd", type=number, default=None, help="per-unit standard deviation of a numeric metric")
+    p.add_argument(
+        "--test", choices=["wald", "score"], default="wald", help="the analysis' test (wald: the default analysis)"
+    )
     p.add_argument("--n", type=int_at_least(2), help="units per arm (analytic): gives the minimum detectable effect")
     p.add_argument("--alpha", type=prob, default=0.05)
     p.add_argument("--power", type=prob, default=0.8)
@@ -42,24 +48,29 @@ def run(args: argparse.Namespace) -> int:
         return _simulated(args)
     from ..stats.power import mde, sample_size
 
-    if args.baseline is None or (args.mde is None and args.n is None):
+    if (args.baseline is None and args.sd is None) or (args.mde is None and args.n is None):
         raise ParameterError(
-            "power needs --baseline and --mde (sample size) or --n (minimum detectable effect), "
-            "or a SCENARIO for simulation-based power"
+            "power needs --baseline (or --sd for a numeric metric) and --mde (sample size) or --n (minimum "
+            "detectable effect), or a SCENARIO for simulation-based power"
         )
+    kw = {"alpha": args.alpha, "ratio": args.ratio, "test": args.test, "relative": args.relative, "sd": args.sd}
+    tail = f"power {args.power:.0%}, two-sided alpha {args.alpha}, {args.test} test"
     if args.mde is not None:
-        n = sample_size(args.baseline, args.mde, alpha=args.alpha, power=args.power, ratio=args.ratio)
-        print(
-            f"n per arm: {n:,} (control: {int(-(-args.ratio * n // 1)):,}) to detect {args.baseline:.2%} -> "
-            f"{args.baseline + args.mde:.2%} with power {args.power:.0%} at two-sided alpha {args.alpha}"
-        )
+        n = sample_size(args.baseline, args.mde, power=args.power, **kw)
+        print(f"n per arm: {n:,} (control: {math.ceil(args.ratio * n):,}) to detect {_effect(args, args.mde)}; {tail}")
     else:
-        d = mde(args.baseline, args.n, alpha=args.alpha, power=args.power, ratio=args.ratio)
-        print(
-            f"minimum detectable effect with {args.n:,} per arm: +{d * 100:.2f} points ({args.baseline:.2%} -> "
-            f"{args.baseline + d:.2%}), power {args.power:.0%}, two-sided alpha {args.alpha}"
-        )
+        d = mde(args.baseline, args.n, power=args.power, **kw)
+        print(f"minimum detectable effect with {args.n:,} per arm: {_effect(args, d)}; {tail}")
     return 0
+
+
+def _effect(args: argparse.Namespace, d: float) -> str:
+    """An effect in words: relative, in points of a rate, or in the metric's units."""
+    if args.relative:
+        return f"{d:+.1%} relative to {args.baseline:g}"
+    if args.sd is None:
+        return f"{args.baseline:.2%} -> {args.baseline + d:.2%} ({d * 100:+.2f} points)"
+    return f"a difference of {d:+.4g} (sd {args.sd:g})"
 
 
 def _simulated(args: argparse.Namespace) -> int:

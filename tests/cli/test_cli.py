@@ -14,7 +14,7 @@ from ..conftest import run_cli
             "expected an integer >= 1, got '0'",
         ),
         (["analyze", "nope.csv", "--arm", "a", "--control", "c", "--metric", "m"], "Data file not found: nope.csv"),
-        (["power", "--baseline", "0.1"], "power needs --baseline and --mde"),
+        (["power", "--baseline", "0.1"], "power needs --baseline (or --sd for a numeric metric) and --mde"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
     ],
 )
