@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -10,7 +11,7 @@ import pandas as pd
 from scipy import stats
 
 from .._results import ResultMixin
-from ..errors import DataError, check_param
+from ..errors import DataError, check_param, require
 from .analysis import _fmt_p, _require_columns, _require_frame
 
 
@@ -24,13 +25,18 @@ class TimeToBookResult(ResultMixin):
     logrank_p: float
     cox: pd.DataFrame  # arm, hazard_ratio, ci_low, ci_high, p_value
     settings: dict[str, Any]
+    #: arm, control, rmst_days, control_rmst_days, rmst_diff_days, rmst_ci_low, rmst_ci_high, rmst_p_value
+    rmst: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     _json_extras = ("logrank_chi2", "logrank_p", "settings")
 
     def _table(self) -> pd.DataFrame:
         """One row per arm: leads, bookings, median days to book, and the Cox hazard ratio vs control."""
         cox = self.cox.rename(columns={"ci_low": "hr_ci_low", "ci_high": "hr_ci_high"}).drop(columns="control")
-        return self.medians.merge(cox, on="arm", how="left")
+        out = self.medians.merge(cox, on="arm", how="left")
+        if len(self.rmst):
+            out = out.merge(self.rmst.drop(columns=["control", "control_rmst_days"]), on="arm", how="left")
+        return out
 
     def _head(self) -> str:
         return (
@@ -47,12 +53,23 @@ def time_to_book(
     days: str = "days_to_book",
     event: str = "booked",
     horizon_days: float | None = None,
+    followup_days: str | None = None,
+    as_of: Any = None,
+    created: str = "created_at",
     alpha: float = 0.05,
 ) -> TimeToBookResult:
-    """Kaplan-Meier curves of time to book per arm, log-rank test, Cox hazard ratio vs control.
+    """Kaplan-Meier curves of time to book per arm, log-rank test, Cox hazard ratio vs control, and the
+    restricted mean time to book (RMST) with its difference from the control.
 
-    Leads that did not book are censored at the horizon (default: the largest observed time).
+    Each lead is followed for its own time: ``followup_days`` (a column), or from ``created`` to
+    ``as_of`` (a date or timestamp; naive values are taken as UTC), truncated at the horizon
+    (default: the largest observed time). A lead that had not booked by the end of its follow-up is
+    censored there, so recent leads in a real export do not count as followed for the full horizon.
     Uses statsmodels ``SurvfuncRight``, ``survdiff`` and ``PHReg``.
+
+    The RMST is the area under the not-yet-booked curve up to the horizon: the mean days to book
+    when every lead is capped at the horizon. It exists when medians are not reached (as at ~30%
+    booking); its variance is the Greenwood-type sum ``sum(A_i**2 d_i / (n_i (n_i - d_i)))``.
     """
     from statsmodels.duration.hazard_regression import PHReg
     from statsmodels.duration.survfunc import SurvfuncRight, survdiff
@@ -67,8 +84,9 @@ def time_to_book(
     if np.isnan(t[ev]).any():
         raise DataError(f"Column '{days}' is missing for {int(np.isnan(t[ev]).sum())} unit(s) with {event} = true.")
     horizon = float(horizon_days) if horizon_days is not None else float(np.nanmax(t) if ev.any() else 1.0)
-    ev = ev & (t <= horizon)
-    t = np.where(ev, t, horizon)
+    follow = np.minimum(_followup(df, followup_days, as_of, created), horizon)
+    ev = ev & (t <= follow)
+    t = np.where(ev, t, follow)
     t = np.maximum(t, 1e-9)
     groups = df[arm].astype(str).to_numpy()
     labels = sorted(set(groups))
@@ -108,14 +126,95 @@ def time_to_book(
             "p_value": fit.pvalues,
         }
     )
+    rmst = _rmst_table(t, ev, groups, labels, control, horizon, alpha)
     return TimeToBookResult(
         pd.concat(curves, ignore_index=True),
         pd.DataFrame(meds),
         float(chi2),
         float(p),
         cox,
-        {"horizon_days": horizon, "alpha": alpha, "control": control},
+        {
+            "horizon_days": horizon,
+            "alpha": alpha,
+            "control": control,
+            "followup": followup_days or (f"{created} to {as_of}" if as_of is not None else "the horizon"),
+        },
+        rmst,
     )
+
+
+def _followup(df: pd.DataFrame, followup_days: str | None, as_of: Any, created: str) -> np.ndarray:
+    """Each lead's follow-up in days (infinite when neither a column nor an as-of date is given)."""
+    if followup_days is not None and as_of is not None:
+        require("time_to_book", "as_of", as_of, "None when followup_days is given (one source of follow-up)", False)
+    if followup_days is not None:
+        _require_columns(df, [followup_days], "Follow-up")
+        f = df[followup_days].to_numpy(dtype=np.float64)
+        if np.isnan(f).any() or (f < 0).any():
+            raise DataError(f"Column '{followup_days}' must hold non-negative days for every lead.")
+        return f
+    if as_of is None:
+        return np.full(len(df), np.inf)
+    _require_columns(df, [created], "Inquiry time")
+    try:
+        end = pd.Timestamp(as_of)
+    except (ValueError, TypeError):
+        require("time_to_book", "as_of", as_of, "a date or timestamp, e.g. '2026-11-30'", False)
+    end = end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")
+    start = pd.to_datetime(df[created], utc=True)
+    f = ((end - start).dt.total_seconds() / 86400.0).to_numpy(dtype=np.float64)
+    if (f < 0).any():
+        raise DataError(f"{int((f < 0).sum())} lead(s) were created after as_of = {end.isoformat()}.")
+    return f
+
+
+def _rmst(t: np.ndarray, ev: np.ndarray, tau: float) -> tuple[float, float]:
+    """Restricted mean of a Kaplan-Meier curve up to ``tau`` and its variance (Greenwood-type)."""
+    times = np.unique(t[ev & (t <= tau)])
+    if times.size == 0:
+        return float(tau), 0.0
+    n_risk = np.array([(t >= u).sum() for u in times], dtype=float)
+    d = np.array([((t == u) & ev).sum() for u in times], dtype=float)
+    surv = np.cumprod(1 - d / n_risk)
+    edges = np.r_[0.0, times, tau]
+    levels = np.r_[1.0, surv]
+    area = levels * np.diff(edges)  # the curve is flat between event times
+    rmst = float(area.sum())
+    tail = np.cumsum(area[::-1])[::-1][1:]  # A_i: the area from each event time to tau
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(n_risk > d, tail**2 * d / (n_risk * (n_risk - d)), 0.0)
+    return rmst, float(terms.sum())
+
+
+def _rmst_table(
+    t: np.ndarray, ev: np.ndarray, groups: np.ndarray, labels: list[str], control: str, tau: float, alpha: float
+) -> pd.DataFrame:
+    """Per arm: RMST (days) and its difference from the control with a normal CI and p-value."""
+    est = {g: _rmst(t[groups == g], ev[groups == g], tau) for g in labels}
+    z = stats.norm.ppf(1 - alpha / 2)
+    m0, v0 = est[control]
+    rows: list[dict[str, Any]] = [
+        {"arm": control, "control": control, "rmst_days": m0, "control_rmst_days": m0, "rmst_diff_days": np.nan}
+    ]
+    for g in labels:
+        if g == control:
+            continue
+        m1, v1 = est[g]
+        se = math.sqrt(v1 + v0)
+        diff = m1 - m0
+        rows.append(
+            {
+                "arm": g,
+                "control": control,
+                "rmst_days": m1,
+                "control_rmst_days": m0,
+                "rmst_diff_days": diff,
+                "rmst_ci_low": diff - z * se,
+                "rmst_ci_high": diff + z * se,
+                "rmst_p_value": float(2 * stats.norm.sf(abs(diff) / se)) if se > 0 else float("nan"),
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def _km_ci(sf: Any, alpha: float) -> tuple[np.ndarray, np.ndarray]:
