@@ -36,7 +36,24 @@ def add_parser(sub: Any) -> None:
         default=None,
         help="read DATA as a CRM leads export with this column mapping (TOML [columns] table)",
     )
+    add_import_options(a)
     a.set_defaults(func=run)
+
+
+def add_import_options(parser: Any) -> None:
+    """--timezone and --on-error: how a CRM export is read (with --mapping / --data)."""
+    parser.add_argument(
+        "--timezone",
+        default=None,
+        help="IANA zone of export times written without an offset, e.g. America/Chicago "
+        "(default: inferred from each lead's state, else refused)",
+    )
+    parser.add_argument(
+        "--on-error",
+        choices=["raise", "drop"],
+        default="raise",
+        help="unusable export rows: fail listing them (raise), or drop and list them (drop)",
+    )
 
 
 def parse_allocation(text: str | None) -> dict[str, float] | None:
@@ -76,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     if args.mapping is not None:  # a CRM export: the import schema, checks and identifier dropping
         from ..io.crm import read_leads
 
-        imp = read_leads(args.data, mapping=args.mapping)
+        imp = read_leads(args.data, mapping=args.mapping, timezone=args.timezone, on_error=args.on_error)
         df = imp.leads
         for fix in imp.fixes:
             print(f"import: {fix}", file=sys.stderr)

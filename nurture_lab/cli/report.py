@@ -24,6 +24,9 @@ def add_parser(sub: Any) -> None:
         "--data", type=Path, default=None, help="a real leads export (CSV or Parquet) instead of a simulation"
     )
     r.add_argument("--mapping", type=Path, default=None, help="column mapping file for --data (TOML)")
+    from .analyze import add_import_options
+
+    add_import_options(r)
     r.add_argument("--control", default=None, help="control arm label (required with --data)")
     r.add_argument("--arm", default=None, help="arm column (default: arm)")
     r.add_argument("--seed", type=int_at_least(0), default=7)
@@ -69,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
             service_lines=lines,
             data=args.data,
             mapping=args.mapping,
+            read_options={"timezone": args.timezone, "on_error": args.on_error},
             seed=args.seed,
             n_leads=args.n_leads,
             out=args.out,

@@ -42,13 +42,13 @@ import numpy as np
 import pandas as pd
 
 from .._results import ResultMixin
-from ..errors import DataError, check_param
+from ..errors import DataError, check_param, require
 
 __all__ = ["ImportResult", "identifier_columns", "read_leads", "read_touches"]
 
 LEAD_REQUIRED = ("lead_id", "arm", "created_at")
 BOOL_COLUMNS = ("booked", "attended", "opted_out", "contacted", "qualified", "lost", "booked_7d", "booked_30d")
-TIME_COLUMNS = ("created_at", "booked_at")
+TIME_COLUMNS = ("created_at", "booked_at", "appointment_at")
 NUMBER_COLUMNS = ("staff_minutes", "n_touches", "first_response_minutes", "spend")
 SEGMENT_COLUMNS = ("service_line", "audience", "source", "intent", "coverage", "state", "channel", "age_group")
 TOUCH_REQUIRED = ("lead_id", "channel", "sent_at")
@@ -77,6 +77,8 @@ class ImportResult(ResultMixin):
     dropped_rows: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["line", "reason"]))
     horizon_days: float | None = None
     kind: str = "leads"
+    #: when the export was taken (each lead's follow-up runs to it)
+    as_of: Any = None
 
     _json_extras = ("settings",)
     _repr_rows = 5
@@ -104,6 +106,7 @@ class ImportResult(ResultMixin):
             "fixes": list(self.fixes),
             "dropped_rows": self.dropped_rows.to_dict(orient="records"),
             "horizon_days": self.horizon_days,
+            "as_of": None if self.as_of is None else str(self.as_of),
         }
 
     def _table(self) -> pd.DataFrame:
@@ -178,6 +181,7 @@ def _read_raw(path: Path, fixes: list[str]) -> pd.DataFrame:
         fixes.append(f"delimiter {delim!r} detected instead of ','")
     try:
         df = pd.read_csv(path, sep=delim, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8")
+        df.attrs["delimiter"] = delim
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1
         raise DataError(
@@ -199,24 +203,31 @@ def _bool(col: pd.Series) -> tuple[pd.Series, pd.Series]:
     return out, bad
 
 
-def _time(col: pd.Series, tz: str | None) -> tuple[pd.Series, pd.Series, int]:
+def _time(col: pd.Series, tz: str | pd.Series | None) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Parse date-times; those without an offset are read in ``tz`` (one zone, or a zone per row).
+
+    Returns (UTC times, unparseable mask, naive mask). Naive values with no zone stay NaT and are
+    listed by the caller: a local time without its zone is not guessed.
+    """
     s = col.astype("string").str.strip()
     has_offset = s.str.contains(r"(?:Z|[+-]\d\d:?\d\d)$", regex=True, na=False)
     parsed = pd.Series(pd.NaT, index=col.index, dtype="datetime64[ns, UTC]")
-    n_naive = 0
     if has_offset.any():
         parsed[has_offset] = pd.to_datetime(s[has_offset], utc=True, errors="coerce", format="ISO8601")
     naive = s.notna() & ~has_offset
+    bad = s.notna() & has_offset & parsed.isna()
     if naive.any():
         t = pd.to_datetime(s[naive], errors="coerce", format="mixed")
-        if tz:
-            t = t.dt.tz_localize(tz, ambiguous="NaT", nonexistent="shift_forward").dt.tz_convert("UTC")
-        else:
-            t = t.dt.tz_localize("UTC")
-        parsed[naive] = t
-        n_naive = int((naive & parsed.notna()).sum())
-    bad = s.notna() & parsed.isna()
-    return parsed, bad, n_naive
+        bad |= naive & pd.Series(t.isna(), index=s.index).reindex(s.index, fill_value=False)
+        zones = tz if isinstance(tz, pd.Series) else pd.Series(tz, index=col.index, dtype="object")
+        for zone in pd.unique(zones[naive].dropna()):
+            sel = naive & (zones == zone)
+            parsed[sel] = (
+                t[sel[naive].to_numpy()]
+                .dt.tz_localize(str(zone), ambiguous="NaT", nonexistent="shift_forward")
+                .dt.tz_convert("UTC")
+            )
+    return parsed, bad, naive & ~bad
 
 
 def read_leads(
@@ -225,6 +236,7 @@ def read_leads(
     *,
     timezone: str | None = None,
     horizon_days: float = 60.0,
+    as_of: Any = None,
     on_error: str = "raise",
 ) -> ImportResult:
     """Read a leads export (CSV or Parquet) into the analysis schema.
@@ -232,16 +244,25 @@ def read_leads(
     Args:
         path: the export.
         mapping: canonical name -> export column name (dict or TOML file with ``[columns]``).
-        timezone: IANA zone for times written without an offset (default: taken as UTC, counted).
+        timezone: IANA zone of the times written without an offset. Without it, when the leads
+            carry a ``state``, each lead's zone is inferred from its state (and the import says
+            so); otherwise such times are refused — a local time is never silently taken as UTC.
         horizon_days: outcomes are followed this long; bookings after it do not count.
+        as_of: when the export was taken (default: its latest timestamp, stated in ``fixes``):
+            gives each lead's ``followup_days`` for :func:`~nurture_lab.time_to_book`.
         on_error: ``"raise"`` (default): any unusable row fails the import with every problem listed;
             ``"drop"``: such rows are removed, counted and listed in ``dropped_rows``.
 
+    ``booked_at`` is when the booking was made; ``appointment_at`` (optional) is the visit itself.
+
     Raises:
-        DataError: a missing file or column, an empty file, non-UTF-8 bytes, or (with
-            ``on_error="raise"``) bad values: file, line, column and value of each.
+        DataError: a missing file or column, an empty file, non-UTF-8 bytes, local times without
+            a zone, or (with ``on_error="raise"``) bad values: file, line, column and value of each.
     """
     check_param("read_leads", "on_error", on_error, kind="choice", choices=("raise", "drop"))
+    if timezone is not None:
+        _check_zone("read_leads", timezone)
+    check_param("read_leads", "horizon_days", horizon_days, low=0, low_open=True)
     p = Path(path)
     fixes: list[str] = []
     raw = _read_raw(p, fixes)
@@ -268,12 +289,16 @@ def read_leads(
         )
     line = pd.Series(np.arange(len(df)) + 2, index=df.index)  # header is line 1
     problems: list[tuple[int, str, str, str]] = []
+    unusable = pd.Series(False, index=df.index)
+    counts: dict[str, int] = {}
 
     def note(bad: pd.Series, column: str, expected: str) -> None:
-        for i in np.flatnonzero(bad.to_numpy())[: MAX_LISTED * 4]:
+        nonlocal unusable
+        bad = bad.fillna(False).astype(bool)
+        unusable |= bad
+        counts[column] = counts.get(column, 0) + int(bad.sum())
+        for i in np.flatnonzero(bad.to_numpy())[:MAX_LISTED]:
             problems.append((int(line.iloc[i]), column, str(raw[column].iloc[i] if column in raw else ""), expected))
-        if bad.sum() > MAX_LISTED * 4:
-            problems.append((0, column, f"... {int(bad.sum())} in all", expected))
 
     out = pd.DataFrame(index=df.index)
     lid = df["lead_id"].astype("string").str.strip()
@@ -289,30 +314,45 @@ def read_leads(
         fixes.append(f"trailing/leading spaces removed from {n_space} arm label(s)")
     note(stripped.isna() | (stripped == ""), "arm", "an arm label")
     out["arm"] = stripped
-    created, bad, n_naive = _time(df["created_at"], timezone)
-    note(bad | df["created_at"].isna(), "created_at", "a date-time like 2026-01-05T09:30:00-05:00")
-    if n_naive:
-        fixes.append(f"{n_naive} created_at value(s) without a time zone taken as {timezone or 'UTC'}")
-    out["created_at"] = created
     for c in SEGMENT_COLUMNS:
         if c in df.columns:
             out[c] = df[c].astype("string").str.strip().astype("category")
+    zones = _zones(df, timezone)
+    times: dict[str, pd.Series] = {}
+    for c in TIME_COLUMNS:
+        if c not in df.columns:
+            continue
+        t, bad, naive = _time(df[c], zones)
+        note(bad | (df[c].isna() if c == "created_at" else False), c, "a date-time like 2026-01-05T09:30:00-05:00")
+        _naive_times(p, c, df[c], naive & t.isna(), line)
+        if naive.any() and t[naive].notna().any():
+            how = f"in {timezone}" if timezone else "in each lead's zone, inferred from its state"
+            fixes.append(f"{int((naive & t.notna()).sum())} {c} value(s) without a UTC offset read {how}")
+        times[c] = t
+        out[c] = t
+    created = times["created_at"]
     for c in BOOL_COLUMNS:
         if c in df.columns:
             v, bad = _bool(df[c])
             note(bad, c, "yes/no, y/n, true/false or 1/0")
             out[c] = v
+    decimal_comma = df.attrs.get("delimiter") == ";"
     for c in NUMBER_COLUMNS:
         if c in df.columns:
-            v = pd.to_numeric(df[c].astype("string").str.strip(), errors="coerce")
+            text = df[c].astype("string").str.strip()
+            if decimal_comma:
+                text = text.str.replace(",", ".", regex=False)
+            v = pd.to_numeric(text, errors="coerce")
             note(df[c].notna() & v.isna(), c, "a number")
             out[c] = v
-    if "booked_at" in df.columns:
-        bt, bad, _ = _time(df["booked_at"], timezone)
-        note(bad, "booked_at", "a date-time or empty")
-        out["booked_at"] = bt
+    if decimal_comma and any(c in df.columns for c in NUMBER_COLUMNS):
+        fixes.append("decimal commas read as decimal points (the export is ';'-delimited)")
+    end = _as_of(as_of, times, fixes)
+    out["followup_days"] = ((end - created).dt.total_seconds() / 86400).clip(lower=0)
+    if "booked_at" in times:
+        bt = times["booked_at"]
         days = (bt - created).dt.total_seconds() / 86400
-        note(days < 0, "booked_at", "a time after created_at")
+        note(days < 0, "booked_at", "a time after created_at (booked_at is when the booking was made)")
         within = bt.notna() & (days >= 0) & (days <= horizon_days)
         if "booked" in out.columns:
             conflict = out["booked"].fillna(False).astype(bool) != within
@@ -327,24 +367,23 @@ def read_leads(
         out["booked_7d"] = within & (days <= 7)
         out["booked_30d"] = within & (days <= 30)
         fixes.append("booked, days_to_book, booked_7d and booked_30d derived from created_at and booked_at")
-    unusable = pd.Series(False, index=df.index)
-    for ln, _c, _v, _e in problems:
-        if ln:
-            unusable |= line == ln
-    if problems and on_error == "raise":
-        shown = "\n".join(
-            f"  line {ln}, column '{c}': {v!r} (expected {e})" if ln else f"  column '{c}': {v}"
-            for ln, c, v, e in problems[:MAX_LISTED]
-        )
-        more = f"\n  ... and {len(problems) - MAX_LISTED} more" if len(problems) > MAX_LISTED else ""
+    if "appointment_at" in times and "booked_at" in times:
+        note(times["appointment_at"] < times["booked_at"], "appointment_at", "a visit after its booking (booked_at)")
+    n_bad = int(unusable.sum())
+    if n_bad and on_error == "raise":
+        shown = "\n".join(f"  line {ln}, column '{c}': {v!r} (expected {e})" for ln, c, v, e in problems[:MAX_LISTED])
+        per_column = ", ".join(f"{c}: {n:,}" for c, n in counts.items() if n)
         raise DataError(
-            f"{p}: {int(unusable.sum())} row(s) cannot be used:\n{shown}{more}\n"
-            "Fix the export, or pass on_error='drop' to drop and list these rows."
+            f"{p}: {n_bad:,} of {len(df):,} row(s) cannot be used (problems by column — {per_column}):\n{shown}"
+            f"{'' if len(problems) <= MAX_LISTED else chr(10) + '  ...'}\n"
+            "Fix the export, or drop and list these rows: on_error='drop' (CLI --on-error drop)."
         )
     dropped = pd.DataFrame(
-        [{"line": ln, "column": c, "value": v, "reason": f"expected {e}"} for ln, c, v, e in problems if ln],
+        [{"line": ln, "column": c, "value": v, "reason": f"expected {e}"} for ln, c, v, e in problems],
         columns=["line", "column", "value", "reason"],
     )
+    if n_bad:
+        fixes.append(f"{n_bad:,} unusable row(s) dropped (on_error='drop'); the first are listed in dropped_rows")
     out = out[~unusable].reset_index(drop=True)
     for c in BOOL_COLUMNS:
         if c in out.columns:
@@ -354,7 +393,55 @@ def read_leads(
                 out[c] = out[c].astype(bool)
     out["arm"] = out["arm"].astype(str)
     out["lead_id"] = out["lead_id"].astype(str)
-    return ImportResult(out, str(p), ids, fixes, dropped, horizon_days)
+    return ImportResult(out, str(p), ids, fixes, dropped, horizon_days, as_of=end)
+
+
+def _check_zone(func: str, timezone: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        require(func, "timezone", timezone, "an IANA time zone such as 'America/Chicago'", False)
+
+
+def _zones(df: pd.DataFrame, timezone: str | None) -> Any:
+    """One zone for every naive time, or each lead's zone from its state, or None."""
+    if timezone is not None:
+        return timezone
+    if "state" in df.columns:
+        from ..scenario.model import STATE_TIMEZONES
+
+        return df["state"].astype("string").str.strip().str.upper().map(STATE_TIMEZONES).astype("object")
+    return None
+
+
+def _naive_times(p: Path, column: str, values: pd.Series, unresolved: pd.Series, line: pd.Series) -> None:
+    """Refuse local times that have no zone (no timezone= and no known state), with one message."""
+    if not unresolved.any():
+        return
+    i = int(np.flatnonzero(unresolved.to_numpy())[0])
+    raise DataError(
+        f"{p}: {int(unresolved.sum()):,} {column} value(s) have no UTC offset and no zone to read them in "
+        f"(first at line {int(line.iloc[i])}: {values.iloc[i]!r}). Local times are not guessed: pass "
+        "timezone='America/Chicago' (CLI --timezone), or include each lead's state so its zone is inferred."
+    )
+
+
+def _as_of(as_of: Any, times: dict[str, pd.Series], fixes: list[str]) -> pd.Timestamp:
+    """When the export was taken: given, or its latest timestamp (stated)."""
+    if as_of is None:
+        valid = [t.max() for t in times.values() if t.notna().any()]
+        if not valid:
+            return pd.NaT
+        latest = max(valid)
+        fixes.append(f"follow-up measured to as_of = {latest.isoformat()} (the export's latest timestamp)")
+        return latest
+    try:
+        end = pd.Timestamp(as_of)
+    except (ValueError, TypeError):
+        require("read_leads", "as_of", as_of, "a date or timestamp, e.g. '2026-11-30'", False)
+    return end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")
 
 
 def read_touches(
@@ -363,11 +450,18 @@ def read_touches(
     *,
     timezone: str | None = None,
     leads: pd.DataFrame | None = None,
+    on_error: str = "raise",
 ) -> ImportResult:
     """Read a touches export: one row per attempt (``lead_id, channel, sent_at`` [, content, status, engaged]).
 
-    With ``leads``, touches of unknown leads are counted and dropped (listed in ``dropped_rows``).
+    Every problem is reported at once with line, column and value; ``on_error="drop"`` drops and
+    lists such rows instead. With ``leads``, touches of unknown leads are counted and dropped, and
+    times without an offset are read in each lead's zone when the leads carry a state. The result
+    holds the table in ``.touches``.
     """
+    check_param("read_touches", "on_error", on_error, kind="choice", choices=("raise", "drop"))
+    if timezone is not None:
+        _check_zone("read_touches", timezone)
     p = Path(path)
     fixes: list[str] = []
     raw = _read_raw(p, fixes)
@@ -378,39 +472,59 @@ def read_touches(
     missing = [c for c in TOUCH_REQUIRED if c not in df.columns]
     if missing:
         raise DataError(f"{p} lacks required column(s) {missing}; its columns: {', '.join(map(str, raw.columns))}.")
+    line = pd.Series(np.arange(len(df)) + 2, index=df.index)
+    problems: list[tuple[int, str, str, str]] = []
+    unusable = pd.Series(False, index=df.index)
+
+    def note(bad: pd.Series, column: str, expected: str) -> None:
+        nonlocal unusable
+        bad = bad.fillna(False).astype(bool)
+        unusable |= bad
+        for i in np.flatnonzero(bad.to_numpy())[:MAX_LISTED]:
+            problems.append((int(line.iloc[i]), column, str(df[column].iloc[i]), expected))
+
     out = pd.DataFrame(
         {
             "lead_id": df["lead_id"].astype("string").str.strip().astype(str),
             "channel": df["channel"].astype("string").str.strip().str.lower().astype("category"),
         }
     )
-    t, bad, n_naive = _time(df["sent_at"], timezone)
-    if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise DataError(
-            f"{p}: {int(bad.sum())} sent_at value(s) are not date-times, first at line {i + 2}: "
-            f"{df['sent_at'].iloc[i]!r}."
-        )
-    if n_naive:
-        fixes.append(f"{n_naive} sent_at value(s) without a time zone taken as {timezone or 'UTC'}")
+    note(df["lead_id"].isna(), "lead_id", "a lead id")
+    zones: Any = timezone
+    if zones is None and leads is not None and "state" in leads.columns:
+        from ..scenario.model import STATE_TIMEZONES
+
+        by_lead = leads.set_index(leads["lead_id"].astype(str))["state"].astype(str).map(STATE_TIMEZONES)
+        zones = out["lead_id"].map(by_lead).astype("object")
+    t, bad, naive = _time(df["sent_at"], zones)
+    note(bad | df["sent_at"].isna(), "sent_at", "a date-time like 2026-01-05T09:30:00-05:00")
+    _naive_times(p, "sent_at", df["sent_at"], naive & t.isna() & ~bad, line)
+    if (naive & t.notna()).any():
+        how = f"in {timezone}" if timezone else "in each lead's zone, inferred from its state"
+        fixes.append(f"{int((naive & t.notna()).sum())} sent_at value(s) without a UTC offset read {how}")
     out["sent_at"] = t
     for c in ("content", "status"):
         if c in df.columns:
             out[c] = df[c].astype("string").str.strip().astype("category")
     if "engaged" in df.columns:
         v, bad = _bool(df["engaged"])
-        if bad.any():
-            i = int(np.flatnonzero(bad.to_numpy())[0])
-            raise DataError(
-                f"{p}: column 'engaged' has {int(bad.sum())} value(s) that are not yes/no, first at "
-                f"line {i + 2}: {df['engaged'].iloc[i]!r}."
-            )
+        note(bad, "engaged", "yes/no, y/n, true/false or 1/0")
         out["engaged"] = v
-    dropped = pd.DataFrame(columns=["line", "reason"])
     if leads is not None:
-        unknown = ~out["lead_id"].isin(set(leads["lead_id"].astype(str)))
-        if unknown.any():
-            dropped = pd.DataFrame({"line": np.flatnonzero(unknown.to_numpy()) + 2, "reason": "unknown lead_id"})
-            fixes.append(f"{int(unknown.sum())} touch(es) of unknown leads dropped")
-            out = out[~unknown].reset_index(drop=True)
+        note(~out["lead_id"].isin(set(leads["lead_id"].astype(str))), "lead_id", "a lead of the leads export")
+    n_bad = int(unusable.sum())
+    if n_bad and on_error == "raise":
+        shown = "\n".join(f"  line {ln}, column '{c}': {v!r} (expected {e})" for ln, c, v, e in problems[:MAX_LISTED])
+        raise DataError(
+            f"{p}: {n_bad:,} of {len(df):,} touch row(s) cannot be used:\n{shown}"
+            f"{'' if len(problems) <= MAX_LISTED else chr(10) + '  ...'}\n"
+            "Fix the export, or drop and list these rows: on_error='drop'."
+        )
+    dropped = pd.DataFrame(
+        [{"line": ln, "column": c, "value": v, "reason": f"expected {e}"} for ln, c, v, e in problems],
+        columns=["line", "column", "value", "reason"],
+    )
+    if n_bad:
+        fixes.append(f"{n_bad:,} unusable touch row(s) dropped (on_error='drop'); the first are listed in dropped_rows")
+    out = out[~unusable].reset_index(drop=True)
     return ImportResult(out, str(p), ids, fixes, dropped, kind="touches")

@@ -13,13 +13,20 @@ __all__ = ["EXAMPLE_MAPPING", "EXAMPLE_TOUCH_MAPPING", "make_example_export"]
 
 
 def make_example_export(
-    path: str | Path, n_leads: int = 2000, seed: int = 1, *, touches: str | Path | None = None
+    path: str | Path,
+    n_leads: int = 2000,
+    seed: int = 1,
+    *,
+    touches: str | Path | None = None,
+    offsets: bool = True,
 ) -> Path:
     """Write a realistic, messy CRM export of a simulated experiment (synthetic people only).
 
-    Its own column names (see :data:`EXAMPLE_MAPPING`), Yes/No and Y/N booleans, local times with
-    offsets, trailing spaces in some arm labels, and identifier columns (name, e-mail, phone,
-    notes) that the import must drop.
+    Its own column names (see :data:`EXAMPLE_MAPPING`), Yes/No and Y/N booleans, local times in each
+    lead's zone (with their UTC offset, or with ``offsets=False`` without one, as many CRMs export
+    them: the import then infers each lead's zone from its state), the booking time and the visit
+    as separate columns, trailing spaces in some arm labels, and identifier columns (name, e-mail,
+    phone, notes) that the import must drop.
     """
     from ..scenario.loader import load_scenario
     from ..simulation.engine import simulate
@@ -28,14 +35,21 @@ def make_example_export(
     res = simulate(sc, seed=seed, n_leads=n_leads, truth=False)
     L = res.leads
     rng = np.random.default_rng(seed)
-    off = pd.to_timedelta(L["utc_offset_minutes"].astype(int), unit="min")
+
+    zones = L["timezone"].astype(str)
 
     def local(ts: pd.Series) -> pd.Series:
-        loc = (ts + off).dt.strftime("%Y-%m-%d %H:%M:%S")
-        sign = np.where(L["utc_offset_minutes"] < 0, "-", "+")
-        hh = (L["utc_offset_minutes"].abs() // 60).astype(int).map("{:02d}".format)
-        mm = (L["utc_offset_minutes"].abs() % 60).astype(int).map("{:02d}".format)
-        return (loc + pd.Series(sign, index=L.index) + hh + ":" + mm).where(ts.notna(), "")
+        """Wall-clock time in the lead's own zone (DST included), with or without its offset."""
+        out = pd.Series("", index=L.index, dtype=object)
+        for zone in zones.unique():
+            sel = (zones == zone) & ts.notna()
+            loc = ts[sel].dt.tz_convert(zone)
+            text = loc.dt.strftime("%Y-%m-%d %H:%M:%S")
+            if offsets:
+                z = loc.dt.strftime("%z")
+                text = text + z.str[:3] + ":" + z.str[3:]
+            out[sel] = text
+        return out
 
     yes = np.array(["Yes", "No"])
     yn = np.array(["Y", "N"])
@@ -54,7 +68,9 @@ def make_example_export(
             "Lead Source": L["source"].astype(str),
             "Audience": L["audience"].astype(str),
             "Appointment Booked": np.where(L["booked"], yes[0], yes[1]),
-            "Appointment Date": local(L["booked_at"]),
+            "Booked Date": local(L["booked_at"]),
+            "Appointment Date": local(L["booked_at"] + pd.to_timedelta(L["appointment_lead_days"], unit="D")),
+            "State": L["state"].astype(str),
             "Showed": np.where(L["attended"], yn[0], yn[1]),
             "Unsubscribed": np.where(L["opted_out"], "TRUE", "FALSE"),
             "Staff Minutes": L["staff_minutes"].round(1),
@@ -87,7 +103,9 @@ EXAMPLE_MAPPING: dict[str, str] = {
     "source": "Lead Source",
     "audience": "Audience",
     "booked": "Appointment Booked",
-    "booked_at": "Appointment Date",
+    "booked_at": "Booked Date",
+    "appointment_at": "Appointment Date",
+    "state": "State",
     "attended": "Showed",
     "opted_out": "Unsubscribed",
     "staff_minutes": "Staff Minutes",

@@ -244,6 +244,7 @@ def prepare_data(
     seed: int,
     n_leads: int,
     mapping: str | Path | None = None,
+    read_options: Mapping[str, Any] | None = None,
 ) -> tuple[Path, Path | None, dict[str, Any]]:
     """Simulate once (or import a real export once) for all reports; returns (leads, truth, manifest)."""
     from ..scenario.loader import load_scenario
@@ -255,7 +256,7 @@ def prepare_data(
     if data:
         from ..io.crm import read_leads
 
-        imp = read_leads(data, mapping=mapping)
+        imp = read_leads(data, mapping=mapping, **dict(read_options or {}))
         key = hashlib.sha256(Path(data).read_bytes()).hexdigest()[:16]
         leads_path = cache / f"real-{key}.parquet"
         atomic.write_parquet(leads_path, imp.leads)
@@ -285,6 +286,7 @@ def render_reports(
     *,
     data: str | Path | None = None,
     mapping: str | Path | None = None,
+    read_options: Mapping[str, Any] | None = None,
     seed: int = 7,
     n_leads: int = 20_000,
     out: str | Path = "reports",
@@ -299,7 +301,8 @@ def render_reports(
     Args:
         scenario: scenario file, or a bundled scenario's name, to simulate (default ``speed_to_lead``).
         service_lines: "all" or a list of service lines.
-        data: a real export (leads CSV/Parquet) instead of a simulation; ``mapping`` maps its columns.
+        data: a real export (leads CSV/Parquet) instead of a simulation; ``mapping`` maps its columns and
+            ``read_options`` are passed to :func:`~nurture_lab.read_leads` (``timezone``, ``on_error``, ``as_of``).
         seed, n_leads: the simulation's seed and size.
         out: output folder (default ``reports``).
         jobs: worker processes, each with one warm kernel (default ``None``: every core, at most
@@ -339,7 +342,13 @@ def render_reports(
             if executor is None and workers > 1:
                 pool = _warm_pool(workers, out_dir)  # kernels start while the data are prepared
             leads_path, truth_path, man = prepare_data(
-                out_dir, scenario=scenario, data=data, seed=seed, n_leads=n_leads, mapping=mapping
+                out_dir,
+                scenario=scenario,
+                data=data,
+                seed=seed,
+                n_leads=n_leads,
+                mapping=mapping,
+                read_options=read_options,
             )
             man_path = out_dir / CACHE_DIR / "manifest.json"
             atomic.write_json(man_path, man)

@@ -9,7 +9,7 @@ import nurture_lab as nl
 from nurture_lab.io.crm import read_leads, read_touches
 from nurture_lab.io.example import EXAMPLE_MAPPING, EXAMPLE_TOUCH_MAPPING, make_example_export
 
-from ..conftest import ROOT
+from ..conftest import ROOT, run_cli
 
 GOOD = """lead_id,arm,created_at,service_line,booked,booked_at,opted_out
 a1,control,2026-01-05T09:00:00-05:00,orthopedics,yes,2026-01-08T10:00:00-05:00,no
@@ -26,11 +26,12 @@ def write(tmp_path: Path, text: str | bytes, name: str = "leads.csv") -> Path:
 
 
 def test_good_file_parses_with_counted_fixes(tmp_path: Path) -> None:
-    r = read_leads(write(tmp_path, GOOD))
+    r = read_leads(write(tmp_path, GOOD), timezone="America/New_York")
     L = r.leads
     assert list(L["arm"]) == ["control", "fast", "fast", "control"]
     assert any("spaces removed from 1 arm label" in f for f in r.fixes)
-    assert any("1 created_at value(s) without a time zone taken as UTC" in f for f in r.fixes)
+    assert any("1 created_at value(s) without a UTC offset read in America/New_York" in f for f in r.fixes)
+    assert L["created_at"].iloc[2] == pd.Timestamp("2026-01-05T16:00:00Z")  # 11:00 in New York
     assert str(L["created_at"].dt.tz) == "UTC"
     assert L["booked"].tolist() == [True, False, True, False]
     assert L["days_to_book"].iloc[0] == pytest.approx(3 + 1 / 24)
@@ -68,23 +69,25 @@ def test_good_file_parses_with_counted_fixes(tmp_path: Path) -> None:
 def test_malformed_exports_get_located_errors(tmp_path: Path, text: str, match: str | None) -> None:
     p = write(tmp_path, text)
     if match is None:  # a ';' delimiter is detected and counted
-        r = read_leads(p)
+        r = read_leads(p, timezone="America/New_York")
         assert any("delimiter ';' detected" in f for f in r.fixes) and len(r.leads) == 4
         return
     with pytest.raises(nl.DataError, match=match):
-        read_leads(p)
+        read_leads(p, timezone="America/New_York")
 
 
 def test_all_problems_are_listed_at_once(tmp_path: Path) -> None:
     text = GOOD.replace("2026-01-05T10:00:00-05:00", "bad-date").replace(",no\na2", ",maybe\na2")
     with pytest.raises(nl.DataError) as e:
-        read_leads(write(tmp_path, text))
+        read_leads(write(tmp_path, text), timezone="America/New_York")
     msg = str(e.value)
-    assert "2 row(s) cannot be used" in msg and "'bad-date'" in msg and "'maybe'" in msg
+    assert "2 of 4 row(s) cannot be used" in msg and "'bad-date'" in msg and "'maybe'" in msg
 
 
 def test_drop_mode_counts_and_lists_rows(tmp_path: Path) -> None:
-    r = read_leads(write(tmp_path, GOOD.replace("2026-01-05T10:00:00-05:00", "bad-date")), on_error="drop")
+    r = read_leads(
+        write(tmp_path, GOOD.replace("2026-01-05T10:00:00-05:00", "bad-date")), on_error="drop", timezone="UTC"
+    )
     assert len(r.leads) == 3
     assert r.dropped_rows["line"].tolist() == [3]
 
@@ -138,3 +141,117 @@ def test_example_export_round_trip_and_touches(tmp_path: Path) -> None:
         "chat",
         "retargeting",
     }
+
+
+def test_local_times_without_a_zone_are_never_guessed(tmp_path: Path) -> None:
+    with pytest.raises(
+        nl.DataError,
+        match=r"1 created_at value\(s\) have no UTC offset and no zone .* line 4: '2026-01-05 11:00:00'.*--timezone",
+    ):
+        read_leads(write(tmp_path, GOOD))
+
+
+def test_each_leads_zone_is_inferred_from_its_state(tmp_path: Path) -> None:
+    """A CRM export with local times and no zone: checked against zoneinfo, DST included."""
+    from zoneinfo import ZoneInfo
+
+    text = (
+        "lead_id,arm,created_at,state,booked\n"
+        "1,a,2026-03-07 09:00:00,CA,no\n"  # before the US change to daylight time (Mar 8)
+        "2,b,2026-03-09 09:00:00,CA,no\n"  # after it
+        "3,a,2026-03-09 09:00:00,TX,yes\n"
+        "4,b,2026-07-01 20:30:00,FL,no\n"
+    )
+    r = read_leads(write(tmp_path, text))
+    zones = {"CA": "America/Los_Angeles", "TX": "America/Chicago", "FL": "America/New_York"}
+    for (_, row), local, st in zip(
+        r.leads.iterrows(),
+        ["2026-03-07 09:00", "2026-03-09 09:00", "2026-03-09 09:00", "2026-07-01 20:30"],
+        ["CA", "CA", "TX", "FL"],
+    ):
+        want = pd.Timestamp(local).tz_localize(ZoneInfo(zones[st])).tz_convert("UTC")
+        assert row["created_at"] == want
+    assert r.leads["created_at"].iloc[0].hour == 17 and r.leads["created_at"].iloc[1].hour == 16  # PST, then PDT
+    assert any("read in each lead's zone, inferred from its state" in f for f in r.fixes)
+
+
+def test_every_bad_row_is_counted_and_the_cli_can_drop_them(tmp_path: Path) -> None:
+    rows = "\n".join(f"{i},a,not-a-date,yes" for i in range(2000))
+    p = write(tmp_path, "lead_id,arm,created_at,booked\n" + rows + "\n")
+    with pytest.raises(
+        nl.DataError,
+        match=r"2,000 of 2,000 row\(s\) cannot be used \(problems by column — created_at: 2,000\)[\s\S]*--on-error drop",
+    ):
+        read_leads(p, timezone="UTC")
+    good = "\n".join(f"g{i},{'a' if i % 2 else 'b'},2026-01-05T09:00:00Z,{'yes' if i % 3 else 'no'}" for i in range(60))
+    mixed = write(tmp_path, "lead_id,arm,created_at,booked\n" + good + "\nx1,a,never,yes\n", "mixed.csv")
+    res = run_cli(
+        "analyze",
+        str(mixed),
+        "--arm",
+        "arm",
+        "--control",
+        "b",
+        "--metric",
+        "booked",
+        "--mapping",
+        str(write(tmp_path, "[columns]\n", "m.toml")),
+        "--on-error",
+        "drop",
+    )
+    assert res.returncode == 0, res.stderr
+    assert "1 unusable row(s) dropped" in res.stderr
+
+
+def test_decimal_commas_in_a_semicolon_export(tmp_path: Path) -> None:
+    text = "lead_id;arm;created_at;booked;staff_minutes\n1;a;2026-01-05T09:00:00Z;yes;12,5\n2;b;2026-01-05T09:00:00Z;no;3\n"
+    r = read_leads(write(tmp_path, text))
+    assert r.leads["staff_minutes"].tolist() == [12.5, 3.0]
+    assert any("decimal commas" in f for f in r.fixes)
+
+
+def test_booking_time_visit_and_follow_up(tmp_path: Path) -> None:
+    text = (
+        "lead_id,arm,created_at,booked_at,appointment_at\n"
+        "1,a,2026-01-05T09:00:00Z,2026-01-06T09:00:00Z,2026-01-20T09:00:00Z\n"
+        "2,b,2026-01-10T09:00:00Z,,\n"
+        "3,b,2026-01-10T09:00:00Z,2026-01-12T09:00:00Z,2026-01-11T09:00:00Z\n"
+    )
+    with pytest.raises(nl.DataError, match=r"line 4, column 'appointment_at'.*a visit after its booking"):
+        read_leads(write(tmp_path, text))
+    ok = text.replace("2026-01-11T09:00:00Z", "2026-01-30T09:00:00Z")
+    r = read_leads(write(tmp_path, ok))
+    assert r.leads["days_to_book"].iloc[0] == pytest.approx(1.0)  # from the booking, not the visit
+    assert r.as_of == pd.Timestamp("2026-01-30T09:00:00Z")  # the export's latest timestamp, stated
+    assert any("follow-up measured to as_of = 2026-01-30" in f for f in r.fixes)
+    assert r.leads["followup_days"].tolist() == pytest.approx([25.0, 20.0, 20.0])
+    r2 = read_leads(write(tmp_path, ok), as_of="2026-02-01")
+    assert r2.leads["followup_days"].iloc[0] == pytest.approx(26.625)  # to midnight UTC on Feb 1
+
+
+def test_example_mapping_separates_booking_and_visit() -> None:
+    import tomllib
+
+    cols = tomllib.loads((ROOT / "nurture_lab/data/example_mapping.toml").read_text())["columns"]
+    assert cols["booked_at"] == "Booked Date" and cols["appointment_at"] == "Appointment Date"
+    assert cols == EXAMPLE_MAPPING
+
+
+def test_example_export_without_offsets_reads_back_the_same_times(tmp_path: Path) -> None:
+    with_off = read_leads(make_example_export(tmp_path / "a.csv", n_leads=800, seed=2), mapping=EXAMPLE_MAPPING)
+    naive = read_leads(
+        make_example_export(tmp_path / "b.csv", n_leads=800, seed=2, offsets=False), mapping=EXAMPLE_MAPPING
+    )
+    pd.testing.assert_series_equal(with_off.leads["created_at"], naive.leads["created_at"])
+    pd.testing.assert_series_equal(with_off.leads["days_to_book"], naive.leads["days_to_book"])
+
+
+def test_touches_report_every_problem_at_once(tmp_path: Path) -> None:
+    text = "lead_id,channel,sent_at,engaged\n1,sms,2026-01-05T09:00:00Z,yes\n2,sms,soon,yes\n3,call,2026-01-05T09:00:00Z,perhaps\n"
+    with pytest.raises(
+        nl.DataError,
+        match=r"2 of 3 touch row\(s\)[\s\S]*line 3, column 'sent_at': 'soon'[\s\S]*line 4, column 'engaged': 'perhaps'",
+    ):
+        read_touches(write(tmp_path, text, "t.csv"))
+    t = read_touches(write(tmp_path, text, "t.csv"), on_error="drop")
+    assert len(t.touches) == 1 and t.dropped_rows["line"].tolist() == [3, 4]
