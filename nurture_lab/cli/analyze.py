@@ -29,6 +29,11 @@ def add_parser(sub: Any) -> None:
     a.add_argument("--allocation", default=None, help="planned shares for the SRM check: ARM=SHARE,ARM=SHARE")
     a.add_argument("--binary", action="append", default=[], metavar="COL", help="declare a metric binary (0/1)")
     a.add_argument("--numeric", action="append", default=[], metavar="COL", help="declare a metric numeric")
+    a.add_argument(
+        "--sequential",
+        action="store_true",
+        help="always-valid p-values and confidence sequences (monitoring a running test)",
+    )
     a.add_argument("--format", choices=["table", "json", "csv"], default="table")
     a.add_argument(
         "--mapping",
@@ -115,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
         alpha=args.alpha,
         allocation=parse_allocation(args.allocation),
         metric_types={**dict.fromkeys(args.binary, "binary"), **dict.fromkeys(args.numeric, "numeric")} or None,
+        sequential=args.sequential,
     )
     if args.format == "json":
         print(res.to_json())

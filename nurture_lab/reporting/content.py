@@ -50,6 +50,7 @@ class ReportData:
     guardrail_margin: float = 0.01
     alpha: float = 0.05
     provenance: dict[str, Any] = field(default_factory=dict)
+    sequential: bool = False
 
     @property
     def simulated(self) -> bool:
@@ -76,6 +77,7 @@ def load_report_data(
     guardrail: str = "opted_out",
     guardrail_margin: float = 0.01,
     alpha: float = 0.05,
+    sequential: bool = False,
 ) -> ReportData:
     """Load the prepared data of one service line (see :func:`prepare_data`)."""
     leads = pd.read_parquet(leads_path)
@@ -93,14 +95,16 @@ def load_report_data(
     ctrl = control or man.get("control", "")
     if not ctrl:
         raise DataError("The report needs the control arm's label (parameter 'control').")
-    return ReportData(service_line, leads, truth, ctrl, arm, metric, guardrail, guardrail_margin, alpha, man)
+    return ReportData(
+        service_line, leads, truth, ctrl, arm, metric, guardrail, guardrail_margin, alpha, man, sequential
+    )
 
 
 def analyse_report(rd: ReportData) -> ReportAnalysis:
     """Every number of a report, from :func:`nurture_lab.analyze` and friends (one correction family)."""
     df = rd.leads
     metrics = [m for m in dict.fromkeys([rd.metric, *REPORT_METRICS]) if m in df.columns and m != rd.guardrail]
-    main = analyze(df, arm=rd.arm, control=rd.control, metrics=metrics, alpha=rd.alpha)
+    main = analyze(df, arm=rd.arm, control=rd.control, metrics=metrics, alpha=rd.alpha, sequential=rd.sequential)
     guard = None
     if rd.guardrail in df.columns:
         guard = non_inferiority(df, rd.arm, rd.control, rd.guardrail, rd.guardrail_margin, alpha=rd.alpha)
@@ -112,7 +116,15 @@ def analyse_report(rd: ReportData) -> ReportAnalysis:
     for col in ("source", "audience", "coverage"):
         if col in df.columns:
             with contextlib.suppress(DataError):
-                segments[col] = analyze(df, arm=rd.arm, control=rd.control, metrics=[rd.metric], by=col, alpha=rd.alpha)
+                segments[col] = analyze(
+                    df,
+                    arm=rd.arm,
+                    control=rd.control,
+                    metrics=[rd.metric],
+                    by=col,
+                    alpha=rd.alpha,
+                    sequential=rd.sequential,
+                )
     return ReportAnalysis(main, guard, ttb, segments)
 
 
@@ -290,6 +302,14 @@ def methods_note(rd: ReportData, ra: ReportAnalysis) -> str:
             f"{rd.guardrail_margin * 100:.1f} points, at alpha {rd.alpha}.",
             "- **Time to book**: Kaplan–Meier, log-rank test, Cox proportional hazards (statsmodels).",
             "- **Sample ratio**: chi-square goodness of fit against the planned allocation, flagged at p < 0.001.",
+            *(
+                [
+                    "- **Monitoring**: always-valid p-values and confidence sequences (asymptotic confidence "
+                    "sequences, Waudby-Smith et al. 2021): valid however often the running test is looked at."
+                ]
+                if rd.sequential
+                else []
+            ),
             f"- **Software**: nurture_lab {__version__}. Re-run with the same parameters to reproduce every number.",
         ]
     )

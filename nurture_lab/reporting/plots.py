@@ -316,3 +316,29 @@ def plot_calibration(table: pd.DataFrame, title: str = "Self-calibration: are th
     _style(ax)
     fig.tight_layout()
     return fig
+
+
+def plot_peeking(
+    looks: pd.DataFrame, alpha: float = 0.05, title: str = "Looking every week: false alarms in A/A tests"
+) -> Figure:
+    """Share of A/A experiments already declared different after each interim look: naive repeated
+    fixed-sample tests vs always-valid tests, with binomial 95% bands and the nominal alpha."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.0))
+    for name, color, text in (
+        ("naive", PALETTE[5], "fixed-sample test at every look"),
+        ("sequential", PALETTE[0], "always-valid test (confidence sequence)"),
+    ):
+        ax.plot(looks["look"], looks[f"{name}_fpr"] * 100, marker="o", color=color, label=text)
+        ax.fill_between(
+            looks["look"], looks[f"{name}_ci_low"] * 100, looks[f"{name}_ci_high"] * 100, color=color, alpha=0.12
+        )
+    ax.axhline(alpha * 100, color=PALETTE[4], linestyle="--", linewidth=1, label=f"nominal {alpha:.0%}")
+    ax.set_xticks(looks["look"], [f"{k}\n{n:,}" for k, n in zip(looks["look"], looks["leads_seen"])])
+    ax.set_xlabel("look (and leads seen so far)")
+    ax.set_ylabel("A/A tests with a false alarm (%)")
+    ax.set_ylim(bottom=0)
+    ax.set_title(title)
+    ax.legend(frameon=False, loc="upper left")
+    _style(ax)
+    fig.tight_layout()
+    return fig

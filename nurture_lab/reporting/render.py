@@ -457,7 +457,7 @@ def _headlines(
     results: Mapping[str, tuple[str | None, float]],
 ) -> dict[str, str]:
     out = {}
-    keys = ("arm", "control", "metric", "guardrail", "guardrail_margin", "alpha")
+    keys = ("arm", "control", "metric", "guardrail", "guardrail_margin", "alpha", "sequential")
     kw = {k: extra[k] for k in keys if k in extra}
     for s in lines:
         if results.get(s, ("x", 0))[0]:

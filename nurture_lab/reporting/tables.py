@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 from ..stats.analysis import AnalysisResult
@@ -58,3 +60,20 @@ def golden(result: AnalysisResult, digits: int = 4) -> str:
         )
     lines.append(f"SRM p = {result.srm['p_value']:.{digits}f}")
     return "\n".join(lines)
+
+
+def peeking_summary(calibration: Any) -> pd.DataFrame:
+    """The peeking study in words: false-alarm rate after the last look, naive vs always-valid."""
+    t = calibration.table
+    rows = t[t["check"].str.contains("looks")]
+    return pd.DataFrame(
+        {
+            "how the analyst looks": rows["check"].str.replace("A/A false-positive rate, ", "", regex=False),
+            "false alarms": [
+                f"{v:.1%} ({lo:.1%} to {hi:.1%})"
+                for v, lo, hi in zip(rows["observed"], rows["ci_low"], rows["ci_high"])
+            ],
+            "promised": [f"{a:.0%}" for a in rows["nominal"]],
+            "as expected": ["yes" if c else "no" for c in rows["consistent"]],
+        }
+    )

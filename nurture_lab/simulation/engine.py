@@ -842,15 +842,24 @@ def potential_outcomes(scenario: Scenario, seed: int = 0, n_leads: int = 10_000)
     return pot.merge(seg, on="lead_id", how="left")
 
 
-def simulate_stats(scenario: Scenario, seed: int, n_leads: int, metrics: Iterable[str]) -> dict[str, dict[str, float]]:
+def simulate_stats(
+    scenario: Scenario, seed: int, n_leads: int, metrics: Iterable[str], looks: int = 1
+) -> dict[str, dict[str, float]]:
     """A lean observed-only run for replications: per arm and metric, ``n``, ``sum`` and ``sumsq``.
 
     Same leads, assignment and draws as :func:`simulate` (so the same numbers), without the touch
-    log or the data frames.
+    log or the data frames. With ``looks = K > 1`` it also gives the running totals an analyst
+    would have seen at K equally spaced looks in arrival order (the first ``k * n_leads / K`` leads):
+    keys ``n@k``, ``<metric>:sum@k``, ``<metric>:sumsq@k`` for k = 1..K.
     """
     metrics = list(metrics)
     arms = scenario.experiment.arms
-    acc = {a.name: {"n": 0.0} | {f"{m}:{k}": 0.0 for m in metrics for k in ("sum", "sumsq")} for a in arms}
+    stops = np.ceil(np.arange(1, looks + 1) * n_leads / looks).astype(np.int64)
+    keys = [f"{m}:{k}" for m in metrics for k in ("sum", "sumsq")]
+    acc = {a.name: {"n": 0.0} | dict.fromkeys(keys, 0.0) for a in arms}
+    if looks > 1:
+        for st in acc.values():
+            st.update({f"{k}@{j}": 0.0 for k in ["n", *keys] for j in range(1, looks + 1)})
     for c, first, n in _random.chunks(n_leads):
         df = make_leads_chunk(scenario, seed, c, first, n, identities=False)
         lead = _Leads.from_frame(df, scenario)
@@ -863,8 +872,18 @@ def simulate_stats(scenario: Scenario, seed: int, n_leads: int, metrics: Iterabl
             out, _ = _run_arm(scenario, arm, _subset(by_arm, slice(bounds[a], bounds[a + 1])), uniforms, None)
             st = acc[arm.name]
             st["n"] += float(bounds[a + 1] - bounds[a])
+            # leads of this arm seen by each look: positions ascend within the arm (arrival order)
+            seen = np.searchsorted(first + order[bounds[a] : bounds[a + 1]], stops) if looks > 1 else None
+            if seen is not None:
+                for j, k in enumerate(seen, start=1):
+                    st[f"n@{j}"] += float(k)
             for m in metrics:
                 v = out[m].astype(np.float64)
                 st[f"{m}:sum"] += float(v.sum())
                 st[f"{m}:sumsq"] += float((v * v).sum())
+                if seen is not None:
+                    cs, cq = np.r_[0.0, np.cumsum(v)], np.r_[0.0, np.cumsum(v * v)]
+                    for j, k in enumerate(seen, start=1):
+                        st[f"{m}:sum@{j}"] += float(cs[k])
+                        st[f"{m}:sumsq@{j}"] += float(cq[k])
     return acc

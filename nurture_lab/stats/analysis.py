@@ -18,6 +18,7 @@ statistics never scan rows twice and the same code could take aggregates compute
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +30,8 @@ from .._results import ResultMixin
 from ..errors import DataError, check_param, require
 from .estimators import _adjust, _binary_row, _lin_row, _numeric_row, srm_check, sufficient_stats
 from .methods import CI_METHODS, CORRECTIONS
-from .ratio import Ratio, ratio_row
+from .ratio import Ratio, _ratio_var, ratio_row
+from .sequential import DEFAULT_TUNING, always_valid_p, cs_halfwidth
 
 __all__ = ["CI_METHODS", "CORRECTIONS", "MIN_GROUP_N", "RESULT_COLUMNS", "AnalysisResult", "analyze"]
 
@@ -248,6 +250,8 @@ def analyze(
     alpha: float = 0.05,
     allocation: Mapping[str, float] | None = None,
     metric_types: Mapping[str, str] | None = None,
+    sequential: bool = False,
+    sequential_tuning: int = DEFAULT_TUNING,
 ) -> AnalysisResult:
     """Analyse an A/B/n experiment: every arm against the control, for every metric.
 
@@ -268,6 +272,10 @@ def analyze(
             must be finite and non-negative with a positive sum.
         metric_types: declared types, e.g. ``{"visit": "binary"}``; a metric declared binary
             with values other than 0/1 is refused (CLI ``--binary COL`` / ``--numeric COL``).
+        sequential: always-valid monitoring of a running test: every interval is an asymptotic
+            confidence sequence and every p-value always valid, so they hold however often the
+            analyst looks (see :mod:`nurture_lab.stats.sequential`; CLI ``--sequential``).
+        sequential_tuning: total units at which the sequence is tightest (default 5000).
 
     Every row also has ``adj_ci_low``, ``adj_ci_high``: intervals at the correction's level,
     to read beside ``p_adjusted`` — ``holm``: simultaneous Bonferroni intervals at level
@@ -295,6 +303,8 @@ def analyze(
     check_param("analyze", "ci_method", ci_method, kind="choice", choices=CI_METHODS)
     check_param("analyze", "correction", correction, kind="choice", choices=CORRECTIONS)
     check_param("analyze", "alpha", alpha, low=0, high=0.5, low_open=True, high_open=True)
+    check_param("analyze", "sequential", sequential, kind="bool")
+    check_param("analyze", "sequential_tuning", sequential_tuning, kind="int", low=1)
     covariates = list(covariates or [])
     _require_columns(df, [arm], "Arm")
     ratio_metrics = {} if isinstance(metrics, (str, Mapping)) else {m.name: m for m in metrics if isinstance(m, Ratio)}
@@ -308,6 +318,7 @@ def analyze(
         "empty with ratio metrics (Lin's adjustment is for plain metrics)",
         not (covariates and ratio_metrics),
     )
+    require("analyze", "covariates", covariates, "empty with sequential=True", not (covariates and sequential))
     types = _metric_types(df, metrics, metric_types)
     value_columns = list(dict.fromkeys([m for m in types if m not in ratio_metrics] + columns))
     if by is not None:
@@ -388,6 +399,8 @@ def analyze(
                     )
                 sub = df if g is None else df[df[by] == g]
                 estimate = _estimator(sub, arm, control, a, m, mtype, r, c, covariates, ci_method, nonneg[m])
+                if sequential:
+                    estimate = _sequential_estimator(estimate, r, c, mtype, sequential_tuning)
                 vals = estimate(alpha)
                 small = min(n1, n0) < MIN_GROUP_N or no_var
                 if g is not None and small:
@@ -435,6 +448,11 @@ def analyze(
         "n_units": len(df),
         "family_size": int(res["p_value"].notna().sum()),
         "adjusted_alpha": level,
+        "sequential": (
+            f"asymptotic confidence sequence (Waudby-Smith et al. 2021), tuned for {sequential_tuning:,} units"
+            if sequential
+            else None
+        ),
         "adjusted_intervals": ADJUSTED_INTERVALS[correction],
     }
     if srm["flagged"]:
@@ -487,6 +505,38 @@ def _estimator(
     if mtype == "binary":
         return lambda a: _binary_row(float(r["sum"]), n1, float(c["sum"]), n0, ci_method, a)
     return lambda a: _numeric_row(float(r["sum"]), float(r["css"]), n1, float(c["sum"]), float(c["css"]), n0, a, nonneg)
+
+
+def _sequential_estimator(estimate: Any, r: pd.Series, c: pd.Series, mtype: str, tuning: int) -> Any:
+    """Wrap a fixed-sample estimator: the same estimate, with a confidence sequence and an always-valid p."""
+    n1, n0 = int(r["n"]), int(c["n"])
+    if mtype == "ratio":
+        v1, v0 = _ratio_var(r) / n1, _ratio_var(c) / n0
+    elif mtype == "binary":
+        p1, p0 = float(r["sum"]) / n1, float(c["sum"]) / n0
+        v1, v0 = p1 * (1 - p1) / n1, p0 * (1 - p0) / n0
+    else:
+        v1, v0 = float(r["css"]) / (n1 - 1) / n1, float(c["css"]) / (n0 - 1) / n0
+    t = n1 + n0
+
+    def run(a: float) -> dict[str, Any]:
+        vals = dict(estimate(a))
+        d, var = vals["diff"], v1 + v0
+        half = cs_halfwidth(var, t, a, tuning) if var > 0 else float("nan")
+        vals["diff_ci_low"], vals["diff_ci_high"] = d - half, d + half
+        vals["p_value"] = always_valid_p(d, var, t, a, tuning)
+        m1, m0 = vals["arm_value"], vals["control_value"]
+        if m1 > 0 and m0 > 0 and var > 0:
+            log_half = cs_halfwidth(v1 / m1**2 + v0 / m0**2, t, a, tuning)
+            vals["rel_ci_low"] = m1 / m0 * math.exp(-log_half) - 1
+            vals["rel_ci_high"] = m1 / m0 * math.exp(log_half) - 1
+        else:
+            vals["rel_ci_low"] = vals["rel_ci_high"] = float("nan")
+        vals["test"] = f"{vals['test']}; always valid"
+        vals["ci_method"] = "confidence sequence"
+        return vals
+
+    return run
 
 
 def _check_allocation(allocation: Mapping[str, float] | None) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -28,6 +28,7 @@ from ..errors import check_param, require
 from ..scenario.model import Scenario
 from ..simulation.engine import simulate, simulate_stats
 from .analysis import _adjust, _binary_row, _numeric_row
+from .sequential import always_valid_p
 
 __all__ = ["CalibrationResult", "PowerResult", "calibrate", "simulate_power"]
 
@@ -45,6 +46,7 @@ class _Batch:
     alpha: float
     ci_method: str
     binary: bool
+    looks: int = 1
 
 
 def _rep_seed(seed: int, size_index: int, rep: int) -> int:
@@ -57,7 +59,7 @@ def _run_batch(b: _Batch) -> list[dict[str, Any]]:
     exp = b.scenario.experiment
     out = []
     for rep in b.reps:
-        st = simulate_stats(b.scenario, _rep_seed(b.seed, b.size_index, rep), b.n_leads, [b.metric])
+        st = simulate_stats(b.scenario, _rep_seed(b.seed, b.size_index, rep), b.n_leads, [b.metric], looks=b.looks)
         c = st[exp.control]
         rows = []
         for arm in exp.arm_names:
@@ -85,12 +87,37 @@ def _run_batch(b: _Batch) -> list[dict[str, Any]]:
                     "diff_ci_low": r["diff_ci_low"],
                     "diff_ci_high": r["diff_ci_high"],
                     "p_value": r["p_value"],
+                    **(_peeking(b, a, c) if b.looks > 1 else {}),
                 }
             )
         padj = _adjust(np.array([r["p_value"] for r in rows]), "holm")
         for r, pa in zip(rows, padj):
             out.append({"size_index": b.size_index, "n_leads": b.n_leads, "rep": rep, **r, "p_adjusted": float(pa)})
     return out
+
+
+def _peeking(b: _Batch, a: dict[str, float], c: dict[str, float]) -> dict[str, int]:
+    """The first of ``b.looks`` interim looks at which the fixed-sample test, and the always-valid
+    test, would have declared a difference (0: never)."""
+    first = {"naive_first_look": 0, "sequential_first_look": 0}
+    m = b.metric
+    for k in range(1, b.looks + 1):
+        n1, n0 = int(a[f"n@{k}"]), int(c[f"n@{k}"])
+        if min(n1, n0) < 2:
+            continue
+        s1, s0 = a[f"{m}:sum@{k}"], c[f"{m}:sum@{k}"]
+        css1, css0 = _css(s1, a[f"{m}:sumsq@{k}"], n1), _css(s0, c[f"{m}:sumsq@{k}"], n0)
+        if b.binary:
+            row = _binary_row(s1, n1, s0, n0, b.ci_method, b.alpha)
+        else:
+            row = _numeric_row(s1, css1, n1, s0, css0, n0, b.alpha)
+        var = css1 / (n1 - 1) / n1 + css0 / (n0 - 1) / n0
+        p_seq = always_valid_p(s1 / n1 - s0 / n0, var, n1 + n0, b.alpha)
+        if not first["naive_first_look"] and row["p_value"] < b.alpha:
+            first["naive_first_look"] = k
+        if not first["sequential_first_look"] and p_seq < b.alpha:
+            first["sequential_first_look"] = k
+    return first
 
 
 def _css(total: float, sumsq: float, n: float) -> float:
@@ -196,6 +223,7 @@ def simulate_power(
     jobs: int | None = DEFAULT_JOBS,
     truth_leads: int = 200_000,
     progress: bool = False,
+    looks: int = 1,
 ) -> PowerResult:
     """Simulation-based power of the scenario's experiment for each total size in ``n_leads``.
 
@@ -208,6 +236,9 @@ def simulate_power(
         executor: any ``concurrent.futures.Executor``; without one, ``jobs`` worker processes
             (default ``None``: every core).
         truth_leads: leads in the common-random-numbers run that gives the true effect.
+        looks: interim looks per experiment (equally spaced in arrival order); with more than one,
+            each replication also records the first look at which the fixed-sample test
+            (``naive_first_look``) and the always-valid test (``sequential_first_look``) rejected.
 
     Returns:
         A :class:`PowerResult`: ``table`` has ``n_leads, arm, replications, power, power_se,
@@ -215,9 +246,12 @@ def simulate_power(
     """
     sizes, binary = _check_power_args("simulate_power", scenario, n_leads, replications, metric, alpha, ci_method)
     seed = _random.check_seed(seed, "simulate_power")
+    check_param("simulate_power", "looks", looks, kind="int", low=1)
     truth, control_rate = _true_effects(scenario, metric, seed, truth_leads)
     batches = [
-        _Batch(scenario, metric, i, n, seed, tuple(range(s, min(s + BATCH, replications))), alpha, ci_method, binary)
+        _Batch(
+            scenario, metric, i, n, seed, tuple(range(s, min(s + BATCH, replications))), alpha, ci_method, binary, looks
+        )
         for i, n in enumerate(sizes)
         for s in range(0, replications, BATCH)
     ]
@@ -276,10 +310,20 @@ def simulate_power(
 
 @dataclass(frozen=True, repr=False)
 class CalibrationResult(ResultMixin):
-    """Observed vs nominal rates of our own statistics, with binomial 95% confidence intervals."""
+    """Observed vs nominal rates of our own statistics, with binomial 95% confidence intervals.
+
+    With ``looks``: the A/A false-positive rate after each interim look, for naive repeated
+    fixed-sample tests and for the always-valid test (``looks`` table; :meth:`plot_peeking`).
+    """
 
     table: pd.DataFrame
     settings: dict[str, Any]
+    looks: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    def plot_peeking(self) -> Any:
+        from ..reporting.plots import plot_peeking
+
+        return plot_peeking(self.looks, self.settings["alpha"])
 
     def _table(self) -> pd.DataFrame:
         return self.table
@@ -294,6 +338,20 @@ class CalibrationResult(ResultMixin):
         return plot_calibration(self.table)
 
 
+def _peeking_table(reps: pd.DataFrame, looks: int, n_leads: int, alpha: float) -> pd.DataFrame:
+    """After each look: the share of A/A experiments already (wrongly) declared different."""
+    rows = []
+    n = len(reps)
+    for k in range(1, looks + 1):
+        row: dict[str, Any] = {"look": k, "leads_seen": int(np.ceil(k * n_leads / looks))}
+        for name, col in (("naive", "naive_first_look"), ("sequential", "sequential_first_look")):
+            hits = int(((reps[col] > 0) & (reps[col] <= k)).sum())
+            lo, hi = _binom_ci(hits, n)
+            row |= {f"{name}_fpr": hits / n, f"{name}_ci_low": lo, f"{name}_ci_high": hi}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def calibrate(
     scenario: Scenario,
     n_leads: int = 10_000,
@@ -306,13 +364,21 @@ def calibrate(
     executor: Executor | None = None,
     jobs: int | None = DEFAULT_JOBS,
     progress: bool = False,
+    looks: int = 1,
 ) -> CalibrationResult:
     """A/A false-positive rate and A/B coverage of the true effect, each with a binomial CI.
 
     The A/A experiment is the scenario with its control arm run twice (an arm identical to the
     control has a true effect of exactly 0); the A/B experiment is the scenario as written.
+
+    With ``looks = K > 1`` the analyst is taken to look at every A/A experiment K times as its
+    leads arrive: the table adds the false-positive rate of stopping at the first look whose
+    fixed-sample p-value is below alpha (naive peeking: inflated) and at the first look whose
+    always-valid p-value is (``analyze(..., sequential=True)``: at most alpha), and ``.looks``
+    gives both rates after each look.
     """
     _check_power_args("calibrate", scenario, [n_leads], replications, metric, alpha, ci_method)
+    check_param("calibrate", "looks", looks, kind="int", low=1)
     ctrl = scenario.experiment.arm(scenario.experiment.control)
     twin = dataclasses.replace(ctrl, name=f"{ctrl.name}_copy")
     aa = dataclasses.replace(scenario, experiment=dataclasses.replace(scenario.experiment, arms=(ctrl, twin)))
@@ -328,6 +394,7 @@ def calibrate(
         jobs=jobs,
         truth_leads=20_000,
         progress=progress,
+        looks=looks,
     )
     r_ab = simulate_power(
         scenario,
@@ -368,8 +435,37 @@ def calibrate(
                 "replications": n,
             }
         )
+    peeks = pd.DataFrame()
+    if looks > 1:
+        reps_aa = r_aa.replications
+        peeks = _peeking_table(reps_aa, looks, n_leads, alpha)
+        for name, col, expect in (
+            ("naive peeking", "naive_first_look", "above nominal"),
+            ("always-valid", "sequential_first_look", "at most nominal"),
+        ):
+            k, n = int((reps_aa[col] > 0).sum()), len(reps_aa)
+            lo, hi = _binom_ci(k, n)
+            rows.append(
+                {
+                    "check": f"A/A false-positive rate, {name} at {looks} looks",
+                    "nominal": alpha,
+                    "observed": k / n,
+                    "ci_low": lo,
+                    "ci_high": hi,
+                    "replications": n,
+                    "expected": expect,
+                }
+            )
     table = pd.DataFrame(rows)
-    table["consistent"] = (table["ci_low"] <= table["nominal"]) & (table["nominal"] <= table["ci_high"])
+    if "expected" not in table:
+        table["expected"] = "nominal"
+    table["expected"] = table["expected"].fillna("nominal")
+    covers = (table["ci_low"] <= table["nominal"]) & (table["nominal"] <= table["ci_high"])
+    table["consistent"] = np.select(
+        [table["expected"] == "above nominal", table["expected"] == "at most nominal"],
+        [table["ci_low"] > table["nominal"], table["ci_low"] <= table["nominal"]],
+        covers,
+    ).astype(bool)
     return CalibrationResult(
         table,
         {
@@ -379,5 +475,7 @@ def calibrate(
             "ci_method": ci_method,
             "seed": seed,
             "replications": replications,
+            "looks": looks,
         },
+        peeks,
     )
