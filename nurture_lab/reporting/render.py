@@ -99,7 +99,10 @@ def _kernel() -> Any:
         from jupyter_client.manager import KernelManager
 
         km = KernelManager(kernel_name="python3")
-        km.start_kernel(cwd=os.getcwd())
+        # figures must be embedded whatever the server's MPLBACKEND says (Agg would turn each one
+        # into the text "<Figure size ...>"): the kernel runs without it, on the inline backend
+        env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+        km.start_kernel(cwd=os.getcwd(), env=env)
         multiprocessing.util.Finalize(km, km.shutdown_kernel, kwargs={"now": True}, exitpriority=10)
         _KERNEL = km
     return _KERNEL
@@ -162,7 +165,7 @@ def _execute(template: str, parameters: Mapping[str, Any]) -> Any:
 
     nb = load_notebook_node(str(template))  # papermill's loader: adds the metadata papermill expects
     nb = parameterize_notebook(nb, dict(parameters), report_mode=True, kernel_name="python3", language="python")
-    nb.cells.insert(0, nbformat.v4.new_code_cell("%reset -f", metadata={"tags": ["reset"]}))
+    nb.cells.insert(0, nbformat.v4.new_code_cell("%reset -f\n%matplotlib inline", metadata={"tags": ["reset"]}))
     client = NotebookClient(nb, km=_kernel(), timeout=600, kernel_name="python3", allow_errors=False)
     try:
         client.execute()
@@ -179,7 +182,20 @@ def _execute(template: str, parameters: Mapping[str, Any]) -> Any:
         raise _LineFailed(f"{where}: {e.ename}: {e.evalue}") from None
     finally:
         nb.cells.pop(0)
+    _check_figures(nb)
     return nb
+
+
+def _check_figures(nb: Any) -> None:
+    """Fail the report when a figure was shown as text instead of an image (never a page without charts)."""
+    for i, cell in enumerate(nb.cells, start=1):
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if str(data.get("text/plain", "")).startswith("<Figure size") and "image/png" not in data:
+                raise _LineFailed(
+                    f"cell {i}: a figure was not embedded (shown as {data['text/plain']!r}); "
+                    f"check the kernel's matplotlib backend (MPLBACKEND={os.environ.get('MPLBACKEND', '')!r})"
+                )
 
 
 def _render_one(job: _Job) -> tuple[str, str | None, float]:
