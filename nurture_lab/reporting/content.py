@@ -16,7 +16,7 @@ from ..simulation.population import IDENTITY_COLUMNS
 from ..stats.analysis import AnalysisResult, analyze
 from ..stats.guardrails import NonInferiorityResult, non_inferiority
 from ..stats.survival import TimeToBookResult, time_to_book
-from .labels import arm_label, metric_label
+from .labels import arm_label, metric_label, text_label
 
 __all__ = [
     "REPORT_METRICS",
@@ -63,6 +63,8 @@ class ReportAnalysis:
     guardrail: NonInferiorityResult | None
     time: TimeToBookResult | None
     segments: dict[str, AnalysisResult]
+    #: what the data left nothing to test on, in words ("no opt-outs in any arm")
+    notes: list[str] = field(default_factory=list)
 
 
 def load_report_data(
@@ -103,11 +105,29 @@ def load_report_data(
 def analyse_report(rd: ReportData) -> ReportAnalysis:
     """Every number of a report, from :func:`nurture_lab.analyze` and friends (one correction family)."""
     df = rd.leads
-    metrics = [m for m in dict.fromkeys([rd.metric, *REPORT_METRICS]) if m in df.columns and m != rd.guardrail]
-    main = analyze(df, arm=rd.arm, control=rd.control, metrics=metrics, alpha=rd.alpha, sequential=rd.sequential)
+    wanted = [m for m in dict.fromkeys([rd.metric, *REPORT_METRICS]) if m in df.columns and m != rd.guardrail]
+    notes = [_constant_note(df, m) for m in [*wanted, rd.guardrail] if m in df.columns and _is_constant(df[m])]
+    metrics = [m for m in wanted if not _is_constant(df[m]) or m == rd.metric]
+    while True:  # a secondary metric with no variance between two arms is said, not fatal
+        try:
+            main = analyze(
+                df, arm=rd.arm, control=rd.control, metrics=metrics, alpha=rd.alpha, sequential=rd.sequential
+            )
+            break
+        except DataError as e:
+            m = _no_variance_metric(e)
+            if m is None or m == rd.metric or m not in metrics:
+                raise
+            metrics.remove(m)
+            notes.append(f"{metric_label(m).capitalize()}: {_plain_no_variance(e)}")
     guard = None
-    if rd.guardrail in df.columns:
-        guard = non_inferiority(df, rd.arm, rd.control, rd.guardrail, rd.guardrail_margin, alpha=rd.alpha)
+    if rd.guardrail in df.columns and not _is_constant(df[rd.guardrail]):
+        try:
+            guard = non_inferiority(df, rd.arm, rd.control, rd.guardrail, rd.guardrail_margin, alpha=rd.alpha)
+        except DataError as e:
+            if _no_variance_metric(e) is None:
+                raise
+            notes.append(f"{metric_label(rd.guardrail).capitalize()}: {_plain_no_variance(e)}")
     ttb = None
     if {"days_to_book", "booked"} <= set(df.columns):
         horizon = float(rd.provenance.get("horizon_days", 0)) or None
@@ -125,7 +145,39 @@ def analyse_report(rd: ReportData) -> ReportAnalysis:
                     alpha=rd.alpha,
                     sequential=rd.sequential,
                 )
-    return ReportAnalysis(main, guard, ttb, segments)
+    return ReportAnalysis(main, guard, ttb, segments, notes)
+
+
+def _no_variance_metric(e: Exception) -> str | None:
+    import re
+
+    m = re.match(r"Metric '(.+?)' has no variance", str(e))
+    return m.group(1) if m else None
+
+
+def _plain_no_variance(e: Exception) -> str:
+    import re
+
+    m = re.search(r"in arms '(.+?)' and '(.+?)' \(every value is (.+?)\)", str(e))
+    if not m:
+        return "no variation to compare."
+    a, b, v = m.groups()
+    return f"every lead in {text_label(a)} and {text_label(b)} has the same value ({v}); nothing to compare there."
+
+
+def _is_constant(col: pd.Series) -> bool:
+    values = col.dropna()
+    return bool(len(values) == 0 or (values == values.iloc[0]).all())
+
+
+def _constant_note(df: pd.DataFrame, metric: str) -> str:
+    """A metric the data gave no variation in, said plainly: the best guardrail result is a fact, not an error."""
+    value = df[metric].dropna()
+    v = value.iloc[0] if len(value) else None
+    what = metric_label(metric)
+    if v is not None and float(v) == 0:
+        return f"No {what} in any arm: there is nothing to compare (and nothing to worry about)."
+    return f"{what.capitalize()} is the same for every lead ({v}); there is nothing to compare."
 
 
 def _pts(x: float, binary: bool = True) -> str:
@@ -138,8 +190,8 @@ def headline(rd: ReportData, ra: ReportAnalysis) -> str:
     r = r[r["metric"] == rd.metric]
     binary = bool((r["metric_type"] == "binary").all())
     what = metric_label(rd.metric)
-    line = arm_label(rd.service_line)
-    ctrl = arm_label(rd.control)
+    line = text_label(rd.service_line)
+    ctrl = text_label(rd.control)
     level = f"{100 * (1 - rd.alpha):.0f}% CI"
     winners = r[(r["significant"]) & (r["diff"] > 0)].sort_values("diff", ascending=False)
     losers = r[(r["significant"]) & (r["diff"] < 0)]
@@ -163,23 +215,23 @@ def headline(rd: ReportData, ra: ReportAnalysis) -> str:
         w = winners.iloc[0]
         verb = "raised"
         text = (
-            f"**{arm_label(w['arm'])}** {verb} {what} by {_pts(w['diff'], binary)} ({level} "
+            f"**{text_label(w['arm'])}** {verb} {what} by {_pts(w['diff'], binary)} ({level} "
             f"{w['diff_ci_low'] * (100 if binary else 1):.1f} to {w['diff_ci_high'] * (100 if binary else 1):.1f}) "
             f"for {line}, compared with {ctrl} ({w['control_value'] * 100:.1f}% → {w['arm_value'] * 100:.1f}%)"
             if binary
-            else f"**{arm_label(w['arm'])}** raised {what} by {w['diff']:.3g} ({level} {w['diff_ci_low']:.3g} to "
+            else f"**{text_label(w['arm'])}** raised {what} by {w['diff']:.3g} ({level} {w['diff_ci_low']:.3g} to "
             f"{w['diff_ci_high']:.3g}) for {line}, compared with {ctrl}"
         )
         rec = (
-            f"; recommend **{arm_label(w['arm'])}**."
+            f"; recommend **{text_label(w['arm'])}**."
             if guard_ok
-            else f". Review the guardrail before adopting {arm_label(w['arm'])}."
+            else f". Review the guardrail before adopting {text_label(w['arm'])}."
         )
         return text + guard_text + rec
     if not losers.empty:
         w = losers.sort_values("diff").iloc[0]
         return (
-            f"**{ctrl}** did better: {arm_label(w['arm'])} lowered {what} by {_pts(-w['diff'], binary)} "
+            f"**{ctrl}** did better: {text_label(w['arm'])} lowered {what} by {_pts(-w['diff'], binary)} "
             f"({level} {w['diff_ci_low'] * 100:.1f} to {w['diff_ci_high'] * 100:.1f}) for {line}; keep {ctrl}."
         )
     if r.empty:
@@ -188,7 +240,7 @@ def headline(rd: ReportData, ra: ReportAnalysis) -> str:
     n_per_arm = int(np.median(r["n_arm"]))
     return (
         f"**Inconclusive** for {line}: no cadence changed {what} detectably. The best, "
-        f"{arm_label(best['arm'])}, differs from {ctrl} by {best['diff'] * 100:+.1f} points ({level} "
+        f"{text_label(best['arm'])}, differs from {ctrl} by {best['diff'] * 100:+.1f} points ({level} "
         f"{best['diff_ci_low'] * 100:+.1f} to {best['diff_ci_high'] * 100:+.1f}, adjusted p = "
         f"{best['p_adjusted']:.2f}) with about {n_per_arm:,} leads per arm. Keep the current cadence, or run a "
         "larger test (see the power planning notebook)."
@@ -231,7 +283,7 @@ def _adjusted_label(res: AnalysisResult) -> str:
 
 def guardrail_table(ra: ReportAnalysis) -> pd.DataFrame:
     if ra.guardrail is None:
-        return pd.DataFrame()
+        return pd.DataFrame({"Guardrail": ra.notes or ["No guardrail metric in the data."]})
     g = ra.guardrail.results
     return pd.DataFrame(
         {
@@ -251,14 +303,15 @@ def guardrail_table(ra: ReportAnalysis) -> pd.DataFrame:
 
 def data_quality_text(rd: ReportData, ra: ReportAnalysis) -> str:
     srm = ra.main.srm
-    counts = ", ".join(f"{arm_label(a)} {n:,}" for a, n in srm["counts"].items())
+    counts = ", ".join(f"{text_label(a)} {n:,}" for a, n in srm["counts"].items())
     verdict = (
         "**Sample ratio mismatch**: the arms' sizes differ from the plan more than chance allows "
         "— check the assignment before trusting any effect."
         if srm["flagged"]
         else "Arm sizes match the planned allocation (no sample ratio mismatch)."
     )
-    return f"Leads per arm: {counts}. Chi-square p = {srm['p_value']:.3f}. {verdict}"
+    notes = "".join(f" {n}" for n in ra.notes)
+    return f"Leads per arm: {counts}. Chi-square p = {srm['p_value']:.3f}. {verdict}{notes}"
 
 
 def segment_table(ra: ReportAnalysis, column: str) -> pd.DataFrame:
@@ -290,11 +343,11 @@ def methods_note(rd: ReportData, ra: ReportAnalysis) -> str:
         f"simulated: scenario `{p.get('scenario', '?')}` (sha256 `{str(p.get('scenario_sha256', ''))[:12]}…`), "
         f"seed {p.get('seed')}, {p.get('n_leads', 0):,} leads in all service lines"
         if rd.simulated
-        else f"real data: `{p.get('data_file', '?')}` (identifiers dropped at import)"
+        else f"real data: `{text_label(p.get('data_file', '?'))}` (identifiers dropped at import)"
     )
     return "\n".join(
         [
-            f"- **Data**: {src}; this report: {len(rd.leads):,} leads of {arm_label(rd.service_line)}.",
+            f"- **Data**: {src}; this report: {len(rd.leads):,} leads of {text_label(rd.service_line)}.",
             f"- **Tests**: {', '.join(sorted(set(ra.main.results['test'])))}; CI method {s['ci_method']}; "
             f"{s['correction']} correction over {s['family_size']} comparisons; alpha {s['alpha']}.",
             "- **Relative lift**: log-ratio CI (binary), delta method (numeric).",

@@ -80,7 +80,9 @@ def export_html(nb: Any, title: str, params: Mapping[str, Any]) -> str:
 
 
 def _md_inline(text: str) -> str:
-    return re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", html.escape(text))
+    """A verdict's Markdown bold as HTML. The verdict text is already escaped where it holds data
+    (:func:`~nurture_lab.reporting.labels.text_label`), so only ``**`` is turned into ``<b>``."""
+    return re.sub(r"\*\*(.+?)\*\*", r"<b>\1</b>", text)
 
 
 def write_index(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["METRIC_LABELS", "arm_label", "metric_label", "slug"]
+__all__ = ["METRIC_LABELS", "arm_label", "metric_label", "slug", "text_label"]
 
 
 METRIC_LABELS = {
@@ -32,3 +32,11 @@ def metric_label(m: str) -> str:
 
 def arm_label(a: str) -> str:
     return str(a).replace("_", " ")
+
+
+def text_label(a: object) -> str:
+    """An arm, line or file name for report text (Markdown/HTML): human, and escaped — labels come
+    from the data, and a CRM export may hold anything, ``<script>`` included."""
+    import html
+
+    return html.escape(arm_label(str(a)))

@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 
 from .content import ReportAnalysis, ReportData, analyse_report, load_report_data
-from .labels import arm_label
+from .labels import arm_label, text_label
 
 __all__ = ["open_report", "show", "show_speed", "show_truth", "title_block"]
 
@@ -89,11 +89,11 @@ def title_block(rd: ReportData) -> str:
     kind = "simulated experiment" if rd.simulated else "real experiment"
     p = rd.provenance
     name = p.get("scenario") if rd.simulated else p.get("data_file")
-    arms = ", ".join(arm_label(a) for a in sorted(map(str, rd.leads[rd.arm].unique())))
+    arms = ", ".join(text_label(a) for a in sorted(map(str, rd.leads[rd.arm].unique())))
     return (
-        f"# {arm_label(rd.service_line).capitalize()}: nurture experiment report\n"
-        f"<p class='meta'>{kind.capitalize()} <code>{name}</code> · arms: {arms} · control: "
-        f"{arm_label(rd.control)} · {len(rd.leads):,} leads</p>"
+        f"# {text_label(rd.service_line).capitalize()}: nurture experiment report\n"
+        f"<p class='meta'>{kind.capitalize()} <code>{text_label(name)}</code> · arms: {arms} · control: "
+        f"{text_label(rd.control)} · {len(rd.leads):,} leads</p>"
     )
 
 

@@ -6,7 +6,10 @@ import contextlib
 import hashlib
 import multiprocessing
 import os
+import shutil
+import tempfile
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -33,8 +36,8 @@ def default_template() -> Path:
     return Path(str(resources.files("nurture_lab").joinpath("data", "report_template.ipynb")))
 
 
-#: The folder, inside the output folder, for the run's intermediate data and kernel logs.
-CACHE_DIR = ".data"
+#: The file, in the output folder, that lists what a run wrote (so a re-run removes only its own files).
+RUN_RECORD = ".nurture-lab-reports.json"
 
 
 @dataclass(frozen=True, repr=False)
@@ -77,6 +80,7 @@ class _Job:
     service_line: str
     parameters: dict[str, Any]
     out_dir: str
+    log_dir: str
 
 
 def template_parameters(template: str | Path) -> dict[str, Any]:
@@ -126,12 +130,10 @@ def _noop() -> None:
     return None
 
 
-def _warm_pool(jobs: int, out_dir: Path) -> Any:
+def _warm_pool(jobs: int, log_dir: Path) -> Any:
     """Worker processes with warm kernels. Fresh interpreters, not forks: a forked copy of a process
     that has talked to a kernel over ZeroMQ can deadlock. A worker stopped by SIGTERM shuts its
     kernel down first (see :func:`nurture_lab._parallel.on_worker_stop`)."""
-    log_dir = out_dir / CACHE_DIR
-    log_dir.mkdir(parents=True, exist_ok=True)
     pool = _parallel.make_pool(
         jobs,
         mp_context=multiprocessing.get_context("spawn"),
@@ -208,7 +210,7 @@ def _render_one(job: _Job) -> tuple[str, str | None, float]:
     line = job.service_line
     with (
         atomic.atomic_path(out / f"{slug(line)}.ipynb") as tmp_nb,
-        _kernel_log(out / CACHE_DIR / f"kernel-{slug(line)}.log"),
+        _kernel_log(Path(job.log_dir) / f"kernel-{slug(line)}.log"),
     ):
         try:
             nb = _execute(job.template, job.parameters)
@@ -267,7 +269,7 @@ def prepare_data(
     from ..simulation.engine import simulate
     from ..simulation.store import manifest
 
-    cache = out_dir / CACHE_DIR
+    cache = out_dir
     cache.mkdir(parents=True, exist_ok=True)
     if data:
         from ..io.crm import read_leads
@@ -282,6 +284,7 @@ def prepare_data(
             "dropped_columns": imp.dropped_identifiers,
             "n_leads": len(imp.leads),
             "control": "",
+            "as_of": str(imp.as_of),
             "horizon_days": imp.horizon_days,
         }
         return leads_path, None, man
@@ -351,22 +354,32 @@ def render_reports(
         sc_lines = load_scenario(scenario or "speed_to_lead").service_lines
         _check_lines(asked, sc_lines, "the scenario has")
     workers = _parallel.resolve_jobs("render_reports", jobs, len(asked) if asked is not None else 1_000)
+    if not data:
+        _check_simulation_inputs(scenario, extra)
     out_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="nurture-lab-report-"))  # data and logs: never in the output folder
     pool = None
     with _parallel.stop_on_sigterm():
         try:
+            prepared = None
+            if data:  # an export is read (and its arms and columns checked) before any kernel starts
+                prepared = prepare_data(
+                    work,
+                    scenario=None,
+                    data=data,
+                    seed=seed,
+                    n_leads=n_leads,
+                    mapping=mapping,
+                    read_options=read_options,
+                )
+                _check_data_inputs(prepared[0], extra)
             if executor is None and workers > 1:
-                pool = _warm_pool(workers, out_dir)  # kernels start while the data are prepared
-            leads_path, truth_path, man = prepare_data(
-                out_dir,
-                scenario=scenario,
-                data=data,
-                seed=seed,
-                n_leads=n_leads,
-                mapping=mapping,
-                read_options=read_options,
+                pool = _warm_pool(workers, work)  # kernels start while the data are prepared
+            leads_path, truth_path, man = prepared or prepare_data(
+                work, scenario=scenario, data=None, seed=seed, n_leads=n_leads
             )
-            man_path = out_dir / CACHE_DIR / "manifest.json"
+            man["control"] = extra.get("control") or man.get("control", "")
+            man_path = work / "manifest.json"
             atomic.write_json(man_path, man)
             available = _service_lines(leads_path)
             lines = available if asked is None else asked
@@ -376,7 +389,7 @@ def render_reports(
                 "truth_path": str(truth_path.resolve()) if truth_path else "",
                 "manifest_path": str(man_path.resolve()),
             } | extra
-            jobs_list = [_Job(str(template), s, base | {"service_line": s}, str(out_dir)) for s in lines]
+            jobs_list = [_Job(str(template), s, base | {"service_line": s}, str(out_dir), str(work)) for s in lines]
             owned, pool = pool, None  # from here map_tasks owns the pool and stops it, however it ends
             done = _parallel.map_tasks(
                 _safe_render,
@@ -389,6 +402,10 @@ def render_reports(
                 desc="reports",
                 unit="line",
             )
+            results = {line: (err, sec) for line, err, sec in done}
+            with warnings.catch_warnings():  # library warnings are not for the terminal
+                warnings.simplefilter("ignore")
+                headlines = _headlines(lines, leads_path, truth_path, man, extra, results)
         except BaseException:
             if pool is not None:
                 _parallel.terminate_pool(pool)
@@ -396,8 +413,7 @@ def render_reports(
         finally:
             if executor is None:
                 _shutdown_kernel()
-    results = {line: (err, sec) for line, err, sec in done}
-    headlines = _headlines(lines, leads_path, truth_path, man, extra, results)
+            shutil.rmtree(work, ignore_errors=True)
     index = write_index(
         out_dir,
         lines,
@@ -410,6 +426,9 @@ def render_reports(
         simulated=truth_path is not None,
     )
     failed = {k: v[0] for k, v in results.items() if v[0]}
+    _record_run(
+        out_dir, [index, *(out_dir / f"{slug(s)}.{ext}" for s in lines if s not in failed for ext in ("html", "ipynb"))]
+    )
     run = ReportRun(
         index=str(index),
         reports={s: str(out_dir / f"{slug(s)}.html") for s in lines if s not in failed},
@@ -424,6 +443,60 @@ def render_reports(
             f"were written to {out_dir}."
         )
     return run
+
+
+def _record_run(out_dir: Path, written: Sequence[Path]) -> None:
+    """Remove the files an earlier run recorded as its own and this run did not write again (never any
+    other file in the folder), then record this run's files."""
+    import json
+
+    record = out_dir / RUN_RECORD
+    keep = {Path(p).name for p in written}
+    if record.is_file():
+        try:
+            earlier = json.loads(record.read_text()).get("files", [])
+        except (ValueError, AttributeError):
+            earlier = []
+        for name in earlier:
+            if isinstance(name, str) and name not in keep and "/" not in name and not name.startswith("."):
+                with contextlib.suppress(FileNotFoundError):
+                    (out_dir / name).unlink()
+    atomic.write_json(record, {"files": sorted(keep)})
+
+
+def _check_simulation_inputs(scenario: Any, extra: Mapping[str, Any]) -> None:
+    """Control, metric and guardrail of a simulated report, checked against the scenario before any kernel starts."""
+    from ..scenario.loader import load_scenario
+    from ..simulation.engine import OUTCOME_COLUMNS
+
+    sc = load_scenario(scenario or "speed_to_lead")
+    if extra.get("control"):
+        _check_choice("control", extra["control"], sc.experiment.arm_names, "an arm of the scenario")
+    outcomes = [c for c in OUTCOME_COLUMNS if c != "arm" and not c.endswith("_at")]
+    for name in ("metric", "guardrail"):
+        if name in extra:
+            _check_choice(name, extra[name], outcomes, "an outcome column")
+
+
+def _check_data_inputs(leads_path: Path, extra: Mapping[str, Any]) -> None:
+    """Arm column, control, metric and guardrail of a real-data report, checked against the data."""
+    import pyarrow.parquet as pq
+
+    columns = [c for c in pq.read_schema(leads_path).names if not c.startswith("__")]
+    arm = extra.get("arm", "arm")
+    _check_choice("arm", arm, columns, "a column of the data")
+    for name in ("metric", "guardrail"):
+        if name in extra:
+            _check_choice(name, extra[name], columns, "a column of the data")
+    arms = sorted(map(str, pd.read_parquet(leads_path, columns=[arm])[arm].unique()))
+    _check_choice("control", extra.get("control"), arms, f"a value of column '{arm}'")
+
+
+def _check_choice(name: str, value: Any, allowed: Sequence[str], what: str) -> None:
+    if value not in allowed:
+        raise ParameterError(
+            f"Unknown report parameter value {name}={value!r}: expected {what}: {', '.join(map(str, allowed))}."
+        )
 
 
 def _as_list(service_lines: Sequence[str] | str) -> list[str]:

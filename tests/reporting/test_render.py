@@ -4,6 +4,8 @@ import json
 import re
 import shutil
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -164,3 +166,101 @@ def test_headless_chromium_renders_index_and_report(rendered: tuple[Path, dict],
             check=False,
         )
         assert shot.is_file() and shot.stat().st_size > 20_000, page  # a rendered page, not a blank one
+
+
+def test_values_from_the_data_are_escaped(tmp_path: Path) -> None:
+    """An arm label '<script>alert(1)</script>' in a CRM export is text on every page, never code."""
+    export = make_example_export(tmp_path / "export.csv", n_leads=3000, seed=5)
+    raw = pd.read_csv(export, dtype=str, keep_default_na=False)
+    raw["Variant"] = raw["Variant"].str.strip().replace({"within_5_min": "<script>alert(1)</script>"})
+    raw.to_csv(export, index=False)
+    mapping = tmp_path / "map.toml"
+    mapping.write_text("[columns]\n" + "\n".join(f'{k} = "{v}"' for k, v in EXAMPLE_MAPPING.items()))
+    run = render.render_reports(
+        data=export,
+        mapping=mapping,
+        service_lines=["Orthopedics"],
+        out=tmp_path / "r",
+        parameters={"control": "next_business_day"},
+        jobs=1,
+        progress=False,
+    )
+    for page in (Path(run.reports["Orthopedics"]), Path(run.index)):
+        text = page.read_text()
+        assert "<script>alert(1)" not in text and "<script" not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in Path(run.reports["Orthopedics"]).read_text()
+
+
+def test_zero_opt_outs_is_a_result_not_a_failure(tmp_path: Path) -> None:
+    export = make_example_export(tmp_path / "export.csv", n_leads=3000, seed=6)
+    raw = pd.read_csv(export, dtype=str, keep_default_na=False)
+    raw["Unsubscribed"] = "FALSE"  # the best guardrail result: nobody opted out
+    raw.to_csv(export, index=False)
+    mapping = tmp_path / "map.toml"
+    mapping.write_text("[columns]\n" + "\n".join(f'{k} = "{v}"' for k, v in EXAMPLE_MAPPING.items()))
+    run = render.render_reports(
+        data=export,
+        mapping=mapping,
+        service_lines=["Orthopedics"],
+        out=tmp_path / "r",
+        parameters={"control": "next_business_day"},
+        jobs=1,
+        progress=False,
+    )
+    page = Path(run.reports["Orthopedics"]).read_text()
+    assert "No opt-outs in any arm" in page
+
+
+def test_the_output_folder_holds_only_the_reports_and_reruns_clean_up_after_themselves(tmp_path: Path) -> None:
+    out = tmp_path / "desk"
+    out.mkdir()
+    (out / "my_notes.txt").write_text("keep me")  # a user's own file: never touched
+    first = render.render_reports(
+        service_lines=["cardiology", "pediatrics"], out=out, n_leads=4000, seed=2, jobs=1, progress=False
+    )
+    names = {p.name for p in out.iterdir()}
+    assert names == {
+        "index.html",
+        "cardiology.html",
+        "cardiology.ipynb",
+        "pediatrics.html",
+        "pediatrics.ipynb",
+        "my_notes.txt",
+        render.RUN_RECORD,
+    }
+    assert not first.failed
+    render.render_reports(service_lines=["pediatrics"], out=out, n_leads=4000, seed=3, jobs=1, progress=False)
+    names = {p.name for p in out.iterdir()}
+    assert names == {"index.html", "pediatrics.html", "pediatrics.ipynb", "my_notes.txt", render.RUN_RECORD}
+    nb = json.loads((out / "pediatrics.ipynb").read_text())
+    assert nb["cells"]  # the executed notebook is kept beside its page
+
+
+def test_a_wrong_control_on_real_data_is_refused_before_any_kernel_starts(tmp_path: Path) -> None:
+    export = make_example_export(tmp_path / "export.csv", n_leads=2000, seed=5)
+    mapping = tmp_path / "map.toml"
+    mapping.write_text("[columns]\n" + "\n".join(f'{k} = "{v}"' for k, v in EXAMPLE_MAPPING.items()))
+    cli = [
+        sys.executable,
+        "-m",
+        "nurture_lab",
+        "report",
+        "--data",
+        str(export),
+        "--mapping",
+        str(mapping),
+        "--out",
+        str(tmp_path / "r"),
+    ]
+    t0 = time.perf_counter()
+    res = subprocess.run([*cli, "--control", "nope"], capture_output=True, text=True)
+    assert res.returncode == 2 and res.stderr.count("\n") == 1, res.stderr
+    assert (
+        "control='nope': expected a value of column 'arm': next_business_day, within_1_hour, within_5_min" in res.stderr
+    )
+    assert time.perf_counter() - t0 < 20  # no kernel was started for it
+    res = subprocess.run(
+        [*cli, "--control", "next_business_day", "--param", "metric=booked30"], capture_output=True, text=True
+    )
+    assert res.returncode == 2 and "metric='booked30': expected a column of the data" in res.stderr
+    assert not (tmp_path / "r" / "index.html").exists()
