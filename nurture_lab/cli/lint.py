@@ -9,7 +9,9 @@ from typing import Any
 def add_parser(sub: Any) -> None:
     s = sub.add_parser("lint", help="cadence compliance findings; exit 1 on a violation")
     s.add_argument("scenario", metavar="SCENARIO")
-    s.add_argument("--format", choices=["text", "json"], default="text")
+    s.add_argument(
+        "--format", choices=["text", "json"], default="text", help="text: one line per rule; json: every finding"
+    )
     s.set_defaults(func=run)
 
 
@@ -21,7 +23,8 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(findings.to_json())
     else:
-        for f in findings:
-            print(f"{f.severity.upper():7} {f.where}: {f.message} [{f.rule}]")
+        for r in findings.summary().itertuples():
+            scope = f"{r.n_steps} step{'s' if r.n_steps != 1 else ''} in {r.n_arms} arm{'s' if r.n_arms != 1 else ''}"
+            print(f"{r.severity.upper():7} {r.rule} ({scope}; e.g. {r.example}): {r.message}")
         print(f"{len(findings)} finding(s), {findings.n_errors} violation(s) in {args.scenario}")
     return 1 if findings.n_errors else 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -264,7 +265,7 @@ def key_numbers(ra: ReportAnalysis) -> pd.DataFrame:
                 f"{lo * 100:+.1f} to {hi * 100:+.1f}" if b else f"{lo:+.2f} to {hi:+.2f}"
                 for lo, hi, b in zip(r["diff_ci_low"], r["diff_ci_high"], binary)
             ],
-            "Adjusted p": [f"{p:.3f}" if p >= 0.001 else "<0.001" for p in r["p_adjusted"]],
+            "Adjusted p": [_p_text(p) for p in r["p_adjusted"]],
             _adjusted_label(ra.main): [
                 f"{lo * 100:+.1f} to {hi * 100:+.1f}" if b else f"{lo:+.2f} to {hi:+.2f}"
                 for lo, hi, b in zip(r["adj_ci_low"], r["adj_ci_high"], binary)
@@ -315,25 +316,57 @@ def data_quality_text(rd: ReportData, ra: ReportAnalysis) -> str:
 
 
 def segment_table(ra: ReportAnalysis, column: str) -> pd.DataFrame:
+    """One row per group and arm, with its leads; groups too small to test show "–" instead of numbers."""
     res = ra.segments[column].results
     binary = res["metric_type"] == "binary"
+    small = res["small_group"].to_numpy(bool)
+
+    def cell(text: str, i: int) -> str:
+        return "–" if small[i] else text
+
+    def value(v: float, b: bool) -> str:
+        return f"{v * 100:.1f}%" if b else f"{v:.2f}"
+
+    def diff(d: float, lo: float, hi: float, b: bool) -> str:
+        if not math.isfinite(d):
+            return "–"
+        return f"{d * (100 if b else 1):+.1f} ({_interval(lo, hi, b)}){' pts' if b else ''}"
+
+    adjusted = _adjusted_label(ra.segments[column])
     return pd.DataFrame(
         {
             column.replace("_", " ").title(): res[column].map(arm_label),
             "Arm": res["arm"].map(arm_label),
-            "Control": [f"{v * 100:.1f}%" if b else f"{v:.2f}" for v, b in zip(res["control_value"], binary)],
-            "Arm value": [f"{v * 100:.1f}%" if b else f"{v:.2f}" for v, b in zip(res["arm_value"], binary)],
+            "Leads (arm / control)": [f"{a:,} / {c:,}" for a, c in zip(res["n_arm"], res["n_control"])],
+            "Control": [value(v, b) for v, b in zip(res["control_value"], binary)],
+            "Arm value": [value(v, b) for v, b in zip(res["arm_value"], binary)],
             "Difference (95% CI)": [
-                f"{d * 100:+.1f} ({lo * 100:+.1f} to {hi * 100:+.1f}) pts"
-                for d, lo, hi in zip(res["diff"], res["diff_ci_low"], res["diff_ci_high"])
+                cell(diff(d, lo, hi, b), i)
+                for i, (d, lo, hi, b) in enumerate(zip(res["diff"], res["diff_ci_low"], res["diff_ci_high"], binary))
             ],
-            "Adjusted p": [f"{p:.3f}" if p >= 0.001 else "<0.001" for p in res["p_adjusted"]],
-            _adjusted_label(ra.segments[column]): [
-                f"{lo * 100:+.1f} to {hi * 100:+.1f}" for lo, hi in zip(res["adj_ci_low"], res["adj_ci_high"])
+            "Adjusted p": [cell(_p_text(p), i) for i, p in enumerate(res["p_adjusted"])],
+            adjusted: [
+                cell(_interval(lo, hi, b), i)
+                for i, (lo, hi, b) in enumerate(zip(res["adj_ci_low"], res["adj_ci_high"], binary))
             ],
-            "Note": np.where(res["small_group"], "too small to say", ""),
+            "Note": np.where(small, "too small to test", ""),
         }
     )
+
+
+def _interval(lo: float, hi: float, binary: bool) -> str:
+    """An interval for a table, in points for a rate; '–' when it does not exist."""
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        return "–"
+    k = 100 if binary else 1
+    return f"{lo * k:+.1f} to {hi * k:+.1f}"
+
+
+def _p_text(p: float) -> str:
+    """A p-value for a table: '–' when there is none, '<0.001' when tiny."""
+    if not math.isfinite(p):
+        return "–"
+    return f"{p:.3f}" if p >= 0.001 else "<0.001"
 
 
 def methods_note(rd: ReportData, ra: ReportAnalysis) -> str:

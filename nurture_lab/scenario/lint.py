@@ -58,12 +58,35 @@ class LintResult(ResultMixin, Sequence[Finding]):
     def _table(self) -> pd.DataFrame:
         return pd.DataFrame(list(self.findings), columns=list(Finding._fields))
 
+    def summary(self) -> pd.DataFrame:
+        """One row per (severity, rule): how many steps and arms it concerns, and one example."""
+        t = self._table()
+        if t.empty:
+            return pd.DataFrame(columns=["severity", "rule", "n_steps", "n_arms", "example", "message"])
+        t["arm"] = t["where"].str.extract(r"^arms\.([^.\s]+)", expand=False)
+        g = t.groupby(["severity", "rule"], sort=False)
+        out = g.agg(
+            n_steps=("where", "size"),
+            n_arms=("arm", "nunique"),
+            example=("where", "first"),
+            message=("message", "first"),
+        )
+        out = out.reset_index()
+        out["_order"] = (out["severity"] != "error").astype(int)
+        return out.sort_values(["_order", "rule"], kind="stable").drop(columns="_order").reset_index(drop=True)
+
     def _head(self) -> str:
         return f"LintResult({self.scenario or 'scenario'}: {self.n_errors} violation(s), {len(self) - self.n_errors} warning(s))"
 
 
 def _hh(h: float) -> str:
     return f"{int(h):d}:{round((h % 1) * 60):02d}"
+
+
+def _share_range(consent: list[float]) -> str:
+    """Share of leads without consent: one number when every line has the same, else a range."""
+    lo, hi = 1 - max(consent), 1 - min(consent)
+    return f"{lo:.0%}" if round(lo, 2) == round(hi, 2) else f"{lo:.0%}-{hi:.0%}"
 
 
 def _nominal_minutes(arm: Arm) -> list[float]:
@@ -117,9 +140,9 @@ def lint_scenario(sc: Scenario) -> LintResult:
                             "error",
                             "quiet_hours",
                             where,
-                            f"send window {_hh(step.window[0])}-{_hh(step.window[1])} reaches outside the quiet hours "
-                            f"{_hh(q_start)}-{_hh(q_end)} local (TCPA 47 CFR 64.1200(c)(1); FL/OK 8:00-20:00); "
-                            "such sends will be deferred",
+                            f"send window {_hh(step.window[0])}-{_hh(step.window[1])} reaches outside the allowed hours "
+                            f"{_hh(q_start)}-{_hh(q_end)} local (TCPA quiet hours, 47 CFR 64.1200(c)(1); FL/OK "
+                            "8:00-20:00); such sends will be deferred",
                         )
                     )
                 elif step.window is None:
@@ -128,7 +151,8 @@ def lint_scenario(sc: Scenario) -> LintResult:
                             "warning",
                             "quiet_hours",
                             where,
-                            f"no send window: sends falling outside {_hh(q_start)}-{_hh(q_end)} local will be deferred",
+                            f"no send window: sends falling outside the allowed hours {_hh(q_start)}-{_hh(q_end)} local "
+                            "will be deferred",
                         )
                     )
                 consent = [sl.consent[step.channel] for sl in sc.population.service_lines.values()]
@@ -139,7 +163,7 @@ def lint_scenario(sc: Scenario) -> LintResult:
                             "warning",
                             "consent",
                             where,
-                            f"{step.channel} steps need consent: {1 - max(consent):.0%}-{1 - min(consent):.0%} of leads "
+                            f"{step.channel} steps need consent: {_share_range(consent)} of leads "
                             "(by service line) have none and will be skipped",
                         )
                     )

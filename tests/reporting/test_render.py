@@ -264,3 +264,21 @@ def test_a_wrong_control_on_real_data_is_refused_before_any_kernel_starts(tmp_pa
     )
     assert res.returncode == 2 and "metric='booked30': expected a column of the data" in res.stderr
     assert not (tmp_path / "r" / "index.html").exists()
+
+
+def test_segment_tables_show_sizes_and_no_impossible_numbers() -> None:
+    from nurture_lab.reporting.content import ReportAnalysis, segment_table
+
+    df = pd.DataFrame(
+        {
+            "arm": ["c"] * 300 + ["t"] * 300,
+            "source": (["web"] * 290 + ["referral"] * 10) * 2,
+            "y": [0] * 250 + [1] * 40 + [0] * 10 + [0] * 230 + [1] * 60 + [1] * 10,
+        }
+    )
+    seg = nl.analyze(df, arm="arm", control="c", metrics=["y"], by="source")
+    tab = segment_table(ReportAnalysis(seg, None, None, {"source": seg}), "source").set_index("Source")
+    assert tab.loc["referral", "Leads (arm / control)"] == "10 / 10"
+    assert tab.loc["referral", "Difference (95% CI)"] == "–" and tab.loc["referral", "Adjusted p"] == "–"
+    assert tab.loc["referral", "Note"] == "too small to test"
+    assert "pts" in tab.loc["web", "Difference (95% CI)"]
