@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 ## main job: simulate the default scenario, analyse it and write reports/ (index + one per service line)
 reports: setup
-	$(BIN)/nurture-lab report --all --out reports --jobs 2
+	$(BIN)/nurture-lab report --all --n-leads auto --out reports --jobs 2
 
 simulate: setup
 	$(BIN)/nurture-lab simulate simulations/speed_to_lead.toml --seed 7 --n-leads 20000 --out simulations/out

@@ -30,7 +30,12 @@ def add_parser(sub: Any) -> None:
     r.add_argument("--control", default=None, help="control arm label (required with --data)")
     r.add_argument("--arm", default=None, help="arm column (default: arm)")
     r.add_argument("--seed", type=int_at_least(0), default=7)
-    r.add_argument("--n-leads", type=int_at_least(100), default=20_000)
+    r.add_argument(
+        "--n-leads",
+        type=_leads,
+        default=20_000,
+        help="simulated leads, or 'auto': enough for the overall result to detect the scenario's true effect",
+    )
     r.add_argument("--out", type=Path, default=Path("reports"))
     r.add_argument("--jobs", type=int_at_least(1), default=None, help="worker processes (default: every core)")
     r.add_argument(
@@ -41,6 +46,10 @@ def add_parser(sub: Any) -> None:
         help="a report template parameter (metric, guardrail, guardrail_margin, alpha)",
     )
     r.set_defaults(func=run)
+
+
+def _leads(text: str) -> int | str:
+    return "auto" if text.strip().lower() == "auto" else int_at_least(100)(text)
 
 
 def parse_params(items: list[str]) -> dict[str, Any]:

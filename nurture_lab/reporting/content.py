@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -185,8 +186,10 @@ def _pts(x: float, binary: bool = True) -> str:
     return f"{x * 100:.1f} points" if binary else f"{x:.2f}"
 
 
-def headline(rd: ReportData, ra: ReportAnalysis) -> str:
-    """The plain-language verdict, honest when the result is inconclusive."""
+def headline(rd: ReportData, ra: ReportAnalysis, target: float | None = None) -> str:
+    """The plain-language verdict, honest when the result is inconclusive (then it says, in leads,
+    what would settle it: for ``target``, e.g. the effect found over all service lines, or for the
+    difference observed here)."""
     r = ra.main.results
     r = r[r["metric"] == rd.metric]
     binary = bool((r["metric_type"] == "binary").all())
@@ -243,10 +246,64 @@ def headline(rd: ReportData, ra: ReportAnalysis) -> str:
         f"**Inconclusive** for {line}: no cadence changed {what} detectably. The best, "
         f"{text_label(best['arm'])}, differs from {ctrl} by {best['diff'] * 100:+.1f} points ({level} "
         f"{best['diff_ci_low'] * 100:+.1f} to {best['diff_ci_high'] * 100:+.1f}, adjusted p = "
-        f"{best['p_adjusted']:.2f}) with about {n_per_arm:,} leads per arm. Keep the current cadence, or run a "
-        "larger test (see the power planning notebook)."
+        f"{best['p_adjusted']:.2f}) with about {n_per_arm:,} leads per arm. {power_note(ra, rd.metric, target)}"
         if binary
         else f"**Inconclusive** for {line}: no cadence changed {what} detectably; keep the current cadence."
+    )
+
+
+def power_note(ra: ReportAnalysis, metric: str, target: float | None = None) -> str:
+    """What an inconclusive binary result can and cannot say, in leads: a precise null ("no effect
+    larger than X"), or how many leads per arm would detect ``target`` (default: the best arm's
+    observed difference) — a number from the power functions, never "run a larger test"."""
+    from ..stats.power import mde, sample_size
+
+    r = ra.main.results
+    r = r[(r["metric"] == metric) & (r["metric_type"] == "binary")]
+    if r.empty:
+        return ""
+    best = r.sort_values("diff", ascending=False).iloc[0]
+    base, n = float(best["control_value"]), int(min(best["n_arm"], best["n_control"]))
+    alpha = float(ra.main.settings["alpha"])
+    if not 0 < base < 1 or n < 2:
+        return ""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        detectable = mde(base, n, alpha=alpha)
+    bound = max(abs(float(best["adj_ci_low"])), abs(float(best["adj_ci_high"])))
+    if math.isfinite(detectable) and bound <= 1.5 * detectable and bound <= 0.02:
+        return f"No effect larger than {bound * 100:.1f} points either way: keep the current cadence."
+    if target is None:
+        target = float(best["diff"]) if abs(float(best["diff"])) >= 0.002 else detectable
+    target = abs(target)
+    if not (math.isfinite(target) and 0 < base + target < 1):
+        return "Keep the current cadence."
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        need = sample_size(base, target, alpha=alpha)
+    if need <= n:
+        return f"No effect as large as {target * 100:.1f} points: keep the current cadence."
+    return (
+        f"Too few leads to settle it: about {need:,} per arm would detect a change of {target * 100:.1f} points "
+        f"(80% power); keep the current cadence meanwhile."
+    )
+
+
+def detectable_text(ra: ReportAnalysis, metric: str) -> str:
+    """What this test could detect, in words (80% power at the analysis' alpha)."""
+    from ..stats.power import mde
+
+    r = ra.main.results
+    r = r[(r["metric"] == metric) & (r["metric_type"] == "binary")]
+    if r.empty:
+        return ""
+    base, n = float(r["control_value"].iloc[0]), int(r[["n_arm", "n_control"]].min(axis=1).min())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        d = mde(base, n, alpha=float(ra.main.settings["alpha"]))
+    return (
+        f"With about {n:,} leads per arm this test could detect a change of {d * 100:.1f} points in "
+        f"{metric_label(metric)} or more (from {base:.1%}; 80% power)."
     )
 
 

@@ -96,30 +96,45 @@ def write_index(
     n_leads: int,
     parameters: Mapping[str, Any],
     simulated: bool,
+    overall: Mapping[str, Any] | None = None,
 ) -> Path:
+    """The index: the result over all service lines first (a verdict, what the test could detect),
+    then one row per line with its leads per arm and verdict."""
+    overall = dict(overall or {})
+    sizes = overall.get("sizes", {})
     rows = []
     for s in lines:
         err = results.get(s, (None, 0))[0]
         if err:
             rows.append(
-                f"<tr><td>{html.escape(arm_label(s))}</td><td><b>report failed</b>: {html.escape(err)}</td></tr>"
+                f"<tr><td data-label='Service line'>{html.escape(arm_label(s))}</td><td data-label='Leads per arm'></td>"
+                f"<td data-label='Verdict'><b>report failed</b>: {html.escape(err)}</td></tr>"
             )
         else:
             rows.append(
-                f'<tr><td><a href="{html.escape(slug(s))}.html">{html.escape(arm_label(s))}</a></td>'
-                f"<td>{_md_inline(headlines.get(s, ''))}</td></tr>"
+                f'<tr><td data-label="Service line"><a href="{html.escape(slug(s))}.html">{html.escape(arm_label(s))}</a></td>'
+                f"<td data-label='Leads per arm'>{html.escape(sizes.get(s, ''))}</td>"
+                f"<td data-label='Verdict'>{_md_inline(headlines.get(s, ''))}</td></tr>"
             )
+    size = html.escape(str(man["sizing"])) if man.get("sizing") else f"{n_leads:,} leads"
     src = (
-        f"Simulated experiment <code>{html.escape(str(man.get('scenario')))}</code>, seed {seed}, {n_leads:,} leads."
+        f"Simulated experiment <code>{html.escape(str(man.get('scenario')))}</code>, seed {seed}, {size}."
         if simulated
         else f"Real data <code>{html.escape(str(man.get('data_file')))}</code>."
     )
+    summary = ""
+    if overall.get("headline"):
+        summary = (
+            "<h2>All service lines together</h2>"
+            f"<blockquote>{_md_inline(overall['headline'])}</blockquote>"
+            f"<p>{_md_inline(overall.get('detectable', ''))}</p>"
+        )
     body = (
-        f"<h1>Nurture experiment reports</h1><p class='meta'>{src} One report per service line; click a line "
-        f"for its numbers, pictures and methods.</p>"
-        "<table class='index'><thead><tr><th>Service line</th><th>Verdict</th></tr></thead><tbody>"
-        + "".join(rows)
-        + "</tbody></table>"
+        f"<h1>Nurture experiment reports</h1><p class='meta'>{src}</p>{summary}"
+        "<h2>By service line</h2><p class='meta'>One report per service line; click a line for its numbers, "
+        "pictures and methods. Each line has fewer leads than the whole test, so it can detect less.</p>"
+        "<table class='index'><thead><tr><th>Service line</th><th>Leads per arm</th><th>Verdict</th></tr></thead>"
+        "<tbody>" + "".join(rows) + "</tbody></table>"
     )
     params = {"seed": seed, "n_leads": n_leads} | dict(parameters) if simulated else dict(parameters)
     return atomic.write_text(out_dir / "index.html", page("Nurture experiment reports", body, params))

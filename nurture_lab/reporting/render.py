@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import multiprocessing
 import os
 import shutil
@@ -307,7 +308,7 @@ def render_reports(
     mapping: str | Path | None = None,
     read_options: Mapping[str, Any] | None = None,
     seed: int = 7,
-    n_leads: int = 20_000,
+    n_leads: int | str = 20_000,
     out: str | Path = "reports",
     jobs: int | None = _parallel.DEFAULT_JOBS,
     parameters: Mapping[str, Any] | None = None,
@@ -322,7 +323,9 @@ def render_reports(
         service_lines: "all" or a list of service lines.
         data: a real export (leads CSV/Parquet) instead of a simulation; ``mapping`` maps its columns and
             ``read_options`` are passed to :func:`~nurture_lab.read_leads` (``timezone``, ``on_error``, ``as_of``).
-        seed, n_leads: the simulation's seed and size.
+        seed, n_leads: the simulation's seed and size; ``n_leads="auto"`` sizes it with the power
+            functions so the result over all service lines can detect the scenario's true effect on
+            the primary metric (80% power, at the family's Bonferroni level); see :func:`auto_n_leads`.
         out: output folder (default ``reports``).
         jobs: worker processes, each with one warm kernel (default ``None``: every core, at most
             one per service line).
@@ -343,7 +346,17 @@ def render_reports(
 
     t0 = time.perf_counter()
     _random.check_seed(seed, "render_reports")
-    check_param("render_reports", "n_leads", n_leads, kind="int", low=1)
+    sizing = ""
+    if n_leads == "auto" and not data:
+        metric = str((parameters or {}).get("metric", "booked_30d"))
+        alpha = float((parameters or {}).get("alpha", 0.05))
+        n_leads, sizing = auto_n_leads(scenario, seed=seed, metric=metric, alpha=alpha)
+    elif n_leads == "auto":
+        n_leads = 0
+    check_param(
+        "render_reports", "n_leads", n_leads, kind="int", low=0 if data else 1, expected="an int >= 1 or 'auto'"
+    )
+    n_leads = int(n_leads)
     template = Path(template) if template is not None else default_template()
     out_dir = Path(out)
     extra = _check_parameters(template, parameters, data)
@@ -379,6 +392,8 @@ def render_reports(
                 work, scenario=scenario, data=None, seed=seed, n_leads=n_leads
             )
             man["control"] = extra.get("control") or man.get("control", "")
+            if sizing:
+                man["sizing"] = sizing
             man_path = work / "manifest.json"
             atomic.write_json(man_path, man)
             available = _service_lines(leads_path)
@@ -405,7 +420,7 @@ def render_reports(
             results = {line: (err, sec) for line, err, sec in done}
             with warnings.catch_warnings():  # library warnings are not for the terminal
                 warnings.simplefilter("ignore")
-                headlines = _headlines(lines, leads_path, truth_path, man, extra, results)
+                headlines, overall = _headlines(lines, leads_path, truth_path, man, extra, results)
         except BaseException:
             if pool is not None:
                 _parallel.terminate_pool(pool)
@@ -420,6 +435,7 @@ def render_reports(
         headlines,
         results,
         man,
+        overall=overall,
         seed=seed,
         n_leads=n_leads,
         parameters=extra,
@@ -443,6 +459,43 @@ def render_reports(
             f"were written to {out_dir}."
         )
     return run
+
+
+def auto_n_leads(
+    scenario: str | Path | None, *, seed: int = 7, metric: str = "booked_30d", alpha: float = 0.05, power: float = 0.8
+) -> tuple[int, str]:
+    """Leads for a simulated test whose result over all service lines can detect the scenario's effect.
+
+    A pilot run of 20,000 leads with the ground truth gives the control's rate and the largest
+    true effect on ``metric``; :func:`~nurture_lab.sample_size` (the Wald test the analysis runs)
+    at the Bonferroni level of the report's family (every non-control arm x the report's metrics)
+    gives the leads per arm, scaled by the smallest allocation share. Returns (leads, a sentence).
+    """
+    from ..scenario.loader import load_scenario
+    from ..simulation.engine import simulate
+    from ..stats.power import sample_size
+    from .content import REPORT_METRICS
+    from .labels import arm_label, metric_label
+
+    sc = load_scenario(scenario or "speed_to_lead")
+    t = simulate(sc, seed=seed, n_leads=20_000).truth
+    t = t[(t["service_line"] == "all") & (t["metric"] == metric)]
+    control = sc.experiment.control
+    base = float(t.loc[t["arm"] == control, "mean"].iloc[0])
+    others = t[t["arm"] != control]
+    best = others.loc[others["true_diff"].abs().idxmax()]
+    m = (len(sc.experiment.arm_names) - 1) * len(set(REPORT_METRICS) | {metric} - {"opted_out"})
+    d = float(best["true_diff"])
+    if abs(d) < 1e-4 or not 0 < base + d < 1:
+        return 20_000, "no true effect to size for: 20,000 leads"
+    per_arm = sample_size(base, d, alpha=alpha / m, power=power)
+    share = min(sc.experiment.allocation.values())
+    n = int(math.ceil(per_arm / share / 1000) * 1000)
+    return n, (
+        f"{n:,} leads, sized by the power functions to detect the true {d * 100:+.1f}-point effect of "
+        f"{arm_label(str(best['arm']))} on {metric_label(metric)} (from {base:.1%}) with {power:.0%} power at "
+        f"alpha {alpha:g} over {m} comparisons"
+    )
 
 
 def _record_run(out_dir: Path, written: Sequence[Path]) -> None:
@@ -544,14 +597,40 @@ def _headlines(
     man: Mapping[str, Any],
     extra: Mapping[str, Any],
     results: Mapping[str, tuple[str | None, float]],
-) -> dict[str, str]:
-    out = {}
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """Each line's verdict (and leads per arm), and the result over all service lines first."""
+    from .content import ReportData, detectable_text
+
     keys = ("arm", "control", "metric", "guardrail", "guardrail_margin", "alpha", "sequential")
     kw = {k: extra[k] for k in keys if k in extra}
+    leads = pd.read_parquet(leads_path)
+    truth = pd.read_csv(truth_path) if truth_path else None
+    control = str(extra.get("control") or man.get("control", ""))
+    rd_all = ReportData(
+        "all service lines",
+        leads,
+        None if truth is None else truth[truth["service_line"] == "all"].reset_index(drop=True),
+        control,
+        **{k: v for k, v in kw.items() if k != "control"},
+        provenance=dict(man),
+    )
+    ra_all = analyse_report(rd_all)
+    rows = ra_all.main.results
+    best = rows[(rows["metric"] == rd_all.metric)].sort_values("diff", ascending=False)
+    target = float(best["diff"].iloc[0]) if len(best) and bool(best["significant"].iloc[0]) else None
+    overall: dict[str, Any] = {
+        "headline": headline(rd_all, ra_all),
+        "detectable": detectable_text(ra_all, rd_all.metric),
+    }
+    out: dict[str, str] = {}
+    sizes: dict[str, str] = {}
     for s in lines:
         if results.get(s, ("x", 0))[0]:
             out[s] = ""
             continue
         rd = load_report_data(s, str(leads_path), str(truth_path) if truth_path else "", man, **kw)
-        out[s] = headline(rd, analyse_report(rd))
-    return out
+        ra = analyse_report(rd)
+        out[s] = headline(rd, ra, target)
+        sizes[s] = ", ".join(f"{n:,}" for n in ra.main.srm["counts"].values())
+    overall["sizes"] = sizes
+    return out, overall

@@ -65,13 +65,15 @@ def time_to_book(
     ``as_of`` (a date or timestamp; naive values are taken as UTC), truncated at the horizon
     (default: the largest observed time). A lead that had not booked by the end of its follow-up is
     censored there, so recent leads in a real export do not count as followed for the full horizon.
-    Uses statsmodels ``SurvfuncRight``, ``survdiff`` and ``PHReg``.
+    Uses statsmodels ``SurvfuncRight`` and ``survdiff``; the Cox model (Breslow ties) of the arm
+    indicators is fitted on risk-set counts per event time (:func:`_arm_cox`), which gives
+    statsmodels ``PHReg(ties="breslow")``'s estimates in milliseconds where PHReg takes seconds
+    per hundred thousand leads.
 
     The RMST is the area under the not-yet-booked curve up to the horizon: the mean days to book
     when every lead is capped at the horizon. It exists when medians are not reached (as at ~30%
     booking); its variance is the Greenwood-type sum ``sum(A_i**2 d_i / (n_i (n_i - d_i)))``.
     """
-    from statsmodels.duration.hazard_regression import PHReg
     from statsmodels.duration.survfunc import SurvfuncRight, survdiff
 
     df = _require_frame(data, "time_to_book")
@@ -113,17 +115,16 @@ def time_to_book(
         meds.append({"arm": g, "n": int(sel.sum()), "n_booked": int(ev[sel].sum()), "median_days": float(med)})
     chi2, p = survdiff(t, ev.astype(int), groups)
     others = [g for g in labels if g != control]
-    exog = np.column_stack([(groups == g).astype(float) for g in others])
-    fit = PHReg(t, exog, status=ev.astype(int), ties="efron").fit()
-    ci = fit.conf_int(alpha=alpha)
+    beta, se = _arm_cox(t, ev, groups, [control, *others])
+    z = stats.norm.ppf(1 - alpha / 2)
     cox = pd.DataFrame(
         {
             "arm": others,
             "control": control,
-            "hazard_ratio": np.exp(fit.params),
-            "ci_low": np.exp(ci[:, 0]),
-            "ci_high": np.exp(ci[:, 1]),
-            "p_value": fit.pvalues,
+            "hazard_ratio": np.exp(beta),
+            "ci_low": np.exp(beta - z * se),
+            "ci_high": np.exp(beta + z * se),
+            "p_value": 2 * stats.norm.sf(np.abs(beta / se)),
         }
     )
     rmst = _rmst_table(t, ev, groups, labels, control, horizon, alpha)
@@ -141,6 +142,38 @@ def time_to_book(
         },
         rmst,
     )
+
+
+def _arm_cox(t: np.ndarray, ev: np.ndarray, groups: np.ndarray, labels: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Cox proportional hazards with one indicator per arm (``labels[0]`` the reference), Breslow ties.
+
+    With only arm indicators the partial likelihood depends on the data through, at each event
+    time, the number at risk and the number of events in each arm, so Newton's method runs on those
+    counts. Returns the log hazard ratios of ``labels[1:]`` and their standard errors.
+    """
+    times = np.unique(t[ev])
+    k = len(labels)
+    at_risk = np.empty((times.size, k))
+    events = np.empty((times.size, k))
+    for j, g in enumerate(labels):
+        tg = np.sort(t[groups == g])
+        at_risk[:, j] = tg.size - np.searchsorted(tg, times, side="left")
+        te = np.sort(t[(groups == g) & ev])
+        events[:, j] = np.searchsorted(te, times, side="right") - np.searchsorted(te, times, side="left")
+    d = events.sum(axis=1)
+    beta = np.zeros(k - 1)
+    info = np.eye(k - 1)
+    for _ in range(50):
+        w = at_risk * np.exp(np.r_[0.0, beta])[None, :]
+        prob = (w / w.sum(axis=1, keepdims=True))[:, 1:]
+        score = (events[:, 1:] - d[:, None] * prob).sum(axis=0)
+        info = np.einsum("t,tj,tl->jl", d, prob, -prob)
+        info[np.diag_indices(k - 1)] += (d[:, None] * prob).sum(axis=0)
+        step = np.linalg.solve(info, score)
+        beta = beta + step
+        if np.max(np.abs(step)) < 1e-10:
+            break
+    return beta, np.sqrt(np.diag(np.linalg.inv(info)))
 
 
 def _followup(df: pd.DataFrame, followup_days: str | None, as_of: Any, created: str) -> np.ndarray:
@@ -169,12 +202,12 @@ def _followup(df: pd.DataFrame, followup_days: str | None, as_of: Any, created: 
 
 
 def _rmst(t: np.ndarray, ev: np.ndarray, tau: float) -> tuple[float, float]:
-    """Restricted mean of a Kaplan-Meier curve up to ``tau`` and its variance (Greenwood-type)."""
-    times = np.unique(t[ev & (t <= tau)])
+    """Restricted mean of a Kaplan-Meier curve up to ``tau`` and its variance (Greenwood-type), O(n log n)."""
+    times, d = np.unique(t[ev & (t <= tau)], return_counts=True)
     if times.size == 0:
         return float(tau), 0.0
-    n_risk = np.array([(t >= u).sum() for u in times], dtype=float)
-    d = np.array([((t == u) & ev).sum() for u in times], dtype=float)
+    n_risk = (t.size - np.searchsorted(np.sort(t), times, side="left")).astype(float)
+    d = d.astype(float)
     surv = np.cumprod(1 - d / n_risk)
     edges = np.r_[0.0, times, tau]
     levels = np.r_[1.0, surv]

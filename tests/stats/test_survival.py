@@ -114,3 +114,24 @@ def test_rmst_interval_covers_the_true_difference() -> None:
         covered += r["rmst_ci_low"] <= truth <= r["rmst_ci_high"]
     lo, hi = stats.binom.ppf([0.0005, 0.9995], reps, 0.95)
     assert lo <= covered <= hi
+
+
+def test_cox_on_risk_set_counts_equals_statsmodels_phreg() -> None:
+    from statsmodels.duration.hazard_regression import PHReg
+
+    gen = np.random.default_rng(12)
+    n = 3000
+    arm = gen.choice(["c", "a", "b"], n)
+    days = np.round(gen.exponential(np.select([arm == "a", arm == "b"], [20.0, 25.0], 30.0)), 1)  # ties, too
+    booked = days <= 40
+    df = pd.DataFrame({"arm": arm, "booked": booked, "days_to_book": np.where(booked, days, np.nan)})
+    res = nl.time_to_book(df, "arm", "c", horizon_days=40).cox.set_index("arm")
+    t = np.maximum(np.where(booked, days, 40.0), 1e-9)
+    exog = np.column_stack([(arm == g).astype(float) for g in ("a", "b")])
+    fit = PHReg(t, exog, status=booked.astype(int), ties="breslow").fit()
+    ci = np.exp(fit.conf_int(alpha=0.05))
+    for j, g in enumerate(("a", "b")):
+        assert res.loc[g, "hazard_ratio"] == pytest.approx(np.exp(fit.params[j]), rel=1e-6)
+        assert res.loc[g, "ci_low"] == pytest.approx(ci[j, 0], rel=1e-6)
+        assert res.loc[g, "ci_high"] == pytest.approx(ci[j, 1], rel=1e-6)
+        assert res.loc[g, "p_value"] == pytest.approx(fit.pvalues[j], rel=1e-5, abs=1e-300)
