@@ -194,6 +194,48 @@ def _read_raw(path: Path, fixes: list[str]) -> pd.DataFrame:
     return df
 
 
+class _Problems:
+    """Every unusable value of an import: each check's rows counted per column, the first listed."""
+
+    def __init__(self, source: pd.DataFrame) -> None:
+        self.source = source
+        self.line = pd.Series(np.arange(len(source)) + 2, index=source.index)  # the header is line 1
+        self.unusable = pd.Series(False, index=source.index)
+        self.listed: list[tuple[int, str, str, str]] = []
+        self.counts: dict[str, int] = {}
+
+    def note(self, bad: pd.Series, column: str, expected: str) -> None:
+        """Mark the rows where ``bad`` holds as unusable because ``column`` is not ``expected``."""
+        bad = bad.fillna(False).astype(bool)
+        self.unusable |= bad
+        self.counts[column] = self.counts.get(column, 0) + int(bad.sum())
+        values = self.source[column] if column in self.source else pd.Series("", index=self.source.index)
+        for i in np.flatnonzero(bad.to_numpy())[:MAX_LISTED]:
+            self.listed.append((int(self.line.iloc[i]), column, str(values.iloc[i]), expected))
+
+    def settle(self, p: Path, what: str, on_error: str, fixes: list[str], hint: str = "") -> pd.DataFrame:
+        """Raise with every problem (``on_error="raise"``), or say what is dropped; returns the listing."""
+        n_bad = int(self.unusable.sum())
+        if n_bad and on_error == "raise":
+            shown = "\n".join(
+                f"  line {ln}, column '{c}': {v!r} (expected {e})" for ln, c, v, e in self.listed[:MAX_LISTED]
+            )
+            per_column = ", ".join(f"{c}: {n:,}" for c, n in self.counts.items() if n)
+            raise DataError(
+                f"{p}: {n_bad:,} of {len(self.source):,} {what}row(s) cannot be used (problems by column — "
+                f"{per_column}):\n{shown}{'' if len(self.listed) <= MAX_LISTED else chr(10) + '  ...'}\n"
+                f"Fix the export, or drop and list these rows: on_error='drop'{hint}."
+            )
+        if n_bad:
+            fixes.append(
+                f"{n_bad:,} unusable {what}row(s) dropped (on_error='drop'); the first are listed in dropped_rows"
+            )
+        return pd.DataFrame(
+            [{"line": ln, "column": c, "value": v, "reason": f"expected {e}"} for ln, c, v, e in self.listed],
+            columns=["line", "column", "value", "reason"],
+        )
+
+
 def _bool(col: pd.Series) -> tuple[pd.Series, pd.Series]:
     s = col.astype("string").str.strip().str.lower()
     out = pd.Series(pd.NA, index=col.index, dtype="boolean")
@@ -287,18 +329,8 @@ def read_leads(
         raise DataError(
             f"{p} has no outcome column; expected at least one of: booked, booked_at, {', '.join(BOOL_COLUMNS[1:])}."
         )
-    line = pd.Series(np.arange(len(df)) + 2, index=df.index)  # header is line 1
-    problems: list[tuple[int, str, str, str]] = []
-    unusable = pd.Series(False, index=df.index)
-    counts: dict[str, int] = {}
-
-    def note(bad: pd.Series, column: str, expected: str) -> None:
-        nonlocal unusable
-        bad = bad.fillna(False).astype(bool)
-        unusable |= bad
-        counts[column] = counts.get(column, 0) + int(bad.sum())
-        for i in np.flatnonzero(bad.to_numpy())[:MAX_LISTED]:
-            problems.append((int(line.iloc[i]), column, str(raw[column].iloc[i] if column in raw else ""), expected))
+    problems = _Problems(raw)
+    note, line = problems.note, problems.line
 
     out = pd.DataFrame(index=df.index)
     lid = df["lead_id"].astype("string").str.strip()
@@ -369,22 +401,8 @@ def read_leads(
         fixes.append("booked, days_to_book, booked_7d and booked_30d derived from created_at and booked_at")
     if "appointment_at" in times and "booked_at" in times:
         note(times["appointment_at"] < times["booked_at"], "appointment_at", "a visit after its booking (booked_at)")
-    n_bad = int(unusable.sum())
-    if n_bad and on_error == "raise":
-        shown = "\n".join(f"  line {ln}, column '{c}': {v!r} (expected {e})" for ln, c, v, e in problems[:MAX_LISTED])
-        per_column = ", ".join(f"{c}: {n:,}" for c, n in counts.items() if n)
-        raise DataError(
-            f"{p}: {n_bad:,} of {len(df):,} row(s) cannot be used (problems by column — {per_column}):\n{shown}"
-            f"{'' if len(problems) <= MAX_LISTED else chr(10) + '  ...'}\n"
-            "Fix the export, or drop and list these rows: on_error='drop' (CLI --on-error drop)."
-        )
-    dropped = pd.DataFrame(
-        [{"line": ln, "column": c, "value": v, "reason": f"expected {e}"} for ln, c, v, e in problems],
-        columns=["line", "column", "value", "reason"],
-    )
-    if n_bad:
-        fixes.append(f"{n_bad:,} unusable row(s) dropped (on_error='drop'); the first are listed in dropped_rows")
-    out = out[~unusable].reset_index(drop=True)
+    dropped = problems.settle(p, "", on_error, fixes, hint=" (CLI --on-error drop)")
+    out = out[~problems.unusable].reset_index(drop=True)
     for c in BOOL_COLUMNS:
         if c in out.columns:
             if out[c].isna().any():
@@ -472,16 +490,8 @@ def read_touches(
     missing = [c for c in TOUCH_REQUIRED if c not in df.columns]
     if missing:
         raise DataError(f"{p} lacks required column(s) {missing}; its columns: {', '.join(map(str, raw.columns))}.")
-    line = pd.Series(np.arange(len(df)) + 2, index=df.index)
-    problems: list[tuple[int, str, str, str]] = []
-    unusable = pd.Series(False, index=df.index)
-
-    def note(bad: pd.Series, column: str, expected: str) -> None:
-        nonlocal unusable
-        bad = bad.fillna(False).astype(bool)
-        unusable |= bad
-        for i in np.flatnonzero(bad.to_numpy())[:MAX_LISTED]:
-            problems.append((int(line.iloc[i]), column, str(df[column].iloc[i]), expected))
+    problems = _Problems(raw)
+    note, line = problems.note, problems.line
 
     out = pd.DataFrame(
         {
@@ -512,19 +522,6 @@ def read_touches(
         out["engaged"] = v
     if leads is not None:
         note(~out["lead_id"].isin(set(leads["lead_id"].astype(str))), "lead_id", "a lead of the leads export")
-    n_bad = int(unusable.sum())
-    if n_bad and on_error == "raise":
-        shown = "\n".join(f"  line {ln}, column '{c}': {v!r} (expected {e})" for ln, c, v, e in problems[:MAX_LISTED])
-        raise DataError(
-            f"{p}: {n_bad:,} of {len(df):,} touch row(s) cannot be used:\n{shown}"
-            f"{'' if len(problems) <= MAX_LISTED else chr(10) + '  ...'}\n"
-            "Fix the export, or drop and list these rows: on_error='drop'."
-        )
-    dropped = pd.DataFrame(
-        [{"line": ln, "column": c, "value": v, "reason": f"expected {e}"} for ln, c, v, e in problems],
-        columns=["line", "column", "value", "reason"],
-    )
-    if n_bad:
-        fixes.append(f"{n_bad:,} unusable touch row(s) dropped (on_error='drop'); the first are listed in dropped_rows")
-    out = out[~unusable].reset_index(drop=True)
+    dropped = problems.settle(p, "touch ", on_error, fixes)
+    out = out[~problems.unusable].reset_index(drop=True)
     return ImportResult(out, str(p), ids, fixes, dropped, kind="touches")
