@@ -36,6 +36,15 @@ blockquote {{ background: #f3f7fb; border-left: 4px solid #1f5a96; padding: .6re
 a {{ color: #1f5a96; }}
 table.index {{ display: table; }} table.index td {{ white-space: normal; }}
 pre {{ white-space: pre-wrap; }}
+@media (max-width: 600px) {{
+  body {{ padding: .8rem; font-size: 15px; }}
+  table, table.index {{ display: block; overflow: visible; }}
+  thead {{ display: none; }}
+  tbody, tr {{ display: block; }}
+  tr {{ border: 1px solid #e3e3e3; border-radius: 6px; margin: .6rem 0; padding: .3rem .5rem; }}
+  td {{ display: block; border: none; padding: .15rem 0; white-space: normal; }}
+  td[data-label]::before {{ content: attr(data-label); display: block; color: #555; font-size: .75rem; }}
+}}
 @media print {{ body {{ max-width: none; font-size: 11pt; }} h2 {{ break-after: avoid; }}
   img, table {{ break-inside: avoid; }} a {{ color: inherit; text-decoration: none; }} }}
 </style></head>
@@ -76,7 +85,23 @@ def export_html(nb: Any, title: str, params: Mapping[str, Any]) -> str:
         exclude_anchor_links=True,
     )
     body, _ = exporter.from_notebook_node(nb)
-    return page(title, body, params)
+    return page(title, label_cells(body), params)
+
+
+def label_cells(body: str) -> str:
+    """Give every table cell its column's title (``data-label``), so on a phone each row reflows into
+    a stacked card that still says what each number is."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(body, "html.parser")
+    for table in soup.find_all("table"):
+        heads = [th.get_text(" ", strip=True) for th in table.select("thead th")]
+        if not heads:
+            continue
+        for tr in table.select("tbody tr"):
+            for head, cell in zip(heads[-len(tr.find_all(["td", "th"])) :], tr.find_all(["td", "th"])):
+                cell["data-label"] = head
+    return str(soup)
 
 
 def _md_inline(text: str) -> str:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -282,3 +283,51 @@ def test_segment_tables_show_sizes_and_no_impossible_numbers() -> None:
     assert tab.loc["referral", "Difference (95% CI)"] == "–" and tab.loc["referral", "Adjusted p"] == "–"
     assert tab.loc["referral", "Note"] == "too small to test"
     assert "pts" in tab.loc["web", "Difference (95% CI)"]
+
+
+@pytest.mark.browser
+def test_pages_fit_a_390_px_phone_without_horizontal_scrolling(
+    rendered: tuple[Path, render.ReportRun], tmp_path: Path
+) -> None:
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("headless Chromium is not installed (make test installs it when it can)")
+    out, _ = rendered
+    for name in ("index.html", "orthopedics.html"):
+        # the page in a 390-px frame (Chrome's windows are never that narrow) with a probe that reports
+        # the page's own layout width to the frame's parent; the real page carries no script
+        inner = (
+            (out / name)
+            .read_text()
+            .replace(
+                "</body>", "<script>parent.document.title = 'W' + document.documentElement.scrollWidth</script></body>"
+            )
+        )
+        probe = tmp_path / f"probe-{name}"
+        probe.write_text(
+            f"<!DOCTYPE html><html><head><title>none</title></head><body style='margin:0'>"
+            f"<iframe width='390' height='800' style='border:0' srcdoc=\"{html.escape(inner, quote=True)}\"></iframe>"
+            "</body></html>"
+        )
+        dom = subprocess.run(
+            [
+                chromium,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                f"--user-data-dir={tmp_path / 'profile'}",
+                "--window-size=390,900",
+                "--dump-dom",
+                probe.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        ).stdout
+        width = int(re.search(r"<title>W(\d+)</title>", dom).group(1))  # type: ignore[union-attr]
+        assert width <= 390, (name, width)
+    page = (out / "orthopedics.html").read_text()
+    assert 'data-label="Difference"' in page or 'data-label="Difference"' in page
