@@ -318,7 +318,7 @@ def key_numbers(ra: ReportAnalysis) -> pd.DataFrame:
             "Control": [f"{v * 100:.1f}%" if b else f"{v:.2f}" for v, b in zip(r["control_value"], binary)],
             "Arm value": [f"{v * 100:.1f}%" if b else f"{v:.2f}" for v, b in zip(r["arm_value"], binary)],
             "Difference": [f"{d * 100:+.1f} pts" if b else f"{d:+.2f}" for d, b in zip(r["diff"], binary)],
-            "95% CI": [
+            f"{_level(ra.main)} CI": [
                 f"{lo * 100:+.1f} to {hi * 100:+.1f}" if b else f"{lo:+.2f} to {hi:+.2f}"
                 for lo, hi, b in zip(r["diff_ci_low"], r["diff_ci_high"], binary)
             ],
@@ -331,6 +331,11 @@ def key_numbers(ra: ReportAnalysis) -> pd.DataFrame:
         }
     )
     return out
+
+
+def _level(res: AnalysisResult) -> str:
+    """The confidence level of a result's plain intervals, from its alpha (95% for alpha 0.05)."""
+    return f"{100 * (1 - float(res.settings['alpha'])):.3g}%"
 
 
 def _adjusted_label(res: AnalysisResult) -> str:
@@ -397,7 +402,7 @@ def segment_table(ra: ReportAnalysis, column: str) -> pd.DataFrame:
             "Leads (arm / control)": [f"{a:,} / {c:,}" for a, c in zip(res["n_arm"], res["n_control"])],
             "Control": [value(v, b) for v, b in zip(res["control_value"], binary)],
             "Arm value": [value(v, b) for v, b in zip(res["arm_value"], binary)],
-            "Difference (95% CI)": [
+            f"Difference ({_level(ra.segments[column])} CI)": [
                 cell(diff(d, lo, hi, b), i)
                 for i, (d, lo, hi, b) in enumerate(zip(res["diff"], res["diff_ci_low"], res["diff_ci_high"], binary))
             ],
