@@ -53,6 +53,8 @@ class ReportData:
     alpha: float = 0.05
     provenance: dict[str, Any] = field(default_factory=dict)
     sequential: bool = False
+    #: staff cost per hour (any currency), for the cost per booking; 0: not shown
+    staff_cost_per_hour: float = 0.0
 
     @property
     def simulated(self) -> bool:
@@ -82,6 +84,7 @@ def load_report_data(
     guardrail_margin: float = 0.01,
     alpha: float = 0.05,
     sequential: bool = False,
+    staff_cost_per_hour: float = 0.0,
 ) -> ReportData:
     """Load the prepared data of one service line (see :func:`prepare_data`)."""
     leads = pd.read_parquet(leads_path)
@@ -100,7 +103,18 @@ def load_report_data(
     if not ctrl:
         raise DataError("The report needs the control arm's label (parameter 'control').")
     return ReportData(
-        service_line, leads, truth, ctrl, arm, metric, guardrail, guardrail_margin, alpha, man, sequential
+        service_line,
+        leads,
+        truth,
+        ctrl,
+        arm,
+        metric,
+        guardrail,
+        guardrail_margin,
+        alpha,
+        man,
+        sequential,
+        float(staff_cost_per_hour),
     )
 
 
@@ -305,6 +319,82 @@ def detectable_text(ra: ReportAnalysis, metric: str) -> str:
         f"With about {n:,} leads per arm this test could detect a change of {d * 100:.1f} points in "
         f"{metric_label(metric)} or more (from {base:.1%}; 80% power)."
     )
+
+
+def business_terms(rd: ReportData, ra: ReportAnalysis) -> tuple[str, pd.DataFrame]:
+    """The result in a leader's units: test dates, bookings per 1,000 leads, extra bookings per month
+    at this line's lead volume, staff minutes (and cost) per booking, time to first response.
+
+    Staff minutes per booking is a ratio metric (delta method) with its interval.
+    """
+    df = rd.leads
+    created = pd.to_datetime(df["created_at"], utc=True) if "created_at" in df.columns else None
+    days = max(((created.max() - created.min()).total_seconds() / 86400) if created is not None else 0.0, 1.0)
+    dates = (
+        f"Test period {created.min():%Y-%m-%d} to {created.max():%Y-%m-%d} ({days:.0f} days, "
+        f"{len(df):,} leads: about {len(df) / days * 30.4:,.0f} a month)."
+        if created is not None
+        else f"{len(df):,} leads."
+    )
+    r = ra.main.results
+    r = r[r["metric"] == rd.metric].set_index("arm")
+    per_month = len(df) / days * 30.4
+    arms = [rd.control, *[a for a in r.index if a != rd.control]]
+    staff = None
+    if {"staff_minutes", "booked"} <= set(df.columns) and df["booked"].astype(bool).groupby(df[rd.arm]).sum().min() > 0:
+        from ..stats.ratio import Ratio
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            staff = analyze(
+                df.assign(booked=df["booked"].astype(int)),
+                arm=rd.arm,
+                control=rd.control,
+                metrics=[Ratio("staff_minutes", "booked")],
+                correction="none",
+                alpha=rd.alpha,
+            ).results.set_index("arm")
+    rows = []
+    for a in arms:
+        is_ctrl = a == rd.control
+        rate = float(r["control_value"].iloc[0]) if is_ctrl else float(r.loc[a, "arm_value"])
+        row: dict[str, Any] = {
+            "Arm": arm_label(a),
+            f"{metric_label(rd.metric).capitalize()} per 1,000 leads": f"{rate * 1000:,.0f}",
+        }
+        row["Relative lift"] = ""
+        if is_ctrl:
+            row["Extra per month, all leads on this arm"] = "(control)"
+        else:
+            d, lo, hi = (float(r.loc[a, k]) for k in ("diff", "adj_ci_low", "adj_ci_high"))
+            row["Extra per month, all leads on this arm"] = (
+                f"{d * per_month:+,.0f} ({lo * per_month:+,.0f} to {hi * per_month:+,.0f})"
+            )
+            row["Relative lift"] = f"{float(r.loc[a, 'rel_lift']):+.1%}"
+        if staff is not None:
+            v = float(staff["control_value"].iloc[0]) if is_ctrl else float(staff.loc[a, "arm_value"])
+            row["Staff minutes per booking"] = f"{v:,.1f}"
+            if rd.staff_cost_per_hour > 0:
+                row["Staff cost per booking"] = f"{v / 60 * rd.staff_cost_per_hour:,.2f}"
+        speed = next((c for c in ("first_call_minutes", "first_response_minutes") if c in df.columns), None)
+        if speed is not None:
+            mins = df.loc[df[rd.arm].astype(str) == a, speed].median()
+            what = "first call" if speed == "first_call_minutes" else "first response"
+            row[f"Median time to {what}"] = _duration(float(mins))
+        rows.append(row)
+    table = pd.DataFrame(rows).fillna("")
+    return dates, table
+
+
+def _duration(minutes: float) -> str:
+    """Minutes as a person says them: 4 min, 2.5 h, 1.2 days."""
+    if not math.isfinite(minutes):
+        return "–"
+    if minutes < 90:
+        return f"{minutes:.0f} min"
+    if minutes < 48 * 60:
+        return f"{minutes / 60:.1f} h"
+    return f"{minutes / 1440:.1f} days"
 
 
 def key_numbers(ra: ReportAnalysis) -> pd.DataFrame:

@@ -601,7 +601,7 @@ def _headlines(
     """Each line's verdict (and leads per arm), and the result over all service lines first."""
     from .content import ReportData, detectable_text
 
-    keys = ("arm", "control", "metric", "guardrail", "guardrail_margin", "alpha", "sequential")
+    keys = ("arm", "control", "metric", "guardrail", "guardrail_margin", "alpha", "sequential", "staff_cost_per_hour")
     kw = {k: extra[k] for k in keys if k in extra}
     leads = pd.read_parquet(leads_path)
     truth = pd.read_csv(truth_path) if truth_path else None

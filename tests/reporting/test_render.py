@@ -331,3 +331,31 @@ def test_pages_fit_a_390_px_phone_without_horizontal_scrolling(
         assert width <= 390, (name, width)
     page = (out / "orthopedics.html").read_text()
     assert 'data-label="Difference"' in page or 'data-label="Difference"' in page
+
+
+def test_business_terms_agree_with_the_analysis(tmp_path: Path) -> None:
+    from nurture_lab.reporting.content import analyse_report, business_terms
+
+    run = render.render_reports(
+        service_lines=["orthopedics"],
+        out=tmp_path,
+        n_leads=6000,
+        seed=3,
+        jobs=1,
+        progress=False,
+        parameters={"staff_cost_per_hour": 40.0},
+    )
+    page = Path(run.reports["orthopedics"]).read_text()
+    assert "In business terms" in page and "Staff cost per booking" in page and "Test period" in page
+    res = nl.simulate(nl.load_scenario("speed_to_lead"), seed=3, n_leads=6000)
+    leads = res.analysis_frame()
+    line = leads[leads["service_line"] == "orthopedics"].reset_index(drop=True)
+    rd = content.ReportData("orthopedics", line, None, "next_business_day", staff_cost_per_hour=40.0)
+    dates, terms = business_terms(rd, analyse_report(rd))
+    t = terms.set_index("Arm")
+    booked = line.groupby("arm", observed=True)["booked_30d"].mean()
+    assert t.loc["within 5 min", "30-day bookings per 1,000 leads"] == f"{booked['within_5_min'] * 1000:,.0f}"
+    minutes = line.groupby("arm", observed=True).apply(lambda g: g["staff_minutes"].sum() / g["booked"].sum())
+    assert t.loc["next business day", "Staff minutes per booking"] == f"{minutes['next_business_day']:,.1f}"
+    assert t.loc["next business day", "Staff cost per booking"] == f"{minutes['next_business_day'] / 60 * 40:,.2f}"
+    assert dates.startswith("Test period 20") and "leads: about" in dates
