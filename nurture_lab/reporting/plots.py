@@ -32,6 +32,8 @@ __all__ = [
 ]
 
 PALETTE = ["#1f5a96", "#d9822b", "#3a8a4f", "#a23b72", "#6c6f7f", "#c0392b", "#16a085"]
+#: The colours of a decision: an effect that survives the correction, and one that does not.
+SIGNIFICANT, NOT_SIGNIFICANT = "#1f5a96", "#9a9da8"
 FUNNEL = [("contacted", "Contacted"), ("qualified", "Qualified"), ("booked", "Booked"), ("attended", "Attended")]
 
 
@@ -46,6 +48,13 @@ def label(name: str) -> str:
     return str(name).replace("_", " ")
 
 
+def arm_colors(arms: Any) -> dict[str, str]:
+    """One colour per arm, the same in every chart of a report: arms in name order take the palette in
+    turn (a chart drawn from the same arms always gives an arm the same colour)."""
+    names = sorted({str(a) for a in arms})
+    return {a: PALETTE[i % len(PALETTE)] for i, a in enumerate(names)}
+
+
 def plot_effects(result: AnalysisResult, metric: str, title: str | None = None) -> Figure:
     """Difference vs control with its CI, one row per arm (and per group when ``by`` was used)."""
     r = result.results[result.results["metric"] == metric]
@@ -55,8 +64,10 @@ def plot_effects(result: AnalysisResult, metric: str, title: str | None = None) 
     names = [f"{label(a)}" + (f" · {g}" if by else "") for a, g in zip(r["arm"], r[by] if by else r["arm"])]
     fig, ax = plt.subplots(figsize=(7.5, 0.6 * len(r) + 1.6))
     y = np.arange(len(r))[::-1]
-    colors = [PALETTE[0] if s else PALETTE[4] for s in r["significant"]]
-    for yi, d, lo, hi, c in zip(y, r["diff"], r["diff_ci_low"], r["diff_ci_high"], colors):
+    colors = [SIGNIFICANT if s else NOT_SIGNIFICANT for s in r["significant"]]
+    # the interval at the level of the decision: the adjusted one, beside the adjusted p-values
+    lo_col, hi_col = ("adj_ci_low", "adj_ci_high") if "adj_ci_low" in r else ("diff_ci_low", "diff_ci_high")
+    for yi, d, lo, hi, c in zip(y, r["diff"], r[lo_col], r[hi_col], colors):
         ax.errorbar(
             d * scale,
             yi,
@@ -70,20 +81,30 @@ def plot_effects(result: AnalysisResult, metric: str, title: str | None = None) 
     ax.axvline(0, color="#333", linewidth=1)
     ax.set_yticks(y, names)
     unit = "percentage points" if binary else "units of the metric"
+    level = 100 * (1 - float(result.settings.get("adjusted_alpha", result.settings["alpha"])))
     ax.set_xlabel(
-        f"difference vs {label(result.settings['control'])} ({unit}); bars: {100 * (1 - result.settings['alpha']):.0f}% CI"
+        f"difference vs {label(result.settings['control'])} ({unit})\n"
+        f"bars: {level:.3g}% intervals, adjusted for {result.settings.get('family_size', 1)} comparisons"
     )
     ax.set_title(title or f"Effect on {label(metric)} by arm")
+    from matplotlib.lines import Line2D
+
+    handles = [
+        Line2D([], [], marker="o", color=SIGNIFICANT, label="significant after adjustment"),
+        Line2D([], [], marker="o", color=NOT_SIGNIFICANT, label="not significant"),
+    ]
+    fig.legend(handles=handles, frameon=False, loc="lower center", ncols=2, fontsize=9)
     _style(ax)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.35 / fig.get_figheight(), 1, 1))  # room for the legend below
     return fig
 
 
 def plot_time_to_book(ttb: TimeToBookResult, title: str | None = None) -> Figure:
     """Cumulative share booked over time (1 - Kaplan-Meier) per arm, with pointwise CIs."""
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
-    for i, (arm, g) in enumerate(ttb.curves.groupby("arm", sort=True)):
-        c = PALETTE[i % len(PALETTE)]
+    colors = arm_colors(ttb.curves["arm"].unique())
+    for arm, g in ttb.curves.groupby("arm", sort=True):
+        c = colors[str(arm)]
         ax.step(g["days"], 100 * (1 - g["survival"]), where="post", color=c, label=label(arm), linewidth=2)
         ax.fill_between(g["days"], 100 * (1 - g["ci_high"]), 100 * (1 - g["ci_low"]), step="post", color=c, alpha=0.15)
     ax.set_xlabel("days since inquiry")
@@ -104,9 +125,11 @@ def plot_funnel(leads: pd.DataFrame, arm: str = "arm", title: str | None = None)
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
     width = 0.8 / max(1, len(rates))
     x = np.arange(len(stages))
+    colors = arm_colors(rates.index)
+    rates = rates.loc[sorted(rates.index, key=str)]
     for i, (name, row) in enumerate(rates.iterrows()):
         bars = ax.bar(
-            x + i * width - 0.4 + width / 2, row.to_numpy(), width, color=PALETTE[i % len(PALETTE)], label=label(name)
+            x + i * width - 0.4 + width / 2, row.to_numpy(), width, color=colors[str(name)], label=label(name)
         )
         ax.bar_label(bars, fmt="%.0f", fontsize=8, padding=1)
     ax.set_xticks(x, [n for _, n in stages])
@@ -124,14 +147,14 @@ def plot_first_response(
     """Speed to lead: share of leads with a first call (or ``column``) within t minutes, per arm (log scale)."""
     what = "first call attempt" if column == "first_call_minutes" else "first touch"
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
-    for i, (name, g) in enumerate(leads.groupby(arm, observed=True)):
+    groups = dict(sorted(((str(k), g) for k, g in leads.groupby(arm, observed=True)), key=lambda kv: kv[0]))
+    colors = arm_colors(groups)
+    for name, g in groups.items():
         v = np.sort(g[column].dropna().to_numpy())
         if v.size == 0:
             continue
         share = np.arange(1, v.size + 1) / len(g) * 100
-        ax.step(
-            np.maximum(v, 0.5), share, where="post", color=PALETTE[i % len(PALETTE)], label=label(name), linewidth=2
-        )
+        ax.step(np.maximum(v, 0.5), share, where="post", color=colors[name], label=label(name), linewidth=2)
     for m, t in ((5, "5 min"), (60, "1 h"), (1440, "1 day")):
         ax.axvline(m, color="#999", linestyle=":", linewidth=1)
         ax.text(m, 2, t, rotation=90, va="bottom", ha="right", fontsize=8, color="#666")
@@ -269,14 +292,15 @@ def plot_truth_vs_estimate(
 def plot_power_curve(table: pd.DataFrame, target: float = 0.8, title: str | None = None) -> Figure:
     """Simulated power (with Monte Carlo error bars) against leads per experiment, per arm."""
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
-    for i, (arm, g) in enumerate(table.groupby("arm", sort=True)):
+    colors = arm_colors(table["arm"].unique())
+    for arm, g in table.groupby("arm", sort=True):
         ax.errorbar(
             g["n_leads"],
             g["power"] * 100,
             yerr=1.96 * g["power_se"] * 100,
             marker="o",
             capsize=3,
-            color=PALETTE[i % len(PALETTE)],
+            color=colors[str(arm)],
             label=label(arm),
         )
     ax.axhline(target * 100, color="#999", linestyle="--", linewidth=1)

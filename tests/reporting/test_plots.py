@@ -63,3 +63,28 @@ def test_funnel_bars_are_the_rates(run: nl.SimulationResult) -> None:
 
 def test_labels_are_human() -> None:
     assert plots.label("within_5_min") == "within 5 min"
+
+
+def test_one_colour_per_arm_in_every_chart_and_a_legend_for_the_decision(run: nl.SimulationResult) -> None:
+    from matplotlib.colors import to_hex
+
+    leads = run.analysis_frame()
+    charts = {
+        "time_to_book": plots.plot_time_to_book(nl.time_to_book(leads, "arm", "slow", horizon_days=40)),
+        "funnel": plots.plot_funnel(leads),
+        "first_response": plots.plot_first_response(leads),
+    }
+    seen: dict[str, set[str]] = {}
+    for fig in charts.values():
+        handles, labels = fig.axes[0].get_legend_handles_labels()
+        for h, lab in zip(handles, labels):
+            c = to_hex(h.patches[0].get_facecolor()) if hasattr(h, "patches") else to_hex(h.get_color())
+            seen.setdefault(lab, set()).add(c)
+        matplotlib.pyplot.close(fig)
+    assert set(seen) == {"slow", "fast"}
+    assert all(len(colors) == 1 for colors in seen.values()), seen  # the same colour for an arm everywhere
+    res = nl.analyze(leads, arm="arm", control="slow", metrics=["booked_30d"])
+    fig = plots.plot_effects(res, "booked_30d")
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels == ["significant after adjustment", "not significant"]
+    matplotlib.pyplot.close(fig)
