@@ -85,6 +85,6 @@ def test_one_colour_per_arm_in_every_chart_and_a_legend_for_the_decision(run: nl
     assert all(len(colors) == 1 for colors in seen.values()), seen  # the same colour for an arm everywhere
     res = nl.analyze(leads, arm="arm", control="slow", metrics=["booked_30d"])
     fig = plots.plot_effects(res, "booked_30d")
-    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert labels == ["significant after adjustment", "not significant"]
     matplotlib.pyplot.close(fig)
