@@ -23,6 +23,7 @@ __all__ = [
     "DataError",
     "FieldError",
     "FieldTypeError",
+    "NoVarianceError",
     "NurtureLabError",
     "ParameterError",
     "ParameterTypeError",
@@ -43,6 +44,20 @@ class ScenarioError(NurtureLabError, ValueError):
 
 class DataError(NurtureLabError, ValueError):
     """A data table (CSV/Parquet, or a DataFrame) that cannot be analysed as given."""
+
+
+class NoVarianceError(DataError):
+    """A metric with the same value for every unit of two arms: there is nothing to test.
+
+    Carries the facts (``metric``, ``arms``, ``value``) so a caller can say it in its own words.
+    """
+
+    def __init__(self, metric: str, arms: tuple[str, str], value: float) -> None:
+        self.metric, self.arms, self.value = metric, arms, value
+        super().__init__(
+            f"Metric '{metric}' has no variance in arms {arms[0]!r} and {arms[1]!r} (every value is {value:g}); "
+            "there is nothing to test."
+        )
 
 
 class ParameterError(NurtureLabError, ValueError):

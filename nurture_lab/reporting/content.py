@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from .._version import __version__
-from ..errors import DataError
+from ..errors import DataError, NoVarianceError
 from ..simulation.population import IDENTITY_COLUMNS
 from ..stats.analysis import AnalysisResult, analyze
 from ..stats.guardrails import NonInferiorityResult, non_inferiority
@@ -130,20 +130,17 @@ def analyse_report(rd: ReportData) -> ReportAnalysis:
                 df, arm=rd.arm, control=rd.control, metrics=metrics, alpha=rd.alpha, sequential=rd.sequential
             )
             break
-        except DataError as e:
-            m = _no_variance_metric(e)
-            if m is None or m == rd.metric or m not in metrics:
+        except NoVarianceError as e:
+            if e.metric == rd.metric or e.metric not in metrics:
                 raise
-            metrics.remove(m)
-            notes.append(f"{metric_label(m).capitalize()}: {_plain_no_variance(e)}")
+            metrics.remove(e.metric)
+            notes.append(_no_variance_note(e))
     guard = None
     if rd.guardrail in df.columns and not _is_constant(df[rd.guardrail]):
         try:
             guard = non_inferiority(df, rd.arm, rd.control, rd.guardrail, rd.guardrail_margin, alpha=rd.alpha)
-        except DataError as e:
-            if _no_variance_metric(e) is None:
-                raise
-            notes.append(f"{metric_label(rd.guardrail).capitalize()}: {_plain_no_variance(e)}")
+        except NoVarianceError as e:
+            notes.append(_no_variance_note(e))
     ttb = None
     if {"days_to_book", "booked"} <= set(df.columns):
         horizon = float(rd.provenance.get("horizon_days", 0)) or None
@@ -164,21 +161,13 @@ def analyse_report(rd: ReportData) -> ReportAnalysis:
     return ReportAnalysis(main, guard, ttb, segments, notes)
 
 
-def _no_variance_metric(e: Exception) -> str | None:
-    import re
-
-    m = re.match(r"Metric '(.+?)' has no variance", str(e))
-    return m.group(1) if m else None
-
-
-def _plain_no_variance(e: Exception) -> str:
-    import re
-
-    m = re.search(r"in arms '(.+?)' and '(.+?)' \(every value is (.+?)\)", str(e))
-    if not m:
-        return "no variation to compare."
-    a, b, v = m.groups()
-    return f"every lead in {text_label(a)} and {text_label(b)} has the same value ({v}); nothing to compare there."
+def _no_variance_note(e: NoVarianceError) -> str:
+    """A metric with no variation between two arms, said in words for the report."""
+    a, b = (text_label(x) for x in e.arms)
+    return (
+        f"{metric_label(e.metric).capitalize()}: every lead in {a} and {b} has the same value ({e.value:g}); "
+        "nothing to compare there."
+    )
 
 
 def _is_constant(col: pd.Series) -> bool:

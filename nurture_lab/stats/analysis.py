@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .._results import ResultMixin
-from ..errors import DataError, check_param, require
+from ..errors import DataError, NoVarianceError, check_param, require
 from .estimators import _adjust, _binary_row, _lin_row, _numeric_row, srm_check, sufficient_stats
 from .methods import CI_METHODS, CORRECTIONS
 from .ratio import Ratio, _ratio_var, ratio_row
@@ -393,10 +393,7 @@ def analyze(
                     continue
                 no_var = _no_variance(r, c, mtype)
                 if no_var and g is None:
-                    raise DataError(
-                        f"Metric '{m}' has no variance in arms {a!r} and {control!r} (every value is "
-                        f"{r['sum'] / n1:g}); there is nothing to test."
-                    )
+                    raise NoVarianceError(m, (a, control), float(r["sum"]) / n1)
                 sub = df if g is None else df[df[by] == g]
                 estimate = _estimator(sub, arm, control, a, m, mtype, r, c, covariates, ci_method, nonneg[m])
                 if sequential:

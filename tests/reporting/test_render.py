@@ -14,10 +14,13 @@ import pandas as pd
 import pytest
 
 import nurture_lab as nl
-from nurture_lab.io.example import EXAMPLE_MAPPING, make_example_export
+from nurture_lab.io.example import make_example_export
 from nurture_lab.reporting import content, render
 
 from ..conftest import ROOT
+
+#: The column mapping shipped with the package for the example export (equal to EXAMPLE_MAPPING; tested in io).
+EXAMPLE_MAPPING_FILE = Path(nl.__file__).parent / "data" / "example_mapping.toml"
 
 IDENTITY_RE = re.compile(r"@example\.org|\(\d{3}\) 555-\d{4}")
 
@@ -118,8 +121,7 @@ def test_a_failing_line_keeps_the_others_and_the_index(tmp_path: Path) -> None:
 def test_report_from_a_real_export_has_no_identifiers_and_no_truth(tmp_path: Path) -> None:
     export = make_example_export(tmp_path / "export.csv", n_leads=3000, seed=5)
     raw = pd.read_csv(export)
-    mapping = tmp_path / "map.toml"
-    mapping.write_text("[columns]\n" + "\n".join(f'{k} = "{v}"' for k, v in EXAMPLE_MAPPING.items()))
+    mapping = EXAMPLE_MAPPING_FILE
     summary = render.render_reports(
         data=export,
         mapping=mapping,
@@ -175,8 +177,7 @@ def test_values_from_the_data_are_escaped(tmp_path: Path) -> None:
     raw = pd.read_csv(export, dtype=str, keep_default_na=False)
     raw["Variant"] = raw["Variant"].str.strip().replace({"within_5_min": "<script>alert(1)</script>"})
     raw.to_csv(export, index=False)
-    mapping = tmp_path / "map.toml"
-    mapping.write_text("[columns]\n" + "\n".join(f'{k} = "{v}"' for k, v in EXAMPLE_MAPPING.items()))
+    mapping = EXAMPLE_MAPPING_FILE
     run = render.render_reports(
         data=export,
         mapping=mapping,
@@ -197,8 +198,7 @@ def test_zero_opt_outs_is_a_result_not_a_failure(tmp_path: Path) -> None:
     raw = pd.read_csv(export, dtype=str, keep_default_na=False)
     raw["Unsubscribed"] = "FALSE"  # the best guardrail result: nobody opted out
     raw.to_csv(export, index=False)
-    mapping = tmp_path / "map.toml"
-    mapping.write_text("[columns]\n" + "\n".join(f'{k} = "{v}"' for k, v in EXAMPLE_MAPPING.items()))
+    mapping = EXAMPLE_MAPPING_FILE
     run = render.render_reports(
         data=export,
         mapping=mapping,
@@ -239,8 +239,7 @@ def test_the_output_folder_holds_only_the_reports_and_reruns_clean_up_after_them
 
 def test_a_wrong_control_on_real_data_is_refused_before_any_kernel_starts(tmp_path: Path) -> None:
     export = make_example_export(tmp_path / "export.csv", n_leads=2000, seed=5)
-    mapping = tmp_path / "map.toml"
-    mapping.write_text("[columns]\n" + "\n".join(f'{k} = "{v}"' for k, v in EXAMPLE_MAPPING.items()))
+    mapping = EXAMPLE_MAPPING_FILE
     cli = [
         sys.executable,
         "-m",
