@@ -15,7 +15,14 @@ import numpy as np
 import pandas as pd
 
 from .._results import ResultMixin
-from .model import TCPA_CHANNELS, Arm, Scenario, Step
+from .model import DEFAULT_CAPS, TCPA_CHANNELS, Arm, Scenario, Step
+
+#: Channels where others may see a message (lock-screen preview, voicemail, e-mail subject, an ad).
+VISIBLE_CHANNELS: tuple[str, ...] = ("sms", "call", "email", "retargeting")
+#: The widest calling hours the law allows: TCPA 8:00-21:00 local [PR] 47 CFR 64.1200(c)(1);
+#: Florida (Fla. Stat. 501.059(8)(b)) and Oklahoma (Okla. Stat. tit. 15, 775C.4) 8:00-20:00 [PR].
+LEGAL_HOURS: tuple[float, float] = (8.0, 21.0)
+STATE_LEGAL_HOURS: dict[str, tuple[float, float]] = {"FL": (8.0, 20.0), "OK": (8.0, 20.0)}
 
 __all__ = ["Finding", "LintResult", "lint_scenario"]
 
@@ -83,21 +90,156 @@ def _hh(h: float) -> str:
     return f"{int(h):d}:{round((h % 1) * 60):02d}"
 
 
+def _dur(minutes: float) -> str:
+    """A planned delay in words: minutes, hours or days."""
+    if minutes < 120:
+        return f"{minutes:g} min"
+    if minutes < 2880:
+        return f"{minutes / 60:.3g} h"
+    return f"{minutes / 1440:.3g} days"
+
+
 def _share_range(consent: list[float]) -> str:
     """Share of leads without consent: one number when every line has the same, else a range."""
     lo, hi = 1 - max(consent), 1 - min(consent)
     return f"{lo:.0%}" if round(lo, 2) == round(hi, 2) else f"{lo:.0%}-{hi:.0%}"
 
 
-def _nominal_minutes(arm: Arm) -> list[float]:
-    """Planned minute of each step if nothing were deferred."""
+def _planned_minutes(arm: Arm) -> list[float]:
+    """Planned minute of each step as written (before any deferral)."""
     out: list[float] = []
     prev = 0.0
     for s in arm.steps:
         t = s.delay_minutes if s.anchor == "inquiry" else prev + s.delay_minutes
+        out.append(t)
+        prev = t
+    return out
+
+
+def _nominal_minutes(arm: Arm) -> list[float]:
+    """Send minute of each step if nothing were deferred: steps go out in listed order."""
+    out: list[float] = []
+    prev = 0.0
+    for t in _planned_minutes(arm):
         t = max(t, prev)
         out.append(t)
         prev = t
+    return out
+
+
+def _policy_findings(sc: Scenario) -> list[Finding]:
+    """Policy settings that the law or the defaults do not allow."""
+    pol = sc.policy
+    out: list[Finding] = []
+    windows = {"policy.quiet_hours": (pol.quiet_hours, LEGAL_HOURS)}
+    for st, w in pol.state_quiet_hours.items():
+        windows[f"policy.state_quiet_hours.{st}"] = (w, STATE_LEGAL_HOURS.get(st, LEGAL_HOURS))
+    for st, legal in STATE_LEGAL_HOURS.items():
+        if st in sc.population.states and st not in pol.state_quiet_hours:
+            windows[f"policy.state_quiet_hours.{st} (unset: quiet_hours applies)"] = (pol.quiet_hours, legal)
+    for where, (w, legal) in windows.items():
+        if w[0] < legal[0] or w[1] > legal[1]:
+            out.append(
+                Finding(
+                    "error",
+                    "legal_hours",
+                    where,
+                    f"calls and texts allowed {_hh(w[0])}-{_hh(w[1])} local, wider than the law's "
+                    f"{_hh(legal[0])}-{_hh(legal[1])} (TCPA; Florida and Oklahoma 8:00-20:00)",
+                )
+            )
+    for ch, caps in pol.caps.items():
+        base = DEFAULT_CAPS[ch]
+        for key in ("per_day", "per_week", "total"):
+            mine, default = getattr(caps, key), getattr(base, key)
+            if default and (mine == 0 or mine > default):
+                shown = "no cap" if mine == 0 else str(mine)
+                out.append(
+                    Finding(
+                        "warning",
+                        "caps_above_default",
+                        f"policy.caps.{ch}.{key}",
+                        f"{shown} where the default is {default}"
+                        + (" (FCC healthcare exemption: texts 1 a day, 3 a week)" if ch == "sms" else ""),
+                    )
+                )
+    for st, cap in pol.state_attempt_caps.items():
+        if st in STATE_LEGAL_HOURS and cap > 3:
+            out.append(
+                Finding(
+                    "error",
+                    "state_attempts",
+                    f"policy.state_attempt_caps.{st}",
+                    f"{cap} calls and texts per 24 hours; {st} allows 3",
+                )
+            )
+    if pol.handoff_failure_rate > 0 and pol.handoff_failure_mode == "duplicate":
+        out.append(
+            Finding(
+                "warning",
+                "handoff_duplicate",
+                "policy.handoff_failure_mode",
+                f"{pol.handoff_failure_rate:.0%} of handoffs send the touch twice; the second send passes the same "
+                "rules (caps, quiet hours, spacing) and counts against the caps",
+            )
+        )
+    return out
+
+
+def _reminder_findings(sc: Scenario, arm: Arm) -> list[Finding]:
+    """What the policy gate will do to an arm's visit reminders."""
+    r = arm.reminder
+    if r is None:
+        return []
+    pol = sc.policy
+    where = f"arms.{arm.name}.reminder ({r.channel})"
+    out: list[Finding] = []
+    sens = [n for n, sl in sc.population.service_lines.items() if sl.sensitive]
+    if r.channel == "retargeting" and sens:
+        out.append(
+            Finding(
+                "error",
+                "sensitive_retargeting",
+                where,
+                f"retargeting reminders for sensitive line(s) {', '.join(sens)} disclose health information; "
+                "they will be skipped",
+            )
+        )
+    if r.channel == "chat":
+        out.append(
+            Finding("warning", "no_chat_session", where, "chat reminders reach only leads who came in through chat")
+        )
+    if r.channel in ("email", "sms", "call"):
+        consent = [sl.consent[r.channel] for sl in sc.population.service_lines.values()]
+        if min(consent) < 1:
+            out.append(
+                Finding(
+                    "warning",
+                    "consent",
+                    where,
+                    f"{r.channel} reminders need consent: {_share_range(consent)} of booked leads have none",
+                )
+            )
+    if r.channel in TCPA_CHANNELS:
+        out.append(
+            Finding(
+                "warning",
+                "quiet_hours",
+                where,
+                f"a reminder falling in quiet hours is moved to the next allowed time; it counts against the "
+                f"{r.channel} caps like any {r.channel}",
+            )
+        )
+    if r.channel == "call":
+        sh = pol.staffed_hours
+        out.append(
+            Finding(
+                "warning",
+                "staffed_hours",
+                where,
+                f"call reminders are placed in staffed hours {_hh(sh[0])}-{_hh(sh[1])} only",
+            )
+        )
     return out
 
 
@@ -128,8 +270,23 @@ def lint_scenario(sc: Scenario) -> LintResult:
     states = list(sc.population.states)
     q_start = max([pol.quiet_hours[0]] + [pol.state_quiet_hours[s][0] for s in states if s in pol.state_quiet_hours])
     q_end = min([pol.quiet_hours[1]] + [pol.state_quiet_hours[s][1] for s in states if s in pol.state_quiet_hours])
+    findings += _policy_findings(sc)
     for arm in sc.experiment.arms:
         times = _nominal_minutes(arm)
+        planned = _planned_minutes(arm)
+        findings += _reminder_findings(sc, arm)
+        for i in range(1, len(planned)):
+            if planned[i] < planned[i - 1]:
+                s = arm.steps[i]
+                findings.append(
+                    Finding(
+                        "warning",
+                        "step_order",
+                        f"arms.{arm.name}.steps.{i} ({s.channel} {s.content})",
+                        f"planned {_dur(planned[i])} after the inquiry, before step {i - 1} "
+                        f"({_dur(planned[i - 1])}); steps go out in listed order, so it waits for step {i - 1}",
+                    )
+                )
         for i, step in enumerate(arm.steps):
             where = f"arms.{arm.name}.steps.{i} ({step.channel} {step.content})"
             content = sc.contents[step.content]
@@ -180,15 +337,17 @@ def lint_scenario(sc: Scenario) -> LintResult:
                         )
                     )
             sens = _targets_sensitive(sc, step)
-            if step.channel == "sms" and content.reveals_condition and sens:
+            if step.channel in VISIBLE_CHANNELS and content.reveals_condition and sens:
                 action = "replaced by a generic message" if pol.sensitive_content_action == "replace" else "blocked"
+                seen = {"sms": "an SMS preview", "call": "a voicemail", "email": "an e-mail subject or preview"}
                 findings.append(
                     Finding(
                         "error",
                         "sensitive_content",
                         where,
-                        f"content '{step.content}' reveals the service line in an SMS others may see, for sensitive "
-                        f"line(s) {', '.join(sens)} (HIPAA minimum necessary); it will be {action}",
+                        f"content '{step.content}' reveals the service line in {seen.get(step.channel, 'an ad')} "
+                        f"others may see, for sensitive line(s) {', '.join(sens)} (HIPAA minimum necessary); "
+                        f"it will be {action}",
                     )
                 )
             if step.channel == "retargeting" and sens:

@@ -17,6 +17,7 @@ from typing import Any
 from ..errors import FieldError, ScenarioError
 from .model import (
     CHANNELS,
+    DEFAULT_CAPS,
     DEFAULT_CHANNELS,
     DEFAULT_CONTENTS,
     SERVICE_LINE_DEFAULTS,
@@ -134,7 +135,11 @@ def scenario_from_dict(data: Mapping[str, Any], path: str = "<dict>") -> Scenari
             raise ScenarioError(
                 f"Unknown channel '{ch}' in [policy.caps] of {path}; expected one of: {', '.join(CHANNELS)}."
             )
-        caps[ch] = ctx.build(ChannelCaps, t, f"policy.caps.{ch}")
+        if not isinstance(t, Mapping):
+            raise ScenarioError(f"[policy.caps.{ch}] of {path} must be a table; got {t!r}.")
+        # unset keys keep the channel's defaults (per_day = 1 alone keeps the weekly cap of texts)
+        base = dataclasses.asdict(DEFAULT_CAPS[ch])
+        caps[ch] = ctx.build(ChannelCaps, base | dict(t), f"policy.caps.{ch}")
     policy = ctx.build(Policy, pol_t, "policy", caps=caps)
 
     contents = {}

@@ -47,6 +47,9 @@ CHANNELS: tuple[str, ...] = ("email", "sms", "call", "chat", "retargeting")
 TCPA_CHANNELS: tuple[str, ...] = ("sms", "call")
 INTENTS: tuple[str, ...] = ("high", "medium", "low")
 CONDITION_KEYS: tuple[str, ...] = ("service_line", "audience", "source", "intent", "coverage")
+#: Upper bounds that keep every timestamp representable (ten years; in minutes for delays).
+MAX_DAYS = 3650
+MAX_MINUTES = MAX_DAYS * 1440
 
 # State -> IANA time zone. Shares below are roughly proportional to the US population
 # (Census 2020) over the states listed [ASSUMPTION].
@@ -137,11 +140,11 @@ class ServiceLine:
     def __post_init__(self) -> None:
         check_prob("share", self.share)
         check_bool("sensitive", self.sensitive)
-        check_number("decision_days_median", self.decision_days_median, low=0, low_open=True)
+        check_number("decision_days_median", self.decision_days_median, low=0, low_open=True, high=MAX_DAYS)
         check_number("decision_days_sigma", self.decision_days_sigma, low=0)
         for k in ("fit_rate", "self_book_rate", "no_show_rate"):
             check_prob(k, getattr(self, k))
-        check_number("appointment_lead_days", self.appointment_lead_days, low=0)
+        check_number("appointment_lead_days", self.appointment_lead_days, low=0, high=MAX_DAYS)
         for k in ("audiences", "sources", "intents", "coverage"):
             object.__setattr__(self, k, check_mix(k, getattr(self, k), INTENTS if k == "intents" else None))
         if not isinstance(self.consent, Mapping):
@@ -283,10 +286,12 @@ class Population:
         try:
             import datetime as _dt
 
-            _dt.date.fromisoformat(self.start_date)
+            day = _dt.date.fromisoformat(self.start_date)
         except ValueError:
             raise field_error("start_date", "an ISO date like 2026-01-05", self.start_date) from None
-        check_number("arrival_days", self.arrival_days, low=1, integer=True)
+        if not 1971 <= day.year <= 2200:
+            raise field_error("start_date", "a date between 1971-01-01 and 2200-12-31", self.start_date)
+        check_number("arrival_days", self.arrival_days, low=1, high=MAX_DAYS, integer=True)
         object.__setattr__(self, "hour_profile", _profile("hour_profile", self.hour_profile, 24))
         object.__setattr__(self, "weekday_profile", _profile("weekday_profile", self.weekday_profile, 7))
         object.__setattr__(self, "states", check_mix("states", self.states, STATE_TIMEZONES))
@@ -420,17 +425,21 @@ class ChannelCaps:
     per_day: int = 0
     per_week: int = 0
     total: int = 0
+    #: Minimum minutes between two messages on this channel to one lead.
+    min_gap_minutes: float = 0.0
 
     def __post_init__(self) -> None:
         for k in ("per_day", "per_week", "total"):
-            check_number(k, getattr(self, k), low=0, integer=True)
+            check_number(k, getattr(self, k), low=0, high=10_000, integer=True)
+        check_number("min_gap_minutes", self.min_gap_minutes, low=0, high=MAX_MINUTES)
 
 
 DEFAULT_CAPS: dict[str, ChannelCaps] = {
     # FCC healthcare exemption: at most 1 a day and 3 a week for texts [PR] 47 CFR 64.1200(a)(9)(iv)
     "sms": ChannelCaps(per_day=1, per_week=3),
-    # calls: at most 3 a day and 6 attempts in total [ASSUMPTION, DOMAIN.md]
-    "call": ChannelCaps(per_day=3, total=6),
+    # calls: at most 3 a day and 6 attempts in total [ASSUMPTION, DOMAIN.md]; an hour between two
+    # call attempts [ASSUMPTION] (redialling at once reads as pressure, and the answer rarely changes)
+    "call": ChannelCaps(per_day=3, total=6, min_gap_minutes=60.0),
     # email: at most 1 a day and 3 a week [ASSUMPTION, DOMAIN.md]
     "email": ChannelCaps(per_day=1, per_week=3),
     "chat": ChannelCaps(),
@@ -461,6 +470,16 @@ class Policy:
     handoff_failure_rate: float = 0.0
     #: A failed handoff drops the touch ("drop") or sends it twice ("duplicate").
     handoff_failure_mode: str = "drop"
+    #: Minimum minutes between any two messages to one lead, whatever the channel [ASSUMPTION]:
+    #: no two touches at the same instant; short enough that a 5-minute call follows a
+    #: 1-minute confirmation e-mail.
+    min_gap_minutes: float = 2.0
+    #: Calls and texts together per 24 hours, by state: Florida (Fla. Stat. 501.059(8)(a)) and
+    #: Oklahoma (Okla. Stat. tit. 15, 775C.4) allow 3 [PR].
+    state_attempt_caps: Mapping[str, int] = field(default_factory=lambda: {"FL": 3, "OK": 3})
+    #: Visits take place in clinic hours on clinic days, local time [ASSUMPTION].
+    clinic_hours: tuple[float, float] = (8.0, 17.0)
+    clinic_days: tuple[int, ...] = (0, 1, 2, 3, 4)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "quiet_hours", _window("quiet_hours", self.quiet_hours))
@@ -480,16 +499,36 @@ class Policy:
             check_str("caps", ch, CHANNELS)
         object.__setattr__(self, "caps", dict(DEFAULT_CAPS) | dict(self.caps))
         object.__setattr__(self, "staffed_hours", _window("staffed_hours", self.staffed_hours))
-        days = tuple(self.staffed_days)
-        if not days:
-            raise field_error("staffed_days", "a non-empty list of weekdays 0-6", self.staffed_days)
-        for d in days:
-            check_number("staffed_days", d, low=0, high=6, integer=True)
-        object.__setattr__(self, "staffed_days", days)
+        object.__setattr__(self, "staffed_days", _weekdays("staffed_days", self.staffed_days))
+        object.__setattr__(self, "clinic_hours", _window("clinic_hours", self.clinic_hours))
+        object.__setattr__(self, "clinic_days", _weekdays("clinic_days", self.clinic_days))
+        check_number("min_gap_minutes", self.min_gap_minutes, low=0, high=MAX_MINUTES)
+        if not isinstance(self.state_attempt_caps, Mapping):
+            raise field_error(
+                "state_attempt_caps", "a table of state = calls and texts per 24 h", self.state_attempt_caps, True
+            )
+        object.__setattr__(
+            self,
+            "state_attempt_caps",
+            {
+                check_str("state_attempt_caps", s, STATE_TIMEZONES): int(
+                    check_number(f"state_attempt_caps.{s}", v, low=1, high=1000, integer=True)
+                )
+                for s, v in self.state_attempt_caps.items()
+            },
+        )
         check_str("sensitive_content_action", self.sensitive_content_action, ("replace", "block"))
         check_str("opt_out_scope", self.opt_out_scope, ("channel", "all"))
         check_prob("handoff_failure_rate", self.handoff_failure_rate)
         check_str("handoff_failure_mode", self.handoff_failure_mode, ("drop", "duplicate"))
+
+
+def _weekdays(key: str, value: Any) -> tuple[int, ...]:
+    if isinstance(value, str) or not isinstance(value, (list, tuple)) or not value:
+        raise field_error(key, "a non-empty list of weekdays 0-6 (Monday = 0)", value, True)
+    for d in value:
+        check_number(key, d, low=0, high=6, integer=True)
+    return tuple(int(d) for d in value)
 
 
 def _window(key: str, value: Any) -> tuple[float, float]:
@@ -595,7 +634,7 @@ class Step:
     def __post_init__(self) -> None:
         check_str("channel", self.channel, CHANNELS)
         check_str("content", self.content)
-        check_number("delay_minutes", self.delay_minutes, low=0)
+        check_number("delay_minutes", self.delay_minutes, low=0, high=MAX_MINUTES)
         check_str("anchor", self.anchor, ("inquiry", "previous"))
         if self.window is not None:
             object.__setattr__(self, "window", _window("window", self.window))
@@ -623,7 +662,7 @@ class Reminder:
 
     def __post_init__(self) -> None:
         check_str("channel", self.channel, CHANNELS)
-        check_number("hours_before", self.hours_before, low=0)
+        check_number("hours_before", self.hours_before, low=0, high=MAX_DAYS * 24)
 
 
 @dataclass(frozen=True)
@@ -695,7 +734,7 @@ class Scenario:
 
     def __post_init__(self) -> None:
         check_str("name", self.name)
-        check_number("horizon_days", self.horizon_days, low=1)
+        check_number("horizon_days", self.horizon_days, low=1, high=MAX_DAYS)
         object.__setattr__(self, "contents", dict(DEFAULT_CONTENTS) | dict(self.contents))
         for arm in self.experiment.arms:
             for i, step in enumerate(arm.steps):

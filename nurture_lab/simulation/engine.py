@@ -29,12 +29,11 @@ import pandas as pd
 
 from .. import _random
 from .._parallel import DEFAULT_JOBS, map_tasks
-from ..scenario.model import CHANNELS, TCPA_CHANNELS, Arm, Scenario
+from ..scenario.model import CHANNELS, Arm, Scenario
 from .behaviour import loss_time
 from .calendar import dst_transitions as _dst_transitions
-from .calendar import in_window, next_in_window
-from .policy import REASON_CODE as R
-from .policy import REASONS, stop_reason
+from .calendar import next_in_window
+from .policy import REASON_CODE, REASONS, Message, gate
 from .population import IDENTITY_COLUMNS, make_leads_chunk
 from .touchlog import TOUCH_COLUMNS, owner_categories, touch_frame, utc_from_minutes
 
@@ -53,6 +52,7 @@ OUTCOME_COLUMNS: dict[str, str] = {
     "qualified": "contacted and found to fit",
     "booked": "booked within the horizon (and before being lost)",
     "booked_at": "UTC time of booking (NaT: not booked)",
+    "visit_at": "UTC time of the booked visit, in clinic hours (NaT: not booked)",
     "days_to_book": "days from inquiry to booking (NaN: not booked)",
     "booked_7d": "booked within 7 days",
     "booked_30d": "booked within 30 days",
@@ -152,6 +152,9 @@ class _Leads:
     quiet_end: np.ndarray
     sensitive: np.ndarray
     base_no_show: np.ndarray
+    #: came in through chat (a chat session exists); calls and texts per 24 h allowed by the state (0: no cap)
+    from_chat: np.ndarray
+    state_cap: np.ndarray
     #: Position of each lead in its chunk (random draws are indexed by it) and the chunk size.
     pos: np.ndarray
     n_chunk: int
@@ -214,9 +217,14 @@ class _Leads:
             quiet_end=qe[codes["state"]],
             sensitive=sens[sl],
             base_no_show=nos[sl],
+            from_chat=(np.array([c == "chat" for c in cats["source"]], dtype=bool)[codes["source"]]),
+            state_cap=np.array([pol.state_attempt_caps.get(s, 0) for s in cats["state"]], dtype=np.int64)[
+                codes["state"]
+            ],
             pos=np.arange(len(df)),
             n_chunk=len(df),
-            **_dst_per_lead(df, created_min, sc.horizon_days),
+            # the daylight-saving table covers the whole timeline: through the visits and their reminders
+            **_dst_per_lead(df, created_min, _timeline_days(sc, df)),
         )
 
     def matches(self, step: Any) -> np.ndarray:
@@ -237,6 +245,12 @@ class _Leads:
             wanted = np.array([c in values for c in self.cats[col]], dtype=bool)
             out |= wanted[self.codes[col][idx]]
         return out
+
+
+def _timeline_days(sc: Scenario, df: pd.DataFrame) -> float:
+    """Days after an inquiry the engine may place a message: horizon, visit, a week's slack (30-day steps)."""
+    appt = float(np.max(df["appointment_lead_days"].to_numpy(), initial=0.0))
+    return float(np.ceil((sc.horizon_days + appt + 10) / 30) * 30)
 
 
 def _dst_per_lead(df: pd.DataFrame, created_min: np.ndarray, horizon_days: float) -> dict[str, np.ndarray]:
@@ -276,8 +290,153 @@ class _Uniforms:
 
     def __call__(self, k: int) -> np.ndarray:
         if k not in self._cache:
-            self._cache[k] = _random.stream(self.seed, self.chunk, _random.STEP, k).random((self.n, 7))
+            self._cache[k] = _random.stream(self.seed, self.chunk, _random.STEP, k).random((self.n, _N_UNIFORMS))
         return self._cache[k]
+
+
+class _State:
+    """Per-lead state of one arm's run: what the policy rules read and the behaviour updates."""
+
+    def __init__(self, sc: Scenario, lead: _Leads) -> None:
+        n = lead.n
+        beh = sc.behaviour
+        self.sc, self.lead, self.pol = sc, lead, sc.policy
+        self.mult = beh.contacted_hazard_multiplier
+        self.booked_at = np.where(lead.self_book, lead.decision_min * beh.self_book_delay_factor, INF)
+        self.booked_by = np.where(lead.self_book, _SELF, _NONE)  # who booked: self-scheduling or staff
+        self.decision = lead.decision_min.copy()
+        self.contacted = np.full(n, INF)
+        self.qualified_at = np.full(n, INF)
+        self.disqualified_at = np.full(n, INF)
+        self.opted = np.full((len(CHANNELS), n), INF)  # opt-out time per channel
+        self.opted_any = np.full(n, INF)
+        self.first_sent = np.full(n, INF)
+        self.first_call = np.full(n, INF)
+        self.last_sent = np.full(n, -INF)
+        self._last_on = np.full((len(CHANNELS), n), -INF)
+        self.n_sent = np.zeros(n, dtype=np.int64)
+        self.staff = np.zeros(n)
+        self.prev_owner = np.full(n, -1, dtype=np.int64)
+        self.sends: dict[int, list[np.ndarray]] = {i: [] for i in range(len(CHANNELS))}
+        self.all_days = np.ones(7, dtype=bool)
+        self.staffed_days = np.zeros(7, dtype=bool)
+        self.staffed_days[list(self.pol.staffed_days)] = True
+        self.opt_scope_all = self.pol.opt_out_scope == "all"
+
+    # --- what the rules read
+    def loss(self, idx: np.ndarray) -> np.ndarray:
+        lead = self.lead
+        return loss_time(lead.hazard_per_min[idx], lead.clock[idx], self.contacted[idx], self.mult)
+
+    def opted_for(self, channel: str, idx: np.ndarray) -> np.ndarray:
+        return self.opted_any[idx] if self.opt_scope_all else self.opted[_CH[channel]][idx]
+
+    def last_on(self, channel: str, idx: np.ndarray) -> np.ndarray:
+        return self._last_on[_CH[channel]][idx]
+
+    def count_sent(self, channel: str, idx: np.ndarray, since: np.ndarray | None = None) -> np.ndarray:
+        """Messages sent on the channel to the leads ``idx`` (after ``since``, if given)."""
+        out = np.zeros(idx.size, dtype=np.int64)
+        for x in self.sends[_CH[channel]]:
+            v = x[idx]
+            out += (v > since) if since is not None else ~np.isnan(v)
+        return out
+
+    def recent_sends(self, channels: tuple[str, ...], idx: np.ndarray, k: int) -> np.ndarray:
+        """The ``k`` most recent send times on these channels, most recent first (-inf where fewer)."""
+        cols = [x[idx] for ch in channels for x in self.sends[_CH[ch]]]
+        if not cols:
+            return np.empty((idx.size, 0))
+        prev = np.stack(cols, axis=1)
+        prev = np.where(np.isnan(prev), -INF, prev)
+        if prev.shape[1] > k:
+            prev = -np.partition(-prev, k - 1, axis=1)[:, :k]
+        return -np.sort(-prev, axis=1)
+
+    def next_local(self, idx: np.ndarray, t: np.ndarray, a: Any, b: Any, days: np.ndarray) -> np.ndarray:
+        """Earliest time >= ``t`` in the daily local window [a, b) minutes on ``days`` (NaN: none)."""
+        loc = self.lead.local(idx, t)
+        nxt = t + (next_in_window(loc, a, b, days) - loc)
+        # a daylight-saving change between t and nxt: the gate's next pass re-reads the local time
+        return nxt
+
+    def next_staffed(self, idx: np.ndarray, t: np.ndarray) -> np.ndarray:
+        sa, sb = self.pol.staffed_hours[0] * 60, self.pol.staffed_hours[1] * 60
+        return self.next_local(idx, t, sa, sb, self.staffed_days)
+
+    # --- what a send changes
+    def record_send(self, ch: int, idx: np.ndarray, t: np.ndarray, owner: int | None) -> None:
+        sent = np.isfinite(t)
+        full = np.full(self.lead.n, np.nan)
+        full[idx] = t
+        self.sends[ch].append(full)
+        i = idx[sent]
+        ts = t[sent]
+        self.n_sent[i] += 1
+        self.last_sent[i] = np.maximum(self.last_sent[i], ts)
+        self._last_on[ch][i] = np.maximum(self._last_on[ch][i], ts)
+        self.first_sent[i] = np.minimum(self.first_sent[i], ts)
+        if CHANNELS[ch] == "call":
+            self.first_call[i] = np.minimum(self.first_call[i], ts)
+        if owner is not None:
+            self.prev_owner[i] = owner
+
+    def opt_out(self, ch: int, idx: np.ndarray, at: np.ndarray) -> None:
+        self.opted[ch][idx] = np.minimum(self.opted[ch][idx], at)
+        self.opted_any[idx] = np.minimum(self.opted_any[idx], at)
+
+
+_CH = {c: i for i, c in enumerate(CHANNELS)}
+_NONE, _SELF, _STAFF = 0, 1, 2
+#: Uniforms per lead and step slot: deliver, engage, opt out, book, handoff, duplicate's opt-out,
+#: read, duplicate's delivery.
+_N_UNIFORMS = 8
+
+
+def _log(
+    log: list[dict[str, np.ndarray]],
+    idx: np.ndarray,
+    *,
+    step: int,
+    ch: int,
+    content: np.ndarray | int,
+    owner: int,
+    planned: np.ndarray,
+    sent: np.ndarray | float,
+    skip: np.ndarray | int,
+    defer: np.ndarray | int,
+    status: np.ndarray | int,
+    delivered: np.ndarray | bool = False,
+    engaged: np.ndarray | bool = False,
+    opted_out: np.ndarray | bool = False,
+    duplicate: bool = False,
+) -> None:
+    """Append touch-log rows for the chunk positions ``idx`` (arrays are aligned with ``idx``)."""
+    k = idx.size
+    if k == 0:
+        return
+
+    def arr(v: Any, dtype: Any) -> np.ndarray:
+        return np.broadcast_to(np.asarray(v, dtype=dtype), (k,))
+
+    log.append(
+        {
+            "lead_idx": idx,
+            "step": arr(step, np.int16),
+            "channel": arr(ch, np.int8),
+            "content": arr(content, np.int16),
+            "owner": arr(owner, np.int16),
+            "planned": arr(planned, np.float64),
+            "sent": arr(sent, np.float64),
+            "skip": arr(skip, np.int16),
+            "defer": arr(defer, np.int32),
+            "status": arr(status, np.int8),
+            "delivered": arr(delivered, bool),
+            "engaged": arr(engaged, bool),
+            "opted_out": arr(opted_out, bool),
+            "duplicate": arr(duplicate, bool),
+        }
+    )
 
 
 def _run_arm(
@@ -285,152 +444,82 @@ def _run_arm(
 ) -> tuple[dict[str, np.ndarray], list[dict[str, np.ndarray]]]:
     """Run every lead of a chunk through one arm. ``record`` selects the leads whose touches are logged.
 
-    Each step works on the leads it selects only (index arrays), so the cost grows with the
-    number of planned touches, not with leads x steps.
+    Steps are taken in cadence order for all leads at once; every message goes through the
+    policy gate (:func:`~nurture_lab.simulation.policy.gate`), which also spaces touches by
+    ``min_gap_minutes``, so a lead's sends are increasing in time and the state at a send is
+    known from the sends before it.
     """
     n = lead.n
     beh, pol = sc.behaviour, sc.policy
     horizon = sc.horizon_days * DAY
-    chi = {c: i for i, c in enumerate(CHANNELS)}
-    pref_all = np.array([chi[c] for c in lead.cats["preferred_channel"]])[lead.codes["preferred_channel"]]
-    scope_all = pol.opt_out_scope == "all"
-
-    booked_at = np.where(lead.self_book, lead.decision_min * beh.self_book_delay_factor, INF)
-    decision = lead.decision_min.copy()
-    contacted = np.full(n, INF)
-    qualified_at = np.full(n, INF)
-    disqualified = np.zeros(n, dtype=bool)
-    opted = np.full((len(CHANNELS), n), INF)  # opt-out time per channel
-    opted_any = np.full(n, INF)
-    first_sent = np.full(n, INF)
-    first_call = np.full(n, INF)
-    last_event = np.zeros(n)
-    n_sent = np.zeros(n, dtype=np.int64)
-    staff = np.zeros(n)
-    prev_owner = np.full(n, -1, dtype=np.int64)
-    sends: dict[int, list[np.ndarray]] = {i: [] for i in range(len(CHANNELS))}
-    owners: dict[str, int] = {}
+    st = _State(sc, lead)
+    pref_all = np.array([_CH[c] for c in lead.cats["preferred_channel"]])[lead.codes["preferred_channel"]]
+    last_event = np.zeros(n)  # anchor of "previous" steps: the previous step's send, else its plan
     log: list[dict[str, np.ndarray]] = []
-    staffed_days = np.zeros(7, dtype=bool)
-    staffed_days[list(pol.staffed_days)] = True
-    all_days = np.ones(7, dtype=bool)
-    mult = beh.contacted_hazard_multiplier
+    owners: dict[str, int] = {}
     content_codes = {c: i for i, c in enumerate(sc.contents)}
     owner_codes = {o: i for i, o in enumerate(owner_categories(sc))}
+    generic = sc.contents["generic"]
+    everyone = np.arange(n)
+    rec = record if record is not None else None
 
     for k, step in enumerate(arm.steps):
-        u_chunk = uniforms(k)
-        ch = chi[step.channel]
+        ch = _CH[step.channel]
         cb = beh.channels[step.channel]
-        caps = pol.caps[step.channel]
         content = sc.contents[step.content]
         owner = owners.setdefault(step.owner, len(owners))
-        # static and dynamic conditions (judged at the planned time) select the leads of this step
+        planned_all = (
+            np.full(n, float(step.delay_minutes)) if step.anchor == "inquiry" else last_event + step.delay_minutes
+        )
         sel = lead.matches(step)
-        if step.anchor == "inquiry":
-            planned_all = np.full(n, float(step.delay_minutes))
-        else:
-            planned_all = last_event + step.delay_minutes
-        if step.if_no_response:
-            sel &= contacted > planned_all
-        if step.if_qualified:
-            sel &= (qualified_at <= planned_all) & (booked_at > planned_all)
+        if rec is not None and not sel.all():
+            out = np.flatnonzero(~sel & rec)
+            _log(
+                log,
+                out,
+                step=k,
+                ch=ch,
+                content=content_codes[step.content],
+                owner=owner_codes[step.owner],
+                planned=planned_all[out],
+                sent=np.nan,
+                skip=0,
+                defer=0,
+                status=_NOT_SELECTED,
+            )
         idx = np.flatnonzero(sel)
         m = idx.size
         if m == 0:
-            sends[ch].append(np.full(n, np.nan))
+            st.sends[ch].append(np.full(n, np.nan))
             continue
-        u = u_chunk[lead.pos[idx]]
-        planned = planned_all[idx]
-        t = np.maximum(planned, last_event[idx])
-        reason = np.where(t > planned, R["after_previous"], 0)
-        c_contacted = contacted[idx]
-        c_booked = booked_at[idx]
-        c_disq = disqualified[idx]
-        c_opted = opted_any[idx] if scope_all else opted[ch][idx]
-        c_hazard = lead.hazard_per_min[idx]
-        c_clock = lead.clock[idx]
-
-        state = (c_hazard, c_clock, c_contacted, mult, c_opted, c_disq, c_booked)
-        skip = stop_reason(t, *state)
-        if step.channel in lead.consent:
-            skip = np.where((skip == 0) & ~lead.consent[step.channel][idx], R["no_consent"], skip)
-        if step.channel == "sms":
-            skip = np.where((skip == 0) & lead.confidential[idx], R["confidential"], skip)
-        if step.channel == "chat":
-            chat_code = lead.cats["source"].index("chat") if "chat" in lead.cats["source"] else -1
-            skip = np.where((skip == 0) & (lead.codes["source"][idx] != chat_code), R["no_chat_session"], skip)
-        sensitive = lead.sensitive[idx]
-        if step.channel == "retargeting":
-            skip = np.where((skip == 0) & sensitive, R["sensitive_retargeting"], skip)
-        replaced = np.zeros(m, dtype=bool)
-        if step.channel == "sms" and content.reveals_condition:
-            if pol.sensitive_content_action == "block":
-                skip = np.where((skip == 0) & sensitive, R["sensitive_blocked"], skip)
-            else:
-                replaced = sensitive & (skip == 0)
+        u = uniforms(k)[lead.pos[idx]]
+        failed = None
         if pol.handoff_failure_rate > 0:
-            po = prev_owner[idx]
-            failed = (po >= 0) & (po != owner) & (skip == 0) & (u[:, 4] < pol.handoff_failure_rate)
-        else:
-            failed = np.zeros(m, dtype=bool)
-        if pol.handoff_failure_mode == "drop":
-            skip = np.where(failed, R["handoff_dropped"], skip)
-
-        # timing: the allowed daily window (send window, quiet hours, staffed hours), then the caps
-        a: Any = 0.0
-        b: Any = DAY
-        days = all_days
-        if step.window is not None:
-            a, b = step.window[0] * 60, step.window[1] * 60
-        local = lead.local(idx, t)
-        if step.channel in TCPA_CHANNELS:
-            qs, qe = lead.quiet_start[idx], lead.quiet_end[idx]
-            reason = np.where((reason == 0) & ~in_window(local, qs, qe, all_days), R["quiet_hours"], reason)
-            a, b = np.maximum(a, qs), np.minimum(b, qe)
-        if step.channel == "call":
-            sa, sb = pol.staffed_hours[0] * 60, pol.staffed_hours[1] * 60
-            reason = np.where((reason == 0) & ~in_window(local, sa, sb, staffed_days), R["staffed_hours"], reason)
-            a, b, days = np.maximum(a, sa), np.minimum(b, sb), staffed_days
-        if step.window is not None:
-            wa, wb = step.window[0] * 60, step.window[1] * 60
-            reason = np.where((reason == 0) & ~in_window(local, wa, wb, all_days), R["send_window"], reason)
-        prev = np.stack([s[idx] for s in sends[ch]], axis=1) if sends[ch] else np.empty((m, 0))
-        live = skip == 0
-        if caps.total and prev.shape[1] >= caps.total:
-            skip = np.where(live & (np.sum(np.isfinite(prev), axis=1) >= caps.total), R["cap_total"], skip)
-            live = skip == 0
-        desc = -np.sort(-np.where(np.isfinite(prev), prev, -INF), axis=1)  # most recent first
-        for _ in range(8):
-            # the next allowed local time, back to minutes since inquiry with the offset at t; a DST
-            # change in between is caught on the next pass, which re-reads the local time at t_new
-            loc = lead.local(idx, t)
-            t_new = t + (next_in_window(loc, a, b, days) - loc)
-            for cap, span, code in ((caps.per_day, DAY, "cap_day"), (caps.per_week, WEEK, "cap_week")):
-                if cap and desc.shape[1] >= cap:
-                    free_at = desc[:, cap - 1] + span
-                    blocked = free_at > t_new
-                    reason = np.where(live & blocked & (reason == 0), R[code], reason)
-                    t_new = np.where(blocked, free_at, t_new)
-            ok = ~np.isnan(t_new)
-            changed = live & ok & (t_new != t)
-            t = np.where(live & ok, t_new, t)
-            skip = np.where(live & ~ok, R["no_allowed_time"], skip)
-            live = skip == 0
-            if not changed.any():
-                break
-        # after deferral: within the horizon, and not stopped meanwhile
-        skip = np.where(live & (t > horizon), R["after_horizon"], skip)
-        live = skip == 0
-        skip = np.where(live, stop_reason(t, *state), skip)
-        send = skip == 0
+            po = st.prev_owner[idx]
+            failed = (po >= 0) & (po != owner) & (u[:, 4] < pol.handoff_failure_rate)
+        msg = Message(
+            "step",
+            step.channel,
+            idx,
+            planned_all[idx],
+            reveals=content.reveals_condition,
+            window=step.window,
+            if_no_response=step.if_no_response,
+            if_qualified=step.if_qualified,
+            handoff_failed=failed,
+        )
+        res = gate(msg, st, horizon)
+        send = res.send
+        t = np.where(send, res.t, planned_all[idx])
+        eff_booking = np.where(res.replaced, generic.booking_multiplier, content.booking_multiplier)
+        rel = lead.relevant(content, idx) & ~res.replaced
+        educ = content.education & ~res.replaced
 
         # behaviour at the send
         delivered = send & (u[:, 0] < cb.deliver_rate)
         hour = (lead.local(idx, t) % DAY) / 60.0
         speed = beh.speed_floor + (1 - beh.speed_floor) * np.exp2(-t / beh.speed_half_life_minutes)
-        rel = lead.relevant(content, idx) & ~replaced
-        c_sent = n_sent[idx]
+        c_sent = st.n_sent[idx]
         p_eng = (
             cb.engage_rate
             * lead.responsiveness[idx]
@@ -440,170 +529,185 @@ def _run_arm(
             * np.where(np.abs(hour - lead.preferred_hour[idx]) <= 2, beh.preferred_hour_multiplier, 1.0)
             * np.where(rel, beh.relevance_multiplier, 1.0)
         )
-        recent = np.sum(prev > (t - WEEK)[:, None], axis=1) if prev.shape[1] else np.zeros(m)
-        p_opt = cb.opt_out_rate * (1 + beh.opt_out_frequency_slope * recent)
+        n_recent = st.count_sent(step.channel, idx, since=t - WEEK)
+        p_opt = cb.opt_out_rate * (1 + beh.opt_out_frequency_slope * n_recent)
         opt_now = delivered & (u[:, 2] < p_opt)
         engaged = delivered & (u[:, 1] < np.minimum(p_eng, 1.0)) & ~opt_now
-        dup = send & failed if pol.handoff_failure_mode == "duplicate" else np.zeros(m, dtype=bool)
-        if dup.any():  # the duplicate still goes through the caps
-            within = [(caps.per_day, DAY), (caps.per_week, WEEK)]
-            for cap, span in within:
-                if cap:
-                    dup &= np.sum(prev > (t - span)[:, None], axis=1) + 2 <= cap
-            if caps.total:
-                dup &= np.sum(np.isfinite(prev), axis=1) + 2 <= caps.total
-        opt_dup = dup & (u[:, 5] < p_opt * (1 + beh.opt_out_frequency_slope))
-        opt_t = np.where(opt_now | opt_dup, t, INF)
-        opted[ch][idx] = np.minimum(opted[ch][idx], opt_t)
-        opted_any[idx] = np.minimum(opted_any[idx], opt_t)
+        st.opt_out(ch, idx, np.where(opt_now, t, INF))
+        st.staff[idx] += np.where(send, cb.staff_minutes, 0.0) + np.where(engaged, cb.staff_minutes_engaged, 0.0)
+        was_qualified = st.qualified_at[idx] <= t
+        st.record_send(ch, idx, np.where(send, t, np.nan), owner)
+        last_event[idx] = t
 
-        staff[idx] += (
-            np.where(send, cb.staff_minutes, 0.0)
-            + np.where(engaged, cb.staff_minutes_engaged, 0.0)
-            + np.where(dup, cb.staff_minutes, 0.0)
-        )
-        n_sent[idx] = c_sent + send + dup
-        first_sent[idx] = np.where(send, np.minimum(first_sent[idx], t), first_sent[idx])
-        if step.channel == "call":
-            first_call[idx] = np.where(send, np.minimum(first_call[idx], t), first_call[idx])
-        sent_full = np.full(n, np.nan)
-        sent_full[idx] = np.where(send, t, np.nan)
-        sends[ch].append(sent_full)
-        if dup.any():
-            sends[ch].append(sent_full.copy())
-        prev_owner[idx] = np.where(send, owner, prev_owner[idx])
-        last_event[idx] = np.where(send, t, np.maximum(planned, last_event[idx]))
-
-        c_contacted = np.where(engaged, np.minimum(c_contacted, t), c_contacted)
-        contacted[idx] = c_contacted
+        st.contacted[idx] = np.where(engaged, np.minimum(st.contacted[idx], t), st.contacted[idx])
         fit_now = engaged & lead.fit[idx]
-        was_qualified = qualified_at[idx] <= t
-        qualified_at[idx] = np.where(fit_now, np.minimum(qualified_at[idx], t), qualified_at[idx])
-        disqualified[idx] = c_disq | (engaged & ~lead.fit[idx])
+        st.qualified_at[idx] = np.where(fit_now, np.minimum(st.qualified_at[idx], t), st.qualified_at[idx])
+        st.disqualified_at[idx] = np.where(
+            engaged & ~lead.fit[idx], np.minimum(st.disqualified_at[idx], t), st.disqualified_at[idx]
+        )
         # a qualified lead who only reads the message: no contact, but the content still works
         read = delivered & ~engaged & ~opt_now & was_qualified & (u[:, 6] < cb.read_rate)
-        c_dec = decision[idx]
+        c_dec = st.decision[idx]
         if content.education:
-            shrink = (fit_now | read) & rel & (c_dec > t)
+            shrink = (fit_now | read) & rel & educ & (c_dec > t)
             c_dec = np.where(shrink, t + (c_dec - t) * beh.education_decision_factor, c_dec)
-            decision[idx] = c_dec
-        p_book = beh.book_rate * content.booking_multiplier * np.where(rel, beh.relevance_multiplier, 1.0)
+            st.decision[idx] = c_dec
+        p_book = beh.book_rate * eff_booking * np.where(rel, beh.relevance_multiplier, 1.0)
         p_book = np.where(read, p_book * beh.read_book_factor, p_book)
         books = (fit_now | read) & (u[:, 3] < np.minimum(p_book, 1.0))
-        booked_at[idx] = np.where(books, np.minimum(c_booked, np.maximum(t, c_dec)), c_booked)
+        # who books: on the call itself when the lead is ready; a booking link books online at any
+        # hour; otherwise staff book in staffed hours once the lead is ready
+        ready = np.maximum(t, c_dec)
+        online = eff_booking > 1.0
+        on_call = (step.channel == "call") & (c_dec <= t)
+        when = ready.copy()
+        by_staff = np.flatnonzero(books & ~(online | on_call))
+        when[by_staff] = st.next_staffed(idx[by_staff], ready[by_staff])
+        when = np.where(np.isnan(when), INF, when)
+        new = books & (when < st.booked_at[idx])
+        st.booked_at[idx] = np.where(new, when, st.booked_at[idx])
+        st.booked_by[idx] = np.where(new, _STAFF, st.booked_by[idx])
 
-        if record is not None:
-            rows = record[idx]
-            r_idx = idx[rows]
-            k_ = r_idx.size
-            reason_out = np.where(skip > 0, skip, np.where(replaced & send, R["sensitive_replaced"], reason))
-            log.append(
-                {
-                    "lead_idx": r_idx,
-                    "step": np.full(k_, k, dtype=np.int16),
-                    "channel": np.full(k_, ch, dtype=np.int8),
-                    "content": np.where(replaced[rows], content_codes["generic"], content_codes[step.content]),
-                    "owner": np.full(k_, owner_codes[step.owner], dtype=np.int16),
-                    "planned": planned[rows],
-                    "sent": np.where(send, t, np.nan)[rows],
-                    "reason": reason_out[rows].astype(np.int8),
-                    "delivered": delivered[rows],
-                    "engaged": engaged[rows],
-                    "opted_out": opt_now[rows],
-                }
+        dup = None
+        if failed is not None and pol.handoff_failure_mode == "duplicate" and (send & failed).any():
+            # the duplicate is a message like any other: through the gate, drawn like any send
+            d = send & failed
+            d_idx = idx[d]
+            dmsg = Message(
+                "duplicate",
+                step.channel,
+                d_idx,
+                t[d],
+                reveals=content.reveals_condition,
+                window=step.window,
+                if_no_response=step.if_no_response,
+                if_qualified=step.if_qualified,
             )
-            drows = dup & rows
-            if drows.any():
-                k_ = int(drows.sum())
-                log.append(
-                    {
-                        "lead_idx": idx[drows],
-                        "step": np.full(k_, k, dtype=np.int16),
-                        "channel": np.full(k_, ch, dtype=np.int8),
-                        "content": np.full(k_, content_codes[step.content]),
-                        "owner": np.full(k_, owner_codes[step.owner], dtype=np.int16),
-                        "planned": t[drows],
-                        "sent": t[drows],
-                        "reason": np.full(k_, R["handoff_duplicate"], dtype=np.int8),
-                        "delivered": np.ones(k_, dtype=bool),
-                        "engaged": np.zeros(k_, dtype=bool),
-                        "opted_out": opt_dup[drows],
-                    }
+            dres = gate(dmsg, st, horizon)
+            dsend = dres.send
+            d_t = np.where(dsend, dres.t, np.nan)
+            du = u[d]
+            d_del = dsend & (du[:, 7] < cb.deliver_rate)
+            d_opt = d_del & (du[:, 5] < p_opt[d] * (1 + beh.opt_out_frequency_slope))
+            st.opt_out(ch, d_idx, np.where(d_opt, d_t, INF))
+            st.staff[d_idx] += np.where(dsend, cb.staff_minutes, 0.0)
+            st.record_send(ch, d_idx, d_t, None)
+            last_event[d_idx] = np.where(dsend, d_t, last_event[d_idx])
+            dup = (d, d_idx, dres, d_del, d_opt)
+
+        if rec is not None:
+            rows = rec[idx]
+            _log(
+                log,
+                idx[rows],
+                step=k,
+                ch=ch,
+                content=np.where(res.replaced, content_codes["generic"], content_codes[step.content])[rows],
+                owner=owner_codes[step.owner],
+                planned=msg.planned[rows],
+                sent=res.t[rows],
+                skip=res.skip[rows],
+                defer=res.defer[rows],
+                status=np.where(send, _SENT, _SKIPPED)[rows],
+                delivered=delivered[rows],
+                engaged=engaged[rows],
+                opted_out=opt_now[rows],
+            )
+            if dup is not None:
+                d, d_idx, dres, d_del, d_opt = dup
+                drows = rec[d_idx]
+                _log(
+                    log,
+                    d_idx[drows],
+                    step=k,
+                    ch=ch,
+                    content=np.where(dres.replaced, content_codes["generic"], content_codes[step.content])[drows],
+                    owner=owner_codes[step.owner],
+                    planned=dmsg.planned[drows],
+                    sent=dres.t[drows],
+                    skip=dres.skip[drows],
+                    defer=dres.defer[drows],
+                    status=np.where(dres.send, _SENT, _SKIPPED)[drows],
+                    delivered=d_del[drows],
+                    opted_out=d_opt[drows],
+                    duplicate=True,
                 )
 
-    # after the cadence: loss, booking, the visit
-    loss = loss_time(lead.hazard_per_min, lead.clock, contacted, mult)
+    # after the cadence: loss, booking, the visit (in clinic hours)
+    booked_at = st.booked_at
+    loss = loss_time(lead.hazard_per_min, lead.clock, st.contacted, st.mult)
     booked = (booked_at < loss) & (booked_at <= horizon)
     lost = (loss <= horizon) & ~(booked_at < loss)
     booked_min = np.where(booked, booked_at, np.nan)
-    visit = booked_min + lead.appt_min
+    clinic_days = np.zeros(7, dtype=bool)
+    clinic_days[list(pol.clinic_days)] = True
+    ca, cb_ = pol.clinic_hours[0] * 60, pol.clinic_hours[1] * 60
+    visit = np.nan_to_num(booked_min + lead.appt_min, nan=0.0)
+    for _ in range(3):  # a daylight-saving change in between is caught by the next pass
+        visit = st.next_local(everyone, visit, ca, cb_, clinic_days)
+    visit = np.where(booked, visit, np.nan)
     reminded = np.zeros(n, dtype=bool)
     if arm.reminder is not None and booked.any():
         rch = arm.reminder.channel
-        ri = chi[rch]
-        rt = np.maximum(visit - arm.reminder.hours_before * 60, booked_min)
-        ok = booked.copy()
-        if rch in lead.consent:
-            ok &= lead.consent[rch]
-        ok &= (opted_any if scope_all else opted[ri]) > np.nan_to_num(rt, nan=INF)
-        if rch == "sms":
-            ok &= ~lead.confidential
-        rsent = rt.copy()
-        if rch in TCPA_CHANNELS:
-            everyone = np.arange(n)
-            rsent = np.nan_to_num(rt)
-            for _ in range(3):  # a DST change between the two times is caught by the next pass
-                loc = lead.local(everyone, rsent)
-                rsent = rsent + (next_in_window(loc, lead.quiet_start, lead.quiet_end, all_days) - loc)
-        too_late = ok & ~(rsent < visit)
-        reminded = ok & ~too_late
-        staff += np.where(reminded, beh.channels[rch].staff_minutes, 0.0)
-        n_sent += reminded
-        if record is not None:
-            rows = booked & record
-            k_ = int(rows.sum())
-            rskip = np.where(reminded, 0, np.where(too_late, R["after_visit"], R["no_consent"]))
-            rreason = np.where(reminded & (rsent > rt), R["quiet_hours"], rskip)
-            log.append(
-                {
-                    "lead_idx": np.flatnonzero(rows),
-                    "step": np.full(k_, -1, dtype=np.int16),
-                    "channel": np.full(k_, ri, dtype=np.int8),
-                    "content": np.full(k_, content_codes["reminder"]),
-                    "owner": np.full(k_, owner_codes["scheduling"], dtype=np.int16),
-                    "planned": rt[rows],
-                    "sent": np.where(reminded, rsent, np.nan)[rows],
-                    "reason": rreason[rows].astype(np.int8),
-                    "delivered": reminded[rows],
-                    "engaged": np.zeros(k_, dtype=bool),
-                    "opted_out": np.zeros(k_, dtype=bool),
-                }
+        ri = _CH[rch]
+        r_idx = np.flatnonzero(booked)
+        rt = np.maximum(visit[r_idx] - arm.reminder.hours_before * 60, booked_min[r_idx])
+        rmsg = Message("reminder", rch, r_idx, rt, reveals=sc.contents["reminder"].reveals_condition)
+        rres = gate(rmsg, st, INF)
+        too_late = rres.send & ~(rres.t < visit[r_idx])
+        skip = np.where(too_late, _REASON["after_visit"], rres.skip)
+        r_send = skip == 0
+        r_t = np.where(r_send, rres.t, np.nan)
+        st.record_send(ri, r_idx, r_t, None)
+        st.staff[r_idx] += np.where(r_send, beh.channels[rch].staff_minutes, 0.0)
+        reminded[r_idx] = r_send
+        if rec is not None:
+            rows = rec[r_idx]
+            _log(
+                log,
+                r_idx[rows],
+                step=-1,
+                ch=ri,
+                content=content_codes["reminder"],
+                owner=owner_codes["scheduling"],
+                planned=rt[rows],
+                sent=r_t[rows],
+                skip=skip[rows],
+                defer=rres.defer[rows],
+                status=np.where(r_send, _SENT, _SKIPPED)[rows],
+                delivered=r_send[rows],
             )
     odds0 = lead.base_no_show / (1 - lead.base_no_show)
-    weeks = lead.appt_min / WEEK
+    weeks = np.nan_to_num(visit - booked_min) / WEEK
     odds = odds0 * beh.no_show_odds_per_week ** (weeks - 1) * np.where(reminded, beh.reminder_odds_ratio, 1.0)
     attended = booked & (lead.show_u >= odds / (1 + odds))
     days_to_book = booked_min / DAY
+    first_sent, first_call, contacted = st.first_sent, st.first_call, st.contacted
     return {
         "first_response_minutes": np.where(np.isfinite(first_sent), first_sent, np.nan),
         "first_call_minutes": np.where(np.isfinite(first_call), first_call, np.nan),
         "contacted": np.isfinite(contacted),
         "contacted_minutes": np.where(np.isfinite(contacted), contacted, np.nan),
-        "qualified": np.isfinite(qualified_at),
+        "qualified": np.isfinite(st.qualified_at),
         "booked": booked,
         "booked_min": booked_min,
+        "visit_min": visit,
         "days_to_book": days_to_book,
         "booked_7d": booked & (days_to_book <= 7),
         "booked_30d": booked & (days_to_book <= 30),
         "attended": attended,
         "reminded": reminded,
-        "opted_out": np.isfinite(opted_any),
-        "opted_out_min": np.where(np.isfinite(opted_any), opted_any, np.nan),
+        "opted_out": np.isfinite(st.opted_any),
+        "opted_out_min": np.where(np.isfinite(st.opted_any), st.opted_any, np.nan),
         "lost": lost,
         "lost_min": np.where(lost, loss, np.nan),
-        "n_touches": n_sent,
-        "staff_minutes": staff,
+        "n_touches": st.n_sent,
+        "staff_minutes": st.staff,
     }, log
+
+
+_SENT, _SKIPPED, _NOT_SELECTED = 0, 1, 2
+_REASON = REASON_CODE
 
 
 # --------------------------------------------------------------------------------------

@@ -1,50 +1,389 @@
-"""The policy gate's reason codes and stop rules (DOMAIN.md section 3).
+"""The policy gate: one ordered table of named rules that every message passes (DOMAIN.md section 3).
 
-Every touch the policy layer skips or defers is logged with one of :data:`REASONS`; nothing is
-dropped silently. The rules themselves are applied per cadence step in
-:func:`nurture_lab.simulation.engine._run_arm`, in this order: stop states (booked, lost,
-disqualified, opted out), consent, confidential communication, chat session, sensitive content
-(replace or block), ownership handoff (drop or duplicate), then timing — send window, TCPA quiet
-hours in the lead's local time, staffed hours for calls — and frequency caps.
+Every message the engine sends — a cadence step, a visit reminder, the duplicate of a failed
+handoff — goes through :func:`gate`. The gate applies two tables, each readable rule by rule:
+
+* :data:`STOP_RULES` — a rule returns the leads it stops; the first rule that stops a lead names
+  the reason it was skipped. They are judged at the moment the message would actually be sent
+  (event time), after every deferral, so a "no response" step is skipped for a lead who answered
+  while it waited, and a "qualified" step goes out to a lead who qualified meanwhile.
+* :data:`TIMING_RULES` — a rule returns, per lead, the earliest allowed time at or after a given
+  time (``NaN``: never). The gate moves each message forward until every timing rule allows it;
+  every rule that moved it is kept in the reason (``"quiet_hours+cap_day"``).
+
+Nothing is dropped silently: a skipped or deferred message is logged with its reason(s).
+Time unit: minutes since the lead's inquiry.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from .behaviour import loss_time
 
-__all__ = ["REASONS", "REASON_CODE", "stop_reason"]
+__all__ = [
+    "DEFERRALS",
+    "REASONS",
+    "REASON_CODE",
+    "STOP_RULES",
+    "TIMING_RULES",
+    "VISIBLE_CHANNELS",
+    "GateResult",
+    "Message",
+    "gate",
+    "reason_labels",
+    "stop_reason",
+]
 
-#: Reason codes of the touch log (why a touch was skipped, or why it was deferred).
+DAY = 1440.0
+WEEK = 7 * DAY
+INF = np.inf
+#: Channels others may see: an SMS preview on a lock screen, a voicemail, an e-mail subject and
+#: preview, an ad. Condition-revealing content is replaced or blocked there for sensitive lines and
+#: for leads who asked for confidential communication (HIPAA minimum necessary).
+VISIBLE_CHANNELS: tuple[str, ...] = ("sms", "call", "email", "retargeting")
+#: Channels that count as calls under the TCPA (texts are calls): quiet hours apply.
+TCPA_CHANNELS: tuple[str, ...] = ("sms", "call")
+
+
+@dataclass
+class Message:
+    """A batch of messages of one kind on one channel to the leads ``idx`` (positions in the chunk).
+
+    ``kind`` is ``"step"`` (a cadence step), ``"reminder"`` (a visit reminder: a service message,
+    so the booked stop state does not apply) or ``"duplicate"`` (a failed handoff's second send).
+    """
+
+    kind: str
+    channel: str
+    idx: np.ndarray
+    planned: np.ndarray
+    reveals: bool = False
+    window: tuple[float, float] | None = None
+    if_no_response: bool = False
+    if_qualified: bool = False
+    handoff_failed: np.ndarray | None = None
+
+
+@dataclass
+class GateResult:
+    """What the gate decided for each message of a batch."""
+
+    #: send time (minutes since inquiry; NaN where skipped)
+    t: np.ndarray
+    #: 0 = sent, else the code of the stop rule (or timing failure) that skipped it
+    skip: np.ndarray
+    #: bit mask over :data:`DEFERRALS`: the rules that moved the message later
+    defer: np.ndarray
+    #: condition-revealing content replaced by generic content
+    replaced: np.ndarray
+
+    @property
+    def send(self) -> np.ndarray:
+        return self.skip == 0
+
+
+# --------------------------------------------------------------------------------------
+# Stop rules: (msg, state, t) -> leads stopped at time t. ``state`` is the engine's per-lead
+# state; see engine._State for its attributes.
+
+
+def _booked(msg: Message, st: Any, t: np.ndarray) -> np.ndarray:
+    """A lead who has booked gets no more nurture (a visit reminder is not nurture)."""
+    return (st.booked_at[msg.idx] <= t) & (msg.kind != "reminder")
+
+
+def _lost(msg: Message, st: Any, t: np.ndarray) -> np.ndarray:
+    """A lead who booked elsewhere is not contacted again."""
+    return st.loss(msg.idx) <= t
+
+
+def _disqualified(msg: Message, st: Any, t: np.ndarray) -> np.ndarray:
+    """A lead found not to fit (service, location, coverage) leaves the cadence."""
+    return st.disqualified_at[msg.idx] <= t
+
+
+def _opted_out(msg: Message, st: Any, t: np.ndarray) -> np.ndarray:
+    """An opt-out stops the channel it came on, or every channel (``opt_out_scope``)."""
+    return st.opted_for(msg.channel, msg.idx) <= t
+
+
+def _no_consent(msg: Message, st: Any, t: np.ndarray) -> np.ndarray:
+    """E-mail, texts and calls need the lead's consent on that channel (TCPA, CAN-SPAM)."""
+    c = st.lead.consent.get(msg.channel)
+    return np.zeros(msg.idx.size, dtype=bool) if c is None else ~c[msg.idx]
+
+
+def _confidential(msg: Message, st: Any, t: np.ndarray) -> np.ndarray:
+    """A lead who asked for confidential communication gets no texts and no ads (HIPAA)."""
+    if msg.channel not in ("sms", "retargeting"):
+        return np.zeros(msg.idx.size, dtype=bool)
+    return st.lead.confidential[msg.idx]
+
+
+def _no_chat_session(msg: Message, st: Any, t: np.ndarray) -> np.ndarray:
+    """Chat reaches only a lead who came in through chat."""
+    if msg.channel != "chat":
+        return np.zeros(msg.idx.size, dtype=bool)
+    return ~st.lead.from_chat[msg.idx]
+
+
+def _sensitive_retargeting(msg: Message, st: Any, t: np.ndarray) -> np.ndarray:
+    """No retargeting ads for sensitive service lines (an ad reveals the visit to whoever sees it)."""
+    if msg.channel != "retargeting":
+        return np.zeros(msg.idx.size, dtype=bool)
+    return st.lead.sensitive[msg.idx]
+
+
+def _sensitive_blocked(msg: Message, st: Any, t: np.ndarray) -> np.ndarray:
+    """Condition-revealing content where others may see it is blocked (``sensitive_content_action = "block"``)."""
+    if st.pol.sensitive_content_action != "block":
+        return np.zeros(msg.idx.size, dtype=bool)
+    return exposed(msg, st)
+
+
+def _handoff_dropped(msg: Message, st: Any, t: np.ndarray) -> np.ndarray:
+    """A failed handoff between owner teams drops the touch (``handoff_failure_mode = "drop"``)."""
+    if msg.handoff_failed is None or st.pol.handoff_failure_mode != "drop":
+        return np.zeros(msg.idx.size, dtype=bool)
+    return msg.handoff_failed
+
+
+def _cap_total(msg: Message, st: Any, t: np.ndarray) -> np.ndarray:
+    """At most ``total`` messages on the channel over the whole cadence."""
+    total = st.pol.caps[msg.channel].total
+    if not total:
+        return np.zeros(msg.idx.size, dtype=bool)
+    return st.count_sent(msg.channel, msg.idx) >= total
+
+
+def _responded(msg: Message, st: Any, t: np.ndarray) -> np.ndarray:
+    """An ``if_no_response`` step is skipped once the lead has engaged."""
+    if not msg.if_no_response:
+        return np.zeros(msg.idx.size, dtype=bool)
+    return st.contacted[msg.idx] <= t
+
+
+def _not_qualified(msg: Message, st: Any, t: np.ndarray) -> np.ndarray:
+    """An ``if_qualified`` step goes only to a lead qualified by the time it is sent."""
+    if not msg.if_qualified:
+        return np.zeros(msg.idx.size, dtype=bool)
+    return ~(st.qualified_at[msg.idx] <= t)
+
+
+StopRule = Callable[[Message, Any, np.ndarray], np.ndarray]
+#: The stop rules in the order they are judged; the first that stops a message names the reason.
+STOP_RULES: tuple[tuple[str, StopRule], ...] = (
+    ("booked", _booked),
+    ("lost", _lost),
+    ("disqualified", _disqualified),
+    ("opted_out", _opted_out),
+    ("no_consent", _no_consent),
+    ("confidential", _confidential),
+    ("no_chat_session", _no_chat_session),
+    ("sensitive_retargeting", _sensitive_retargeting),
+    ("sensitive_blocked", _sensitive_blocked),
+    ("handoff_dropped", _handoff_dropped),
+    ("cap_total", _cap_total),
+    ("responded", _responded),
+    ("not_qualified", _not_qualified),
+)
+
+
+def exposed(msg: Message, st: Any) -> np.ndarray:
+    """Leads for whom this message would show condition-revealing content where others may see it."""
+    if not msg.reveals or msg.channel not in VISIBLE_CHANNELS:
+        return np.zeros(msg.idx.size, dtype=bool)
+    return st.lead.sensitive[msg.idx] | st.lead.confidential[msg.idx]
+
+
+# --------------------------------------------------------------------------------------
+# Timing rules: (msg, state, t) -> the earliest allowed time >= t (NaN: none).
+
+
+def _min_gap(msg: Message, st: Any, t: np.ndarray) -> np.ndarray:
+    """Touches to one lead are spaced: ``min_gap_minutes`` overall, and per channel (``caps.<ch>.min_gap_minutes``)."""
+    gap = st.pol.min_gap_minutes
+    ch_gap = st.pol.caps[msg.channel].min_gap_minutes
+    return np.maximum(t, np.maximum(st.last_sent[msg.idx] + gap, st.last_on(msg.channel, msg.idx) + ch_gap))
+
+
+def _send_window(msg: Message, st: Any, t: np.ndarray) -> np.ndarray:
+    """A step's own send window (local hours), e.g. e-mails in business hours."""
+    if msg.window is None:
+        return t
+    return st.next_local(msg.idx, t, msg.window[0] * 60, msg.window[1] * 60, st.all_days)
+
+
+def _quiet_hours(msg: Message, st: Any, t: np.ndarray) -> np.ndarray:
+    """Calls and texts only 8:00-21:00 in the lead's local time (TCPA; 8:00-20:00 in Florida and Oklahoma)."""
+    if msg.channel not in TCPA_CHANNELS:
+        return t
+    return st.next_local(msg.idx, t, st.lead.quiet_start[msg.idx], st.lead.quiet_end[msg.idx], st.all_days)
+
+
+def _staffed_hours(msg: Message, st: Any, t: np.ndarray) -> np.ndarray:
+    """Calls are placed by staff, in staffed hours on staffed days."""
+    if msg.channel != "call":
+        return t
+    return st.next_staffed(msg.idx, t)
+
+
+def _windowed_cap(msg: Message, st: Any, t: np.ndarray, channels: tuple[str, ...], cap: int, span: float) -> np.ndarray:
+    if not cap:
+        return t
+    recent = st.recent_sends(channels, msg.idx, cap)  # most recent first, -inf where fewer
+    if recent.shape[1] < cap:
+        return t
+    free_at = recent[:, cap - 1] + span
+    return np.where(free_at > t, free_at, t)
+
+
+def _cap_day(msg: Message, st: Any, t: np.ndarray) -> np.ndarray:
+    """At most ``per_day`` messages on the channel in any 24 hours (texts: 1, FCC healthcare exemption)."""
+    return _windowed_cap(msg, st, t, (msg.channel,), st.pol.caps[msg.channel].per_day, DAY)
+
+
+def _cap_week(msg: Message, st: Any, t: np.ndarray) -> np.ndarray:
+    """At most ``per_week`` messages on the channel in any 7 days (texts: 3, FCC healthcare exemption)."""
+    return _windowed_cap(msg, st, t, (msg.channel,), st.pol.caps[msg.channel].per_week, WEEK)
+
+
+def _state_24h(msg: Message, st: Any, t: np.ndarray) -> np.ndarray:
+    """Florida and Oklahoma: at most 3 calls and texts together in 24 hours (``state_attempt_caps``)."""
+    if msg.channel not in TCPA_CHANNELS or not st.pol.state_attempt_caps:
+        return t
+    cap = st.lead.state_cap[msg.idx]
+    if not (cap > 0).any():
+        return t
+    k = int(cap.max())
+    recent = st.recent_sends(TCPA_CHANNELS, msg.idx, k)
+    if recent.shape[1] == 0:
+        return t
+    col = np.clip(cap - 1, 0, recent.shape[1] - 1)
+    kth = np.where((cap > 0) & (cap <= recent.shape[1]), recent[np.arange(cap.size), col], -INF)
+    free_at = kth + DAY
+    return np.where(free_at > t, free_at, t)
+
+
+TimingRule = Callable[[Message, Any, np.ndarray], np.ndarray]
+#: The timing rules; the gate applies them in turn until all allow the same moment.
+TIMING_RULES: tuple[tuple[str, TimingRule], ...] = (
+    ("min_gap", _min_gap),
+    ("send_window", _send_window),
+    ("quiet_hours", _quiet_hours),
+    ("staffed_hours", _staffed_hours),
+    ("cap_day", _cap_day),
+    ("cap_week", _cap_week),
+    ("state_24h", _state_24h),
+)
+#: Deferral reasons, in bit order of :attr:`GateResult.defer` (``sensitive_replaced`` and
+#: ``handoff_duplicate`` are notes on a sent message, not deferrals).
+DEFERRALS: tuple[str, ...] = (*(name for name, _ in TIMING_RULES), "sensitive_replaced", "handoff_duplicate")
+_BIT = {name: 1 << i for i, name in enumerate(DEFERRALS)}
+
+#: Every reason code of the touch log: '' (none), the deferrals, the stop rules, then the gate's
+#: own outcomes (no allowed time before the horizon; a reminder that would arrive after the visit).
 REASONS: tuple[str, ...] = (
     "",
-    "quiet_hours",
-    "staffed_hours",
-    "send_window",
-    "cap_day",
-    "cap_week",
-    "after_previous",
-    "sensitive_replaced",
-    "handoff_duplicate",
-    "booked",
-    "lost",
-    "disqualified",
-    "opted_out",
-    "no_consent",
-    "confidential",
-    "no_chat_session",
-    "sensitive_blocked",
-    "sensitive_retargeting",
-    "handoff_dropped",
-    "cap_total",
+    *DEFERRALS,
+    *(name for name, _ in STOP_RULES),
     "no_allowed_time",
     "after_horizon",
     "after_visit",
 )
-#: Reason -> its code in the touch log.
 REASON_CODE: dict[str, int] = {r: i for i, r in enumerate(REASONS)}
 _R = REASON_CODE
+#: Passes of the timing rules before the gate gives up (``no_allowed_time``).
+MAX_PASSES = 12
+
+
+def _stops(msg: Message, st: Any, t: np.ndarray) -> np.ndarray:
+    skip = np.zeros(msg.idx.size, dtype=np.int16)
+    for name, rule in STOP_RULES:
+        hit = rule(msg, st, t) & (skip == 0)
+        skip[hit] = _R[name]
+    return skip
+
+
+def _subset(msg: Message, rows: np.ndarray) -> Message:
+    failed = None if msg.handoff_failed is None else msg.handoff_failed[rows]
+    return Message(
+        msg.kind,
+        msg.channel,
+        msg.idx[rows],
+        msg.planned[rows],
+        msg.reveals,
+        msg.window,
+        msg.if_no_response,
+        msg.if_qualified,
+        failed,
+    )
+
+
+def gate(msg: Message, st: Any, horizon: float) -> GateResult:
+    """Decide when (and whether) each message of a batch is sent. See the module docstring."""
+    m = msg.idx.size
+    t = msg.planned.astype(np.float64).copy()
+    skip = _stops(msg, st, t)
+    defer = np.zeros(m, dtype=np.int32)
+    # the timing rules work on the messages still in play, and after the first pass only on
+    # those the last pass moved (the others already satisfy every rule)
+    work = np.flatnonzero(skip == 0)
+    for _ in range(MAX_PASSES):
+        if work.size == 0:
+            break
+        sub = _subset(msg, work)
+        tw = t[work]
+        moved_any = np.zeros(work.size, dtype=bool)
+        alive = np.ones(work.size, dtype=bool)
+        for name, rule in TIMING_RULES:
+            nxt = rule(sub, st, tw)
+            never = alive & np.isnan(nxt)
+            skip[work[never]] = _R["no_allowed_time"]
+            alive &= ~never
+            moved = alive & (nxt > tw + 1e-9)
+            defer[work[moved]] |= _BIT[name]
+            tw = np.where(moved, nxt, tw)
+            moved_any |= moved
+            late = alive & (tw > horizon)
+            skip[work[late]] = _R["after_horizon"]
+            alive &= ~late
+        t[work] = tw
+        work = work[alive & moved_any]
+    else:
+        skip[work] = _R["no_allowed_time"]
+    live = skip == 0
+    # event time: judge the stop rules again at the moment of sending
+    rows = np.flatnonzero(live)
+    skip[rows] = _stops(_subset(msg, rows), st, t[rows])
+    send = skip == 0
+    replaced = send & exposed(msg, st) & (st.pol.sensitive_content_action == "replace")
+    defer[replaced] |= _BIT["sensitive_replaced"]
+    return GateResult(np.where(send, t, np.nan), skip, defer, replaced)
+
+
+def reason_labels(
+    skip: np.ndarray, defer: np.ndarray, duplicate: np.ndarray | None = None
+) -> tuple[np.ndarray, list[str]]:
+    """Reason codes and their labels for the touch log: the skip reason, else every deferral joined by '+'."""
+    d = defer.astype(np.int64)
+    if duplicate is not None:
+        d = d | np.where(duplicate, _BIT["handoff_duplicate"], 0)
+    # one integer key per label: deferral masks below 2**len(DEFERRALS), skip codes above
+    top = 1 << len(DEFERRALS)
+    key = np.where(skip > 0, top + skip.astype(np.int64), d)
+    present = np.flatnonzero(np.bincount(key, minlength=1))
+    lookup = np.zeros(present[-1] + 1 if present.size else 1, dtype=np.int64)
+    lookup[present] = np.arange(present.size)
+    labels = [
+        REASONS[k - top] if k >= top else "+".join(name for name, bit in _BIT.items() if k & bit) for k in present
+    ]
+    return lookup[key], labels
 
 
 def stop_reason(

@@ -12,25 +12,28 @@ import numpy as np
 import pandas as pd
 
 from ..scenario.model import CHANNELS, Arm, Scenario
-from .policy import REASONS
+from .policy import REASONS, reason_labels
+
+STATUSES: tuple[str, ...] = ("sent", "skipped", "not_selected")
 
 __all__ = ["TOUCH_COLUMNS", "empty_touches", "owner_categories", "touch_frame", "utc_from_minutes"]
 
 TOUCH_COLUMNS: dict[str, str] = {
     "lead_id": "the lead",
     "arm": "the lead's arm",
-    "step": "index of the step in the arm's cadence (reminders: -1)",
+    "step": "index of the step in the arm's cadence (visit reminders: -1; a handoff duplicate has its step's index)",
     "channel": "email, sms, call, chat, retargeting",
     "content": "content sent (generic when sensitive content was replaced)",
     "owner": "owner team of the step",
     "planned_at": "UTC time the cadence planned the touch",
     "sent_at": "UTC time it was sent (NaT: skipped)",
-    "status": "sent or skipped",
-    "reason": "why skipped, or why deferred ('' for neither)",
+    "status": "sent, skipped (a policy rule stopped it) or not_selected (the step's conditions exclude the lead)",
+    "reason": "why skipped (one stop rule), or every rule that deferred it joined by '+' ('' for neither)",
     "deferred_minutes": "sent_at - planned_at, minutes (NaN: skipped)",
     "delivered": "delivered (not bounced)",
     "engaged": "clicked, replied or answered",
     "opted_out": "the lead opted out on this touch",
+    "duplicate": "the second send of a failed handoff (handoff_failure_mode = 'duplicate')",
 }
 
 
@@ -68,6 +71,11 @@ def touch_frame(
     sent = cat("sent").astype(np.float64)
     owners = owner_categories(sc)
     owner_codes = cat("owner")
+    codes, labels = reason_labels(cat("skip"), cat("defer"), cat("duplicate"))
+    # every reason code is a category (so frames of several runs concatenate); combinations follow
+    cats = list(REASONS) + sorted(set(labels) - set(REASONS))
+    pos = {c: i for i, c in enumerate(cats)}
+    reason = pd.Categorical.from_codes(np.array([pos[lb] for lb in labels], dtype=np.int32)[codes], categories=cats)
     return pd.DataFrame(
         {
             "lead_id": lead_id[idx],
@@ -78,12 +86,13 @@ def touch_frame(
             "owner": pd.Categorical.from_codes(owner_codes, categories=owners),
             "planned_at": utc_from_minutes(base, planned),
             "sent_at": utc_from_minutes(base, sent),
-            "status": pd.Categorical.from_codes(np.isnan(sent).astype(np.int8), categories=["sent", "skipped"]),
-            "reason": pd.Categorical.from_codes(cat("reason"), categories=list(REASONS)),
+            "status": pd.Categorical.from_codes(cat("status"), categories=list(STATUSES)),
+            "reason": reason,
             "deferred_minutes": (sent - planned).astype(np.float32),
             "delivered": cat("delivered"),
             "engaged": cat("engaged"),
             "opted_out": cat("opted_out"),
+            "duplicate": cat("duplicate"),
         }
     )
 
@@ -99,11 +108,12 @@ def empty_touches(sc: Scenario, arm_names: list[str]) -> pd.DataFrame:
             "owner": pd.Categorical([], categories=owner_categories(sc)),
             "planned_at": pd.Series([], dtype="datetime64[ms, UTC]"),
             "sent_at": pd.Series([], dtype="datetime64[ms, UTC]"),
-            "status": pd.Categorical([], categories=["sent", "skipped"]),
+            "status": pd.Categorical([], categories=list(STATUSES)),
             "reason": pd.Categorical([], categories=list(REASONS)),
             "deferred_minutes": pd.Series([], dtype=np.float32),
             "delivered": pd.Series([], dtype=bool),
             "engaged": pd.Series([], dtype=bool),
             "opted_out": pd.Series([], dtype=bool),
+            "duplicate": pd.Series([], dtype=bool),
         }
     )

@@ -1,0 +1,166 @@
+"""The policy invariants, checked over a run's event log with an independent clock.
+
+Local times come from zoneinfo via pandas (``tz_convert`` to each lead's zone), never from the
+engine's own offset tables; windows and caps are recomputed from the log alone.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+import nurture_lab as nl
+from nurture_lab.simulation.policy import DEFERRALS, REASONS, VISIBLE_CHANNELS
+
+TCPA = ("sms", "call")
+
+
+def local_time(touches: pd.DataFrame, leads: pd.DataFrame, col: str = "sent_at") -> pd.DataFrame:
+    """Local hour (with minutes as a fraction) and weekday of each row, by the lead's real time zone."""
+    tz = touches["lead_id"].map(leads.set_index("lead_id")["timezone"]).astype(str)
+    out = pd.DataFrame(index=touches.index, columns=["hour", "weekday"], dtype=float)
+    for zone, idx in tz.groupby(tz).groups.items():
+        loc = touches.loc[idx, col].dt.tz_convert(zone)
+        out.loc[idx, "hour"] = (loc.dt.hour + loc.dt.minute / 60 + loc.dt.second / 3600).to_numpy()
+        out.loc[idx, "weekday"] = loc.dt.day_of_week.to_numpy()
+    return out
+
+
+def _max_in_window(s: pd.DataFrame, span: str) -> int:
+    """Most messages of one lead in any window (t - span, t] over the rows ``s`` (lead_id, sent_at)."""
+    if s.empty:
+        return 0
+    s = s.sort_values(["lead_id", "sent_at"])
+    counts = s.set_index("sent_at").groupby("lead_id")["lead_id"].rolling(span).count()
+    return int(counts.max())
+
+
+def check_invariants(res: nl.SimulationResult) -> None:
+    """Every rule of the policy gate holds for every message the run sent (steps, reminders, duplicates)."""
+    sc, pol = res.scenario, res.scenario.policy
+    L = res.leads.set_index("lead_id")
+    T = res.touches
+    sent = T[T["status"] == "sent"]
+    state = sent["lead_id"].map(L["state"]).astype(str)
+
+    # the log: statuses, and every reason is a reason code or a '+' list of deferrals
+    assert set(T["status"].astype(str)) <= {"sent", "skipped", "not_selected"}
+    for label in set(T["reason"].astype(str)):
+        assert label in REASONS or all(p in DEFERRALS for p in label.split("+")), label
+    skipped = T[T["status"] == "skipped"]
+    assert (skipped["reason"] != "").all() and skipped["sent_at"].isna().all()
+    assert (T.loc[T["status"] == "not_selected", "reason"] == "").all()
+    deferred = sent[sent["deferred_minutes"] > 1e-3]
+    assert (deferred["reason"] != "").all(), "a deferral without a reason"
+    assert (sent["sent_at"] >= sent["planned_at"] - pd.Timedelta("1ms")).all()
+    n_sent = sent.groupby("lead_id").size().reindex(L.index, fill_value=0)
+    assert (n_sent == L["n_touches"]).all(), "n_touches disagrees with the log"
+
+    # quiet hours in the lead's local time (zoneinfo), with the state windows
+    tcpa = sent[sent["channel"].isin(TCPA)]
+    hour = local_time(tcpa, res.leads)["hour"]
+    st = state[tcpa.index]
+    start = st.map(lambda s: pol.state_quiet_hours.get(s, pol.quiet_hours)[0]).astype(float)
+    end = st.map(lambda s: pol.state_quiet_hours.get(s, pol.quiet_hours)[1]).astype(float)
+    bad = ~((hour >= start - 1e-6) & (hour < end))
+    assert not bad.any(), f"texts or calls in quiet hours:\n{tcpa[bad].head()}"
+    # calls only in staffed hours on staffed days (reminders and duplicates included)
+    calls = sent[sent["channel"] == "call"]
+    cl = local_time(calls, res.leads)
+    assert cl["weekday"].isin(pol.staffed_days).all(), "a call on an unstaffed day"
+    assert ((cl["hour"] >= pol.staffed_hours[0] - 1e-6) & (cl["hour"] < pol.staffed_hours[1])).all()
+
+    # consent, confidential communication, chat sessions, sensitive lines
+    for ch in ("email", "sms", "call"):
+        s = sent[sent["channel"] == ch]
+        assert s["lead_id"].map(L[f"consent_{ch}"]).all(), f"{ch} sent without consent"
+    private = sent[sent["channel"].isin(["sms", "retargeting"])]
+    assert not private["lead_id"].map(L["confidential"]).any(), "a text or ad to a confidential lead"
+    chat = sent[sent["channel"] == "chat"]
+    assert (chat["lead_id"].map(L["source"]).astype(str) == "chat").all(), "chat without a chat session"
+    sens = [n for n, s in sc.population.service_lines.items() if s.sensitive]
+    line = sent["lead_id"].map(L["service_line"]).astype(str)
+    assert not (sent["channel"].eq("retargeting") & line.isin(sens)).any(), "retargeting on a sensitive line"
+    reveal = [n for n, c in sc.contents.items() if c.reveals_condition]
+    at_risk = line.isin(sens) | sent["lead_id"].map(L["confidential"]).astype(bool)
+    shown = sent["channel"].isin(VISIBLE_CHANNELS) & sent["content"].isin(reveal) & at_risk
+    assert not shown.any(), f"condition-revealing content where others may see it:\n{sent[shown].head()}"
+
+    # nothing after booking, loss or opt-out (a visit reminder is for booked leads by design)
+    nurture = sent[sent["content"] != "reminder"]
+    stops = ["booked_at", "lost_at"] + (["opted_out_at"] if pol.opt_out_scope == "all" else [])
+    for col in stops:
+        stop = nurture["lead_id"].map(L[col])
+        after = stop.notna() & (nurture["sent_at"] > stop)
+        assert not after.any(), f"sent after {col}:\n{nurture[after].head()}"
+    if pol.opt_out_scope == "channel":
+        outs = T[T["opted_out"]].groupby(["lead_id", "channel"], observed=True)["sent_at"].min()
+        m = sent[["lead_id", "channel", "sent_at"]].merge(
+            outs.rename("out_at").reset_index(), on=["lead_id", "channel"], how="left"
+        )
+        assert not (m["out_at"].notna() & (m["sent_at"] > m["out_at"])).any(), "sent on a channel after its opt-out"
+    else:
+        out_at = sent["lead_id"].map(L["opted_out_at"])
+        assert not (out_at.notna() & (sent["sent_at"] > out_at)).any(), "sent after an opt-out"
+
+    # conditions judged at the moment of sending
+    steps = {a.name: a.steps for a in sc.experiment.arms}
+    flag = sent.apply(
+        lambda r: (
+            (steps[r["arm"]][r["step"]].if_no_response, steps[r["arm"]][r["step"]].if_qualified)
+            if r["step"] >= 0
+            else (False, False)
+        ),
+        axis=1,
+        result_type="expand",
+    )
+    if len(flag):
+        nr = sent[flag[0].astype(bool)]
+        answered = nr["lead_id"].map(L["contacted_minutes"])
+        since = (nr["sent_at"] - nr["lead_id"].map(L["created_at"])).dt.total_seconds() / 60
+        assert not (answered.notna() & (answered < since - 1e-3)).any(), "a 'no response' step after a response"
+        q = sent[flag[1].astype(bool)]
+        assert q["lead_id"].map(L["qualified"]).all(), "an 'if qualified' step to an unqualified lead"
+
+    # caps over sliding windows, counting every message on the channel (reminders, duplicates)
+    for ch, caps in pol.caps.items():
+        s = sent[sent["channel"] == ch][["lead_id", "sent_at"]]
+        if s.empty:
+            continue
+        if caps.total:
+            total = T[(T["status"] == "sent") & (T["channel"] == ch) & (T["content"] != "reminder")]
+            assert total.groupby("lead_id").size().reindex(L.index, fill_value=0).max() <= caps.total, f"{ch} total cap"
+        for cap, span in ((caps.per_day, "1D"), (caps.per_week, "7D")):
+            if cap:
+                assert _max_in_window(s, span) <= cap, f"{ch} cap {cap}/{span} exceeded"
+    # Florida and Oklahoma: calls and texts together, 3 per 24 hours
+    for st_name, cap in pol.state_attempt_caps.items():
+        s = tcpa[state[tcpa.index] == st_name][["lead_id", "sent_at"]]
+        assert _max_in_window(s, "1D") <= cap, f"{st_name}: more than {cap} calls and texts in 24 h"
+
+    # spacing: no two touches to one lead closer than min_gap_minutes (nor on one channel than its gap)
+    s = sent.sort_values(["lead_id", "sent_at"])
+    gap = s.groupby("lead_id")["sent_at"].diff().dt.total_seconds() / 60
+    assert not (gap < pol.min_gap_minutes - 1e-3).any(), "two touches closer than min_gap_minutes"
+    s = sent.sort_values(["lead_id", "channel", "sent_at"])
+    gap = s.groupby(["lead_id", "channel"], observed=True)["sent_at"].diff().dt.total_seconds() / 60
+    need = s["channel"].astype(str).map(lambda c: pol.caps[c].min_gap_minutes).astype(float)
+    assert not (gap < need - 1e-3).any(), "two touches on one channel closer than its gap"
+
+    # visits in clinic hours on clinic days, local time
+    booked = res.leads[res.leads["booked"]]
+    if len(booked):
+        v = local_time(booked, res.leads, "visit_at")
+        assert v["weekday"].isin(pol.clinic_days).all(), "a visit on a closed day"
+        assert ((v["hour"] >= pol.clinic_hours[0] - 1e-6) & (v["hour"] < pol.clinic_hours[1])).all()
+        assert (booked["visit_at"] >= booked["booked_at"]).all()
+    rem = sent[sent["content"] == "reminder"]
+    assert (rem["sent_at"] < rem["lead_id"].map(L["visit_at"])).all(), "a reminder after the visit"
+
+    # one row per planned touch: each lead of an arm has one row per step (duplicates aside)
+    planned = T[T["step"] >= 0]
+    first = planned[~planned["duplicate"]]
+    per = first.groupby(["lead_id", "step"]).size()
+    assert (per == 1).all(), "a step logged twice for one lead"
+    n_steps = res.leads["arm"].astype(str).map({a.name: len(a.steps) for a in sc.experiment.arms})
+    rows = first.groupby("lead_id").size().reindex(res.leads["lead_id"], fill_value=0).to_numpy()
+    assert (rows == n_steps.to_numpy()).all(), "a planned touch missing from the log"
