@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from pathlib import Path
 
 
-def int_at_least(low: int) -> Callable[[str], int]:
-    """An argparse type: an integer >= ``low``, with one clear message otherwise."""
+def int_at_least(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an integer in [low, high], with one clear message otherwise."""
 
     def parse(text: str) -> int:
         try:
             v = int(text)
         except ValueError:
             v = low - 1
-        if v < low:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text!r}")
+        if v < low or (high is not None and v > high):
+            want = f"an integer >= {low}" if high is None else f"an integer from {low:,} to {high:,}"
+            raise argparse.ArgumentTypeError(f"expected {want}, got {text!r}")
         return v
 
     return parse
@@ -43,5 +45,22 @@ def number(text: str) -> float:
     return v
 
 
+def writable_dir(path: Path, option: str = "--out") -> Path:
+    """Create the output folder now (before any work), or refuse it with one message."""
+    from ..errors import ParameterError
+
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".nurture-lab-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as e:
+        raise ParameterError(f"cannot write to {option} {path}: {e.strerror or e}.") from None
+    return path
+
+
 pos_int = int_at_least(1)
+#: The most leads one run simulates (about 30 GB of memory with the touch log; see benchmarks/bench_engine.py).
+MAX_LEADS = 20_000_000
+n_leads_arg = int_at_least(1, MAX_LEADS)
 nonneg_int = int_at_least(0)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ParameterError
-from ._args import int_at_least
+from ._args import MAX_LEADS, int_at_least, writable_dir
 
 
 def add_parser(sub: Any) -> None:
@@ -49,7 +49,7 @@ def add_parser(sub: Any) -> None:
 
 
 def _leads(text: str) -> int | str:
-    return "auto" if text.strip().lower() == "auto" else int_at_least(100)(text)
+    return "auto" if text.strip().lower() == "auto" else int_at_least(100, MAX_LEADS)(text)
 
 
 def parse_params(items: list[str]) -> dict[str, Any]:
@@ -70,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
     from ..reporting.render import ReportError, render_reports
 
     params = parse_params(args.param)
+    writable_dir(args.out)
     if args.control:
         params["control"] = args.control
     if args.arm:

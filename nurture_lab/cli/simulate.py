@@ -7,14 +7,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ._args import nonneg_int, pos_int
+from ._args import n_leads_arg, nonneg_int, pos_int, writable_dir
 
 
 def add_parser(sub: Any) -> None:
     s = sub.add_parser("simulate", help="simulate a scenario and write its files")
     s.add_argument("scenario", metavar="SCENARIO", help="a scenario TOML file, or a bundled scenario's name")
     s.add_argument("--seed", type=nonneg_int, default=0)
-    s.add_argument("--n-leads", type=pos_int, default=20_000)
+    s.add_argument("--n-leads", type=n_leads_arg, default=20_000)
     s.add_argument("--out", required=True, type=Path, help="output folder")
     s.add_argument("--jobs", type=pos_int, default=None, help="worker processes (default: every core; same results)")
     s.add_argument(
@@ -31,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from ..simulation.store import write_simulation
 
     sc = load_scenario(args.scenario)
+    writable_dir(args.out)
     res = simulate(sc, seed=args.seed, n_leads=args.n_leads, jobs=args.jobs, progress=sys.stderr.isatty())
     files = write_simulation(res, args.out, identities=args.with_identities)
     leads = res.leads

@@ -300,6 +300,8 @@ def load_scenario(path: str | Path) -> Scenario:
         raise ScenarioError(f"{p} is not UTF-8 text: {e}.") from None
     except tomllib.TOMLDecodeError as e:
         raise ScenarioError(f"{p} is not valid TOML: {e}.") from None
+    except RecursionError:
+        raise ScenarioError(f"{p} nests arrays or tables too deeply to be a scenario.") from None
     sc = scenario_from_dict(data, str(path))
     return dataclasses.replace(sc, path=str(path), sha256=hashlib.sha256(raw).hexdigest())
 

@@ -41,6 +41,8 @@ __all__ = ["OUTCOME_COLUMNS", "REASONS", "TOUCH_COLUMNS", "SimulationResult", "s
 
 DAY = 1440.0
 WEEK = 7 * DAY
+#: The most leads one run simulates (about 30 GB of memory with the touch log).
+MAX_LEADS = 20_000_000
 INF = np.inf
 
 OUTCOME_COLUMNS: dict[str, str] = {
@@ -914,8 +916,16 @@ def simulate(
     check_param(
         "simulate", "scenario", scenario, kind="instance", types=Scenario, expected="a Scenario (see load_scenario)"
     )
-    n_leads = check_param("simulate", "n_leads", n_leads, kind="int", low=1)
+    n_leads = check_param("simulate", "n_leads", n_leads, kind="int", low=1, high=MAX_LEADS)
     seed = _random.check_seed(seed, "simulate")
+    for name, share in scenario.experiment.allocation.items():
+        if round(n_leads * share) < 1:
+            from ..errors import ParameterError
+
+            raise ParameterError(
+                f"Arm {name!r} of scenario {scenario.name!r} would get 0 of {n_leads:,} leads "
+                f"(allocation share {share:.2g}); simulate more leads or raise its allocation."
+            )
     tasks = [_ChunkJob(scenario, seed, c, first, n, truth) for c, first, n in _random.chunks(n_leads)]
     results = map_tasks(
         _simulate_chunk,

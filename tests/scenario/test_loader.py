@@ -134,3 +134,30 @@ def test_every_shipped_scenario_loads(root: Path) -> None:
     assert files
     for f in files:
         assert nl.load_scenario(f).experiment.arms
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("horizon_days = " + "[" * 5000 + "]" * 5000, "nests arrays or tables too deeply"),
+        ("horizon_days = 1e18", r"'horizon_days' in \[top level\].*\[1, 3650\]; got 1e\+18"),
+        (
+            '[population]\nstart_date = "9999-12-20"',
+            "'start_date' in \\[population\\].*between 1971-01-01 and 2200-12-31",
+        ),
+        ("[population]\narrival_days = 1000000000", r"'arrival_days' in \[population\].*\[1, 3650\]"),
+    ],
+)
+def test_values_that_would_overflow_a_timestamp_are_refused(tmp_path: Path, text: str, match: str) -> None:
+    body = TINY.replace("horizon_days = 40\n", "")
+    p = tmp_path / "o.toml"
+    p.write_text(text + "\n" + body if text.startswith("horizon") else body + "\n" + text + "\n")
+    with pytest.raises(nl.ScenarioError, match=match):
+        nl.load_scenario(p)
+
+
+def test_an_arm_that_would_get_no_leads_is_refused(tiny: nl.Scenario) -> None:
+    arms = (tiny.experiment.arms[0], dataclasses.replace(tiny.experiment.arms[1], allocation=0.001))
+    sc = dataclasses.replace(tiny, experiment=dataclasses.replace(tiny.experiment, arms=arms))
+    with pytest.raises(nl.ParameterError, match="Arm 'fast' of scenario 'tiny' would get 0 of 100 leads"):
+        nl.simulate(sc, n_leads=100)
