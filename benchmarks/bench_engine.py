@@ -1,8 +1,11 @@
-"""Cadence-engine benchmark: wall time, ns per touch event and peak memory for 100k, 1M and 4M leads.
+"""Cadence-engine benchmark: time per touch-log row beside a bare-numpy floor, peak memory, linearity.
 
-Target (issue 3): 1,000,000 leads through the default cadence in <= 3 s and <= 1.5 GB peak,
-cost growing linearly with leads. Two modes: the observed experiment only (``truth=False``)
-and with the ground truth (every lead through every arm, common random numbers).
+Issue 12 asks, for 1M leads with the observed arms on one process, for the time per touch-log row
+to be within 25x a floor measured in the same run, <= 1.5 GB peak at 1M leads, and cost growing
+linearly from 100k to 4M leads. The floor is a 10-step loop over the same leads that draws
+uniforms, moves times, and builds a touch table of the same length with numpy alone: what any
+vectorised engine has to pay.
+
 Run: ``.venv/bin/python benchmarks/bench_engine.py [--sizes 100000,1000000,4000000]``
 """
 
@@ -18,14 +21,44 @@ from _measure import in_subprocess, run_case
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def case(n: int, truth: bool, jobs: int = 1) -> None:
+def floor(n: int, rows: int) -> dict[str, float]:
+    """A bare-numpy engine: 10 steps over n leads, a touch table of ``rows`` rows."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    t = np.zeros(n)
+    per = max(rows // 10, 1)
+    parts = []
+    for k in range(10):
+        u = rng.random((n, 4))
+        t = np.maximum(t + 60.0 * k, t) + u[:, 0]
+        sent = u[:, 1] < 0.6
+        idx = np.flatnonzero(sent)[:per] if sent.sum() >= per else np.arange(per) % n
+        parts.append(
+            {
+                "lead": idx,
+                "step": np.full(idx.size, k, dtype=np.int16),
+                "t": t[idx],
+                "ok": sent[idx],
+                "eng": u[idx, 2] < 0.3,
+            }
+        )
+    frame = pd.DataFrame({key: np.concatenate([p[key] for p in parts]) for key in parts[0]})
+    return {"touches": float(len(frame))}
+
+
+def case(kind: str, n: int, truth: bool, rows: int = 0) -> None:
+    if kind == "floor":
+        print(json.dumps(run_case(lambda: floor(n, rows), repeat=3)))
+        return
     import nurture_lab as nl
 
     sc = nl.load_scenario(ROOT / "simulations" / "speed_to_lead.toml")
-    nl.simulate(sc, seed=0, n_leads=2000, truth=truth)  # warm
+    nl.simulate(sc, seed=0, n_leads=2000, truth=truth, jobs=1)  # warm
 
     def go() -> dict[str, float]:
-        r = nl.simulate(sc, seed=1, n_leads=n, truth=truth, jobs=jobs)
+        r = nl.simulate(sc, seed=1, n_leads=n, truth=truth, jobs=1)
         return {"touches": float(len(r.touches))}
 
     print(json.dumps(run_case(go)))
@@ -33,25 +66,33 @@ def case(n: int, truth: bool, jobs: int = 1) -> None:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--case":
-        case(int(sys.argv[2]), sys.argv[3] == "1", int(sys.argv[4]) if len(sys.argv) > 4 else 1)
+        a = sys.argv[2:]
+        case(a[0], int(a[1]), a[2] == "1", int(a[3]) if len(a) > 3 else 0)
         return
     sizes = [100_000, 1_000_000, 4_000_000]
     if "--sizes" in sys.argv:
         sizes = [int(x) for x in sys.argv[sys.argv.index("--sizes") + 1].split(",")]
-    print("simulate(speed_to_lead: 3 arms, 9-step seed cadence + reminder), fresh process per case;")
-    print("jobs 2 = the same run on 2 worker processes (identical results). Peak RSS is the parent's.")
+    print("simulate(speed_to_lead: 3 arms, 9-step seed cadence + reminder) on one process, fresh process per case.")
+    print("floor: a bare-numpy 10-step loop over the same leads building a touch table of the same length.")
     print(
-        f"{'jobs':>4} {'leads':>10} {'truth':>6} {'seconds':>8} {'touches':>11} {'ns/touch':>9} {'peak RSS MB':>12} {'over base MB':>13}"
+        f"{'leads':>10} {'truth':>6} {'seconds':>8} {'rows':>11} {'ns/row':>7} {'floor ns/row':>12} "
+        f"{'ratio':>6} {'peak RSS MB':>12} {'ns/row vs 1st':>14}"
     )
-    runs = [(n, truth, 1) for truth in (False, True) for n in sizes]
-    runs += [(1_000_000, truth, 2) for truth in (False, True) if 1_000_000 in sizes]
-    for n, truth, jobs in runs:
-        r = in_subprocess(__file__, str(n), "1" if truth else "0", str(jobs))
-        print(
-            f"{jobs:>4} {n:>10,} {truth!s:>6} {r['seconds']:>8.2f} {int(r['touches']):>11,} "
-            f"{r['seconds'] / r['touches'] * 1e9:>9.0f} {r['peak_rss_mb']:>12.0f} "
-            f"{r['peak_rss_mb'] - r['baseline_rss_mb']:>13.0f}"
-        )
+    first: float | None = None
+    for truth in (False, True):
+        for n in sizes if not truth else sizes[:2]:
+            r = in_subprocess(__file__, "engine", str(n), "1" if truth else "0")
+            rows = int(r["touches"])
+            f = in_subprocess(__file__, "floor", str(n), "0", str(rows))
+            ns = r["seconds"] / rows * 1e9
+            fns = f["seconds"] / f["touches"] * 1e9
+            if not truth and first is None:
+                first = ns
+            lin = ns / first if first and not truth else float("nan")
+            print(
+                f"{n:>10,} {truth!s:>6} {r['seconds']:>8.2f} {rows:>11,} {ns:>7.0f} {fns:>12.0f} "
+                f"{ns / fns:>6.1f} {r['peak_rss_mb']:>12.0f} {lin:>14.2f}"
+            )
 
 
 if __name__ == "__main__":

@@ -24,8 +24,123 @@ def show(obj: Any) -> None:
     elif isinstance(obj, pd.DataFrame):
         display(HTML(obj.to_html(index=False, border=0, classes="nl-table", escape=True)))
     else:
-        display(obj)
+        display(figure_bundle(obj), raw=True)
         plt.close(obj)
+
+
+#: Width (inches) of the phone rendering of a figure: at 100 dpi it is shown 1:1 in a 390 px-wide
+#: viewport, so 9-pt text stays 9 pt (12 px) there instead of shrinking with the picture.
+PHONE_WIDTH_IN = 3.3
+#: The widest a phone rendering may be (CSS px): the content column of a 390 px-wide screen.
+PHONE_MAX_PX = 340
+MIN_FONT_PT = 9.0
+
+
+def figure_bundle(fig: Any) -> dict[str, str]:
+    """A display bundle for a figure: a desktop PNG, and HTML that gives phones their own layout.
+
+    The HTML is a ``<picture>``: below 600 px wide the browser takes a rendering of the same figure
+    at phone width (text never under :data:`MIN_FONT_PT`), else the desktop PNG. ``image/png`` stays in
+    the bundle for notebooks and checks that read it.
+    """
+    import base64
+    import io
+    import warnings
+
+    def png(dpi: int) -> str:
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+        return base64.b64encode(buf.getvalue()).decode("ascii")
+
+    desktop = png(100)
+    w, h = fig.get_size_inches()
+    _phone_layout(fig)
+    fig.set_size_inches(PHONE_WIDTH_IN, max(h * 0.85, 2.4))
+    with warnings.catch_warnings():  # a layout that cannot shrink further keeps its own
+        warnings.simplefilter("ignore")
+        fig.tight_layout()
+    phone = png(200)
+    for _ in range(4):  # the tight box may outgrow the figure (long labels): shrink the figure to fit
+        px = _png_width(phone) / 2
+        if px <= PHONE_MAX_PX:
+            break
+        pw, ph = fig.get_size_inches()
+        fig.set_size_inches(max(pw - (px - PHONE_MAX_PX) / 100 - 0.05, 1.5), ph)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fig.tight_layout()
+        phone = png(200)
+    fig.set_size_inches(w, h)
+    alt = (fig.axes[0].get_title() if fig.axes else "") or "chart"
+    html = (
+        "<picture class='nl-figure'>"
+        f"<source media='(max-width: 600px)' srcset='data:image/png;base64,{phone} 2x'>"
+        f"<img src='data:image/png;base64,{desktop}' alt='{_attr(alt)}'>"
+        "</picture>"
+    )
+    return {"image/png": desktop, "text/html": html, "text/plain": f"<figure: {alt}>"}
+
+
+def _png_width(b64: str) -> int:
+    """Pixel width of a base64 PNG (from its IHDR header)."""
+    import base64
+
+    head = base64.b64decode(b64[:64])
+    return int.from_bytes(head[16:20], "big")
+
+
+def _phone_layout(fig: Any) -> None:
+    """Re-lay a figure for a phone: text at least 9 pt, legends in one column under the chart,
+    category labels slanted when there are many."""
+    for t in fig.findobj(lambda o: hasattr(o, "get_fontsize") and hasattr(o, "set_fontsize")):
+        if t.get_fontsize() < MIN_FONT_PT:
+            t.set_fontsize(MIN_FONT_PT)
+    import textwrap
+
+    below = 0.0  # how far under the axes the legend must go (axes fractions)
+    for ax in fig.axes:
+        ticks = [t.get_text() for t in ax.get_xticklabels()]
+        if len(ticks) > 3 and any(any(c.isalpha() for c in t) for t in ticks):
+            ax.tick_params(axis="x", labelrotation=30)
+            for t in ax.get_xticklabels():
+                t.set_horizontalalignment("right")
+            below = max(below, 0.3)
+        title = ax.get_title()
+        if len(title) > 40:
+            ax.set_title(textwrap.fill(title, 40))
+        xl = ax.get_xlabel()
+        if xl:
+            wrapped = "\n".join(textwrap.fill(part, 38) for part in xl.split("\n"))
+            ax.set_xlabel(wrapped)
+            below = max(below, 0.12 + 0.09 * (wrapped.count("\n") + 1))
+    for ax in fig.axes:
+        leg = ax.get_legend()
+        if leg is not None:
+            title = leg.get_title().get_text()
+            handles, labels = ax.get_legend_handles_labels()
+            labels = [textwrap.fill(lb, 40) for lb in labels]
+            ax.legend(
+                handles,
+                labels,
+                title=title or None,
+                frameon=False,
+                ncols=1,
+                fontsize=MIN_FONT_PT,
+                loc="upper left",
+                bbox_to_anchor=(0.0, -0.1 - below),
+            )
+    for leg in list(fig.legends):
+        handles, labels = leg.legend_handles, [t.get_text() for t in leg.get_texts()]
+        leg.remove()
+        fig.legend(
+            handles, labels, frameon=False, ncols=1, fontsize=MIN_FONT_PT, loc="upper left", bbox_to_anchor=(0.0, 0.0)
+        )
+
+
+def _attr(text: str) -> str:
+    import html
+
+    return html.escape(str(text), quote=True)
 
 
 def show_truth(rd: ReportData, ra: ReportAnalysis) -> None:

@@ -131,7 +131,7 @@ def plot_funnel(leads: pd.DataFrame, arm: str = "arm", title: str | None = None)
         bars = ax.bar(
             x + i * width - 0.4 + width / 2, row.to_numpy(), width, color=colors[str(name)], label=label(name)
         )
-        ax.bar_label(bars, fmt="%.0f", fontsize=8, padding=1)
+        ax.bar_label(bars, fmt="%.0f", fontsize=9, padding=1)
     ax.set_xticks(x, [n for _, n in stages])
     ax.set_ylabel("% of leads")
     ax.set_title(title or "Funnel by arm")
@@ -157,7 +157,7 @@ def plot_first_response(
         ax.step(np.maximum(v, 0.5), share, where="post", color=colors[name], label=label(name), linewidth=2)
     for m, t in ((5, "5 min"), (60, "1 h"), (1440, "1 day")):
         ax.axvline(m, color="#999", linestyle=":", linewidth=1)
-        ax.text(m, 2, t, rotation=90, va="bottom", ha="right", fontsize=8, color="#666")
+        ax.text(m, 2, t, rotation=90, va="bottom", ha="right", fontsize=9, color="#666")
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     ax.set_xlabel(f"minutes from inquiry to {what} (log scale)")
@@ -175,7 +175,7 @@ def plot_mix(leads: pd.DataFrame, column: str, title: str | None = None) -> Figu
     share = leads[column].value_counts(normalize=True).sort_values() * 100
     fig, ax = plt.subplots(figsize=(6.5, 0.35 * len(share) + 1.3))
     bars = ax.barh([label(i) for i in share.index], share.to_numpy(), color=PALETTE[0])
-    ax.bar_label(bars, fmt="%.1f%%", fontsize=8, padding=2)
+    ax.bar_label(bars, fmt="%.1f%%", fontsize=9, padding=2)
     ax.set_xlabel("% of leads")
     ax.set_title(title or f"Leads by {label(column)}")
     _style(ax)
@@ -224,7 +224,7 @@ def plot_cadence(steps: Sequence[Any], title: str = "Cadence timeline") -> Figur
             textcoords="offset points",
             xytext=(0, (9, -15, 21, -27)[k % 4]),
             ha="center",
-            fontsize=7.5,
+            fontsize=9,
         )
     ax.set_xscale("log")
     ax.set_yticks(range(len(channels)), channels)
@@ -238,11 +238,11 @@ def plot_cadence(steps: Sequence[Any], title: str = "Cadence timeline") -> Figur
 
 
 def plot_policy_reasons(touches: pd.DataFrame, title: str = "What the policy layer did to planned touches") -> Figure:
-    """Counts of deferred and skipped touches by reason and channel."""
+    """Counts of deferred and skipped touches by reason and channel (the 12 most frequent reasons)."""
     t = touches[touches["reason"].astype(str) != ""]
     kind = np.where(t["status"].astype(str) == "sent", "deferred", "skipped")
     tab = pd.crosstab([kind, t["reason"].astype(str)], t["channel"].astype(str))
-    tab = tab.loc[tab.sum(axis=1).sort_values().index]
+    tab = tab.loc[tab.sum(axis=1).sort_values().index[-12:]]
     fig, ax = plt.subplots(figsize=(8, 0.35 * len(tab) + 1.6))
     left = np.zeros(len(tab))
     names = [f"{k}: {label(r)}" for k, r in tab.index]
@@ -304,7 +304,7 @@ def plot_power_curve(table: pd.DataFrame, target: float = 0.8, title: str | None
             label=label(arm),
         )
     ax.axhline(target * 100, color="#999", linestyle="--", linewidth=1)
-    ax.text(table["n_leads"].min(), target * 100 + 1.5, f"{target:.0%} power", fontsize=8, color="#666")
+    ax.text(table["n_leads"].min(), target * 100 + 1.5, f"{target:.0%} power", fontsize=9, color="#666")
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     ax.xaxis.set_minor_formatter(NullFormatter())

@@ -22,10 +22,10 @@ def funnel_table(leads: pd.DataFrame, arm: str = "arm") -> pd.DataFrame:
 
 
 def policy_table(touches: pd.DataFrame) -> pd.DataFrame:
-    """Planned touches by what the policy layer did (sent / deferred / skipped) and why, per channel."""
+    """Planned touches by what the policy gate did (sent / deferred / skipped / not selected) and why, per channel."""
     reason = touches["reason"].astype(str)
-    sent = touches["status"].astype(str) == "sent"
-    action = sent.map({True: "sent", False: "skipped"}).where(~(sent & (reason != "")), "deferred")
+    status = touches["status"].astype(str)
+    action = status.str.replace("_", " ").where(~((status == "sent") & (reason != "")), "deferred")
     t = pd.crosstab(
         [action.rename("action"), reason.replace("", "-").rename("reason")],
         touches["channel"].astype(str).rename("channel"),

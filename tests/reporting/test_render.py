@@ -299,7 +299,14 @@ def test_pages_fit_a_390_px_phone_without_horizontal_scrolling(
             (out / name)
             .read_text()
             .replace(
-                "</body>", "<script>parent.document.title = 'W' + document.documentElement.scrollWidth</script></body>"
+                "</body>",
+                "<script>window.onload = function () {"
+                " var imgs = Array.from(document.querySelectorAll('picture img'));"
+                " var phone = imgs.filter(function (i) { return i.currentSrc !== i.src; });"
+                " var scale = Math.min.apply(null, phone.map(function (i) {"
+                "   return i.getBoundingClientRect().width / i.naturalWidth; }).concat([9]));"
+                " parent.document.title = 'W' + document.documentElement.scrollWidth + 'N' + imgs.length"
+                "   + 'P' + phone.length + 'S' + scale.toFixed(3); };</script></body>",
             )
         )
         probe = tmp_path / f"probe-{name}"
@@ -326,8 +333,13 @@ def test_pages_fit_a_390_px_phone_without_horizontal_scrolling(
             timeout=120,
             check=False,
         ).stdout
-        width = int(re.search(r"<title>W(\d+)</title>", dom).group(1))  # type: ignore[union-attr]
+        m = re.search(r"<title>W(\d+)N(\d+)P(\d+)S([\d.]+)</title>", dom)
+        assert m is not None, dom[:300]
+        width, n_img, n_phone, scale = int(m[1]), int(m[2]), int(m[3]), float(m[4])
         assert width <= 390, (name, width)
+        # every chart takes its phone rendering, shown at (nearly) its own size: 9-pt text stays ~9 pt
+        assert n_img == n_phone and (n_img > 0 or name == "index.html"), (name, n_img, n_phone)
+        assert scale >= 0.95, (name, scale)
     page = (out / "orthopedics.html").read_text()
     assert 'data-label="Difference"' in page or 'data-label="Difference"' in page
 
