@@ -314,4 +314,22 @@ def restrict(scenario: Scenario, service_line: str) -> Scenario:
 
         require("restrict", "service_line", service_line, "one of: " + ", ".join(lines), False)
     one = {service_line: dataclasses.replace(lines[service_line], share=1.0)}
-    return dataclasses.replace(scenario, population=dataclasses.replace(scenario.population, service_lines=one))
+    # steps aimed at other lines keep their aim: their service_line condition keeps only this line
+    # (an empty list selects no lead, so such a step is logged as not_selected)
+    arms = tuple(
+        dataclasses.replace(
+            arm,
+            steps=tuple(
+                dataclasses.replace(st, service_line=tuple(v for v in st.service_line if v == service_line))
+                if st.service_line is not None
+                else st
+                for st in arm.steps
+            ),
+        )
+        for arm in scenario.experiment.arms
+    )
+    return dataclasses.replace(
+        scenario,
+        population=dataclasses.replace(scenario.population, service_lines=one),
+        experiment=dataclasses.replace(scenario.experiment, arms=arms),
+    )

@@ -161,3 +161,13 @@ def test_an_arm_that_would_get_no_leads_is_refused(tiny: nl.Scenario) -> None:
     sc = dataclasses.replace(tiny, experiment=dataclasses.replace(tiny.experiment, arms=arms))
     with pytest.raises(nl.ParameterError, match="Arm 'fast' of scenario 'tiny' would get 0 of 100 leads"):
         nl.simulate(sc, n_leads=100)
+
+
+def test_restrict_keeps_steps_aimed_at_other_lines_aimed() -> None:
+    sc = nl.load_scenario("speed_to_lead")
+    bh = nl.scenario.restrict(sc, "behavioral_health")
+    assert bh.service_lines == ("behavioral_health",)
+    assert sc.experiment.arms[0].steps[5].service_line is not None
+    assert bh.experiment.arms[0].steps[5].service_line == ()  # aimed elsewhere: selects no lead here
+    res = nl.simulate(bh, seed=1, n_leads=600, jobs=1, truth=False)
+    assert (res.touches.loc[res.touches["step"] == 5, "status"] == "not_selected").all()
