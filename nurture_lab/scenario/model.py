@@ -333,8 +333,9 @@ DEFAULT_CHANNELS: dict[str, ChannelBehaviour] = {
     "email": ChannelBehaviour(0.996, 0.03, 0.003, staff_minutes=0.2, staff_minutes_engaged=5.0, read_rate=0.24),
     # two-way healthcare SMS: reply up to ~50%, opt-out 0.3-1.2% per message [VENDOR] TextUs, DMText
     "sms": ChannelBehaviour(0.98, 0.30, 0.008, staff_minutes=0.5, staff_minutes_engaged=5.0, read_rate=0.8),
-    # 10-30% of attempts reach the person [OBS/VENDOR] LRM study, Velocify
-    "call": ChannelBehaviour(1.0, 0.30, 0.002, staff_minutes=3.0, staff_minutes_engaged=10.0),
+    # 10-30% of attempts reach the person [OBS/VENDOR] LRM study, Velocify; staff time: about 1 minute
+    # an attempt (no answer under a minute, a voicemail 1-2), 8 when it connects (5-10) [VENDOR, DOMAIN.md]
+    "call": ChannelBehaviour(1.0, 0.30, 0.002, staff_minutes=1.0, staff_minutes_engaged=7.0),
     "chat": ChannelBehaviour(1.0, 0.30, 0.002, staff_minutes=2.0, staff_minutes_engaged=8.0),  # [ASSUMPTION]
     "retargeting": ChannelBehaviour(1.0, 0.005, 0.0),  # [ASSUMPTION] an ad impression, rarely clicked
 }
@@ -376,6 +377,8 @@ class Behaviour:
     contacted_hazard_multiplier: float = 0.25
     #: A self-booking lead books at this multiple of its decision time [ASSUMPTION].
     self_book_delay_factor: float = 1.5
+    #: Online bookings (self-scheduling, a booking link) happen in these local waking hours [ASSUMPTION].
+    waking_hours: tuple[float, float] = (7.0, 22.0)
     #: No-show odds ratio per week of lead time; >4 weeks has OR 5.45 [PR] Marshfield study.
     no_show_odds_per_week: float = 1.3
     #: No-show odds ratio when a reminder was sent; cf. +6.8% relative [PR] Milkman et al. PNAS 2022.
@@ -388,6 +391,7 @@ class Behaviour:
             check_str("channels", ch, CHANNELS)
         object.__setattr__(self, "channels", dict(DEFAULT_CHANNELS) | dict(self.channels))
         check_number("speed_half_life_minutes", self.speed_half_life_minutes, low=0, low_open=True)
+        object.__setattr__(self, "waking_hours", _window("waking_hours", self.waking_hours))
         for k in (
             "speed_floor",
             "fatigue",
@@ -437,9 +441,9 @@ class ChannelCaps:
 DEFAULT_CAPS: dict[str, ChannelCaps] = {
     # FCC healthcare exemption: at most 1 a day and 3 a week for texts [PR] 47 CFR 64.1200(a)(9)(iv)
     "sms": ChannelCaps(per_day=1, per_week=3),
-    # calls: at most 3 a day and 6 attempts in total [ASSUMPTION, DOMAIN.md]; an hour between two
-    # call attempts [ASSUMPTION] (redialling at once reads as pressure, and the answer rarely changes)
-    "call": ChannelCaps(per_day=3, total=6, min_gap_minutes=60.0),
+    # calls: at most 3 a day and 6 attempts in total [ASSUMPTION, DOMAIN.md]; two hours between two
+    # call attempts (contact centres space attempts 2-4 hours apart on a day [ASSUMPTION, DOMAIN.md])
+    "call": ChannelCaps(per_day=3, total=6, min_gap_minutes=120.0),
     # email: at most 1 a day and 3 a week [ASSUMPTION, DOMAIN.md]
     "email": ChannelCaps(per_day=1, per_week=3),
     "chat": ChannelCaps(),
@@ -474,6 +478,9 @@ class Policy:
     #: no two touches at the same instant; short enough that a 5-minute call follows a
     #: 1-minute confirmation e-mail.
     min_gap_minutes: float = 2.0
+    #: Minimum minutes between a call and a text to one lead, either order: do not stack a text on top
+    #: of a call [ASSUMPTION, DOMAIN.md section 3].
+    call_text_gap_minutes: float = 30.0
     #: Calls and texts together per 24 hours, by state: Florida (Fla. Stat. 501.059(8)(a)) and
     #: Oklahoma (Okla. Stat. tit. 15, 775C.4) allow 3 [PR].
     state_attempt_caps: Mapping[str, int] = field(default_factory=lambda: {"FL": 3, "OK": 3})
@@ -503,6 +510,7 @@ class Policy:
         object.__setattr__(self, "clinic_hours", _window("clinic_hours", self.clinic_hours))
         object.__setattr__(self, "clinic_days", _weekdays("clinic_days", self.clinic_days))
         check_number("min_gap_minutes", self.min_gap_minutes, low=0, high=MAX_MINUTES)
+        check_number("call_text_gap_minutes", self.call_text_gap_minutes, low=0, high=MAX_MINUTES)
         if not isinstance(self.state_attempt_caps, Mapping):
             raise field_error(
                 "state_attempt_caps", "a table of state = calls and texts per 24 h", self.state_attempt_caps, True

@@ -306,6 +306,9 @@ class _State:
         self.mult = beh.contacted_hazard_multiplier
         self.booked_at = np.where(lead.self_book, lead.decision_min * beh.self_book_delay_factor, INF)
         self.booked_by = np.where(lead.self_book, _SELF, _NONE)  # who booked: self-scheduling or staff
+        self.all_days = np.ones(7, dtype=bool)
+        selfb = np.flatnonzero(lead.self_book)
+        self.booked_at[selfb] = self.next_waking(selfb, self.booked_at[selfb])  # online, in waking hours
         self.decision = lead.decision_min.copy()
         self.contacted = np.full(n, INF)
         self.qualified_at = np.full(n, INF)
@@ -361,6 +364,11 @@ class _State:
         nxt = t + (next_in_window(loc, a, b, days) - loc)
         # a daylight-saving change between t and nxt: the gate's next pass re-reads the local time
         return nxt
+
+    def next_waking(self, idx: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """Earliest time >= ``t`` in the lead's waking hours (online bookings)."""
+        wa, wb = self.sc.behaviour.waking_hours
+        return self.next_local(idx, t, wa * 60, wb * 60, self.all_days)
 
     def next_staffed(self, idx: np.ndarray, t: np.ndarray) -> np.ndarray:
         sa, sb = self.pol.staffed_hours[0] * 60, self.pol.staffed_hours[1] * 60
@@ -565,6 +573,8 @@ def _run_arm(
         when = ready.copy()
         by_staff = np.flatnonzero(books & ~(online | on_call))
         when[by_staff] = st.next_staffed(idx[by_staff], ready[by_staff])
+        web = np.flatnonzero(books & online & ~on_call)
+        when[web] = st.next_waking(idx[web], ready[web])
         when = np.where(np.isnan(when), INF, when)
         new = books & (when < st.booked_at[idx])
         st.booked_at[idx] = np.where(new, when, st.booked_at[idx])

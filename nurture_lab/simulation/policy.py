@@ -206,10 +206,15 @@ def exposed(msg: Message, st: Any) -> np.ndarray:
 
 
 def _min_gap(msg: Message, st: Any, t: np.ndarray) -> np.ndarray:
-    """Touches to one lead are spaced: ``min_gap_minutes`` overall, and per channel (``caps.<ch>.min_gap_minutes``)."""
+    """Touches to one lead are spaced: ``min_gap_minutes`` overall, per channel (``caps.<ch>.min_gap_minutes``),
+    and ``call_text_gap_minutes`` between a call and a text (no text stacked on a call)."""
     gap = st.pol.min_gap_minutes
     ch_gap = st.pol.caps[msg.channel].min_gap_minutes
-    return np.maximum(t, np.maximum(st.last_sent[msg.idx] + gap, st.last_on(msg.channel, msg.idx) + ch_gap))
+    out = np.maximum(t, np.maximum(st.last_sent[msg.idx] + gap, st.last_on(msg.channel, msg.idx) + ch_gap))
+    if msg.channel in TCPA_CHANNELS:
+        other = "call" if msg.channel == "sms" else "sms"
+        out = np.maximum(out, st.last_on(other, msg.idx) + st.pol.call_text_gap_minutes)
+    return out
 
 
 def _send_window(msg: Message, st: Any, t: np.ndarray) -> np.ndarray:

@@ -146,6 +146,13 @@ def check_invariants(res: nl.SimulationResult) -> None:
     need = s["channel"].astype(str).map(lambda c: pol.caps[c].min_gap_minutes).astype(float)
     assert not (gap < need - 1e-3).any(), "two touches on one channel closer than its gap"
 
+    # no text stacked on a call (either order)
+    s = tcpa.sort_values(["lead_id", "sent_at"])
+    same_lead = s["lead_id"].eq(s["lead_id"].shift())
+    switch = same_lead & s["channel"].astype(str).ne(s["channel"].astype(str).shift())
+    gap = (s["sent_at"] - s["sent_at"].shift()).dt.total_seconds() / 60
+    assert not (switch & (gap < pol.call_text_gap_minutes - 1e-3)).any(), "a text stacked on a call"
+
     # visits in clinic hours on clinic days, local time
     booked = res.leads[res.leads["booked"]]
     if len(booked):

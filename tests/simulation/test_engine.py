@@ -197,7 +197,7 @@ def test_next_in_window_crosses_days_and_weekends() -> None:
         (
             {"n_leads": 0},
             ValueError,
-            r"The 'n_leads' parameter of simulate must be an int in the range \[1, inf\). Got 0",
+            r"The 'n_leads' parameter of simulate must be an int in the range \[1, 20000000\]. Got 0",
         ),
         ({"seed": "x"}, TypeError, r"'seed' parameter of simulate must be an int"),
     ],
