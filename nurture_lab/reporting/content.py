@@ -144,7 +144,7 @@ def analyse_report(rd: ReportData) -> ReportAnalysis:
     ttb = None
     if {"days_to_book", "booked"} <= set(df.columns):
         horizon = float(rd.provenance.get("horizon_days", 0)) or None
-        ttb = time_to_book(df, rd.arm, rd.control, horizon_days=horizon)
+        ttb = time_to_book(df, rd.arm, rd.control, horizon_days=horizon, alpha=rd.alpha)
     segments = {}
     for col in ("source", "audience", "coverage"):
         if col in df.columns:
@@ -253,6 +253,25 @@ def headline(rd: ReportData, ra: ReportAnalysis, target: float | None = None) ->
         if binary
         else f"**Inconclusive** for {line}: no cadence changed {what} detectably; keep the current cadence."
     )
+
+
+def planned_effect(rd: ReportData) -> float | None:
+    """The effect a line's test should be able to detect: for a simulation, the scenario's true
+    effect over all service lines of the arm that does best there; for real data, None (then the
+    line's own observed difference is used)."""
+    t = rd.truth
+    if not rd.simulated or t is None or t.empty:
+        return None
+    rows = t[(t["metric"] == rd.metric) & (t["service_line"] == "all") & (t["arm"] != rd.control)]
+    if rows.empty:
+        return None
+    best = float(rows["true_diff"].abs().max())
+    return best if math.isfinite(best) and best > 0 else None
+
+
+def level_text(ra: ReportAnalysis) -> str:
+    """The confidence level of the report's plain intervals, from its alpha (e.g. '95%')."""
+    return _level(ra.main)
 
 
 def power_note(ra: ReportAnalysis, metric: str, target: float | None = None) -> str:

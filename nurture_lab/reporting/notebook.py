@@ -161,7 +161,7 @@ def show_truth(rd: ReportData, ra: ReportAnalysis) -> None:
         {
             "Arm": [arm_label(a) for a in rows.index],
             "True effect": [f"{v * 100:+.2f} pts" for v in rows],
-            "Estimate (95% CI)": [
+            f"Estimate ({100 * (1 - rd.alpha):.3g}% CI)": [
                 f"{est.loc[a, 'diff'] * 100:+.2f} ({est.loc[a, 'diff_ci_low'] * 100:+.2f} to "
                 f"{est.loc[a, 'diff_ci_high'] * 100:+.2f})"
                 for a in rows.index

@@ -274,7 +274,7 @@ def plot_truth_vs_estimate(
         fmt="o",
         color=PALETTE[0],
         capsize=4,
-        label="estimate (95% CI)",
+        label=f"estimate ({100 * (1 - float(result.settings['alpha'])):.3g}% CI)",
     )
     ax.scatter(
         [t.get(a, np.nan) * scale for a in r["arm"]], y, marker="D", color=PALETTE[1], zorder=3, label="true effect"

@@ -354,9 +354,11 @@ def test_business_terms_agree_with_the_analysis(tmp_path: Path) -> None:
         seed=3,
         jobs=1,
         progress=False,
-        parameters={"staff_cost_per_hour": 40.0},
+        parameters={"staff_cost_per_hour": 40.0, "alpha": 0.1},
     )
     page = Path(run.reports["orthopedics"]).read_text()
+    # every interval label follows alpha, the fixed text included
+    assert "with 90% confidence intervals" in page and "95% confidence" not in page
     assert "In business terms" in page and "Staff cost per booking" in page and "Test period" in page
     res = nl.simulate(nl.load_scenario("speed_to_lead"), seed=3, n_leads=6000)
     leads = res.analysis_frame()
@@ -370,3 +372,15 @@ def test_business_terms_agree_with_the_analysis(tmp_path: Path) -> None:
     assert t.loc["next business day", "Staff minutes per booking"] == f"{minutes['next_business_day']:,.1f}"
     assert t.loc["next business day", "Staff cost per booking"] == f"{minutes['next_business_day'] / 60 * 40:,.2f}"
     assert dates.startswith("Test period 20") and "leads: about" in dates
+
+
+def test_a_lines_power_note_plans_for_the_effect_over_all_lines() -> None:
+    res = nl.simulate(nl.load_scenario("speed_to_lead"), seed=3, n_leads=6000)
+    leads = res.analysis_frame()
+    line = leads[leads["service_line"] == "dental_implants"].reset_index(drop=True)
+    rd = content.ReportData("dental_implants", line, res.truth, "next_business_day")
+    t = res.truth
+    overall = t[(t["metric"] == "booked_30d") & (t["service_line"] == "all") & (t["arm"] != "next_business_day")]
+    assert content.planned_effect(rd) == pytest.approx(overall["true_diff"].abs().max())
+    real = content.ReportData("dental_implants", line, None, "next_business_day")
+    assert content.planned_effect(real) is None
