@@ -33,6 +33,8 @@ def show(obj: Any) -> None:
 PHONE_WIDTH_IN = 3.3
 #: The widest a phone rendering may be (CSS px): the content column of a 390 px-wide screen.
 PHONE_MAX_PX = 340
+#: Resolution of the phone rendering (1.5 device pixels per CSS pixel: sharp, and light to encode).
+PHONE_DPI = 150
 MIN_FONT_PT = 9.0
 
 
@@ -47,9 +49,9 @@ def figure_bundle(fig: Any) -> dict[str, str]:
     import io
     import warnings
 
-    def png(dpi: int) -> str:
+    def png(dpi: int, bbox: Any = "tight") -> str:
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+        fig.savefig(buf, format="png", dpi=dpi, bbox_inches=bbox)
         return base64.b64encode(buf.getvalue()).decode("ascii")
 
     desktop = png(100)
@@ -59,9 +61,11 @@ def figure_bundle(fig: Any) -> dict[str, str]:
     with warnings.catch_warnings():  # a layout that cannot shrink further keeps its own
         warnings.simplefilter("ignore")
         fig.tight_layout()
-    phone = png(200)
-    for _ in range(4):  # the tight box may outgrow the figure (long labels): shrink the figure to fit
-        px = _png_width(phone) / 2
+    # fit the tight box (labels, legends) into the phone column, measuring without rendering a PNG
+    renderer = fig.canvas.get_renderer()
+    for _ in range(4):
+        box = fig.get_tightbbox(renderer)
+        px = box.width * 100  # CSS px: the phone image is shown at 100 px an inch
         if px <= PHONE_MAX_PX:
             break
         pw, ph = fig.get_size_inches()
@@ -69,24 +73,18 @@ def figure_bundle(fig: Any) -> dict[str, str]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             fig.tight_layout()
-        phone = png(200)
+    else:
+        box = fig.get_tightbbox(renderer)
+    phone = png(PHONE_DPI, box.padded(0.1))  # the box just measured: no second layout pass
     fig.set_size_inches(w, h)
     alt = (fig.axes[0].get_title() if fig.axes else "") or "chart"
     html = (
         "<picture class='nl-figure'>"
-        f"<source media='(max-width: 600px)' srcset='data:image/png;base64,{phone} 2x'>"
+        f"<source media='(max-width: 600px)' srcset='data:image/png;base64,{phone} {PHONE_DPI / 100:g}x'>"
         f"<img src='data:image/png;base64,{desktop}' alt='{_attr(alt)}'>"
         "</picture>"
     )
     return {"image/png": desktop, "text/html": html, "text/plain": f"<figure: {alt}>"}
-
-
-def _png_width(b64: str) -> int:
-    """Pixel width of a base64 PNG (from its IHDR header)."""
-    import base64
-
-    head = base64.b64decode(b64[:64])
-    return int.from_bytes(head[16:20], "big")
 
 
 def _phone_layout(fig: Any) -> None:

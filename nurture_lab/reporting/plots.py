@@ -154,6 +154,9 @@ def plot_first_response(
         if v.size == 0:
             continue
         share = np.arange(1, v.size + 1) / len(g) * 100
+        if v.size > 800:  # 800 points draw the same curve as every lead's, at a fraction of the cost
+            keep = np.unique(np.r_[np.linspace(0, v.size - 1, 800).astype(np.int64), v.size - 1])
+            v, share = v[keep], share[keep]
         ax.step(np.maximum(v, 0.5), share, where="post", color=colors[name], label=label(name), linewidth=2)
     for m, t in ((5, "5 min"), (60, "1 h"), (1440, "1 day")):
         ax.axvline(m, color="#999", linestyle=":", linewidth=1)
