@@ -184,7 +184,8 @@ SERVICE_LINE_DEFAULTS: dict[str, dict[str, Any]] = {
         "decision_days_sigma": 1.3,
         "no_show_rate": 0.35,
         "appointment_lead_days": 9.0,
-        "hour_profile": (3, 3, 2, 2, 2, 2, 3, 4, 5, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 5, 4),
+        # about 39% outside 8:00-18:00, within the cited "up to 40%"
+        "hour_profile": (2, 2, 1, 1, 1, 2, 3, 4, 6, 6, 6, 6, 6, 6, 6, 6, 6, 6, 5, 4, 4, 3, 3, 3),
     },
     # 1-8 weeks [ASSUMPTION, DOMAIN.md]
     "orthopedics": {"decision_days_median": 18.0, "decision_days_sigma": 0.7, "appointment_lead_days": 12.0},
