@@ -12,6 +12,9 @@ from typing import Any
 import pandas as pd
 
 from ..stats.analysis import AnalysisResult
+from .content import _interval
+from .content import _level as content_level
+from .content import _p_text as p_text
 from .labels import arm_label, metric_label, text_label
 
 __all__ = [
@@ -26,16 +29,11 @@ __all__ = [
 ]
 
 
-def p_text(p: float) -> str:
-    """A p-value for people: '–' when there is none, '<0.001' when tiny, else three decimals."""
-    if p is None or not math.isfinite(p):
-        return "–"
-    return f"{p:.3f}" if p >= 0.001 else "<0.001"
-
-
 def _level(res: AnalysisResult, adjusted: bool = False) -> str:
-    a = float(res.settings.get("adjusted_alpha", res.settings["alpha"]) if adjusted else res.settings["alpha"])
-    return f"{100 * (1 - a):.3g}%"
+    """The level of a result's plain intervals, or of the adjusted ones (from alpha)."""
+    if not adjusted:
+        return content_level(res)
+    return f"{100 * (1 - float(res.settings.get('adjusted_alpha', res.settings['alpha']))):.3g}%"
 
 
 def _value(v: float, binary: bool) -> str:
@@ -44,13 +42,6 @@ def _value(v: float, binary: bool) -> str:
 
 def _diff(v: float, binary: bool) -> str:
     return "–" if not math.isfinite(v) else (f"{v * 100:+.1f} pts" if binary else f"{v:+.2f}")
-
-
-def _interval(lo: float, hi: float, binary: bool) -> str:
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        return "–"
-    k = 100 if binary else 1
-    return f"{lo * k:+.1f} to {hi * k:+.1f}"
 
 
 def effects_table(res: AnalysisResult) -> pd.DataFrame:

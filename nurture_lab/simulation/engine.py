@@ -33,7 +33,7 @@ from ..scenario.model import CHANNELS, Arm, Scenario
 from .behaviour import loss_time
 from .calendar import dst_transitions as _dst_transitions
 from .calendar import next_in_window
-from .policy import REASON_CODE, REASONS, Message, gate
+from .policy import REASON_CODE, REASONS, GateResult, Message, gate
 from .population import IDENTITY_COLUMNS, make_leads_chunk
 from .touchlog import TOUCH_COLUMNS, owner_categories, touch_frame, utc_from_minutes
 
@@ -449,6 +449,34 @@ def _log(
     )
 
 
+def _log_gated(
+    log: list[dict[str, np.ndarray]],
+    rec: np.ndarray,
+    at: np.ndarray,
+    r: GateResult,
+    planned: np.ndarray,
+    where: dict[str, int],
+    codes: tuple[int, int],
+    **outcome: Any,
+) -> None:
+    """Log a gated batch (chunk positions ``at``) for the recorded leads; ``codes``: (content, generic)."""
+    rows = rec[at]
+    _log(
+        log,
+        at[rows],
+        step=where["step"],
+        ch=where["ch"],
+        content=np.where(r.replaced, codes[1], codes[0])[rows],
+        owner=where["owner"],
+        planned=planned[rows],
+        sent=r.t[rows],
+        skip=r.skip[rows],
+        defer=r.defer[rows],
+        status=np.where(r.send, _SENT, _SKIPPED)[rows],
+        **{key: v[rows] if isinstance(v, np.ndarray) else v for key, v in outcome.items()},
+    )
+
+
 def _run_arm(
     sc: Scenario, arm: Arm, lead: _Leads, uniforms: _Uniforms, record: np.ndarray | None
 ) -> tuple[dict[str, np.ndarray], list[dict[str, np.ndarray]]]:
@@ -585,16 +613,7 @@ def _run_arm(
             # the duplicate is a message like any other: through the gate, drawn like any send
             d = send & failed
             d_idx = idx[d]
-            dmsg = Message(
-                "duplicate",
-                step.channel,
-                d_idx,
-                t[d],
-                reveals=content.reveals_condition,
-                window=step.window,
-                if_no_response=step.if_no_response,
-                if_qualified=step.if_qualified,
-            )
+            dmsg = dataclasses.replace(msg, kind="duplicate", idx=d_idx, planned=t[d], handoff_failed=None)
             dres = gate(dmsg, st, horizon)
             dsend = dres.send
             d_t = np.where(dsend, dres.t, np.nan)
@@ -608,41 +627,15 @@ def _run_arm(
             dup = (d, d_idx, dres, d_del, d_opt)
 
         if rec is not None:
-            rows = rec[idx]
-            _log(
-                log,
-                idx[rows],
-                step=k,
-                ch=ch,
-                content=np.where(res.replaced, content_codes["generic"], content_codes[step.content])[rows],
-                owner=owner_codes[step.owner],
-                planned=msg.planned[rows],
-                sent=res.t[rows],
-                skip=res.skip[rows],
-                defer=res.defer[rows],
-                status=np.where(send, _SENT, _SKIPPED)[rows],
-                delivered=delivered[rows],
-                engaged=engaged[rows],
-                opted_out=opt_now[rows],
+            where = {"step": k, "ch": ch, "owner": owner_codes[step.owner]}
+            codes = (content_codes[step.content], content_codes["generic"])
+            _log_gated(
+                log, rec, idx, res, msg.planned, where, codes, delivered=delivered, engaged=engaged, opted_out=opt_now
             )
             if dup is not None:
                 d, d_idx, dres, d_del, d_opt = dup
-                drows = rec[d_idx]
-                _log(
-                    log,
-                    d_idx[drows],
-                    step=k,
-                    ch=ch,
-                    content=np.where(dres.replaced, content_codes["generic"], content_codes[step.content])[drows],
-                    owner=owner_codes[step.owner],
-                    planned=dmsg.planned[drows],
-                    sent=dres.t[drows],
-                    skip=dres.skip[drows],
-                    defer=dres.defer[drows],
-                    status=np.where(dres.send, _SENT, _SKIPPED)[drows],
-                    delivered=d_del[drows],
-                    opted_out=d_opt[drows],
-                    duplicate=True,
+                _log_gated(
+                    log, rec, d_idx, dres, dmsg.planned, where, codes, delivered=d_del, opted_out=d_opt, duplicate=True
                 )
 
     # after the cadence: loss, booking, the visit (in clinic hours)
