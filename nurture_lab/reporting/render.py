@@ -599,7 +599,7 @@ def _headlines(
     results: Mapping[str, tuple[str | None, float]],
 ) -> tuple[dict[str, str], dict[str, Any]]:
     """Each line's verdict (and leads per arm), and the result over all service lines first."""
-    from .content import ReportData, detectable_text
+    from .content import ReportData, detectable_text, planned_effect
 
     keys = ("arm", "control", "metric", "guardrail", "guardrail_margin", "alpha", "sequential", "staff_cost_per_hour")
     kw = {k: extra[k] for k in keys if k in extra}
@@ -615,9 +615,6 @@ def _headlines(
         provenance=dict(man),
     )
     ra_all = analyse_report(rd_all)
-    rows = ra_all.main.results
-    best = rows[(rows["metric"] == rd_all.metric)].sort_values("diff", ascending=False)
-    target = float(best["diff"].iloc[0]) if len(best) and bool(best["significant"].iloc[0]) else None
     overall: dict[str, Any] = {
         "headline": headline(rd_all, ra_all),
         "detectable": detectable_text(ra_all, rd_all.metric),
@@ -630,7 +627,7 @@ def _headlines(
             continue
         rd = load_report_data(s, str(leads_path), str(truth_path) if truth_path else "", man, **kw)
         ra = analyse_report(rd)
-        out[s] = headline(rd, ra, target)
+        out[s] = headline(rd, ra, planned_effect(rd))  # the very verdict of the line's own page
         sizes[s] = ", ".join(f"{n:,}" for n in ra.main.srm["counts"].values())
     overall["sizes"] = sizes
     return out, overall

@@ -384,3 +384,15 @@ def test_a_lines_power_note_plans_for_the_effect_over_all_lines() -> None:
     assert content.planned_effect(rd) == pytest.approx(overall["true_diff"].abs().max())
     real = content.ReportData("dental_implants", line, None, "next_business_day")
     assert content.planned_effect(real) is None
+
+
+def test_the_index_gives_each_line_the_verdict_of_its_own_page(rendered: tuple[Path, render.ReportRun]) -> None:
+    out, _ = rendered
+    index = re.sub(r"<[^>]+>", "", (out / "index.html").read_text())
+    for line in ("orthopedics", "behavioral_health"):
+        page = re.sub(r"<[^>]+>", "", (out / f"{line}.html").read_text())
+        verdict = re.search(
+            r"(Inconclusive|raised|did better)[^\n]*?(cadence meanwhile\.|recommend [^.]*\.|keep [^.]*\.)", page
+        )
+        assert verdict is not None, line
+        assert " ".join(verdict.group(0).split()) in " ".join(index.split()), line
