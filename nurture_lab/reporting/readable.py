@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..simulation.population import local_arrival
 from ..stats.analysis import AnalysisResult
 from .content import _interval
 from .content import _level as content_level
@@ -146,7 +147,7 @@ def reading_ab(res: AnalysisResult, metric: str, truth: pd.DataFrame | None = No
 
 def reading_population(leads: pd.DataFrame, staffed_hours: tuple[float, float]) -> str:
     """A reading paragraph for the population explorer, from the leads."""
-    local = leads["created_at"] + pd.to_timedelta(leads["utc_offset_minutes"].astype(int), unit="min")
+    local = local_arrival(leads)
     hour = local.dt.hour + local.dt.minute / 60
     after = ~hour.between(staffed_hours[0], staffed_hours[1] - 1e-9)
     by_line = after.groupby(leads["service_line"], observed=True).mean().sort_values()

@@ -15,10 +15,8 @@ import numpy as np
 import pandas as pd
 
 from .._results import ResultMixin
-from .model import DEFAULT_CAPS, TCPA_CHANNELS, Arm, Scenario, Step
+from .model import DEFAULT_CAPS, TCPA_CHANNELS, VISIBLE_CHANNELS, Arm, Scenario, Step
 
-#: Channels where others may see a message (lock-screen preview, voicemail, e-mail subject, an ad).
-VISIBLE_CHANNELS: tuple[str, ...] = ("sms", "call", "email", "retargeting")
 #: The widest calling hours the law allows: TCPA 8:00-21:00 local [PR] 47 CFR 64.1200(c)(1);
 #: Florida (Fla. Stat. 501.059(8)(b)) and Oklahoma (Okla. Stat. tit. 15, 775C.4) 8:00-20:00 [PR].
 LEGAL_HOURS: tuple[float, float] = (8.0, 21.0)

@@ -45,6 +45,10 @@ __all__ = [
 CHANNELS: tuple[str, ...] = ("email", "sms", "call", "chat", "retargeting")
 #: Channels that count as calls under the TCPA (texts are calls): quiet hours apply.
 TCPA_CHANNELS: tuple[str, ...] = ("sms", "call")
+#: Channels others may see: an SMS preview on a lock screen, a voicemail, an e-mail subject and
+#: preview, an ad. Condition-revealing content is replaced or blocked there for sensitive lines and
+#: for leads who asked for confidential communication (HIPAA minimum necessary).
+VISIBLE_CHANNELS: tuple[str, ...] = ("sms", "call", "email", "retargeting")
 INTENTS: tuple[str, ...] = ("high", "medium", "low")
 CONDITION_KEYS: tuple[str, ...] = ("service_line", "audience", "source", "intent", "coverage")
 #: Upper bounds that keep every timestamp representable (ten years; in minutes for delays).

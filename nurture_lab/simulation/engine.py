@@ -305,7 +305,6 @@ class _State:
         self.sc, self.lead, self.pol = sc, lead, sc.policy
         self.mult = beh.contacted_hazard_multiplier
         self.booked_at = np.where(lead.self_book, lead.decision_min * beh.self_book_delay_factor, INF)
-        self.booked_by = np.where(lead.self_book, _SELF, _NONE)  # who booked: self-scheduling or staff
         self.all_days = np.ones(7, dtype=bool)
         selfb = np.flatnonzero(lead.self_book)
         self.booked_at[selfb] = self.next_waking(selfb, self.booked_at[selfb])  # online, in waking hours
@@ -323,7 +322,6 @@ class _State:
         self.staff = np.zeros(n)
         self.prev_owner = np.full(n, -1, dtype=np.int64)
         self.sends: dict[int, list[np.ndarray]] = {i: [] for i in range(len(CHANNELS))}
-        self.all_days = np.ones(7, dtype=bool)
         self.staffed_days = np.zeros(7, dtype=bool)
         self.staffed_days[list(self.pol.staffed_days)] = True
         self.opt_scope_all = self.pol.opt_out_scope == "all"
@@ -397,7 +395,6 @@ class _State:
 
 
 _CH = {c: i for i, c in enumerate(CHANNELS)}
-_NONE, _SELF, _STAFF = 0, 1, 2
 #: Uniforms per lead and step slot: deliver, engage, opt out, book, handoff, duplicate's opt-out,
 #: read, duplicate's delivery.
 _N_UNIFORMS = 8
@@ -606,7 +603,6 @@ def _run_arm(
         when = np.where(np.isnan(when), INF, when)
         new = books & (when < st.booked_at[idx])
         st.booked_at[idx] = np.where(new, when, st.booked_at[idx])
-        st.booked_by[idx] = np.where(new, _STAFF, st.booked_by[idx])
 
         dup = None
         if failed is not None and pol.handoff_failure_mode == "duplicate" and (send & failed).any():

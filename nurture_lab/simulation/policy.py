@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .behaviour import loss_time
+from ..scenario.model import TCPA_CHANNELS, VISIBLE_CHANNELS
 
 __all__ = [
     "DEFERRALS",
@@ -31,23 +31,15 @@ __all__ = [
     "REASON_CODE",
     "STOP_RULES",
     "TIMING_RULES",
-    "VISIBLE_CHANNELS",
     "GateResult",
     "Message",
     "gate",
     "reason_labels",
-    "stop_reason",
 ]
 
 DAY = 1440.0
 WEEK = 7 * DAY
 INF = np.inf
-#: Channels others may see: an SMS preview on a lock screen, a voicemail, an e-mail subject and
-#: preview, an ad. Condition-revealing content is replaced or blocked there for sensitive lines and
-#: for leads who asked for confidential communication (HIPAA minimum necessary).
-VISIBLE_CHANNELS: tuple[str, ...] = ("sms", "call", "email", "retargeting")
-#: Channels that count as calls under the TCPA (texts are calls): quiet hours apply.
-TCPA_CHANNELS: tuple[str, ...] = ("sms", "call")
 
 
 @dataclass
@@ -389,21 +381,3 @@ def reason_labels(
         REASONS[k - top] if k >= top else "+".join(name for name, bit in _BIT.items() if k & bit) for k in present
     ]
     return lookup[key], labels
-
-
-def stop_reason(
-    at: np.ndarray,
-    hazard: np.ndarray,
-    clock: np.ndarray,
-    contacted: np.ndarray,
-    mult: float,
-    opted: np.ndarray,
-    disqualified: np.ndarray,
-    booked: np.ndarray,
-) -> np.ndarray:
-    """Reason code why a lead's cadence has stopped by time ``at`` (0: it has not)."""
-    lost = loss_time(hazard, clock, contacted, mult) <= at
-    r = np.where(opted <= at, _R["opted_out"], 0)
-    r = np.where(disqualified, _R["disqualified"], r)
-    r = np.where(lost, _R["lost"], r)
-    return np.where(booked <= at, _R["booked"], r)

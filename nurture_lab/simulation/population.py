@@ -20,7 +20,7 @@ from .. import _random
 from ..scenario.model import INTENTS, STATE_TIMEZONES, Population, Scenario
 from .calendar import dst_transitions
 
-__all__ = ["IDENTITY_COLUMNS", "LEAD_COLUMNS", "make_leads"]
+__all__ = ["IDENTITY_COLUMNS", "LEAD_COLUMNS", "local_arrival", "make_leads"]
 
 #: Direct identifiers: display only; dropped before any analysis or report.
 IDENTITY_COLUMNS: tuple[str, ...] = ("name", "email", "phone")
@@ -304,9 +304,14 @@ def make_leads_chunk(
     return df
 
 
+def local_arrival(leads: pd.DataFrame) -> pd.Series:
+    """Each lead's inquiry time on its own wall clock (UTC time plus the lead's offset at the inquiry)."""
+    return leads["created_at"] + pd.to_timedelta(leads["utc_offset_minutes"].astype(int), unit="min")
+
+
 def summary(leads: pd.DataFrame, staffed_hours: tuple[float, float] = (8, 18)) -> pd.DataFrame:
     """Headline facts of a population: size, after-hours share, weekend share, consent and fit rates."""
-    local = leads["created_at"] + pd.to_timedelta(leads["utc_offset_minutes"].astype(int), unit="min")
+    local = local_arrival(leads)
     hour = local.dt.hour
     rows = {
         "leads": f"{len(leads):,}",

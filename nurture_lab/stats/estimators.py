@@ -21,7 +21,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import ParameterError
-from .methods import CI_METHODS
+from .methods import CI_METHODS, comparison_row
 from .ratio import Ratio, ratio_stats
 
 SRM_THRESHOLD = 0.001
@@ -109,19 +109,7 @@ def _binary_row(c1: float, n1: int, c0: float, n0: int, ci_method: str, alpha: f
         "score": "two-proportion score",
         "agresti-caffo": "two-proportion z (agresti-caffo)",
     }[test_name]
-    return {
-        "control_value": p0,
-        "arm_value": p1,
-        "diff": p1 - p0,
-        "diff_ci_low": float(lo),
-        "diff_ci_high": float(hi),
-        "rel_lift": rel,
-        "rel_ci_low": rel_lo,
-        "rel_ci_high": rel_hi,
-        "p_value": p,
-        "test": test,
-        "ci_method": ci_method,
-    }
+    return comparison_row(p0, p1, p1 - p0, (float(lo), float(hi)), (rel, rel_lo, rel_hi), p, test, ci_method)
 
 
 def _at_edge(c1: float, n1: int, c0: float, n0: int) -> bool:
@@ -150,19 +138,7 @@ def _numeric_row(
     else:
         df, p, lo, hi = np.nan, np.nan, np.nan, np.nan
     rel, rel_lo, rel_hi = _fieller_ci(m1, a, m0, b, df, alpha, nonneg)
-    return {
-        "control_value": m0,
-        "arm_value": m1,
-        "diff": diff,
-        "diff_ci_low": lo,
-        "diff_ci_high": hi,
-        "rel_lift": rel,
-        "rel_ci_low": rel_lo,
-        "rel_ci_high": rel_hi,
-        "p_value": p,
-        "test": "welch t",
-        "ci_method": "welch",
-    }
+    return comparison_row(m0, m1, diff, (lo, hi), (rel, rel_lo, rel_hi), p, "welch t", "welch")
 
 
 def _fieller_ci(
@@ -219,19 +195,9 @@ def _lin_row(
     lo, hi = (float(v) for v in fit.conf_int(alpha=alpha)[1])
     m0 = float(y[t == 0].mean())
     rel, rel_lo, rel_hi = _lin_relative(fit, alpha)
-    return {
-        "control_value": m0,
-        "arm_value": m0 + est,
-        "diff": est,
-        "diff_ci_low": lo,
-        "diff_ci_high": hi,
-        "rel_lift": rel,
-        "rel_ci_low": rel_lo,
-        "rel_ci_high": rel_hi,
-        "p_value": float(fit.pvalues[1]),
-        "test": "lin ols (hc2)",
-        "ci_method": "hc2 t",
-    }
+    return comparison_row(
+        m0, m0 + est, est, (lo, hi), (rel, rel_lo, rel_hi), float(fit.pvalues[1]), "lin ols (hc2)", "hc2 t"
+    )
 
 
 def srm_check(counts: Mapping[str, int], allocation: Mapping[str, float] | None = None) -> dict[str, Any]:

@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .methods import comparison_row
+
 __all__ = ["Ratio", "ratio_stats"]
 
 
@@ -106,16 +108,6 @@ def ratio_row(s1: Any, s0: Any, alpha: float) -> dict[str, Any]:
         if log_se > 0 and np.isfinite(log_df):
             half = math.exp(float(stats.t.ppf(1 - alpha / 2, log_df)) * log_se)
             rel_lo, rel_hi = (r1 / r0) / half - 1, (r1 / r0) * half - 1
-    return {
-        "control_value": r0,
-        "arm_value": r1,
-        "diff": diff,
-        "diff_ci_low": lo,
-        "diff_ci_high": hi,
-        "rel_lift": rel,
-        "rel_ci_low": rel_lo,
-        "rel_ci_high": rel_hi,
-        "p_value": p,
-        "test": "welch t (delta-method ratio of means)",
-        "ci_method": "delta",
-    }
+    return comparison_row(
+        r0, r1, diff, (lo, hi), (rel, rel_lo, rel_hi), p, "welch t (delta-method ratio of means)", "delta"
+    )

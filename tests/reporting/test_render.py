@@ -118,19 +118,23 @@ def test_a_failing_line_keeps_the_others_and_the_index(tmp_path: Path) -> None:
     assert "report failed" in index and "boom in cardiology" in index and 'href="pediatrics.html"' in index
 
 
-def test_report_from_a_real_export_has_no_identifiers_and_no_truth(tmp_path: Path) -> None:
-    export = make_example_export(tmp_path / "export.csv", n_leads=3000, seed=5)
-    raw = pd.read_csv(export)
-    mapping = EXAMPLE_MAPPING_FILE
-    summary = render.render_reports(
+def _orthopedics_from_export(export: Path, out: Path) -> render.ReportRun:
+    """The orthopedics report of a CRM export read through the shipped example mapping."""
+    return render.render_reports(
         data=export,
-        mapping=mapping,
+        mapping=EXAMPLE_MAPPING_FILE,
         service_lines=["Orthopedics"],
-        out=tmp_path / "r",
+        out=out,
         parameters={"control": "next_business_day"},
         jobs=1,
         progress=False,
     )
+
+
+def test_report_from_a_real_export_has_no_identifiers_and_no_truth(tmp_path: Path) -> None:
+    export = make_example_export(tmp_path / "export.csv", n_leads=3000, seed=5)
+    raw = pd.read_csv(export)
+    summary = _orthopedics_from_export(export, tmp_path / "r")
     page = Path(summary.reports["Orthopedics"]).read_text()
     for col in ("Full Name", "Email", "Mobile Phone"):
         for value in raw[col].head(200):
@@ -177,16 +181,7 @@ def test_values_from_the_data_are_escaped(tmp_path: Path) -> None:
     raw = pd.read_csv(export, dtype=str, keep_default_na=False)
     raw["Variant"] = raw["Variant"].str.strip().replace({"within_5_min": "<script>alert(1)</script>"})
     raw.to_csv(export, index=False)
-    mapping = EXAMPLE_MAPPING_FILE
-    run = render.render_reports(
-        data=export,
-        mapping=mapping,
-        service_lines=["Orthopedics"],
-        out=tmp_path / "r",
-        parameters={"control": "next_business_day"},
-        jobs=1,
-        progress=False,
-    )
+    run = _orthopedics_from_export(export, tmp_path / "r")
     for page in (Path(run.reports["Orthopedics"]), Path(run.index)):
         text = page.read_text()
         assert "<script>alert(1)" not in text and "<script" not in text
@@ -198,16 +193,7 @@ def test_zero_opt_outs_is_a_result_not_a_failure(tmp_path: Path) -> None:
     raw = pd.read_csv(export, dtype=str, keep_default_na=False)
     raw["Unsubscribed"] = "FALSE"  # the best guardrail result: nobody opted out
     raw.to_csv(export, index=False)
-    mapping = EXAMPLE_MAPPING_FILE
-    run = render.render_reports(
-        data=export,
-        mapping=mapping,
-        service_lines=["Orthopedics"],
-        out=tmp_path / "r",
-        parameters={"control": "next_business_day"},
-        jobs=1,
-        progress=False,
-    )
+    run = _orthopedics_from_export(export, tmp_path / "r")
     page = Path(run.reports["Orthopedics"]).read_text()
     assert "No opt-outs in any arm" in page
 

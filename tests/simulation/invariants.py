@@ -9,7 +9,8 @@ from __future__ import annotations
 import pandas as pd
 
 import nurture_lab as nl
-from nurture_lab.simulation.policy import DEFERRALS, REASONS, VISIBLE_CHANNELS
+from nurture_lab.scenario.model import VISIBLE_CHANNELS
+from nurture_lab.simulation.policy import DEFERRALS, REASONS
 
 TCPA = ("sms", "call")
 
