@@ -28,6 +28,9 @@ _EXPORTS: dict[str, str] = {
     "make_leads": "simulation.population",
     "simulate": "simulation.engine",
     "SimulationResult": "simulation.engine",
+    "truth_in": "simulation.engine",
+    "ContactCenter": "scenario.model",
+    "erlang_c_agents": "simulation.contact_center",
     # statistics
     "analyze": "stats.analysis",
     "AnalysisResult": "stats.analysis",

@@ -55,6 +55,17 @@ class ReportData:
     sequential: bool = False
     #: staff cost per hour (any currency), for the cost per booking; 0: not shown
     staff_cost_per_hour: float = 0.0
+    #: the simulator's truth at full rollout (every lead on one arm with the same staff); ``truth``
+    #: holds the experiment setting. Split from a truth table with a ``setting`` column.
+    truth_rollout: pd.DataFrame | None = None
+
+    def __post_init__(self) -> None:
+        from ..simulation.engine import truth_in
+
+        t = self.truth
+        if t is not None and "setting" in t.columns:
+            self.truth_rollout = truth_in(t, "rollout")
+            self.truth = truth_in(t, "experiment")
 
     @property
     def simulated(self) -> bool:

@@ -265,7 +265,10 @@ def plot_truth_vs_estimate(
 ) -> Figure:
     """Estimated effect with CI beside the simulator's true effect, per arm."""
     r = result.results[result.results["metric"] == metric].reset_index(drop=True)
-    t = truth[(truth["metric"] == metric) & (truth["service_line"] == service_line)].set_index("arm")["true_diff"]
+    from ..simulation.engine import truth_in
+
+    t = truth_in(truth)
+    t = t[(t["metric"] == metric) & (t["service_line"] == service_line)].set_index("arm")["true_diff"]
     binary = (r["metric_type"] == "binary").all()
     scale = 100.0 if binary else 1.0
     fig, ax = plt.subplots(figsize=(7.5, 0.7 * len(r) + 1.6))

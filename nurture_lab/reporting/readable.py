@@ -118,7 +118,10 @@ def reading_ab(res: AnalysisResult, metric: str, truth: pd.DataFrame | None = No
             f"{p_text(x['p_adjusted'])}) — {verdict}"
         )
         if truth is not None and len(truth):
-            tr = truth[(truth["metric"] == metric) & (truth["arm"] == x["arm"]) & (truth["service_line"] == "all")]
+            from ..simulation.engine import truth_in
+
+            t_exp = truth_in(truth)
+            tr = t_exp[(t_exp["metric"] == metric) & (t_exp["arm"] == x["arm"]) & (t_exp["service_line"] == "all")]
             if len(tr):
                 true = float(tr["true_diff"].iloc[0])
                 covered = x["diff_ci_low"] <= true <= x["diff_ci_high"]

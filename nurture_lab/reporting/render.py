@@ -472,13 +472,13 @@ def auto_n_leads(
     gives the leads per arm, scaled by the smallest allocation share. Returns (leads, a sentence).
     """
     from ..scenario.loader import load_scenario
-    from ..simulation.engine import simulate
+    from ..simulation.engine import simulate, truth_in
     from ..stats.power import sample_size
     from .content import REPORT_METRICS
     from .labels import arm_label, metric_label
 
     sc = load_scenario(scenario or "speed_to_lead")
-    t = simulate(sc, seed=seed, n_leads=20_000).truth
+    t = truth_in(simulate(sc, seed=seed, n_leads=20_000).truth)
     t = t[(t["service_line"] == "all") & (t["metric"] == metric)]
     control = sc.experiment.control
     base = float(t.loc[t["arm"] == control, "mean"].iloc[0])

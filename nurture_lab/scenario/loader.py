@@ -25,6 +25,7 @@ from .model import (
     Behaviour,
     ChannelBehaviour,
     ChannelCaps,
+    ContactCenter,
     Content,
     Experiment,
     Policy,
@@ -97,6 +98,7 @@ def scenario_from_dict(data: Mapping[str, Any], path: str = "<dict>") -> Scenari
         "cadences",
         "arms",
         "experiment",
+        "contact_center",
     }
     for key in data:
         if key not in top_keys:
@@ -184,6 +186,9 @@ def scenario_from_dict(data: Mapping[str, Any], path: str = "<dict>") -> Scenari
     exp_t = _table(data, "experiment", ctx, "experiment")
     experiment = ctx.build(Experiment, exp_t, "experiment", arms=tuple(arms))
 
+    centre = None
+    if "contact_center" in data:
+        centre = ctx.build(ContactCenter, _table(data, "contact_center", ctx, "contact_center"), "contact_center")
     top = {k: data[k] for k in ("name", "description", "horizon_days") if k in data}
     if "name" not in top:
         top["name"] = Path(path).stem
@@ -196,6 +201,7 @@ def scenario_from_dict(data: Mapping[str, Any], path: str = "<dict>") -> Scenari
         behaviour=behaviour,
         policy=policy,
         contents=contents,
+        contact_center=centre,
     )
 
 

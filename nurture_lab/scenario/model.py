@@ -32,6 +32,7 @@ __all__ = [
     "Behaviour",
     "ChannelBehaviour",
     "ChannelCaps",
+    "ContactCenter",
     "Content",
     "Experiment",
     "Policy",
@@ -536,6 +537,102 @@ class Policy:
         check_str("handoff_failure_mode", self.handoff_failure_mode, ("drop", "duplicate"))
 
 
+#: Minutes an agent spends on a call attempt, by outcome [ASSUMPTION]: a connected call is the
+#: 7-minute conversation plus a minute of wrap-up (the engine's default staff time); leaving a
+#: voicemail takes about 2 minutes, a call nobody answers about 1.
+DEFAULT_HANDLE_MINUTES: dict[str, int] = {"connected": 8, "voicemail": 2, "no_answer": 1}
+#: Points of the lead score that orders the queue with ``queue = "score"`` (higher first) [ASSUMPTION]:
+#: a few named points, as DOMAIN.md advises (scoring should stay simple and transparent).
+DEFAULT_SCORE_POINTS: dict[str, int] = {
+    "intent.high": 2,
+    "intent.medium": 1,
+    "source.phone": 1,
+    "source.appointment_request": 1,
+    "new_lead": 2,
+}
+SCORE_COLUMNS: tuple[str, ...] = ("intent", "source", "service_line", "audience")
+
+
+@dataclass(frozen=True)
+class ContactCenter:
+    """The contact centre that places calls: a finite number of agents working one shared queue.
+
+    Without a ``[contact_center]`` table capacity is unlimited (every call starts when the policy
+    gate allows it). With one, every call attempt of every arm waits in one queue; an agent takes
+    it when free, for ``handle_minutes`` of the call's outcome.
+    """
+
+    #: The centre's clock: staffed hours and days are the centre's, not each lead's.
+    timezone: str = "America/New_York"
+    #: Agents on shift: one number for every staffed hour of ``[policy] staffed_hours`` on
+    #: ``staffed_days`` (centre time), or a weekday x hour table (7 rows Monday..Sunday of 24
+    #: numbers) whose non-zero cells are the staffed hours.
+    agents: Any = 4
+    #: Agent minutes per call attempt by outcome (see :data:`DEFAULT_HANDLE_MINUTES`).
+    handle_minutes: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_HANDLE_MINUTES))
+    #: Share of unanswered calls that reach a voicemail [ASSUMPTION].
+    voicemail_rate: float = 0.6
+    #: Queue order within a round of calls: "fifo" (first requested, first served) or "score"
+    #: (higher lead score first, then fifo).
+    queue: str = "fifo"
+    #: Lead-score points: ``"<column>.<value>" = points`` for intent, source, service_line or
+    #: audience, and ``new_lead`` for a call requested within ``new_lead_hours`` of the inquiry.
+    score_points: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_SCORE_POINTS))
+    new_lead_hours: float = 1.0
+    #: Inbound phone inquiries ring the centre: answered live when an agent is free, else a
+    #: missed call whose callback is the cadence's first call.
+    inbound_calls: bool = True
+
+    def __post_init__(self) -> None:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        tz = check_str("timezone", self.timezone)
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise field_error("timezone", "an IANA time zone such as America/New_York", tz) from None
+        a = self.agents
+        if isinstance(a, (list, tuple)):
+            if len(a) != 7 or any(isinstance(r, str) or not isinstance(r, (list, tuple)) or len(r) != 24 for r in a):
+                raise field_error("agents", "a number, or 7 rows (Monday..Sunday) of 24 hourly numbers", a, True)
+            table = tuple(
+                tuple(
+                    int(check_number(f"agents[{d}][{h}]", v, low=0, high=100_000, integer=True))
+                    for h, v in enumerate(r)
+                )
+                for d, r in enumerate(a)
+            )
+            if not any(any(r) for r in table):
+                raise field_error("agents", "at least one staffed hour with an agent", "all zero")
+            object.__setattr__(self, "agents", table)
+        else:
+            object.__setattr__(self, "agents", int(check_number("agents", a, low=1, high=100_000, integer=True)))
+        if not isinstance(self.handle_minutes, Mapping):
+            raise field_error("handle_minutes", "a table of outcome = minutes", self.handle_minutes, True)
+        hm = dict(DEFAULT_HANDLE_MINUTES)
+        for k, v in self.handle_minutes.items():
+            check_str("handle_minutes", k, tuple(DEFAULT_HANDLE_MINUTES))
+            hm[k] = int(check_number(f"handle_minutes.{k}", v, low=1, high=240, integer=True))
+        object.__setattr__(self, "handle_minutes", hm)
+        check_prob("voicemail_rate", self.voicemail_rate)
+        check_str("queue", self.queue, ("fifo", "score"))
+        if not isinstance(self.score_points, Mapping):
+            raise field_error("score_points", 'a table of "column.value" = points', self.score_points, True)
+        pts: dict[str, int] = {}
+        for k, v in self.score_points.items():
+            col = str(k).split(".", 1)[0]
+            if k != "new_lead" and (col not in SCORE_COLUMNS or "." not in str(k)):
+                raise field_error(
+                    "score_points",
+                    'keys "intent.<value>", "source.<value>", "service_line.<value>", "audience.<value>" or "new_lead"',
+                    k,
+                )
+            pts[str(k)] = int(check_number(f"score_points.{k}", v, low=-10, high=10, integer=True))
+        object.__setattr__(self, "score_points", pts)
+        check_number("new_lead_hours", self.new_lead_hours, low=0, high=24 * 30)
+        check_bool("inbound_calls", self.inbound_calls)
+
+
 def _weekdays(key: str, value: Any) -> tuple[int, ...]:
     if isinstance(value, str) or not isinstance(value, (list, tuple)) or not value:
         raise field_error(key, "a non-empty list of weekdays 0-6 (Monday = 0)", value, True)
@@ -742,6 +839,8 @@ class Scenario:
     description: str = ""
     #: Outcomes are followed this many days after the inquiry.
     horizon_days: float = 60.0
+    #: The contact centre (None: unlimited capacity, every call starts when the gate allows it).
+    contact_center: ContactCenter | None = None
     path: str = ""
     sha256: str = ""
 

@@ -19,7 +19,7 @@ true effect of each arm, and an arm identical to the control has a true effect o
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,11 +33,12 @@ from ..scenario.model import CHANNELS, Arm, Scenario
 from .behaviour import loss_time
 from .calendar import dst_transitions as _dst_transitions
 from .calendar import next_in_window
-from .policy import REASON_CODE, REASONS, GateResult, Message, gate
+from .contact_center import Calls, CentreClock, Queue, Served, VirtualQueue, model_of
+from .policy import QUEUE_BIT, REASON_CODE, REASONS, GateResult, Message, gate, stop_time
 from .population import IDENTITY_COLUMNS, make_leads_chunk
 from .touchlog import TOUCH_COLUMNS, owner_categories, touch_frame, utc_from_minutes
 
-__all__ = ["OUTCOME_COLUMNS", "REASONS", "TOUCH_COLUMNS", "SimulationResult", "simulate"]
+__all__ = ["OUTCOME_COLUMNS", "REASONS", "SETTINGS", "TOUCH_COLUMNS", "SimulationResult", "simulate", "truth_in"]
 
 DAY = 1440.0
 WEEK = 7 * DAY
@@ -65,8 +66,14 @@ OUTCOME_COLUMNS: dict[str, str] = {
     "lost": "booked elsewhere (lost to a competitor) within the horizon",
     "lost_at": "UTC time the lead booked elsewhere (NaT: not lost)",
     "n_touches": "touches sent (count)",
-    "staff_minutes": "staff time spent on the lead, minutes",
+    "staff_minutes": "staff time spent on the lead, minutes (with a contact centre: agents' handle time)",
+    "missed_call": "an inbound phone inquiry that rang while the contact centre was closed or every agent "
+    "busy (False without a [contact_center]); answered ones were a conversation at once",
 }
+#: Settings of the truth table: ``experiment`` — every lead on the arm while the arms share the
+#: contact centre as randomised; ``rollout`` — every lead on the arm with the same staff. Without a
+#: contact centre staff are unlimited and the two coincide.
+SETTINGS: tuple[str, ...] = ("experiment", "rollout")
 #: Outcomes whose mean the truth table reports.
 TRUTH_METRICS: tuple[str, ...] = (
     "contacted",
@@ -94,8 +101,9 @@ class SimulationResult:
         leads: one row per lead: population columns, ``arm`` and the outcomes in :data:`OUTCOME_COLUMNS`.
         touches: one row per planned touch: :data:`TOUCH_COLUMNS`.
         truth: the true mean of each outcome under every arm (every lead run through every arm
-            with common random numbers), overall (``service_line == "all"``) and per service line;
-            columns ``arm, service_line, metric, n, mean, true_diff`` (vs the control arm).
+            with common random numbers), overall (``service_line == "all"``) and per service line,
+            in both :data:`SETTINGS`; columns ``setting, arm, service_line, metric, n, mean,
+            true_diff`` (vs the control arm in the same setting).
     """
 
     scenario: Scenario
@@ -105,12 +113,23 @@ class SimulationResult:
     touches: pd.DataFrame
     truth: pd.DataFrame = field(default_factory=pd.DataFrame)
 
-    def true_effect(self, metric: str, arm: str, service_line: str = "all") -> float:
-        """True difference in the mean of ``metric`` between ``arm`` and the control."""
+    def true_effect(self, metric: str, arm: str, service_line: str = "all", setting: str = "experiment") -> float:
+        """True difference in the mean of ``metric`` between ``arm`` and the control.
+
+        ``setting``: ``"experiment"`` (the arms sharing the contact centre as randomised) or
+        ``"rollout"`` (every lead on ``arm`` with the same staff); see :data:`SETTINGS`.
+        """
         t = self.truth
-        row = t[(t["metric"] == metric) & (t["arm"] == arm) & (t["service_line"] == service_line)]
+        row = t[
+            (t["metric"] == metric)
+            & (t["arm"] == arm)
+            & (t["service_line"] == service_line)
+            & (t["setting"] == setting)
+        ]
         if row.empty:
-            raise KeyError(f"no truth for metric={metric!r}, arm={arm!r}, service_line={service_line!r}")
+            raise KeyError(
+                f"no truth for metric={metric!r}, arm={arm!r}, service_line={service_line!r}, setting={setting!r}"
+            )
         return float(row["true_diff"].iloc[0])
 
     def analysis_frame(self) -> pd.DataFrame:
@@ -286,23 +305,40 @@ def _dst_per_lead(df: pd.DataFrame, created_min: np.ndarray, horizon_days: float
 class _Uniforms:
     """The per-step uniforms of one chunk, drawn once and shared by every arm (common random numbers)."""
 
-    def __init__(self, seed: int, chunk: int, n: int) -> None:
+    def __init__(self, seed: int, chunk: int, n: int, users: dict[int, int] | None = None) -> None:
         self.seed, self.chunk, self.n = seed, chunk, n
         self._cache: dict[int, np.ndarray] = {}
+        #: with ``users`` (runs that keep many chunks alive at once): how many arm runs will read each
+        #: step slot; the draws are dropped once all have (:meth:`done`), other slots are not cached
+        self._users = users
+        self._seen: dict[int, int] = {}
 
     def __call__(self, k: int) -> np.ndarray:
-        if k not in self._cache:
-            self._cache[k] = _random.stream(self.seed, self.chunk, _random.STEP, k).random((self.n, _N_UNIFORMS))
-        return self._cache[k]
+        if k in self._cache:
+            u = self._cache[k]
+        else:
+            u = _random.stream(self.seed, self.chunk, _random.STEP, k).random((self.n, _N_UNIFORMS))
+            if self._users is None or self._users.get(k, 0) > 1:
+                self._cache[k] = u
+        self.done(k)
+        return u
+
+    def done(self, k: int) -> None:
+        """One arm run is past step slot ``k``."""
+        if self._users is None or k not in self._users:
+            return
+        self._seen[k] = self._seen.get(k, 0) + 1
+        if self._seen[k] >= self._users[k]:
+            self._cache.pop(k, None)
 
 
 class _State:
     """Per-lead state of one arm's run: what the policy rules read and the behaviour updates."""
 
-    def __init__(self, sc: Scenario, lead: _Leads) -> None:
+    def __init__(self, sc: Scenario, lead: _Leads, clock: CentreClock | None = None) -> None:
         n = lead.n
         beh = sc.behaviour
-        self.sc, self.lead, self.pol = sc, lead, sc.policy
+        self.sc, self.lead, self.pol, self.clock = sc, lead, sc.policy, clock
         self.mult = beh.contacted_hazard_multiplier
         self.booked_at = np.where(lead.self_book, lead.decision_min * beh.self_book_delay_factor, INF)
         self.all_days = np.ones(7, dtype=bool)
@@ -325,6 +361,7 @@ class _State:
         self.staffed_days = np.zeros(7, dtype=bool)
         self.staffed_days[list(self.pol.staffed_days)] = True
         self.opt_scope_all = self.pol.opt_out_scope == "all"
+        self.missed = np.zeros(n, dtype=bool)
 
     # --- what the rules read
     def loss(self, idx: np.ndarray) -> np.ndarray:
@@ -369,6 +406,10 @@ class _State:
         return self.next_local(idx, t, wa * 60, wb * 60, self.all_days)
 
     def next_staffed(self, idx: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """Earliest time >= ``t`` in staffed hours: the contact centre's clock if there is one, else the lead's."""
+        if self.clock is not None:
+            c = self.lead.created_min[idx]
+            return self.clock.next_open(c + t) - c
         sa, sb = self.pol.staffed_hours[0] * 60, self.pol.staffed_hours[1] * 60
         return self.next_local(idx, t, sa, sb, self.staffed_days)
 
@@ -417,6 +458,8 @@ def _log(
     engaged: np.ndarray | bool = False,
     opted_out: np.ndarray | bool = False,
     duplicate: bool = False,
+    queue: np.ndarray | None = None,
+    handle: np.ndarray | None = None,
 ) -> None:
     """Append touch-log rows for the chunk positions ``idx`` (arrays are aligned with ``idx``)."""
     k = idx.size
@@ -426,24 +469,26 @@ def _log(
     def arr(v: Any, dtype: Any) -> np.ndarray:
         return np.broadcast_to(np.asarray(v, dtype=dtype), (k,))
 
-    log.append(
-        {
-            "lead_idx": idx,
-            "step": arr(step, np.int16),
-            "channel": arr(ch, np.int8),
-            "content": arr(content, np.int16),
-            "owner": arr(owner, np.int16),
-            "planned": arr(planned, np.float64),
-            "sent": arr(sent, np.float64),
-            "skip": arr(skip, np.int16),
-            "defer": arr(defer, np.int32),
-            "status": arr(status, np.int8),
-            "delivered": arr(delivered, bool),
-            "engaged": arr(engaged, bool),
-            "opted_out": arr(opted_out, bool),
-            "duplicate": arr(duplicate, bool),
-        }
-    )
+    row = {
+        "lead_idx": idx,
+        "step": arr(step, np.int16),
+        "channel": arr(ch, np.int8),
+        "content": arr(content, np.int16),
+        "owner": arr(owner, np.int16),
+        "planned": arr(planned, np.float64),
+        "sent": arr(sent, np.float64),
+        "skip": arr(skip, np.int16),
+        "defer": arr(defer, np.int32),
+        "status": arr(status, np.int8),
+        "delivered": arr(delivered, bool),
+        "engaged": arr(engaged, bool),
+        "opted_out": arr(opted_out, bool),
+        "duplicate": arr(duplicate, bool),
+    }
+    if queue is not None:
+        row["queue"] = arr(queue, np.float32)
+        row["handle"] = arr(handle, np.float32)
+    log.append(row)
 
 
 def _log_gated(
@@ -474,10 +519,258 @@ def _log_gated(
     )
 
 
+@dataclass(frozen=True)
+class _Centre:
+    """The contact centre as one arm's run sees it: its clock, the score points, handle times."""
+
+    clock: CentreClock
+    points: dict[str, int]
+    new_lead_minutes: float
+    handle: dict[str, int]
+
+    def score(self, lead: _Leads, idx: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """The transparent lead score of the ``score`` queue: named points, nothing learned."""
+        out = np.zeros(idx.size, dtype=np.int64)
+        for key, pts in self.points.items():
+            if key == "new_lead":
+                out += np.where(t <= self.new_lead_minutes, pts, 0)
+                continue
+            col, value = key.split(".", 1)
+            hit = np.array([c == value for c in lead.cats[col]], dtype=bool)
+            if hit.any():
+                out += np.where(hit[lead.codes[col][idx]], pts, 0)
+        return out
+
+
+def _centre_of(sc: Scenario, first_abs: float, span_days: float) -> tuple[_Centre, Queue] | None:
+    cc = sc.contact_center
+    if cc is None:
+        return None
+    clock = CentreClock(cc, sc.policy, first_abs, span_days)
+    points = dict(cc.score_points) if cc.queue == "score" else {}
+    ctx = _Centre(clock, points, cc.new_lead_hours * 60.0, dict(cc.handle_minutes))
+    g0 = int(np.floor(first_abs))
+    q = Queue(clock, g0, int(np.ceil(span_days * DAY)) + 1, model_of(cc, sc.behaviour))
+    return ctx, q
+
+
+class _CallTask:
+    """A batch of calls waiting for the contact centre's agents.
+
+    The gate has given each call its earliest allowed moment (the request); the queue tells when
+    an agent reaches it; the gate then judges the call again at that moment: sent, skipped, or
+    back in the queue at its next allowed time (see :mod:`.contact_center`).
+    """
+
+    def __init__(
+        self,
+        msg: Message,
+        st: _State,
+        horizon: float,
+        res: GateResult,
+        p: np.ndarray,
+        u_eng: np.ndarray,
+        u_vm: np.ndarray,
+        centre: _Centre,
+    ) -> None:
+        self.msg, self.st, self.horizon, self.res, self.centre = msg, st, horizon, res, centre
+        self.p, self.u_eng, self.u_vm = p, u_eng, u_vm
+        m = msg.idx.size
+        self.connected = np.zeros(m, dtype=bool)
+        self.handle = np.full(m, np.nan)
+        self.queue = np.full(m, np.nan)
+        self.rows = np.flatnonzero(res.send)
+        self.req = res.t[self.rows]
+        self.queue[self.rows] = 0.0
+        self.made: tuple[np.ndarray, np.ndarray] = (np.zeros(0), np.zeros(0, dtype=np.int64))
+
+    def calls(self) -> Calls:
+        msg, st, lead, rows = self.msg, self.st, self.st.lead, self.rows
+        idx = msg.idx[rows]
+        created = lead.created_min[idx]
+        lo, hi = lead.quiet_start[idx], lead.quiet_end[idx]
+        if msg.window is not None:
+            lo, hi = np.maximum(lo, msg.window[0] * 60), np.minimum(hi, msg.window[1] * 60)
+        sub = _msg_rows(msg, rows)
+        return Calls(
+            req=created + self.req,
+            level=self.centre.score(lead, idx, self.req) if self.centre.points else np.zeros(rows.size, np.int64),
+            created=created,
+            off0=lead.local0[idx] - created,
+            dst_at=lead.dst_at[idx],
+            dst_delta=lead.dst_delta[idx],
+            lo=lo,
+            hi=hi,
+            stop=stop_time(sub, st),
+            horizon=np.full(rows.size, self.horizon),
+            p=self.p[rows],
+            pref_hour=lead.preferred_hour[idx],
+            u_eng=self.u_eng[rows],
+            u_vm=self.u_vm[rows],
+        )
+
+    def answer(self, sv: Served) -> None:
+        """What the queue did with the pending calls; the gate judges each at the moment it was reached."""
+        msg, res, rows = self.msg, self.res, self.rows
+        created = self.st.lead.created_min[msg.idx[rows]]
+        ts = sv.start - created
+        reached = np.isfinite(ts)
+        lost = rows[~reached]
+        res.skip[lost] = _REASON["no_agent"]
+        res.t[lost] = np.nan
+        r, ts, req = rows[reached], ts[reached], self.req[reached]
+        ok, conn, handle = sv.ok[reached], sv.connected[reached], sv.handle[reached]
+        self.queue[r] += ts - req
+        # agents start calls on whole minutes: any wait, even to the next minute, is the queue's
+        res.defer[r[ts > req + 1e-9]] |= QUEUE_BIT
+        waited = ts >= req + 1.0
+        # the gate judges again every call that waited or that the agent could not make; a call
+        # reached within the minute the gate allowed, in legal hours with no stop, stands as allowed
+        again_t = ts.copy()
+        verdict = np.zeros(r.size, dtype=np.int16)  # the gate's skip code (0: allowed)
+        made = ok & ~waited
+        judge_rows = np.flatnonzero(waited | ~ok)
+        if judge_rows.size:
+            g = gate(_msg_rows(msg, r[judge_rows], planned=ts[judge_rows]), self.st, self.horizon)
+            res.defer[r[judge_rows]] |= g.defer
+            verdict[judge_rows] = g.skip
+            again_t[judge_rows] = np.where(g.send, g.t, np.nan)
+            made[judge_rows] = g.send & ok[judge_rows] & (g.t <= ts[judge_rows] + 1e-9)
+        stopped = verdict > 0
+        res.skip[r[stopped]] = verdict[stopped]
+        res.t[r[stopped]] = np.nan
+        res.t[r[made]] = ts[made]
+        self.connected[r[made]] = conn[made]
+        self.handle[r[made]] = handle[made]
+        # allowed later, or allowed now though the agent found it could not be made: back in the queue
+        again = ~stopped & ~made
+        self.rows = r[again]
+        self.req = np.where(again_t > ts + 1e-9, again_t, ts + 1.0)[again]
+        self.made = (sv.start[reached][made], handle[made])
+
+    def give_up(self) -> None:
+        """Calls still waiting after the last pass: no agent reached them."""
+        self.res.skip[self.rows] = _REASON["no_agent"]
+        self.res.t[self.rows] = np.nan
+        self.rows = self.rows[:0]
+
+
+def _msg_rows(msg: Message, rows: np.ndarray, planned: np.ndarray | None = None) -> Message:
+    failed = None if msg.handoff_failed is None else msg.handoff_failed[rows]
+    return dataclasses.replace(
+        msg, idx=msg.idx[rows], planned=msg.planned[rows] if planned is None else planned, handoff_failed=failed
+    )
+
+
+#: Passes of the queue within one round before a call counts as never reached (``no_agent``).
+MAX_QUEUE_PASSES = 8
+
+
+def _drive(gens: list[Generator[_CallTask, None, Any]], server: Queue | VirtualQueue) -> list[Any]:
+    """Run arm generators in lockstep: each round, every generator's next batch of calls is served
+    together by one queue (the calls of every arm and chunk share the agents)."""
+    out: list[Any] = [None] * len(gens)
+    tasks: dict[int, _CallTask] = {}
+
+    def advance(i: int, first: bool) -> None:
+        try:
+            tasks[i] = next(gens[i]) if first else gens[i].send(None)
+        except StopIteration as e:
+            out[i] = e.value
+            tasks.pop(i, None)
+
+    for i in range(len(gens)):
+        advance(i, True)
+    rnd = 1
+    while tasks:
+        for sub in range(MAX_QUEUE_PASSES):
+            parts = [(t, t.calls()) for t in tasks.values() if t.rows.size]
+            if not parts:
+                break
+            batch = Calls.concat([c for _, c in parts])
+            sv = server.serve(batch, rnd, record=sub == 0)
+            lo = 0
+            for t, c in parts:
+                hi = lo + c.req.size
+                t.answer(Served(sv.start[lo:hi], sv.ok[lo:hi], sv.connected[lo:hi], sv.handle[lo:hi]))
+                lo = hi
+            server.commit(np.concatenate([t.made[0] for t, _ in parts]), np.concatenate([t.made[1] for t, _ in parts]))
+        for t in tasks.values():
+            t.give_up()
+        for i in list(tasks):
+            advance(i, False)
+        rnd += 1
+    return out
+
+
 def _run_arm(
     sc: Scenario, arm: Arm, lead: _Leads, uniforms: _Uniforms, record: np.ndarray | None
 ) -> tuple[dict[str, np.ndarray], list[dict[str, np.ndarray]]]:
+    """Run every lead of a chunk through one arm with unlimited staff (no contact centre)."""
+    gen = _arm_gen(sc, arm, lead, uniforms, record)
+    try:
+        next(gen)
+    except StopIteration as e:
+        return e.value  # type: ignore[no-any-return]
+    raise AssertionError("an arm without a contact centre never waits for agents")
+
+
+def _p_static(
+    sc: Scenario, st: _State, channel: str, content: Any, idx: np.ndarray, pref_all: np.ndarray, replaced: Any = False
+) -> np.ndarray:
+    """The engagement probability of a message without its time-dependent factors (speed to lead and
+    the lead's preferred hour), which the contact centre applies when an agent reaches the call."""
+    beh, lead = sc.behaviour, st.lead
+    cb = beh.channels[channel]
+    rel = lead.relevant(content, idx) & ~np.asarray(replaced, dtype=bool)
+    return (
+        cb.engage_rate
+        * lead.responsiveness[idx]
+        * beh.fatigue ** st.n_sent[idx].astype(np.float64)
+        * np.where(pref_all[idx] == _CH[channel], beh.preferred_multiplier, 1.0)
+        * np.where(rel, beh.relevance_multiplier, 1.0)
+    )
+
+
+def _inbound_conversation(sc: Scenario, st: _State, ans: np.ndarray, uniforms: _Uniforms, centre: _Centre) -> None:
+    """Inbound phone inquiries answered live: a conversation at the inquiry (contact, qualification, and a
+    booking by staff as on any answered call)."""
+    if ans.size == 0:
+        return
+    beh, lead = sc.behaviour, st.lead
+    st.contacted[ans] = 0.0
+    st.first_sent[ans] = 0.0
+    st.staff[ans] += centre.handle["connected"]
+    fit = lead.fit[ans]
+    st.qualified_at[ans[fit]] = 0.0
+    st.disqualified_at[ans[~fit]] = 0.0
+    u = uniforms(_K_INBOUND)[lead.pos[ans]]
+    books = fit & (u[:, 3] < min(beh.book_rate, 1.0))
+    b = ans[books]
+    ready = np.maximum(st.decision[b], 0.0)
+    when = np.where(st.decision[b] <= 0, 0.0, st.next_staffed(b, ready))
+    when = np.where(np.isnan(when), INF, when)
+    st.booked_at[b] = np.minimum(st.booked_at[b], when)
+
+
+#: Uniform streams beyond the cadence's step slots: visit-reminder calls, inbound calls.
+_K_REMINDER, _K_INBOUND = 1000, 1001
+
+
+def _arm_gen(
+    sc: Scenario,
+    arm: Arm,
+    lead: _Leads,
+    uniforms: _Uniforms,
+    record: np.ndarray | None,
+    centre: _Centre | None = None,
+    inbound: np.ndarray | None = None,
+) -> Generator[_CallTask, None, tuple[dict[str, np.ndarray], list[dict[str, np.ndarray]]]]:
     """Run every lead of a chunk through one arm. ``record`` selects the leads whose touches are logged.
+
+    With a contact centre (``centre``) every call waits for an agent: the generator yields each
+    batch of calls (a :class:`_CallTask`) and resumes once the shared queue has served it
+    (:func:`_drive`). ``inbound`` per lead: 0 not an inbound phone inquiry, 1 answered live, 2 missed.
 
     Steps are taken in cadence order for all leads at once; every message goes through the
     policy gate (:func:`~nurture_lab.simulation.policy.gate`), which also spaces touches by
@@ -487,7 +780,7 @@ def _run_arm(
     n = lead.n
     beh, pol = sc.behaviour, sc.policy
     horizon = sc.horizon_days * DAY
-    st = _State(sc, lead)
+    st = _State(sc, lead, None if centre is None else centre.clock)
     pref_all = np.array([_CH[c] for c in lead.cats["preferred_channel"]])[lead.codes["preferred_channel"]]
     last_event = np.zeros(n)  # anchor of "previous" steps: the previous step's send, else its plan
     log: list[dict[str, np.ndarray]] = []
@@ -497,6 +790,9 @@ def _run_arm(
     generic = sc.contents["generic"]
     everyone = np.arange(n)
     rec = record if record is not None else None
+    if inbound is not None and centre is not None:
+        st.missed = inbound == 2
+        _inbound_conversation(sc, st, np.flatnonzero(inbound == 1), uniforms, centre)
 
     for k, step in enumerate(arm.steps):
         ch = _CH[step.channel]
@@ -526,6 +822,7 @@ def _run_arm(
         m = idx.size
         if m == 0:
             st.sends[ch].append(np.full(n, np.nan))
+            uniforms.done(k)
             continue
         u = uniforms(k)[lead.pos[idx]]
         failed = None
@@ -544,6 +841,11 @@ def _run_arm(
             handoff_failed=failed,
         )
         res = gate(msg, st, horizon)
+        task = None
+        if centre is not None and step.channel == "call":
+            p0 = _p_static(sc, st, step.channel, content, idx, pref_all, res.replaced)
+            task = _CallTask(msg, st, horizon, res, p0, u[:, 1], u[:, 6], centre)
+            yield task
         send = res.send
         t = np.where(send, res.t, planned_all[idx])
         eff_booking = np.where(res.replaced, generic.booking_multiplier, content.booking_multiplier)
@@ -567,9 +869,13 @@ def _run_arm(
         n_recent = st.count_sent(step.channel, idx, since=t - WEEK)
         p_opt = cb.opt_out_rate * (1 + beh.opt_out_frequency_slope * n_recent)
         opt_now = delivered & (u[:, 2] < p_opt)
-        engaged = delivered & (u[:, 1] < np.minimum(p_eng, 1.0)) & ~opt_now
+        if task is None:
+            engaged = delivered & (u[:, 1] < np.minimum(p_eng, 1.0)) & ~opt_now
+            st.staff[idx] += np.where(send, cb.staff_minutes, 0.0) + np.where(engaged, cb.staff_minutes_engaged, 0.0)
+        else:  # the outcome was drawn when the agent reached the call; staff time is its handle time
+            engaged = delivered & task.connected & ~opt_now
+            st.staff[idx] += np.where(send, np.nan_to_num(task.handle), 0.0)
         st.opt_out(ch, idx, np.where(opt_now, t, INF))
-        st.staff[idx] += np.where(send, cb.staff_minutes, 0.0) + np.where(engaged, cb.staff_minutes_engaged, 0.0)
         was_qualified = st.qualified_at[idx] <= t
         st.record_send(ch, idx, np.where(send, t, np.nan), owner)
         last_event[idx] = t
@@ -611,27 +917,55 @@ def _run_arm(
             d_idx = idx[d]
             dmsg = dataclasses.replace(msg, kind="duplicate", idx=d_idx, planned=t[d], handoff_failed=None)
             dres = gate(dmsg, st, horizon)
+            dtask = None
+            if centre is not None and step.channel == "call":
+                # the duplicate call takes an agent too; its outcome uses the duplicate's own draws
+                dp = _p_static(sc, st, step.channel, content, d_idx, pref_all, res.replaced[d])
+                dtask = _CallTask(dmsg, st, horizon, dres, dp, u[d][:, 7], u[d][:, 5], centre)
+                yield dtask
             dsend = dres.send
             d_t = np.where(dsend, dres.t, np.nan)
             du = u[d]
             d_del = dsend & (du[:, 7] < cb.deliver_rate)
             d_opt = d_del & (du[:, 5] < p_opt[d] * (1 + beh.opt_out_frequency_slope))
             st.opt_out(ch, d_idx, np.where(d_opt, d_t, INF))
-            st.staff[d_idx] += np.where(dsend, cb.staff_minutes, 0.0)
+            st.staff[d_idx] += np.where(dsend, cb.staff_minutes if dtask is None else np.nan_to_num(dtask.handle), 0.0)
             st.record_send(ch, d_idx, d_t, None)
             last_event[d_idx] = np.where(dsend, d_t, last_event[d_idx])
-            dup = (d, d_idx, dres, d_del, d_opt)
+            dup = (d, d_idx, dres, d_del, d_opt, dtask)
 
         if rec is not None:
             where = {"step": k, "ch": ch, "owner": owner_codes[step.owner]}
             codes = (content_codes[step.content], content_codes["generic"])
+            q = {} if task is None else {"queue": task.queue, "handle": task.handle}
             _log_gated(
-                log, rec, idx, res, msg.planned, where, codes, delivered=delivered, engaged=engaged, opted_out=opt_now
+                log,
+                rec,
+                idx,
+                res,
+                msg.planned,
+                where,
+                codes,
+                delivered=delivered,
+                engaged=engaged,
+                opted_out=opt_now,
+                **q,
             )
             if dup is not None:
-                d, d_idx, dres, d_del, d_opt = dup
+                d, d_idx, dres, d_del, d_opt, dtask = dup
+                dq = {} if dtask is None else {"queue": dtask.queue, "handle": dtask.handle}
                 _log_gated(
-                    log, rec, d_idx, dres, dmsg.planned, where, codes, delivered=d_del, opted_out=d_opt, duplicate=True
+                    log,
+                    rec,
+                    d_idx,
+                    dres,
+                    dmsg.planned,
+                    where,
+                    codes,
+                    delivered=d_del,
+                    opted_out=d_opt,
+                    duplicate=True,
+                    **dq,
                 )
 
     # after the cadence: loss, booking, the visit (in clinic hours)
@@ -655,12 +989,20 @@ def _run_arm(
         rt = np.maximum(visit[r_idx] - arm.reminder.hours_before * 60, booked_min[r_idx])
         rmsg = Message("reminder", rch, r_idx, rt, reveals=sc.contents["reminder"].reveals_condition)
         rres = gate(rmsg, st, INF)
+        rtask = None
+        if centre is not None and rch == "call":
+            ur = uniforms(_K_REMINDER)[lead.pos[r_idx]]
+            rp = _p_static(sc, st, rch, sc.contents["reminder"], r_idx, pref_all)
+            rtask = _CallTask(rmsg, st, INF, rres, rp, ur[:, 1], ur[:, 6], centre)
+            yield rtask
         too_late = rres.send & ~(rres.t < visit[r_idx])
         skip = np.where(too_late, _REASON["after_visit"], rres.skip)
         r_send = skip == 0
         r_t = np.where(r_send, rres.t, np.nan)
         st.record_send(ri, r_idx, r_t, None)
-        st.staff[r_idx] += np.where(r_send, beh.channels[rch].staff_minutes, 0.0)
+        st.staff[r_idx] += np.where(
+            r_send, beh.channels[rch].staff_minutes if rtask is None else np.nan_to_num(rtask.handle), 0.0
+        )
         reminded[r_idx] = r_send
         if rec is not None:
             rows = rec[r_idx]
@@ -677,6 +1019,7 @@ def _run_arm(
                 defer=rres.defer[rows],
                 status=np.where(r_send, _SENT, _SKIPPED)[rows],
                 delivered=r_send[rows],
+                **({} if rtask is None else {"queue": rtask.queue[rows], "handle": rtask.handle[rows]}),
             )
     odds0 = lead.base_no_show / (1 - lead.base_no_show)
     weeks = np.nan_to_num(visit - booked_min) / WEEK
@@ -704,6 +1047,7 @@ def _run_arm(
         "lost_min": np.where(lost, loss, np.nan),
         "n_touches": st.n_sent,
         "staff_minutes": st.staff,
+        "missed_call": st.missed,
     }, log
 
 
@@ -757,11 +1101,8 @@ def _simulate_chunk(job: _ChunkJob) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
     lead = _Leads.from_frame(df, sc)
     arm_idx = assign(sc, df, job.seed, job.chunk)
     arms = sc.experiment.arms
-    observed: dict[str, np.ndarray] = {}
     logs: list[tuple[int, list[dict[str, np.ndarray]]]] = []
     truth_rows = []
-    sl = lead.codes["service_line"]
-    n_sl = len(lead.cats["service_line"])
     uniforms = _Uniforms(job.seed, job.chunk, lead.n)
     parts: list[dict[str, np.ndarray]] = []
     positions: list[np.ndarray] = []
@@ -791,28 +1132,30 @@ def _simulate_chunk(job: _ChunkJob) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
             frame.insert(0, "lead_id", lead.lead_id)
             truth_rows.append(frame)
         elif job.truth:
-            for metric in TRUTH_METRICS:
-                v = out[metric].astype(np.float64)
-                sums = np.bincount(sl, weights=v, minlength=n_sl)
-                counts = np.bincount(sl, minlength=n_sl)
-                truth_rows.append(
-                    pd.DataFrame(
-                        {
-                            "arm": arm.name,
-                            "metric": metric,
-                            "service_line": lead.cats["service_line"],
-                            "sum": sums,
-                            "n": counts,
-                        }
-                    )
-                )
+            # unlimited staff: nothing is shared, the experiment and the rollout settings coincide
+            for setting in SETTINGS:
+                truth_rows += _truth_sums(arm.name, out, lead, setting)
     if job.potential:
         return df, pd.DataFrame(), pd.concat(truth_rows, ignore_index=True)
-    # the observed outcome of each lead is its outcome under its own arm
+    leads, touches = _observed_frames(sc, df, lead, arm_idx, parts, positions, logs)
+    truth = pd.concat(truth_rows, ignore_index=True) if truth_rows else pd.DataFrame()
+    return leads, touches, truth
+
+
+def _observed_frames(
+    sc: Scenario,
+    df: pd.DataFrame,
+    lead: _Leads,
+    arm_idx: np.ndarray,
+    parts: list[dict[str, np.ndarray]],
+    positions: list[np.ndarray],
+    logs: list[tuple[int, list[dict[str, np.ndarray]]]],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The leads frame (each lead's outcome under its own arm) and the touch log of one chunk."""
+    arms = sc.experiment.arms
     inverse = np.empty(lead.n, dtype=np.int64)
     inverse[np.concatenate(positions)] = np.arange(lead.n)
-    for key in parts[0]:
-        observed[key] = np.concatenate([p[key] for p in parts])[inverse]
+    observed = {key: np.concatenate([p[key] for p in parts])[inverse] for key in parts[0]}
     leads = df
     leads.insert(1, "arm", pd.Categorical.from_codes(arm_idx, categories=[a.name for a in arms]))
     for key, v in observed.items():
@@ -821,8 +1164,119 @@ def _simulate_chunk(job: _ChunkJob) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
         else:
             leads[key] = v
     touches = touch_frame(sc, lead.lead_id, lead.created_min, arms, logs)
-    truth = pd.concat(truth_rows, ignore_index=True) if truth_rows else pd.DataFrame()
-    return leads, touches, truth
+    return leads, touches
+
+
+def _truth_sums(arm: str, out: dict[str, np.ndarray], lead: _Leads, setting: str) -> list[pd.DataFrame]:
+    sl = lead.codes["service_line"]
+    n_sl = len(lead.cats["service_line"])
+    counts = np.bincount(sl, minlength=n_sl)
+    return [
+        pd.DataFrame(
+            {
+                "setting": setting,
+                "arm": arm,
+                "metric": metric,
+                "service_line": lead.cats["service_line"],
+                "sum": np.bincount(sl, weights=out[metric].astype(np.float64), minlength=n_sl),
+                "n": counts,
+            }
+        )
+        for metric in TRUTH_METRICS
+    ]
+
+
+def _simulate_centre(
+    sc: Scenario, seed: int, n_leads: int, truth: bool, progress: bool = False, frames: bool = True
+) -> tuple[list[Any], pd.DataFrame]:
+    """A run with a contact centre: every chunk and arm in lockstep in this process, one shared queue.
+
+    Returns per chunk ``(df, lead, arm_idx, parts, positions, logs)`` (the observed run) and the
+    truth sums. Same seed, same result whatever ``jobs``: the queue is one deterministic pass.
+    """
+    arms = sc.experiment.arms
+    chunks = []
+    for c, first, n in _random.chunks(n_leads):
+        df = make_leads_chunk(sc, seed, c, first, n, identities=frames)
+        lead = _Leads.from_frame(df, sc)
+        chunks.append((c, first, df, lead, assign(sc, df, seed, c)))
+    first_abs = min(float(ch[3].created_min.min()) for ch in chunks)
+    last_abs = max(float(ch[3].created_min.max()) for ch in chunks)
+    span = (last_abs - first_abs) / DAY + max(_timeline_days(sc, ch[2]) for ch in chunks) + 2
+    cc = sc.contact_center
+    assert cc is not None
+
+    def fresh() -> tuple[_Centre, Queue]:
+        made = _centre_of(sc, first_abs, span)
+        assert made is not None
+        return made
+
+    ctx, q = fresh()
+    # inbound phone inquiries ring first (round 0): answered live when an agent is free that minute
+    phones = [
+        (ch[2]["source"] == "phone").to_numpy() if cc.inbound_calls else np.zeros(ch[3].n, dtype=bool) for ch in chunks
+    ]
+    arrivals = np.concatenate([ch[3].created_min[p] for ch, p in zip(chunks, phones, strict=True)])
+    answered = q.inbound(arrivals)
+    inbound, lo = [], 0
+    for ch, p in zip(chunks, phones, strict=True):
+        code = np.zeros(ch[3].n, dtype=np.int8)
+        k = int(p.sum())
+        code[p] = np.where(answered[lo : lo + k], 1, 2)
+        lo += k
+        inbound.append(code)
+
+    def uniforms_for(c: int, n: int, steps: list[int]) -> _Uniforms:
+        users: dict[int, int] = {}
+        for n_steps in steps:
+            for k in range(n_steps):
+                users[k] = users.get(k, 0) + 1
+        return _Uniforms(seed, c, n, users)
+
+    # the observed run: each arm's leads of each chunk, one generator each, one queue
+    gens, meta = [], []
+    for i, (c, _first, _df, lead, arm_idx) in enumerate(chunks):
+        order = np.argsort(arm_idx, kind="stable")
+        bounds = np.searchsorted(arm_idx[order], np.arange(len(arms) + 1))
+        by_arm = _subset(lead, order)
+        uni = uniforms_for(c, lead.n, [len(a.steps) for a in arms])
+        for a, arm in enumerate(arms):
+            pos = order[bounds[a] : bounds[a + 1]]
+            sub = _subset(by_arm, slice(bounds[a], bounds[a + 1]))
+            rec = np.ones(pos.size, dtype=bool) if frames else None
+            gens.append(_arm_gen(sc, arm, sub, uni, rec, ctx, inbound[i][pos]))
+            meta.append((i, a, pos))
+    outs = _drive(gens, q)
+    per_chunk: list[Any] = []
+    for i, (_c, first, df, lead, arm_idx) in enumerate(chunks):
+        parts, positions, logs = [], [], []
+        for (j, a, pos), (out, log) in zip(meta, outs, strict=True):
+            if j != i:
+                continue
+            for d in log:
+                d["lead_idx"] = pos[d["lead_idx"]]
+            parts.append(out)
+            positions.append(pos)
+            logs.append((a, log))
+        per_chunk.append((df, lead, arm_idx, parts, positions, logs, first))
+    truth_rows: list[pd.DataFrame] = []
+    if truth:
+        # every lead through every arm: with the experiment's queue as the arms shared it
+        # (``experiment``), and alone with the same staff (``rollout``)
+        for arm in arms:
+            for setting in ("experiment", "rollout"):
+                if setting == "experiment":
+                    server: Queue | VirtualQueue = VirtualQueue(q)
+                else:
+                    _, server = fresh()
+                    server.inbound(arrivals)
+                tg = [
+                    _arm_gen(sc, arm, lead, uniforms_for(c, lead.n, [len(arm.steps)]), None, ctx, inbound[i])
+                    for i, (c, _f, _d, lead, _a) in enumerate(chunks)
+                ]
+                for (_c, _f, _d, lead, _a), (out, _) in zip(chunks, _drive(tg, server), strict=True):
+                    truth_rows += _truth_sums(arm.name, out, lead, setting)
+    return per_chunk, pd.concat(truth_rows, ignore_index=True) if truth_rows else pd.DataFrame()
 
 
 def _subset(lead: _Leads, sel: Any) -> _Leads:
@@ -839,6 +1293,16 @@ def _subset(lead: _Leads, sel: Any) -> _Leads:
         else:
             kw[f.name] = v[sel]
     return _Leads(**kw)
+
+
+def truth_in(truth: pd.DataFrame, setting: str = "experiment") -> pd.DataFrame:
+    """The rows of a truth table for one setting (``experiment`` or ``rollout``; see :data:`SETTINGS`).
+
+    A table without a ``setting`` column (written before settings existed) is returned as it is.
+    """
+    if "setting" not in truth.columns:
+        return truth
+    return truth[truth["setting"] == setting].reset_index(drop=True)
 
 
 def _concat_cats(frames: list[pd.DataFrame]) -> pd.DataFrame:
@@ -859,19 +1323,24 @@ def _concat_cats(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 
 def _truth_table(parts: list[pd.DataFrame], sc: Scenario) -> pd.DataFrame:
+    cols = ["setting", "arm", "service_line", "metric", "n", "mean", "true_diff"]
     if not parts or all(p.empty for p in parts):
-        return pd.DataFrame(columns=["arm", "service_line", "metric", "n", "mean", "true_diff"])
+        return pd.DataFrame(columns=cols)
     t = pd.concat(parts, ignore_index=True)
-    per = t.groupby(["arm", "metric", "service_line"], sort=False, observed=True)[["sum", "n"]].sum().reset_index()
-    overall = per.groupby(["arm", "metric"], sort=False)[["sum", "n"]].sum().reset_index()
+    keys = ["setting", "arm", "metric", "service_line"]
+    per = t.groupby(keys, sort=False, observed=True)[["sum", "n"]].sum().reset_index()
+    overall = per.groupby(["setting", "arm", "metric"], sort=False)[["sum", "n"]].sum().reset_index()
     overall["service_line"] = "all"
     t = pd.concat([overall, per], ignore_index=True)
     t["mean"] = t["sum"] / t["n"].where(t["n"] > 0)
-    ctrl = t[t["arm"] == sc.experiment.control].set_index(["metric", "service_line"])["mean"]
+    ctrl = t[t["arm"] == sc.experiment.control].set_index(["setting", "metric", "service_line"])["mean"]
     t["true_diff"] = (
-        t["mean"].to_numpy() - ctrl.reindex(pd.MultiIndex.from_frame(t[["metric", "service_line"]])).to_numpy()
+        t["mean"].to_numpy()
+        - ctrl.reindex(pd.MultiIndex.from_frame(t[["setting", "metric", "service_line"]])).to_numpy()
     )
-    return t[["arm", "service_line", "metric", "n", "mean", "true_diff"]]
+    # the experiment setting first: what a filter on arm, metric and line finds first
+    t["_o"] = (t["setting"] != "experiment").astype(int)
+    return t.sort_values("_o", kind="stable")[cols].reset_index(drop=True)
 
 
 def simulate(
@@ -925,6 +1394,13 @@ def simulate(
                 f"Arm {name!r} of scenario {scenario.name!r} would get 0 of {n_leads:,} leads "
                 f"(allocation share {share:.2g}); simulate more leads or raise its allocation."
             )
+    if scenario.contact_center is not None:
+        per_chunk, tr_parts = _simulate_centre(scenario, seed, n_leads, truth, progress)
+        frames = [_observed_frames(scenario, *pc[:6]) for pc in per_chunk]
+        leads = _concat_cats([f[0] for f in frames])
+        touches = _concat_cats([f[1] for f in frames])
+        tr = _truth_table([tr_parts] if truth else [], scenario)
+        return SimulationResult(scenario, seed, n_leads, leads, touches, tr)
     tasks = [_ChunkJob(scenario, seed, c, first, n, truth) for c, first, n in _random.chunks(n_leads)]
     results = map_tasks(
         _simulate_chunk,
@@ -946,7 +1422,15 @@ def potential_outcomes(scenario: Scenario, seed: int = 0, n_leads: int = 10_000)
     """Every lead's outcome under every arm (common random numbers): ``lead_id, arm, <metrics>``.
 
     The leads are those of ``simulate(scenario, seed, n_leads)``; this is what ``.truth`` averages.
+    Without a contact centre only (with one, a lead's outcome depends on every other lead's calls).
     """
+    if scenario.contact_center is not None:
+        from ..errors import ParameterError
+
+        raise ParameterError(
+            f"potential_outcomes: scenario {scenario.name!r} has a [contact_center], where one lead's outcome "
+            "depends on the others' calls; use simulate(...).truth (settings 'experiment' and 'rollout')."
+        )
     jobs = [_ChunkJob(scenario, seed, c, first, n, True, True) for c, first, n in _random.chunks(n_leads)]
     parts = [_simulate_chunk(j) for j in jobs]
     pot = pd.concat([p[2] for p in parts], ignore_index=True)
@@ -973,20 +1457,34 @@ def simulate_stats(
     if looks > 1:
         for st in acc.values():
             st.update({f"{k}@{j}": 0.0 for k in ["n", *keys] for j in range(1, looks + 1)})
-    for c, first, n in _random.chunks(n_leads):
-        df = make_leads_chunk(scenario, seed, c, first, n, identities=False)
-        lead = _Leads.from_frame(df, scenario)
-        arm_idx = assign(scenario, df, seed, c)
-        uniforms = _Uniforms(seed, c, lead.n)
-        order = np.argsort(arm_idx, kind="stable")
-        bounds = np.searchsorted(arm_idx[order], np.arange(len(arms) + 1))
-        by_arm = _subset(lead, order)
-        for a, arm in enumerate(arms):
-            out, _ = _run_arm(scenario, arm, _subset(by_arm, slice(bounds[a], bounds[a + 1])), uniforms, None)
+
+    def chunk_outputs() -> Iterable[tuple[int, list[tuple[dict[str, np.ndarray], np.ndarray]]]]:
+        """Per chunk: its first lead's number and, per arm, the arm's outcomes and chunk positions."""
+        if scenario.contact_center is not None:
+            per_chunk, _ = _simulate_centre(scenario, seed, n_leads, truth=False, frames=False)
+            for _df, _lead, _arm_idx, parts, positions, _logs, first in per_chunk:
+                yield first, list(zip(parts, positions, strict=True))
+            return
+        for c, first, n in _random.chunks(n_leads):
+            df = make_leads_chunk(scenario, seed, c, first, n, identities=False)
+            lead = _Leads.from_frame(df, scenario)
+            arm_idx = assign(scenario, df, seed, c)
+            uniforms = _Uniforms(seed, c, lead.n)
+            order = np.argsort(arm_idx, kind="stable")
+            bounds = np.searchsorted(arm_idx[order], np.arange(len(arms) + 1))
+            by_arm = _subset(lead, order)
+            outs = []
+            for a, arm in enumerate(arms):
+                out, _ = _run_arm(scenario, arm, _subset(by_arm, slice(bounds[a], bounds[a + 1])), uniforms, None)
+                outs.append((out, order[bounds[a] : bounds[a + 1]]))
+            yield first, outs
+
+    for first, outs in chunk_outputs():
+        for arm, (out, pos) in zip(arms, outs, strict=True):
             st = acc[arm.name]
-            st["n"] += float(bounds[a + 1] - bounds[a])
+            st["n"] += float(pos.size)
             # leads of this arm seen by each look: positions ascend within the arm (arrival order)
-            seen = np.searchsorted(first + order[bounds[a] : bounds[a + 1]], stops) if looks > 1 else None
+            seen = np.searchsorted(first + pos, stops) if looks > 1 else None
             if seen is not None:
                 for j, k in enumerate(seen, start=1):
                     st[f"n@{j}"] += float(k)

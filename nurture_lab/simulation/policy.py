@@ -27,6 +27,7 @@ from ..scenario.model import TCPA_CHANNELS, VISIBLE_CHANNELS
 
 __all__ = [
     "DEFERRALS",
+    "QUEUE_BIT",
     "REASONS",
     "REASON_CODE",
     "STOP_RULES",
@@ -35,6 +36,7 @@ __all__ = [
     "Message",
     "gate",
     "reason_labels",
+    "stop_time",
 ]
 
 DAY = 1440.0
@@ -186,6 +188,22 @@ STOP_RULES: tuple[tuple[str, StopRule], ...] = (
 )
 
 
+def stop_time(msg: Message, st: Any) -> np.ndarray:
+    """The earliest moment a stop rule that depends on time holds for each message (inf: none).
+
+    A call waiting for an agent is judged at the moment the agent reaches it; this lets the
+    contact centre spend no agent time on a call the gate would stop then (the gate still decides).
+    """
+    idx = msg.idx
+    t = np.minimum(st.loss(idx), st.disqualified_at[idx])
+    t = np.minimum(t, st.opted_for(msg.channel, idx))
+    if msg.kind != "reminder":
+        t = np.minimum(t, st.booked_at[idx])
+    if msg.if_no_response:
+        t = np.minimum(t, st.contacted[idx])
+    return t
+
+
 def exposed(msg: Message, st: Any) -> np.ndarray:
     """Leads for whom this message would show condition-revealing content where others may see it."""
     if not msg.reveals or msg.channel not in VISIBLE_CHANNELS:
@@ -278,13 +296,22 @@ TIMING_RULES: tuple[tuple[str, TimingRule], ...] = (
     ("cap_week", _cap_week),
     ("state_24h", _state_24h),
 )
-#: Deferral reasons, in bit order of :attr:`GateResult.defer` (``sensitive_replaced`` and
-#: ``handoff_duplicate`` are notes on a sent message, not deferrals).
-DEFERRALS: tuple[str, ...] = (*(name for name, _ in TIMING_RULES), "sensitive_replaced", "handoff_duplicate")
+#: Deferral reasons, in bit order of :attr:`GateResult.defer`: the timing rules, then ``queue`` (a
+#: call waited for a free agent of the contact centre); ``sensitive_replaced`` and
+#: ``handoff_duplicate`` are notes on a sent message, not deferrals.
+DEFERRALS: tuple[str, ...] = (
+    *(name for name, _ in TIMING_RULES),
+    "queue",
+    "sensitive_replaced",
+    "handoff_duplicate",
+)
 _BIT = {name: 1 << i for i, name in enumerate(DEFERRALS)}
+#: The deferral bit of a call that waited for an agent.
+QUEUE_BIT = _BIT["queue"]
 
 #: Every reason code of the touch log: '' (none), the deferrals, the stop rules, then the gate's
-#: own outcomes (no allowed time before the horizon; a reminder that would arrive after the visit).
+#: own outcomes (no allowed time before the horizon; a reminder that would arrive after the visit;
+#: a call no agent of the contact centre reached).
 REASONS: tuple[str, ...] = (
     "",
     *DEFERRALS,
@@ -292,6 +319,7 @@ REASONS: tuple[str, ...] = (
     "no_allowed_time",
     "after_horizon",
     "after_visit",
+    "no_agent",
 )
 REASON_CODE: dict[str, int] = {r: i for i, r in enumerate(REASONS)}
 _R = REASON_CODE

@@ -34,6 +34,9 @@ TOUCH_COLUMNS: dict[str, str] = {
     "engaged": "clicked, replied or answered",
     "opted_out": "the lead opted out on this touch",
     "duplicate": "the second send of a failed handoff (handoff_failure_mode = 'duplicate')",
+    "queue_minutes": "calls with a contact centre: minutes the call waited for a free agent (NaN: not a call, "
+    "no [contact_center], or skipped)",
+    "handle_minutes": "calls with a contact centre: agent minutes spent on it (connected, voicemail or no answer)",
 }
 
 
@@ -64,6 +67,13 @@ def touch_frame(
     def cat(key: str) -> np.ndarray:
         return np.concatenate([d[key] for _, d in parts])
 
+    def cat_or_nan(key: str) -> np.ndarray:
+        if not any(key in d for _, d in parts):
+            return np.full(sum(d["lead_idx"].size for _, d in parts), np.nan, dtype=np.float32)
+        return np.concatenate(
+            [d[key] if key in d else np.full(d["lead_idx"].size, np.nan, dtype=np.float32) for _, d in parts]
+        ).astype(np.float32)
+
     idx = cat("lead_idx")
     arm = np.concatenate([np.full(d["lead_idx"].size, a, dtype=np.int8) for a, d in parts])
     base = created_min[idx]
@@ -93,6 +103,8 @@ def touch_frame(
             "engaged": cat("engaged"),
             "opted_out": cat("opted_out"),
             "duplicate": cat("duplicate"),
+            "queue_minutes": cat_or_nan("queue"),
+            "handle_minutes": cat_or_nan("handle"),
         }
     )
 
@@ -115,5 +127,7 @@ def empty_touches(sc: Scenario, arm_names: list[str]) -> pd.DataFrame:
             "engaged": pd.Series([], dtype=bool),
             "opted_out": pd.Series([], dtype=bool),
             "duplicate": pd.Series([], dtype=bool),
+            "queue_minutes": pd.Series([], dtype=np.float32),
+            "handle_minutes": pd.Series([], dtype=np.float32),
         }
     )

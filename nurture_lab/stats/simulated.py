@@ -26,7 +26,7 @@ from .._parallel import DEFAULT_JOBS, map_tasks
 from .._results import ResultMixin
 from ..errors import check_param, require
 from ..scenario.model import Scenario
-from ..simulation.engine import simulate, simulate_stats
+from ..simulation.engine import simulate, simulate_stats, truth_in
 from .analysis import _adjust, _binary_row, _numeric_row
 from .sequential import always_valid_p
 
@@ -128,7 +128,7 @@ def _css(total: float, sumsq: float, n: float) -> float:
 def _true_effects(scenario: Scenario, metric: str, seed: int, truth_leads: int) -> tuple[dict[str, float], float]:
     """True effect of each arm and the control's true mean (common random numbers)."""
     res = simulate(scenario, seed=seed, n_leads=truth_leads, truth=True)
-    t = res.truth
+    t = truth_in(res.truth)
     t = t[(t["metric"] == metric) & (t["service_line"] == "all")]
     ctrl = float(t.loc[t["arm"] == scenario.experiment.control, "mean"].iloc[0])
     return dict(zip(t["arm"], t["true_diff"].astype(float))), ctrl

@@ -6,6 +6,7 @@ engine's own offset tables; windows and caps are recomputed from the log alone.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 import nurture_lab as nl
@@ -64,11 +65,18 @@ def check_invariants(res: nl.SimulationResult) -> None:
     end = st.map(lambda s: pol.state_quiet_hours.get(s, pol.quiet_hours)[1]).astype(float)
     bad = ~((hour >= start - 1e-6) & (hour < end))
     assert not bad.any(), f"texts or calls in quiet hours:\n{tcpa[bad].head()}"
-    # calls only in staffed hours on staffed days (reminders and duplicates included)
+    # calls only in staffed hours on staffed days (reminders and duplicates included): the contact
+    # centre's clock when there is one, else the lead's
     calls = sent[sent["channel"] == "call"]
-    cl = local_time(calls, res.leads)
-    assert cl["weekday"].isin(pol.staffed_days).all(), "a call on an unstaffed day"
-    assert ((cl["hour"] >= pol.staffed_hours[0] - 1e-6) & (cl["hour"] < pol.staffed_hours[1])).all()
+    cc = sc.contact_center
+    if cc is None:
+        cl = local_time(calls, res.leads)
+        assert cl["weekday"].isin(pol.staffed_days).all(), "a call on an unstaffed day"
+        assert ((cl["hour"] >= pol.staffed_hours[0] - 1e-6) & (cl["hour"] < pol.staffed_hours[1])).all()
+        assert calls["queue_minutes"].isna().all() and calls["handle_minutes"].isna().all()
+        assert not res.leads["missed_call"].any()
+    else:
+        check_centre(res)
 
     # consent, confidential communication, chat sessions, sensitive lines
     for ch in ("email", "sms", "call"):
@@ -172,3 +180,60 @@ def check_invariants(res: nl.SimulationResult) -> None:
     n_steps = res.leads["arm"].astype(str).map({a.name: len(a.steps) for a in sc.experiment.arms})
     rows = first.groupby("lead_id").size().reindex(res.leads["lead_id"], fill_value=0).to_numpy()
     assert (rows == n_steps.to_numpy()).all(), "a planned touch missing from the log"
+
+
+def agents_on_shift(sc: nl.Scenario, minutes_utc: pd.DatetimeIndex) -> np.ndarray:
+    """Agents on shift at each UTC minute, from the scenario's table and the centre's zone (zoneinfo)."""
+    cc, pol = sc.contact_center, sc.policy
+    assert cc is not None
+    loc = minutes_utc.tz_convert(cc.timezone)
+    wd, hour = loc.day_of_week.to_numpy(), (loc.hour + loc.minute / 60).to_numpy()
+    if isinstance(cc.agents, tuple):
+        table = np.array(cc.agents)
+        return table[wd, loc.hour.to_numpy()]
+    on = np.isin(wd, pol.staffed_days) & (hour >= pol.staffed_hours[0]) & (hour < pol.staffed_hours[1])
+    return np.where(on, cc.agents, 0)
+
+
+def concurrent_calls(res: nl.SimulationResult) -> tuple[pd.DatetimeIndex, np.ndarray]:
+    """Calls in progress in each UTC minute: every call made (its handle minutes) and every inbound
+    call answered live (the connected handle time from its ring)."""
+    cc = res.scenario.contact_center
+    assert cc is not None
+    T = res.touches
+    made = T[(T["status"] == "sent") & (T["channel"] == "call")]
+    start = made["sent_at"].astype("datetime64[ms, UTC]").astype("int64").to_numpy()
+    assert (start % 60_000 == 0).all(), "a call that does not start on a whole minute"
+    start = start // 60_000
+    handle = made["handle_minutes"].to_numpy().astype(np.int64)
+    L = res.leads
+    live = L[(L["source"] == "phone") & ~L["missed_call"]] if cc.inbound_calls else L.iloc[:0]
+    ring = np.ceil(live["created_at"].astype("datetime64[ms, UTC]").astype("int64").to_numpy() / 60_000)
+    start = np.concatenate([start, ring.astype(np.int64)])
+    handle = np.concatenate([handle, np.full(ring.size, cc.handle_minutes["connected"])])
+    g0 = int(start.min())
+    n = int((start + handle).max()) - g0 + 1
+    d = np.zeros(n + 1, dtype=np.int64)
+    np.add.at(d, start - g0, 1)
+    np.add.at(d, start - g0 + handle, -1)
+    minutes = pd.to_datetime((np.arange(n) + g0) * 60, unit="s", utc=True)
+    return pd.DatetimeIndex(minutes), np.cumsum(d)[:n]
+
+
+def check_centre(res: nl.SimulationResult) -> None:
+    """The contact centre: calls only while agents are on shift, never more at once than agents."""
+    cc = res.scenario.contact_center
+    assert cc is not None
+    T = res.touches
+    calls = T[(T["status"] == "sent") & (T["channel"] == "call")]
+    assert calls["handle_minutes"].isin(list(cc.handle_minutes.values())).all(), "a call without its handle time"
+    assert (calls["queue_minutes"] >= 0).all()
+    connected = calls[calls["engaged"]]
+    assert (connected["handle_minutes"] == cc.handle_minutes["connected"]).all(), "an answered call not connected"
+    minutes, busy = concurrent_calls(res)
+    agents = agents_on_shift(res.scenario, minutes)
+    over = busy > agents
+    assert not over.any(), f"{busy[over].max()} calls at once at {minutes[over][0]} with {agents[over][0]} agents"
+    # staff minutes are the agents' handle time for calls
+    missed = res.leads["missed_call"]
+    assert (res.leads.loc[missed, "source"] == "phone").all(), "a missed call that was not an inbound call"

@@ -28,7 +28,8 @@ def test_the_four_files_and_their_manifest(run: nl.SimulationResult, tmp_path: P
     leads = pd.read_parquet(tmp_path / "leads.parquet")
     assert not {"name", "email", "phone"} & set(leads.columns)
     truth = pd.read_csv(tmp_path / "truth.csv")
-    assert list(truth.columns) == ["arm", "service_line", "metric", "n", "mean", "true_diff"]
+    assert list(truth.columns) == ["setting", "arm", "service_line", "metric", "n", "mean", "true_diff"]
+    assert set(truth["setting"]) == {"experiment", "rollout"}
 
 
 def test_identities_only_when_asked(run: nl.SimulationResult, tmp_path: Path) -> None:

@@ -78,7 +78,7 @@ def test_analytic_and_simulated_power_agree_for_a_single_touch(speed: nl.Scenari
     slow = Step(channel="call", content="confirmation", anchor="inquiry", delay_minutes=240)
     exp = nl.scenario.Experiment(arms=(Arm("slow", (slow,)), Arm("fast", (fast,))), control="slow")
     sc = dataclasses.replace(speed, experiment=exp)
-    truth = nl.simulate(sc, seed=0, n_leads=200_000).truth
+    truth = nl.truth_in(nl.simulate(sc, seed=0, n_leads=200_000).truth)
     t = truth[(truth["metric"] == "booked_30d") & (truth["service_line"] == "all")].set_index("arm")["mean"]
     p0, d = float(t["slow"]), float(t["fast"] - t["slow"])
     n_arm = nl.sample_size(p0, d, power=0.6)

@@ -1,0 +1,485 @@
+"""The contact centre: a finite number of agents working one queue of calls shared by every arm.
+
+Time unit: UTC minutes since 1970-01-01 (``abs``); the centre's clock is its own time zone
+(``[contact_center] timezone``), with its daylight-saving changes.
+
+How a call is placed (see :class:`Queue`):
+
+* The policy gate gives the earliest moment the call may be made (the *request*); the call joins
+  the queue at the next whole minute.
+* Calls are served in **rounds**: round 0 are the inbound phone inquiries (answered live when an
+  agent is free that minute, else missed), round ``r`` the ``r``-th outbound call of every lead's
+  cadence, across every arm and chunk. Earlier rounds go first (a lead's first call before anyone's
+  follow-up, as speed-to-lead practice asks); within a round the order is first requested, first
+  served (``queue = "fifo"``) or higher lead score first (``"score"``), then fifo.
+* An agent takes a call when free and only if the shift lasts for the longest handle time (no
+  call is cut by the end of a shift), so the calls in progress never exceed the agents on shift —
+  a test checks it minute by minute.
+* When the agent reaches the call the lead's situation is judged again: outside the lead's legal
+  calling hours, or after a stop (booked, lost, opted out, answered) the agent spends no time on it;
+  the engine's policy gate then decides, at that moment, to skip it or to put it back in the queue
+  at its next allowed time. The call's outcome — connected, voicemail, no answer — is drawn at
+  that moment from the lead's engagement probability then, and sets the agent minutes.
+
+Deterministic: no random draw here; the draws come with the calls (common random numbers), and
+the queue is one pass in a fixed order over every chunk, so one seed gives one result on any
+number of processes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from ..scenario.model import ContactCenter, Policy
+from .calendar import dst_transitions
+
+__all__ = ["Calls", "CentreClock", "Queue", "VirtualQueue", "erlang_c_agents", "erlang_c_wait"]
+
+DAY = 1440.0
+WEEK_MIN = 7 * 1440
+INF = np.inf
+
+
+# --------------------------------------------------------------------------------------
+# Erlang C (sizing)
+
+
+def erlang_c_wait(agents: int, load: float) -> float:
+    """Probability that a call waits (Erlang C) with ``agents`` servers and ``load`` Erlangs offered."""
+    if agents <= load:
+        return 1.0
+    # the Erlang B recursion is numerically stable; C follows from B
+    b = 1.0
+    for k in range(1, agents + 1):
+        b = load * b / (k + load * b)
+    return agents * b / (agents - load * (1 - b))
+
+
+def erlang_c_agents(calls_per_hour: float, handle_minutes: float, target_wait: float = 0.2) -> int:
+    """Fewest agents for which at most ``target_wait`` of calls wait (Erlang C) [ASSUMPTION: 80% answered at once].
+
+    >>> erlang_c_agents(30, 4)
+    4
+    """
+    load = calls_per_hour * handle_minutes / 60.0
+    n = max(1, math.floor(load) + 1)
+    while erlang_c_wait(n, load) > target_wait:
+        n += 1
+    return n
+
+
+# --------------------------------------------------------------------------------------
+# The centre's clock and capacity
+
+
+class CentreClock:
+    """The centre's local time (with its daylight-saving changes) and agents on shift per minute."""
+
+    def __init__(self, cc: ContactCenter, pol: Policy, first_abs: float, span_days: float) -> None:
+        z = ZoneInfo(cc.timezone)
+        start = dt.date(1970, 1, 1) + dt.timedelta(days=int(first_abs // DAY) - 1)
+        off = dt.datetime.combine(start, dt.time(12), tzinfo=z).utcoffset()
+        self.off0 = 0.0 if off is None else off.total_seconds() / 60
+        trans = dst_transitions((cc.timezone,), first_abs, span_days)
+        self.dst_at = np.array([t[1] for t in trans], dtype=np.float64)
+        self.dst_delta = np.array([t[2] for t in trans], dtype=np.float64)
+        self.week = _week_capacity(cc, pol)  # agents per minute of the week (Monday 00:00 = 0)
+        open_ = self.week > 0
+        self.always_closed = not open_.any()
+        # minutes from each minute of the week to the next open minute (0 where open)
+        wait = np.zeros(WEEK_MIN, dtype=np.float64)
+        if not self.always_closed:
+            idx = np.flatnonzero(open_)
+            pos = np.arange(WEEK_MIN)
+            nxt = np.searchsorted(idx, pos)
+            nxt_min = np.where(nxt < idx.size, idx[np.minimum(nxt, idx.size - 1)], idx[0] + WEEK_MIN)
+            wait = (nxt_min - pos).astype(np.float64)
+        self.wait = wait
+
+    def local(self, abs_min: np.ndarray) -> np.ndarray:
+        """Local wall-clock minutes of the centre (since 1970-01-01 00:00 local, a Thursday)."""
+        a = np.asarray(abs_min, dtype=np.float64)
+        out = a + self.off0
+        for at, d in zip(self.dst_at, self.dst_delta, strict=True):
+            out = out + np.where(a >= at, d, 0.0)
+        return out
+
+    def minute_of_week(self, local: np.ndarray) -> np.ndarray:
+        day = np.floor(local / DAY)
+        return (((day + 3) % 7) * DAY + (local - day * DAY)).astype(np.int64) % WEEK_MIN
+
+    def next_open(self, abs_min: np.ndarray) -> np.ndarray:
+        """Earliest UTC minute >= ``abs_min`` at which an agent is on shift (NaN: never)."""
+        a = np.asarray(abs_min, dtype=np.float64)
+        if self.always_closed:
+            return np.full(a.shape, np.nan)
+        loc = self.local(a)
+        w = self.wait[self.minute_of_week(loc)]
+        out = np.where(w > 0, a + w - (loc - np.floor(loc)), a)
+        for at in self.dst_at:  # a daylight-saving change in between: judge those again
+            redo = (a < at) & (out >= at) & (w > 0)
+            if redo.any():
+                out[redo] = self.next_open(out[redo])
+        return out
+
+    def capacity(self, g0: int, n: int) -> np.ndarray:
+        """Agents on shift in each UTC minute ``g0 .. g0 + n - 1``."""
+        m = np.arange(g0, g0 + n, dtype=np.float64)
+        return self.week[self.minute_of_week(self.local(m))]
+
+
+def _week_capacity(cc: ContactCenter, pol: Policy) -> np.ndarray:
+    week = np.zeros(WEEK_MIN, dtype=np.int64)
+    if isinstance(cc.agents, tuple):
+        for d, row in enumerate(cc.agents):
+            for h, v in enumerate(row):
+                week[d * 1440 + h * 60 : d * 1440 + (h + 1) * 60] = v
+        return week
+    a, b = round(pol.staffed_hours[0] * 60), round(pol.staffed_hours[1] * 60)
+    for d in pol.staffed_days:
+        week[d * 1440 + a : d * 1440 + b] = int(cc.agents)
+    return week
+
+
+# --------------------------------------------------------------------------------------
+# Calls
+
+
+@dataclass
+class Calls:
+    """A batch of call requests (one array entry per call), with what judging it at a moment needs."""
+
+    req: np.ndarray  # UTC minute the gate allows the call
+    level: np.ndarray  # queue priority within the round (higher first)
+    created: np.ndarray  # UTC minute of the lead's inquiry
+    off0: np.ndarray  # the lead's UTC offset at the inquiry (minutes)
+    dst_at: np.ndarray  # (n, k) the lead's daylight-saving changes (UTC minute; inf: none)
+    dst_delta: np.ndarray  # (n, k)
+    lo: np.ndarray  # legal calling window, local minutes of the day [lo, hi)
+    hi: np.ndarray
+    stop: np.ndarray  # minutes since inquiry from which a stop rule holds (inf: none)
+    horizon: np.ndarray  # minutes since inquiry after which nothing is sent
+    p: np.ndarray  # engagement probability without the time-dependent factors
+    pref_hour: np.ndarray
+    u_eng: np.ndarray
+    u_vm: np.ndarray
+
+    @staticmethod
+    def concat(parts: list[Calls]) -> Calls:
+        k = max((p.dst_at.shape[1] for p in parts), default=0)
+
+        def pad(x: np.ndarray, fill: float) -> np.ndarray:
+            if x.shape[1] == k:
+                return x
+            return np.hstack([x, np.full((x.shape[0], k - x.shape[1]), fill)])
+
+        kw: dict[str, Any] = {}
+        for f in Calls.__dataclass_fields__:
+            if f == "dst_at":
+                kw[f] = np.vstack([pad(p.dst_at, INF) for p in parts]) if parts else np.zeros((0, 0))
+            elif f == "dst_delta":
+                kw[f] = np.vstack([pad(p.dst_delta, 0.0) for p in parts]) if parts else np.zeros((0, 0))
+            else:
+                kw[f] = np.concatenate([getattr(p, f) for p in parts])
+        return Calls(**kw)
+
+    def take(self, rows: np.ndarray) -> Calls:
+        return Calls(**{f: getattr(self, f)[rows] for f in Calls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class _Model:
+    """The engagement formula's time-dependent part and the handle times."""
+
+    speed_floor: float
+    half_life: float
+    pref_mult: float
+    connected: int
+    voicemail: int
+    no_answer: int
+    voicemail_rate: float
+
+
+def judge(c: Calls, rows: Any, at: np.ndarray, mdl: _Model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """At UTC minute ``at``: may the call be made (legal hours, no stop), is it connected, agent minutes."""
+    t = at - c.created[rows]
+    loc = at + c.off0[rows]
+    if c.dst_at.shape[1]:
+        loc = loc + (np.where(at[:, None] >= c.dst_at[rows], c.dst_delta[rows], 0.0)).sum(axis=1)
+    lm = loc % DAY
+    ok = (lm >= c.lo[rows]) & (lm < c.hi[rows]) & (t < c.stop[rows]) & (t <= c.horizon[rows])
+    p = c.p[rows] * (mdl.speed_floor + (1 - mdl.speed_floor) * np.exp2(-t / mdl.half_life))
+    p = np.where(np.abs(lm / 60.0 - c.pref_hour[rows]) <= 2, p * mdl.pref_mult, p)
+    conn = ok & (c.u_eng[rows] < np.minimum(p, 1.0))
+    vm = ok & ~conn & (c.u_vm[rows] < mdl.voicemail_rate)
+    handle = np.where(conn, mdl.connected, np.where(vm, mdl.voicemail, mdl.no_answer))
+    return ok, conn, np.where(ok, handle, 0)
+
+
+@dataclass
+class Served:
+    """What the queue did with each call of a batch."""
+
+    start: np.ndarray  # UTC minute an agent reached it (NaN: never within the timeline)
+    ok: np.ndarray  # the agent could make the call then
+    connected: np.ndarray
+    handle: np.ndarray  # agent minutes (0 where not ok)
+
+
+# --------------------------------------------------------------------------------------
+# The queue
+
+
+class Queue:
+    """Agents on shift per minute over the simulated timeline, and the calls already placed."""
+
+    def __init__(self, clock: CentreClock, g0: int, n_minutes: int, mdl: _Model) -> None:
+        self.clock, self.g0, self.mdl = clock, g0, mdl
+        self.hmax = max(mdl.connected, mdl.voicemail, mdl.no_answer)
+        self.n = n_minutes
+        self.agents = clock.capacity(g0, n_minutes + self.hmax + 1)
+        self.busy = np.zeros(self.agents.size, dtype=np.int64)  # calls in progress per minute
+        #: per round and level: (arrivals, reached) cumulative counts per minute, for VirtualQueue
+        self.curves: dict[int, dict[int, tuple[np.ndarray, np.ndarray]]] = {}
+
+    def _capmin(self) -> np.ndarray:
+        """Agents free in every minute of [m, m + longest handle): no call is cut by a shift's end."""
+        res = self.agents - self.busy
+        out = res[: self.n].copy()
+        for j in range(1, self.hmax):
+            np.minimum(out, res[j : j + self.n], out=out)
+        return out
+
+    def commit(self, start: np.ndarray, handle: np.ndarray) -> None:
+        """Hold the agents for calls actually made (UTC start minutes, agent minutes)."""
+        keep = np.isfinite(start) & (handle > 0)
+        if not keep.any():
+            return
+        s = start[keep].astype(np.int64) - self.g0
+        lo, hi = int(s.min()), int(s.max()) + self.hmax + 1
+        d = np.zeros(hi - lo + 1, dtype=np.int64)
+        np.add.at(d, s - lo, 1)
+        np.add.at(d, s - lo + handle[keep].astype(np.int64), -1)
+        self.busy[lo:hi] += np.cumsum(d)[: hi - lo]
+
+    def inbound(self, arrive_abs: np.ndarray) -> np.ndarray:
+        """Inbound calls ring at ``arrive_abs``: answered (True) when an agent is free that minute."""
+        a = np.ceil(arrive_abs).astype(np.int64) - self.g0
+        order = np.argsort(a, kind="stable")
+        cap = self._capmin()
+        answered = np.zeros(a.size, dtype=bool)
+        if a.size == 0:
+            return answered
+        mins, first, counts = np.unique(a[order], return_index=True, return_counts=True)
+        busy_new = np.zeros(self.busy.size + 1, dtype=np.int64)  # releases of answered calls
+        rel = busy_new
+        busy = 0
+        last = int(mins[0])
+        h = self.mdl.connected
+        cap_l = cap.tolist()
+        for m, f, c in zip(mins.tolist(), first.tolist(), counts.tolist(), strict=True):
+            busy -= int(rel[last + 1 : m + 1].sum()) if m > last else 0
+            last = m
+            if m >= self.n:
+                break
+            free = cap_l[m] - busy
+            k = min(max(free, 0), c)
+            if k:
+                answered[order[f : f + k]] = True
+                rel[m + h] += k
+                busy += k
+        start = np.where(answered, (a + self.g0).astype(np.float64), np.nan)
+        self.commit(start, np.where(answered, h, 0))
+        return answered
+
+    def serve(self, c: Calls, rnd: int, record: bool) -> Served:
+        """Serve one batch of calls (one round, or calls put back in it) through the free agents.
+
+        A call's agent minutes depend on its outcome, and its outcome on the moment an agent reaches
+        it; the queue is solved by a few passes: outcomes judged at the request, the queue run, the
+        outcomes judged again where the agents reached the calls, until they no longer change
+        (``MAX_PASSES``; a call whose outcome still changes keeps the outcome of the pass that placed
+        it, so the agents' time always matches the queue). Each pass is one loop over minutes with
+        counts only; the outcomes are judged for all calls at once.
+        """
+        n_calls = c.req.size
+        start = np.full(n_calls, np.nan)
+        ok = np.zeros(n_calls, dtype=bool)
+        conn = np.zeros(n_calls, dtype=bool)
+        handle = np.zeros(n_calls, dtype=np.int64)
+        if n_calls == 0:
+            return Served(start, ok, conn, handle)
+        a = np.maximum(np.ceil(c.req).astype(np.int64) - self.g0, 0)
+        inside = np.flatnonzero(a < self.n)
+        ok[inside], conn[inside], handle[inside] = judge(c, inside, (a[inside] + self.g0).astype(np.float64), self.mdl)
+        levels = sorted(np.unique(c.level[inside]).tolist(), reverse=True)
+        orders = []
+        for lv in levels:
+            rows = inside[c.level[inside] == lv]
+            orders.append(rows[np.argsort(a[rows], kind="stable")])
+        cap = self._capmin()
+        # the next minute (>= m) with a free agent before this batch: skips nights and booked stretches
+        pos = np.where(cap > 0, np.arange(self.n), self.n)
+        open_next = np.minimum.accumulate(pos[::-1])[::-1]
+        cums = [np.cumsum(np.bincount(a[o], minlength=self.n)) for o in orders]
+        for it in range(MAX_PASSES):
+            start = self._place(a, orders, handle, cap, open_next, cums)
+            reached = np.flatnonzero(np.isfinite(start))
+            o2, c2, h2 = judge(c, reached, start[reached], self.mdl)
+            same = h2 == handle[reached]
+            # the same agent minutes: the outcome at the moment reached stands
+            ok[reached[same]], conn[reached[same]] = o2[same], c2[same]
+            if same.all() or it == MAX_PASSES - 1:
+                # a call whose outcome still changes keeps the outcome this placement used
+                break
+            ch = reached[~same]
+            ok[ch], conn[ch], handle[ch] = o2[~same], c2[~same], h2[~same]
+        if record and rnd not in self.curves:
+            curves = {}
+            for lv, o in zip(levels, orders, strict=True):
+                arrived = np.cumsum(np.bincount(a[o], minlength=self.n))
+                s = start[o]
+                reached_m = (s[np.isfinite(s)] - self.g0).astype(np.int64)
+                curves[lv] = (arrived, np.cumsum(np.bincount(reached_m, minlength=self.n))[: self.n])
+            self.curves[rnd] = curves
+        return Served(start, ok, conn, np.where(np.isfinite(start), handle, 0))
+
+    def _place(
+        self,
+        a: np.ndarray,
+        orders: list[np.ndarray],
+        handle: np.ndarray,
+        cap: np.ndarray,
+        open_next: np.ndarray,
+        cums: list[np.ndarray],
+    ) -> np.ndarray:
+        """One pass of the queue with known agent minutes per call: the UTC minute each call is reached."""
+        start = np.full(a.size, np.nan)
+        n = self.n
+        hvals = sorted({int(h) for h in np.unique(handle)} - {0})
+        nz, rels, totals = [], [], []
+        for o in orders:
+            h = handle[o]
+            nz.append(np.r_[0, np.cumsum(h > 0)])
+            rels.append([(hv, np.r_[0, np.cumsum(h == hv)]) for hv in hvals])
+            totals.append(o.size)
+        ptr = [0] * len(orders)
+        started_at: list[list[tuple[int, int, int]]] = [[] for _ in orders]
+        rel = [0] * (n + self.hmax + 2)
+        busy = 0
+        first = [int(a[o[0]]) for o in orders if o.size]
+        m = min(first) if first else n
+        nl = len(orders)
+        while m < n:
+            busy -= rel[m]
+            free = int(cap[m]) - busy
+            waiting_any = False
+            for li in range(nl):
+                cl, p = cums[li], ptr[li]
+                while True:
+                    waiting = int(cl[m]) - p
+                    if waiting <= 0:
+                        break
+                    if free <= 0:
+                        waiting_any = True
+                        break
+                    k = free if free < waiting else waiting
+                    q = p + k
+                    used = int(nz[li][q] - nz[li][p])
+                    for hv, cum in rels[li]:
+                        cnt = int(cum[q] - cum[p])
+                        if cnt:
+                            rel[m + hv] += cnt
+                    started_at[li].append((p, q, m))
+                    busy += used
+                    free -= used
+                    p = q
+                ptr[li] = p
+            if waiting_any:
+                if busy == 0:  # nothing of this pass in progress: wait for the next free agent
+                    nm = int(open_next[m + 1]) if m + 1 < n else n
+                    m = nm
+                else:
+                    m += 1
+                continue
+            nxt = [int(a[orders[li][ptr[li]]]) for li in range(nl) if ptr[li] < totals[li]]
+            if not nxt:
+                break
+            nm = max(min(nxt), m + 1)
+            busy -= sum(rel[m + 1 : nm])
+            m = nm
+        for li, o in enumerate(orders):
+            spans = started_at[li]
+            if not spans:
+                continue
+            arr = np.array(spans, dtype=np.int64)
+            lens = arr[:, 1] - arr[:, 0]
+            start[o[: int(arr[-1, 1])]] = np.repeat(arr[:, 2], lens) + self.g0
+        return start
+
+
+#: Passes of the queue per batch (see :meth:`Queue.serve`).
+MAX_PASSES = 4
+
+
+class VirtualQueue:
+    """The queue an experiment's calls met, applied to calls that were not made (the truth's
+    ``experiment`` setting): a call requested at minute ``a`` is reached when the real queue had
+    reached every call of its round and level requested by ``a``; it takes no agent time."""
+
+    def __init__(self, real: Queue) -> None:
+        self.real = real
+
+    def serve(self, c: Calls, rnd: int, record: bool) -> Served:
+        q = self.real
+        n_calls = c.req.size
+        a = np.maximum(np.ceil(c.req).astype(np.int64) - q.g0, 0)
+        start = np.full(n_calls, np.nan)
+        inside = a < q.n
+        curves = q.curves.get(rnd, {})
+        if not curves:
+            start[inside] = a[inside] + q.g0
+        else:
+            lv_known = np.array(sorted(curves))
+            for lv in np.unique(c.level[inside]):
+                rows = np.flatnonzero(inside & (c.level == lv))
+                use = lv_known[lv_known <= lv]
+                key = int(use.max()) if use.size else int(lv_known.min())
+                arrived, reached = curves[key]
+                need = arrived[a[rows]]
+                m = np.searchsorted(reached, need, side="left")
+                m = np.maximum(m, a[rows])
+                good = m < q.n
+                start[rows[good]] = m[good] + q.g0
+        rows = np.flatnonzero(np.isfinite(start))
+        ok = np.zeros(n_calls, dtype=bool)
+        conn = np.zeros(n_calls, dtype=bool)
+        handle = np.zeros(n_calls, dtype=np.int64)
+        o, cn, h = judge(c, rows, start[rows], q.mdl)
+        ok[rows], conn[rows], handle[rows] = o, cn, h
+        return Served(start, ok, conn, handle)
+
+    def commit(self, start: np.ndarray, handle: np.ndarray) -> None:
+        """A virtual call takes no agent time."""
+
+    def inbound(self, arrive_abs: np.ndarray) -> np.ndarray:  # pragma: no cover - not used
+        raise NotImplementedError
+
+
+def model_of(cc: ContactCenter, beh: Any) -> _Model:
+    hm = cc.handle_minutes
+    return _Model(
+        float(beh.speed_floor),
+        float(beh.speed_half_life_minutes),
+        float(beh.preferred_hour_multiplier),
+        int(hm["connected"]),
+        int(hm["voicemail"]),
+        int(hm["no_answer"]),
+        float(cc.voicemail_rate),
+    )

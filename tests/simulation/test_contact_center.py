@@ -1,0 +1,189 @@
+"""The contact centre: finite agents, one queue shared by every arm, missed inbound calls, two truths.
+
+Capacity is checked minute by minute from the event log alone, with the centre's local time from
+zoneinfo (pandas ``tz_convert``), never with the engine's own clock or capacity grid.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import nurture_lab as nl
+from nurture_lab.errors import ScenarioError
+from nurture_lab.scenario.loader import scenario_from_dict
+from nurture_lab.simulation.contact_center import erlang_c_agents, erlang_c_wait
+from nurture_lab.simulation.engine import truth_in
+
+from .invariants import agents_on_shift, check_invariants, concurrent_calls
+
+
+def _erlang_c_closed_form(n: int, a: float) -> float:
+    top = a**n / math.factorial(n) * n / (n - a)
+    return top / (sum(a**k / math.factorial(k) for k in range(n)) + top)
+
+
+def test_erlang_c_agrees_with_the_closed_form() -> None:
+    assert erlang_c_wait(3, 2.0) == pytest.approx(4 / 9)
+    for n, a in ((5, 3.2), (12, 10.5), (40, 31.0)):
+        assert erlang_c_wait(n, a) == pytest.approx(_erlang_c_closed_form(n, a), rel=1e-9)
+    n = erlang_c_agents(calls_per_hour=120, handle_minutes=4, target_wait=0.2)
+    load = 120 * 4 / 60
+    assert _erlang_c_closed_form(n, load) <= 0.2 < _erlang_c_closed_form(n - 1, load) if n - 1 > load else True
+
+
+def _with_centre(**kw: object) -> nl.Scenario:
+    sc = nl.load_scenario("speed_to_lead")
+    return dataclasses.replace(sc, contact_center=nl.ContactCenter(**kw))
+
+
+@pytest.fixture(scope="module")
+def scarce() -> nl.SimulationResult:
+    """Two agents for 8,000 leads: the queue binds."""
+    return nl.simulate(_with_centre(agents=2), seed=5, n_leads=8000)
+
+
+def test_calls_never_exceed_the_agents_on_shift(scarce: nl.SimulationResult) -> None:
+    check_invariants(scarce)  # includes calls in progress <= agents, minute by minute
+    minutes, busy = concurrent_calls(scarce)
+    agents = agents_on_shift(scarce.scenario, minutes)
+    assert busy.max() == 2 and (busy == agents)[agents > 0].mean() > 0.3  # the queue does bind
+    calls = scarce.touches[(scarce.touches["channel"] == "call") & (scarce.touches["status"] == "sent")]
+    assert (calls["queue_minutes"] > 60).mean() > 0.1
+    assert "queue" in set("+".join(calls["reason"].astype(str)).split("+"))
+    # staff time is the agents' handle time (plus the inbound calls answered live)
+    live = (scarce.leads["source"] == "phone") & ~scarce.leads["missed_call"]
+    per_lead = calls.groupby("lead_id")["handle_minutes"].sum().reindex(scarce.leads["lead_id"], fill_value=0)
+    expect = per_lead.to_numpy() + np.where(live, 8, 0)
+    other = scarce.leads["staff_minutes"].to_numpy() - expect
+    assert other.min() >= -1e-6  # texts and e-mails add their own staff time, calls add exactly theirs
+
+
+@pytest.mark.parametrize(
+    "centre",
+    [
+        # a weekday x hour table in Los Angeles with the score queue, over a daylight-saving change
+        dict(
+            agents=[[0] * 7 + [1] * 2 + [2] * 8 + [1] * 3 + [0] * 4] * 5 + [[0] * 9 + [1] * 4 + [0] * 11] + [[0] * 24],
+            timezone="America/Los_Angeles",
+            queue="score",
+        ),
+        dict(agents=1, timezone="America/Chicago", handle_minutes={"connected": 15}),
+    ],
+)
+def test_the_rules_hold_with_a_centre_anywhere(centre: dict[str, object]) -> None:
+    sc = _with_centre(**centre)
+    sc = dataclasses.replace(
+        sc, population=dataclasses.replace(sc.population, start_date="2026-03-02", arrival_days=10)
+    )
+    res = nl.simulate(sc, seed=11, n_leads=2500)
+    check_invariants(res)
+
+
+def test_one_seed_one_result_whatever_the_processes() -> None:
+    sc = _with_centre(agents=2, queue="score")
+    a = nl.simulate(sc, seed=9, n_leads=3000, jobs=1)
+    b = nl.simulate(sc, seed=9, n_leads=3000, jobs=2)
+    pd.testing.assert_frame_equal(a.leads, b.leads)
+    pd.testing.assert_frame_equal(a.touches, b.touches)
+    pd.testing.assert_frame_equal(a.truth, b.truth)
+
+
+def test_the_score_queue_serves_higher_scores_first() -> None:
+    def waits(queue: str) -> pd.Series:
+        sc = _with_centre(agents=1, queue=queue, score_points={"intent.high": 3})
+        res = nl.simulate(sc, seed=2, n_leads=3000, truth=False)
+        calls = res.touches[(res.touches["channel"] == "call") & (res.touches["status"] == "sent")]
+        intent = calls["lead_id"].map(res.leads.set_index("lead_id")["intent"]).astype(str)
+        return calls.groupby(intent)["queue_minutes"].mean()
+
+    score, fifo = waits("score"), waits("fifo")
+    assert score["high"] < 0.6 * score["low"]
+    assert 0.8 < fifo["high"] / fifo["low"] < 1.25  # fifo does not look at the score
+
+
+def test_inbound_calls_are_missed_when_the_centre_is_closed_or_full(scarce: nl.SimulationResult) -> None:
+    L = scarce.leads
+    phone = L["source"] == "phone"
+    assert not L.loc[~phone, "missed_call"].any()
+    ring = L["created_at"].dt.ceil("min")
+    loc = ring.dt.tz_convert(scarce.scenario.contact_center.timezone)  # type: ignore[union-attr]
+    pol = scarce.scenario.policy
+    hour = loc.dt.hour + loc.dt.minute / 60
+    open_ = loc.dt.day_of_week.isin(pol.staffed_days) & (hour >= pol.staffed_hours[0]) & (hour < pol.staffed_hours[1])
+    # a ring in the last minutes of a shift cannot be taken (no call is cut by the shift's end)
+    assert L.loc[phone & ~open_, "missed_call"].all()
+    answered = L[phone & ~L["missed_call"]]
+    assert len(answered) > 20 and (answered["contacted_minutes"] == 0).all()
+    assert 0.3 < L.loc[phone, "missed_call"].mean() < 0.9
+
+
+def test_without_a_centre_the_two_truths_coincide() -> None:
+    res = nl.simulate(nl.load_scenario("speed_to_lead"), seed=1, n_leads=3000)
+    e, r = truth_in(res.truth), truth_in(res.truth, "rollout")
+    pd.testing.assert_frame_equal(e.drop(columns="setting"), r.drop(columns="setting"))
+
+
+def test_rollout_truth_shows_the_queue_a_fast_arm_would_meet(scarce: nl.SimulationResult) -> None:
+    t = scarce.truth
+    mean = t[(t["metric"] == "contacted") & (t["service_line"] == "all")].set_index(["setting", "arm"])["mean"]
+    # every lead wanting a call within 5 minutes, with the same two agents: more waiting, less contact
+    assert mean[("rollout", "within_5_min")] < mean[("experiment", "within_5_min")]
+    # the true effects of both settings are reported beside each other
+    assert {"experiment", "rollout"} == set(t["setting"])
+    assert scarce.true_effect("contacted", "within_5_min", setting="rollout") == pytest.approx(
+        mean[("rollout", "within_5_min")] - mean[("rollout", "next_business_day")]
+    )
+
+
+def test_plenty_of_agents_change_little() -> None:
+    sc = nl.load_scenario("speed_to_lead")
+    free = nl.simulate(sc, seed=4, n_leads=4000)
+    ample = nl.simulate(_with_centre(agents=200, inbound_calls=False), seed=4, n_leads=4000)
+    calls = ample.touches[(ample.touches["channel"] == "call") & (ample.touches["status"] == "sent")]
+    # nobody waits beyond the next whole minute, except a call asked for in the last minutes of a
+    # shift (agents start no call they could not finish before it ends)
+    assert (calls["queue_minutes"] < 1.0).mean() > 0.99
+    a = free.true_effect("booked_30d", "within_5_min")
+    b = ample.true_effect("booked_30d", "within_5_min")
+    assert abs(a - b) < 0.01
+
+
+def _doc(centre: dict[str, object]) -> dict[str, object]:
+    return {
+        "service_lines": {"primary_care": {"share": 1.0}},
+        "arms": {"a": {"steps": [{"channel": "call", "content": "generic", "delay_minutes": 5}]}},
+        "experiment": {"control": "a"},
+        "contact_center": centre,
+    }
+
+
+@pytest.mark.parametrize(
+    ("centre", "words"),
+    [
+        ({"timezone": "Mars/Base"}, ["contact_center", "timezone", "IANA"]),
+        ({"agents": [[1] * 24] * 6}, ["contact_center", "agents", "7 rows"]),
+        ({"agents": 0}, ["contact_center", "agents"]),
+        ({"queue": "lifo"}, ["contact_center", "queue", "fifo"]),
+        ({"handle_minutes": {"talking": 3}}, ["contact_center", "handle_minutes", "connected"]),
+        ({"score_points": {"zip.10001": 3}}, ["contact_center", "score_points"]),
+        ({"staff": 3}, ["Unknown key 'staff'", "contact_center"]),
+    ],
+)
+def test_a_bad_contact_center_table_names_the_key(centre: dict[str, object], words: list[str]) -> None:
+    with pytest.raises(ScenarioError) as e:
+        scenario_from_dict(_doc(centre), "x.toml")
+    for w in words:
+        assert w in str(e.value)
+    assert "x.toml" in str(e.value)
+
+
+def test_potential_outcomes_refuses_a_shared_queue() -> None:
+    from nurture_lab.simulation.engine import potential_outcomes
+
+    with pytest.raises(nl.ParameterError, match="contact_center"):
+        potential_outcomes(_with_centre(agents=2), seed=1, n_leads=100)
