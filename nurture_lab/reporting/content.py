@@ -395,6 +395,10 @@ def business_terms(rd: ReportData, ra: ReportAnalysis) -> tuple[str, pd.DataFram
             row["Staff minutes per booking"] = f"{v:,.1f}"
             if rd.staff_cost_per_hour > 0:
                 row["Staff cost per booking"] = f"{v / 60 * rd.staff_cost_per_hour:,.2f}"
+        if "staff_minutes" in df.columns:
+            # the staff a rollout needs: every lead of a week on this arm, at its staff minutes per lead
+            per_lead = float(df.loc[df[rd.arm].astype(str) == a, "staff_minutes"].mean())
+            row["Staff hours a week, all leads on this arm"] = f"{per_lead * per_month / 30.4 * 7 / 60:,.0f}"
         speed = next((c for c in ("first_call_minutes", "first_response_minutes") if c in df.columns), None)
         if speed is not None:
             mins = df.loc[df[rd.arm].astype(str) == a, speed].median()

@@ -27,6 +27,7 @@ __all__ = [
     "reading_population",
     "reading_power",
     "time_to_book_table",
+    "truth_settings",
 ]
 
 
@@ -225,3 +226,50 @@ def reading_power(power: Any, monthly_leads: int, target: float = 0.8) -> str:
         f"{target:.0%} power needs: {need_txt}. With a control rate of {base:.1%}, a month of leads "
         f"({n_arm:,} per arm) can detect differences of about {detect:.1f} points or more."
     )
+
+
+def truth_settings(truth: pd.DataFrame, metric: str, control: str, agents: Any = None) -> tuple[pd.DataFrame, str]:
+    """The simulator's true effects in the experiment and at full rollout, side by side, and a reading.
+
+    ``experiment``: every lead on the arm while the arms share the contact centre as randomised;
+    ``rollout``: every lead on the arm with the same staff (see ``nl.truth_in``).
+    """
+    from ..simulation.engine import truth_in
+
+    binary = metric not in ("n_touches", "staff_minutes")
+    rows = []
+    for setting in ("experiment", "rollout"):
+        t = truth_in(truth, setting)
+        t = t[(t["metric"] == metric) & (t["service_line"] == "all")].set_index("arm")
+        rows.append(t)
+    exp, roll = rows
+    arms = [a for a in exp.index if a != control]
+    table = pd.DataFrame(
+        {
+            "Arm": [arm_label(a) for a in arms],
+            f"True {metric_label(metric)}, in the test": [_value(float(exp.loc[a, "mean"]), binary) for a in arms],
+            "… at full rollout": [_value(float(roll.loc[a, "mean"]), binary) for a in arms],
+            "True effect in the test": [_diff(float(exp.loc[a, "true_diff"]), binary) for a in arms],
+            "True effect at full rollout": [_diff(float(roll.loc[a, "true_diff"]), binary) for a in arms],
+        }
+    )
+    gaps = {a: float(roll.loc[a, "true_diff"]) - float(exp.loc[a, "true_diff"]) for a in arms}
+    worst = min(gaps, key=lambda a: gaps[a])
+    staff = "" if agents is None else f" with {agents} agents"
+    if abs(gaps[worst]) < (0.001 if binary else 0.01):
+        text = (
+            f"In the test the arms shared one contact centre{staff}; at full rollout every lead would be on one arm. "
+            "The true effects agree: this staff carries any arm, so the test's effect is what a rollout would deliver."
+        )
+    else:
+        text = (
+            f"In the test the arms shared one contact centre{staff}; at full rollout every lead would be on one arm, "
+            f"all calling through the same staff. {arm_label(worst)}: {_diff(float(exp.loc[worst, 'true_diff']), binary)} "
+            f"in the test, {_diff(float(roll.loc[worst, 'true_diff']), binary)} at rollout"
+            + (
+                " — the test overstates what rolling it out would deliver without more staff."
+                if gaps[worst] < 0
+                else "."
+            )
+        )
+    return table, text

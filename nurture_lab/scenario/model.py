@@ -537,17 +537,18 @@ class Policy:
         check_str("handoff_failure_mode", self.handoff_failure_mode, ("drop", "duplicate"))
 
 
-#: Minutes an agent spends on a call attempt, by outcome [ASSUMPTION]: a connected call is the
-#: 7-minute conversation plus a minute of wrap-up (the engine's default staff time); leaving a
-#: voicemail takes about 2 minutes, a call nobody answers about 1.
+#: Minutes an agent spends on a call attempt, by outcome [VENDOR, DOMAIN.md "Contact-centre
+#: capacity"]: a connected scheduling call 5-10 minutes (8: the 7-minute conversation plus a minute
+#: of wrap-up, the engine's staff time without a centre); a voicemail 1-2; no answer under a minute
+#: (1: the queue works in whole minutes).
 DEFAULT_HANDLE_MINUTES: dict[str, int] = {"connected": 8, "voicemail": 2, "no_answer": 1}
-#: Points of the lead score that orders the queue with ``queue = "score"`` (higher first) [ASSUMPTION]:
-#: a few named points, as DOMAIN.md advises (scoring should stay simple and transparent).
+#: Points of the lead score that orders the queue with ``queue = "score"`` (higher first): the
+#: simple priority of DOMAIN.md (high intent, referral partner, fresh lead first); a few named
+#: points, nothing learned (the seed warns that scoring should stay simple) [ASSUMPTION: the weights].
 DEFAULT_SCORE_POINTS: dict[str, int] = {
     "intent.high": 2,
     "intent.medium": 1,
-    "source.phone": 1,
-    "source.appointment_request": 1,
+    "audience.referral_partner": 2,
     "new_lead": 2,
 }
 SCORE_COLUMNS: tuple[str, ...] = ("intent", "source", "service_line", "audience")

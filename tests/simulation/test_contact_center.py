@@ -123,7 +123,7 @@ def test_inbound_calls_are_missed_when_the_centre_is_closed_or_full(scarce: nl.S
 
 
 def test_without_a_centre_the_two_truths_coincide() -> None:
-    res = nl.simulate(nl.load_scenario("speed_to_lead"), seed=1, n_leads=3000)
+    res = nl.simulate(dataclasses.replace(nl.load_scenario("speed_to_lead"), contact_center=None), seed=1, n_leads=3000)
     e, r = truth_in(res.truth), truth_in(res.truth, "rollout")
     pd.testing.assert_frame_equal(e.drop(columns="setting"), r.drop(columns="setting"))
 
@@ -141,7 +141,7 @@ def test_rollout_truth_shows_the_queue_a_fast_arm_would_meet(scarce: nl.Simulati
 
 
 def test_plenty_of_agents_change_little() -> None:
-    sc = nl.load_scenario("speed_to_lead")
+    sc = dataclasses.replace(nl.load_scenario("speed_to_lead"), contact_center=None)
     free = nl.simulate(sc, seed=4, n_leads=4000)
     ample = nl.simulate(_with_centre(agents=200, inbound_calls=False), seed=4, n_leads=4000)
     calls = ample.touches[(ample.touches["channel"] == "call") & (ample.touches["status"] == "sent")]

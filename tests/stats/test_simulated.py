@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from concurrent.futures import ProcessPoolExecutor
 
 import pandas as pd
@@ -63,7 +64,8 @@ def test_n_for_power_interpolates_in_log_n() -> None:
 @pytest.mark.slow
 def test_calibration_within_binomial_bounds(speed: nl.Scenario) -> None:
     reps = 200
-    cal = nl.calibrate(speed, n_leads=3000, replications=reps, seed=11)
+    # unlimited staff: the check is about the statistics; the contact centre only makes it slower
+    cal = nl.calibrate(dataclasses.replace(speed, contact_center=None), n_leads=3000, replications=reps, seed=11)
     t = cal.table.set_index("check")
     lo, hi = stats.binom.ppf([0.0005, 0.9995], reps, 0.05) / reps
     fpr = t.loc["A/A false-positive rate", "observed"]
