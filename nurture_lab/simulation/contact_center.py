@@ -158,9 +158,9 @@ class Calls:
     req: np.ndarray  # UTC minute the gate allows the call
     level: np.ndarray  # queue priority within the round (higher first)
     created: np.ndarray  # UTC minute of the lead's inquiry
-    off0: np.ndarray  # the lead's UTC offset at the inquiry (minutes)
-    dst_at: np.ndarray  # (n, k) the lead's daylight-saving changes (UTC minute; inf: none)
-    dst_delta: np.ndarray  # (n, k)
+    off: np.ndarray  # the lead's UTC offset at the request (minutes)
+    dst_next: np.ndarray  # the lead's next daylight-saving change after the request (UTC minute; inf: none)
+    dst_delta: np.ndarray  # its change of the offset (a wait never spans two changes, months apart)
     lo: np.ndarray  # legal calling window, local minutes of the day [lo, hi)
     hi: np.ndarray
     stop: np.ndarray  # minutes since inquiry from which a stop rule holds (inf: none)
@@ -172,22 +172,7 @@ class Calls:
 
     @staticmethod
     def concat(parts: list[Calls]) -> Calls:
-        k = max((p.dst_at.shape[1] for p in parts), default=0)
-
-        def pad(x: np.ndarray, fill: float) -> np.ndarray:
-            if x.shape[1] == k:
-                return x
-            return np.hstack([x, np.full((x.shape[0], k - x.shape[1]), fill)])
-
-        kw: dict[str, Any] = {}
-        for f in Calls.__dataclass_fields__:
-            if f == "dst_at":
-                kw[f] = np.vstack([pad(p.dst_at, INF) for p in parts]) if parts else np.zeros((0, 0))
-            elif f == "dst_delta":
-                kw[f] = np.vstack([pad(p.dst_delta, 0.0) for p in parts]) if parts else np.zeros((0, 0))
-            else:
-                kw[f] = np.concatenate([getattr(p, f) for p in parts])
-        return Calls(**kw)
+        return Calls(**{f: np.concatenate([getattr(p, f) for p in parts]) for f in Calls.__dataclass_fields__})
 
     def take(self, rows: np.ndarray) -> Calls:
         return Calls(**{f: getattr(self, f)[rows] for f in Calls.__dataclass_fields__})
@@ -209,9 +194,8 @@ class _Model:
 def judge(c: Calls, rows: Any, at: np.ndarray, mdl: _Model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """At UTC minute ``at``: may the call be made (legal hours, no stop), is it connected, agent minutes."""
     t = at - c.created[rows]
-    loc = at + c.off0[rows]
-    if c.dst_at.shape[1]:
-        loc = loc + (np.where(at[:, None] >= c.dst_at[rows], c.dst_delta[rows], 0.0)).sum(axis=1)
+    loc = at + c.off[rows]
+    loc += np.where(at >= c.dst_next[rows], c.dst_delta[rows], 0.0)
     lm = loc % DAY
     ok = (lm >= c.lo[rows]) & (lm < c.hi[rows]) & (t < c.stop[rows]) & (t <= c.horizon[rows])
     p = c.p[rows] * (mdl.speed_floor + (1 - mdl.speed_floor) * np.exp2(-t / mdl.half_life))

@@ -592,13 +592,23 @@ class _CallTask:
         if msg.window is not None:
             lo, hi = np.maximum(lo, msg.window[0] * 60), np.minimum(hi, msg.window[1] * 60)
         sub = _msg_rows(msg, rows)
+        req = created + self.req
+        # the lead's clock at the request and its next daylight-saving change
+        nxt, delta = np.full(rows.size, INF), np.zeros(rows.size)
+        if lead.dst_at.shape[1]:
+            at = lead.dst_at[idx]
+            fut = np.where(at > req[:, None], at, INF)
+            j = np.argmin(fut, axis=1)
+            r = np.arange(rows.size)
+            nxt = fut[r, j]
+            delta = np.where(np.isfinite(nxt), lead.dst_delta[idx][r, j], 0.0)
         return Calls(
-            req=created + self.req,
+            req=req,
             level=self.centre.score(lead, idx, self.req) if self.centre.points else np.zeros(rows.size, np.int64),
             created=created,
-            off0=lead.local0[idx] - created,
-            dst_at=lead.dst_at[idx],
-            dst_delta=lead.dst_delta[idx],
+            off=lead.local(idx, self.req) - req,
+            dst_next=nxt,
+            dst_delta=delta,
             lo=lo,
             hi=hi,
             stop=stop_time(sub, st),
@@ -1396,7 +1406,9 @@ def simulate(
             )
     if scenario.contact_center is not None:
         per_chunk, tr_parts = _simulate_centre(scenario, seed, n_leads, truth, progress)
-        frames = [_observed_frames(scenario, *pc[:6]) for pc in per_chunk]
+        frames = []
+        while per_chunk:  # each chunk's event log is let go once its frames are built
+            frames.append(_observed_frames(scenario, *per_chunk.pop(0)[:6]))
         leads = _concat_cats([f[0] for f in frames])
         touches = _concat_cats([f[1] for f in frames])
         tr = _truth_table([tr_parts] if truth else [], scenario)
