@@ -148,9 +148,9 @@ def test_same_seed_same_frames(tiny: nl.Scenario) -> None:
 
 
 def test_parallel_run_equals_serial(tiny: nl.Scenario) -> None:
-    serial = nl.simulate(tiny, seed=6, n_leads=120_000)
+    serial = nl.simulate(tiny, seed=6, n_leads=60_000)  # two chunks
     with ProcessPoolExecutor(2) as ex:
-        par = nl.simulate(tiny, seed=6, n_leads=120_000, executor=ex)
+        par = nl.simulate(tiny, seed=6, n_leads=60_000, executor=ex)
     pd.testing.assert_frame_equal(serial.leads, par.leads)
     pd.testing.assert_frame_equal(serial.touches, par.touches)
     pd.testing.assert_frame_equal(serial.truth, par.truth)
