@@ -153,6 +153,7 @@ def write_index(
             "<h2>All service lines together</h2>"
             f"<blockquote>{_md_inline(overall['headline'])}</blockquote>"
             f"<p>{_md_inline(overall.get('detectable', ''))}</p>"
+            + (f"<p>{_md_inline(overall['staff'])}</p>" if overall.get("staff") else "")
         )
     body = (
         f"<h1>Nurture experiment reports</h1><p class='meta'>{src}</p>{summary}"

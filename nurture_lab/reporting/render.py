@@ -599,7 +599,7 @@ def _headlines(
     results: Mapping[str, tuple[str | None, float]],
 ) -> tuple[dict[str, str], dict[str, Any]]:
     """Each line's verdict (and leads per arm), and the result over all service lines first."""
-    from .content import ReportData, detectable_text, planned_effect
+    from .content import ReportData, detectable_text, planned_effect, staff_text
 
     keys = ("arm", "control", "metric", "guardrail", "guardrail_margin", "alpha", "sequential", "staff_cost_per_hour")
     kw = {k: extra[k] for k in keys if k in extra}
@@ -618,6 +618,7 @@ def _headlines(
     overall: dict[str, Any] = {
         "headline": headline(rd_all, ra_all),
         "detectable": detectable_text(ra_all, rd_all.metric),
+        "staff": staff_text(rd_all, ra_all),
     }
     out: dict[str, str] = {}
     sizes: dict[str, str] = {}

@@ -382,3 +382,30 @@ def test_the_index_gives_each_line_the_verdict_of_its_own_page(rendered: tuple[P
         )
         assert verdict is not None, line
         assert " ".join(verdict.group(0).split()) in " ".join(index.split()), line
+
+
+def test_the_index_states_the_staff_a_rollout_needs(rendered: tuple[Path, render.ReportRun]) -> None:
+    import math
+
+    out, _ = rendered
+    index = " ".join(re.sub(r"<[^>]+>", " ", html.unescape((out / "index.html").read_text())).split())
+    m = re.search(r"Staff at full rollout: (.+?) for every lead takes about ([\d,]+) staff hours a week", index)
+    assert m is not None
+    # the hours from the same leads, computed here: the arm's staff minutes per lead x leads a week
+    res = nl.simulate(nl.load_scenario("speed_to_lead"), seed=3, n_leads=6000, truth=False)
+    L = res.leads
+    arm = {content.arm_label(a): a for a in L["arm"].astype(str).unique()}[m.group(1)]
+    days = (L["created_at"].max() - L["created_at"].min()).total_seconds() / 86400
+    expect = L.loc[L["arm"] == arm, "staff_minutes"].mean() * len(L) / days * 7 / 60
+    hours = float(m.group(2).replace(",", ""))
+    assert hours == pytest.approx(expect, abs=0.5)
+    # the agents follow from the hours, checked with the closed form of Erlang C
+    n = int(re.search(r"about (\d+) agents on shift", index).group(1))  # type: ignore[union-attr]
+    load = hours / content.STAFFED_HOURS_A_WEEK
+
+    def wait(k: int) -> float:
+        top = load**k / math.factorial(k) * k / (k - load)
+        return top / (sum(load**j / math.factorial(j) for j in range(k)) + top)
+
+    assert n > load and wait(n) <= 0.2 + 1e-3
+    assert n - 1 <= load or wait(n - 1) > 0.2 - 1e-3
