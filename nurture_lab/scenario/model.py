@@ -606,6 +606,10 @@ class ContactCenter:
             if not any(any(r) for r in table):
                 raise field_error("agents", "at least one staffed hour with an agent", "all zero")
             object.__setattr__(self, "agents", table)
+        elif isinstance(a, bool) or not isinstance(a, (int, float)):
+            raise field_error(
+                "agents", "a number of agents (1-100000), or 7 rows (Monday..Sunday) of 24 hourly numbers", a, True
+            )
         else:
             object.__setattr__(self, "agents", int(check_number("agents", a, low=1, high=100_000, integer=True)))
         if not isinstance(self.handle_minutes, Mapping):

@@ -168,6 +168,7 @@ def _doc(centre: dict[str, object]) -> dict[str, object]:
         ({"timezone": "Mars/Base"}, ["contact_center", "timezone", "IANA"]),
         ({"agents": [[1] * 24] * 6}, ["contact_center", "agents", "7 rows"]),
         ({"agents": 0}, ["contact_center", "agents"]),
+        ({"agents": "many"}, ["contact_center", "agents", "7 rows", "'many'"]),
         ({"queue": "lifo"}, ["contact_center", "queue", "fifo"]),
         ({"handle_minutes": {"talking": 3}}, ["contact_center", "handle_minutes", "connected"]),
         ({"score_points": {"zip.10001": 3}}, ["contact_center", "score_points"]),
