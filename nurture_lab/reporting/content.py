@@ -439,8 +439,9 @@ def staff_text(rd: ReportData, ra: ReportAnalysis) -> str:
     h_ctrl, n_ctrl = need(rd.control)
     return (
         f"Staff at full rollout: {text_label(best)} for every lead takes about {h_best:,.0f} staff hours a week "
-        f"({h_ctrl:,.0f} under {text_label(rd.control)}), about {n_best} agents on shift ({n_ctrl} now) over "
-        f"{STAFFED_HOURS_A_WEEK:.0f} staffed hours a week, sized with Erlang C so that at most 20% of calls wait."
+        f"({h_ctrl:,.0f} under {text_label(rd.control)}), about {n_best} agents on shift ({n_ctrl} under "
+        f"{text_label(rd.control)}) over {STAFFED_HOURS_A_WEEK:.0f} staffed hours a week, sized with Erlang C so that at "
+        "most 20% of the work waits (staff time of every channel, calls and texts alike)."
     )
 
 
