@@ -261,8 +261,7 @@ class Queue:
         if a.size == 0:
             return answered
         mins, first, counts = np.unique(a[order], return_index=True, return_counts=True)
-        busy_new = np.zeros(self.busy.size + 1, dtype=np.int64)  # releases of answered calls
-        rel = busy_new
+        rel = np.zeros(self.busy.size + 1, dtype=np.int64)  # releases of answered calls, per minute
         busy = 0
         last = int(mins[0])
         h = self.mdl.connected
@@ -451,9 +450,6 @@ class VirtualQueue:
 
     def commit(self, start: np.ndarray, handle: np.ndarray) -> None:
         """A virtual call takes no agent time."""
-
-    def inbound(self, arrive_abs: np.ndarray) -> np.ndarray:  # pragma: no cover - not used
-        raise NotImplementedError
 
 
 def model_of(cc: ContactCenter, beh: Any) -> _Model:

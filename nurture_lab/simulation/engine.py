@@ -34,7 +34,7 @@ from .behaviour import loss_time
 from .calendar import dst_transitions as _dst_transitions
 from .calendar import next_in_window
 from .contact_center import Calls, CentreClock, Queue, Served, VirtualQueue, model_of
-from .policy import QUEUE_BIT, REASON_CODE, REASONS, GateResult, Message, gate, stop_time
+from .policy import QUEUE_BIT, REASON_CODE, REASONS, GateResult, Message, gate, stop_time, subset
 from .population import IDENTITY_COLUMNS, make_leads_chunk
 from .touchlog import TOUCH_COLUMNS, owner_categories, touch_frame, utc_from_minutes
 
@@ -591,7 +591,7 @@ class _CallTask:
         lo, hi = lead.quiet_start[idx], lead.quiet_end[idx]
         if msg.window is not None:
             lo, hi = np.maximum(lo, msg.window[0] * 60), np.minimum(hi, msg.window[1] * 60)
-        sub = _msg_rows(msg, rows)
+        sub = subset(msg, rows)
         req = created + self.req
         # the lead's clock at the request and its next daylight-saving change
         nxt, delta = np.full(rows.size, INF), np.zeros(rows.size)
@@ -641,7 +641,7 @@ class _CallTask:
         made = ok & ~waited
         judge_rows = np.flatnonzero(waited | ~ok)
         if judge_rows.size:
-            g = gate(_msg_rows(msg, r[judge_rows], planned=ts[judge_rows]), self.st, self.horizon)
+            g = gate(subset(msg, r[judge_rows], planned=ts[judge_rows]), self.st, self.horizon)
             res.defer[r[judge_rows]] |= g.defer
             verdict[judge_rows] = g.skip
             again_t[judge_rows] = np.where(g.send, g.t, np.nan)
@@ -663,13 +663,6 @@ class _CallTask:
         self.res.skip[self.rows] = _REASON["no_agent"]
         self.res.t[self.rows] = np.nan
         self.rows = self.rows[:0]
-
-
-def _msg_rows(msg: Message, rows: np.ndarray, planned: np.ndarray | None = None) -> Message:
-    failed = None if msg.handoff_failed is None else msg.handoff_failed[rows]
-    return dataclasses.replace(
-        msg, idx=msg.idx[rows], planned=msg.planned[rows] if planned is None else planned, handoff_failed=failed
-    )
 
 
 #: Passes of the queue within one round before a call counts as never reached (``no_agent``).

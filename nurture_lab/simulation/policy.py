@@ -37,6 +37,7 @@ __all__ = [
     "gate",
     "reason_labels",
     "stop_time",
+    "subset",
 ]
 
 DAY = 1440.0
@@ -335,19 +336,24 @@ def _stops(msg: Message, st: Any, t: np.ndarray) -> np.ndarray:
     return skip
 
 
-def _subset(msg: Message, rows: np.ndarray) -> Message:
+def _subset(msg: Message, rows: np.ndarray, planned: np.ndarray | None = None) -> Message:
+    """The messages ``rows`` of a batch (planned at ``planned`` if given)."""
     failed = None if msg.handoff_failed is None else msg.handoff_failed[rows]
     return Message(
         msg.kind,
         msg.channel,
         msg.idx[rows],
-        msg.planned[rows],
+        msg.planned[rows] if planned is None else planned,
         msg.reveals,
         msg.window,
         msg.if_no_response,
         msg.if_qualified,
         failed,
     )
+
+
+#: The messages ``rows`` of a batch, optionally planned at other times (the engine re-judges calls).
+subset = _subset
 
 
 def gate(msg: Message, st: Any, horizon: float) -> GateResult:
