@@ -998,7 +998,8 @@ def _arm_gen(
             rp = _p_static(sc, st, rch, sc.contents["reminder"], r_idx, pref_all)
             rtask = _CallTask(rmsg, st, INF, rres, rp, ur[:, 1], ur[:, 6], centre)
             yield rtask
-        too_late = rres.send & ~(rres.t < visit[r_idx])
+        # a reminder must come before the visit, by at least a minute (not at the same instant after rounding)
+        too_late = rres.send & ~(rres.t <= visit[r_idx] - 1.0)
         skip = np.where(too_late, _REASON["after_visit"], rres.skip)
         r_send = skip == 0
         r_t = np.where(r_send, rres.t, np.nan)
