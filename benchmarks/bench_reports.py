@@ -1,9 +1,7 @@
 """Report benchmark: all service-line reports of the default scenario (20,000 leads), --jobs 1 and 2,
 beside the floor: executing an empty notebook through papermill (kernel start + execution).
-Reports run on one warm kernel per worker, so each worker's first report also pays the kernel start
-and the scientific stack's imports; the mean includes it, the warm figure does not.
-Reports run on one warm kernel per worker, so each worker's first report also pays the kernel start
-and the scientific stack's imports; the figures show the mean, and the warm reports alone.
+Reports run on one kernel per worker, started and warmed up (imports, one figure) while the data are
+prepared; the mean includes each worker's first report, the warm figure leaves it out.
 
 Target (issue 7): <= 3x the floor per report, <= 60 s in total on 2 cores.
 Run: ``.venv/bin/python benchmarks/bench_reports.py``

@@ -9,6 +9,7 @@ import multiprocessing
 import os
 import shutil
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -93,6 +94,7 @@ def template_parameters(template: str | Path) -> dict[str, Any]:
 
 
 _KERNEL: Any = None  # one warm kernel per worker process, reused by every report it renders
+_CLIENT: Any = None  # (kernel manager, its connected client), reused by every report
 
 
 def _kernel() -> Any:
@@ -113,18 +115,74 @@ def _kernel() -> Any:
     return _KERNEL
 
 
-def _warm_worker(log_dir: str) -> None:
-    """Pool initializer: start this worker's kernel and import the library in it, once."""
-    _parallel.on_worker_stop(_shutdown_kernel)
-    with _kernel_log(Path(log_dir) / f"kernel-worker-{os.getpid()}.log"):
-        km = _kernel()
-    kc = km.blocking_client()
-    kc.start_channels()
-    try:
+def _client() -> Any:
+    """A client connected to this process's kernel, once: a client made per report would wait about
+    0.2 s for the kernel to be quiet (jupyter_client's ready check) before every report."""
+    global _CLIENT
+    km = _kernel()
+    if _CLIENT is None or _CLIENT[0] is not km:
+        if _CLIENT is not None:
+            with contextlib.suppress(Exception):
+                _CLIENT[1].stop_channels()
+        kc = km.client()
+        kc.start_channels()
         kc.wait_for_ready(timeout=60)
-        kc.execute_interactive("import nurture_lab.reporting.notebook, nurture_lab.reporting.plots", timeout=120)
-    finally:
-        kc.stop_channels()
+        kc.allow_stdin = False
+        _CLIENT = (km, kc)
+    return _CLIENT[1]
+
+
+#: What a warm kernel runs once, before any report: the library's imports, the inline backend, and one
+#: small figure through :func:`~nurture_lab.reporting.notebook.figure_bundle` (fonts and text caches).
+_WARM_UP = """\
+%matplotlib inline
+import matplotlib.pyplot as _plt
+import nurture_lab.reporting.content, nurture_lab.reporting.notebook, nurture_lab.reporting.plots
+_fig, _ax = _plt.subplots(figsize=(3, 2))
+_ax.bar(["a", "b"], [1, 2]); _ax.set_title("warm-up"); _ax.legend(["x"])
+nurture_lab.reporting.notebook.figure_bundle(_fig); _plt.close(_fig)
+%reset -f
+"""
+
+
+def _start_kernel(log_dir: str) -> None:
+    """Start this process's kernel (its start-up chatter to a log file); returns without waiting for it."""
+    with _kernel_log(Path(log_dir) / f"kernel-worker-{os.getpid()}.log"):
+        _kernel()
+
+
+def _warm_up() -> None:
+    """Connect to this process's kernel and run :data:`_WARM_UP` in it; load the HTML exporter here."""
+    import nbformat
+
+    kc = _client()
+    msg_id = kc.execute(_WARM_UP)
+    export_html(nbformat.v4.new_notebook(), "warm-up", {})  # nbconvert's import and templates, meanwhile
+    deadline = time.monotonic() + 120
+    while kc.get_shell_msg(timeout=max(deadline - time.monotonic(), 0.1))["parent_header"].get("msg_id") != msg_id:
+        pass  # the reply to the warm-up (nbclient skips its output messages: another parent)
+
+
+def _warm_worker(log_dir: str) -> None:
+    """Pool initializer: start this worker's kernel and warm it up, once."""
+    _parallel.on_worker_stop(_shutdown_kernel)
+    _start_kernel(log_dir)
+    _warm_up()
+
+
+def _warm_in_background(log_dir: Path) -> threading.Thread:
+    """One report process (``jobs=1``): start the kernel now and warm it up in a thread, so the kernel's
+    start and imports overlap the data preparation instead of adding to the first report. A warm-up
+    that fails is left for the first report to meet and report."""
+    _start_kernel(str(log_dir))
+
+    def run() -> None:
+        with contextlib.suppress(Exception):
+            _warm_up()
+
+    thread = threading.Thread(target=run, name="nurture-lab-kernel-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def _noop() -> None:
@@ -147,7 +205,11 @@ def _warm_pool(jobs: int, log_dir: Path) -> Any:
 
 
 def _shutdown_kernel() -> None:
-    global _KERNEL
+    global _KERNEL, _CLIENT
+    if _CLIENT is not None:
+        with contextlib.suppress(Exception):
+            _CLIENT[1].stop_channels()
+        _CLIENT = None
     if _KERNEL is not None:
         with contextlib.suppress(Exception):
             _KERNEL.shutdown_kernel(now=True)
@@ -169,7 +231,9 @@ def _execute(template: str, parameters: Mapping[str, Any]) -> Any:
     nb = load_notebook_node(str(template))  # papermill's loader: adds the metadata papermill expects
     nb = parameterize_notebook(nb, dict(parameters), report_mode=True, kernel_name="python3", language="python")
     nb.cells.insert(0, nbformat.v4.new_code_cell("%reset -f\n%matplotlib inline", metadata={"tags": ["reset"]}))
+    kc = _client()
     client = NotebookClient(nb, km=_kernel(), timeout=600, kernel_name="python3", allow_errors=False)
+    client.kc = kc  # the warm, connected client: nbclient leaves a client it did not make running
     try:
         client.execute()
     except CellExecutionError as e:
@@ -386,8 +450,11 @@ def render_reports(
                     read_options=read_options,
                 )
                 _check_data_inputs(prepared[0], extra)
+            warming = None
             if executor is None and workers > 1:
                 pool = _warm_pool(workers, work)  # kernels start while the data are prepared
+            elif executor is None:
+                warming = _warm_in_background(work)
             leads_path, truth_path, man = prepared or prepare_data(
                 work, scenario=scenario, data=None, seed=seed, n_leads=n_leads
             )
@@ -405,6 +472,8 @@ def render_reports(
                 "manifest_path": str(man_path.resolve()),
             } | extra
             jobs_list = [_Job(str(template), s, base | {"service_line": s}, str(out_dir), str(work)) for s in lines]
+            if warming is not None:
+                warming.join()
             owned, pool = pool, None  # from here map_tasks owns the pool and stops it, however it ends
             done = _parallel.map_tasks(
                 _safe_render,
