@@ -94,13 +94,14 @@ def template_parameters(template: str | Path) -> dict[str, Any]:
 
 
 _KERNEL: Any = None  # one warm kernel per worker process, reused by every report it renders
-_CLIENT: Any = None  # (kernel manager, its connected client), reused by every report
+_CLIENT: Any = None  # a client connected to _KERNEL, reused by every report; dropped with its kernel
 
 
 def _kernel() -> Any:
     """This process's report kernel: started once; imports stay warm between reports."""
     global _KERNEL
     if _KERNEL is None or not _KERNEL.is_alive():
+        _drop_client()  # a client of a dead kernel
         import multiprocessing.util
 
         from jupyter_client.manager import KernelManager
@@ -120,16 +121,21 @@ def _client() -> Any:
     0.2 s for the kernel to be quiet (jupyter_client's ready check) before every report."""
     global _CLIENT
     km = _kernel()
-    if _CLIENT is None or _CLIENT[0] is not km:
-        if _CLIENT is not None:
-            with contextlib.suppress(Exception):
-                _CLIENT[1].stop_channels()
+    if _CLIENT is None:
         kc = km.client()
         kc.start_channels()
         kc.wait_for_ready(timeout=60)
         kc.allow_stdin = False
-        _CLIENT = (km, kc)
-    return _CLIENT[1]
+        _CLIENT = kc
+    return _CLIENT
+
+
+def _drop_client() -> None:
+    global _CLIENT
+    if _CLIENT is not None:
+        with contextlib.suppress(Exception):
+            _CLIENT.stop_channels()
+        _CLIENT = None
 
 
 #: What a warm kernel runs once, before any report: the library's imports, the inline backend, and one
@@ -205,11 +211,8 @@ def _warm_pool(jobs: int, log_dir: Path) -> Any:
 
 
 def _shutdown_kernel() -> None:
-    global _KERNEL, _CLIENT
-    if _CLIENT is not None:
-        with contextlib.suppress(Exception):
-            _CLIENT[1].stop_channels()
-        _CLIENT = None
+    global _KERNEL
+    _drop_client()
     if _KERNEL is not None:
         with contextlib.suppress(Exception):
             _KERNEL.shutdown_kernel(now=True)
@@ -436,6 +439,7 @@ def render_reports(
     out_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="nurture-lab-report-"))  # data and logs: never in the output folder
     pool = None
+    warming = None
     with _parallel.stop_on_sigterm():
         try:
             prepared = None
@@ -450,7 +454,6 @@ def render_reports(
                     read_options=read_options,
                 )
                 _check_data_inputs(prepared[0], extra)
-            warming = None
             if executor is None and workers > 1:
                 pool = _warm_pool(workers, work)  # kernels start while the data are prepared
             elif executor is None:
@@ -495,6 +498,8 @@ def render_reports(
                 _parallel.terminate_pool(pool)
             raise
         finally:
+            if warming is not None:
+                warming.join()  # never outlives the run (a failed run must not leave it starting a kernel)
             if executor is None:
                 _shutdown_kernel()
             shutil.rmtree(work, ignore_errors=True)
