@@ -117,14 +117,20 @@ def _kernel() -> Any:
 
 
 def _client() -> Any:
-    """A client connected to this process's kernel, once: a client made per report would wait about
-    0.2 s for the kernel to be quiet (jupyter_client's ready check) before every report."""
+    """An asynchronous client connected to this process's kernel, made once and reused by every report:
+    a client made per report would wait about 0.2 s for the kernel to be quiet (jupyter_client's ready
+    check) before every report. Asynchronous, as nbclient's own clients are, so nbclient's watch on the
+    kernel runs while a cell waits for output: a kernel that dies mid-report fails that report instead
+    of blocking the run forever (a blocking client waits for output with no timeout)."""
     global _CLIENT
     km = _kernel()
     if _CLIENT is None:
-        kc = km.client()
+        from jupyter_client.asynchronous import AsyncKernelClient
+        from jupyter_core.utils import run_sync
+
+        kc = AsyncKernelClient(**km.get_connection_info(session=True), connection_file=km.connection_file, parent=km)
         kc.start_channels()
-        kc.wait_for_ready(timeout=60)
+        run_sync(kc.wait_for_ready)(timeout=60)
         kc.allow_stdin = False
         _CLIENT = kc
     return _CLIENT
@@ -160,13 +166,20 @@ def _start_kernel(log_dir: str) -> None:
 def _warm_up() -> None:
     """Connect to this process's kernel and run :data:`_WARM_UP` in it; load the HTML exporter here."""
     import nbformat
+    from jupyter_core.utils import run_sync
 
     kc = _client()
     msg_id = kc.execute(_WARM_UP)
     export_html(nbformat.v4.new_notebook(), "warm-up", {})  # nbconvert's import and templates, meanwhile
-    deadline = time.monotonic() + 120
-    while kc.get_shell_msg(timeout=max(deadline - time.monotonic(), 0.1))["parent_header"].get("msg_id") != msg_id:
-        pass  # the reply to the warm-up (nbclient skips its output messages: another parent)
+
+    async def reply() -> None:  # the reply to the warm-up (nbclient skips its output messages: another parent)
+        deadline = time.monotonic() + 120
+        while (await kc.get_shell_msg(timeout=max(deadline - time.monotonic(), 0.1)))["parent_header"].get(
+            "msg_id"
+        ) != msg_id:
+            pass
+
+    run_sync(reply)()
 
 
 def _warm_worker(log_dir: str) -> None:

@@ -409,3 +409,22 @@ def test_the_index_states_the_staff_a_rollout_needs(rendered: tuple[Path, render
 
     assert n > load and wait(n) <= 0.2 + 1e-3
     assert n - 1 <= load or wait(n - 1) > 0.2 - 1e-3
+
+
+def test_a_kernel_that_dies_mid_report_fails_that_report_only(tmp_path: Path) -> None:
+    """The kernel exits in the middle of one line's report: that report fails with the reason, a new
+    kernel renders the next line, and the run ends (it once waited forever for the dead kernel's output)."""
+    tpl = nbformat.read(render.default_template(), as_version=4)
+    tpl.cells.insert(2, nbformat.v4.new_code_cell('if service_line == "cardiology":\n    import os\n    os._exit(1)'))
+    bad = tmp_path / "tpl.ipynb"
+    nbformat.write(tpl, bad)
+    out = tmp_path / "out"
+    t0 = time.monotonic()
+    with pytest.raises(render.ReportError, match=r"1 of 2 report\(s\) failed \(cardiology: the kernel died"):
+        render.render_reports(
+            service_lines=["cardiology", "pediatrics"], out=out, n_leads=3000, template=bad, jobs=1, progress=False
+        )
+    assert time.monotonic() - t0 < 120
+    assert not (out / "cardiology.html").exists()
+    assert (out / "pediatrics.html").is_file()
+    assert "the kernel died" in (out / "index.html").read_text()
