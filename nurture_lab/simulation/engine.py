@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _random
+from .._memory import release_free_memory
 from .._parallel import DEFAULT_JOBS, map_tasks
 from ..scenario.model import CHANNELS, Arm, Scenario
 from .behaviour import loss_time
@@ -36,7 +37,7 @@ from .calendar import next_in_window
 from .contact_center import Calls, CentreClock, Queue, Served, VirtualQueue, model_of
 from .policy import QUEUE_BIT, REASON_CODE, REASONS, GateResult, Message, gate, stop_time, subset
 from .population import IDENTITY_COLUMNS, make_leads_chunk
-from .touchlog import TOUCH_COLUMNS, owner_categories, touch_frame, utc_from_minutes
+from .touchlog import TOUCH_COLUMNS, owner_categories, touch_columns, touch_frame, utc_from_minutes
 
 __all__ = ["OUTCOME_COLUMNS", "REASONS", "SETTINGS", "TOUCH_COLUMNS", "SimulationResult", "simulate", "truth_in"]
 
@@ -702,6 +703,7 @@ def _drive(gens: list[Generator[_CallTask, None, Any]], server: Queue | VirtualQ
             t.give_up()
         for i in list(tasks):
             advance(i, False)
+        release_free_memory()  # the round's freed call batches and gate temporaries (see _memory)
         rnd += 1
     return out
 
@@ -1146,16 +1148,15 @@ def _simulate_chunk(job: _ChunkJob) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
     return leads, touches, truth
 
 
-def _observed_frames(
+def _observed_leads(
     sc: Scenario,
     df: pd.DataFrame,
-    lead: _Leads,
+    lead: _Leads | _Ids,
     arm_idx: np.ndarray,
     parts: list[dict[str, np.ndarray]],
     positions: list[np.ndarray],
-    logs: list[tuple[int, list[dict[str, np.ndarray]]]],
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The leads frame (each lead's outcome under its own arm) and the touch log of one chunk."""
+) -> pd.DataFrame:
+    """The leads frame of one chunk: each lead's outcome under its own arm."""
     arms = sc.experiment.arms
     inverse = np.empty(lead.n, dtype=np.int64)
     inverse[np.concatenate(positions)] = np.arange(lead.n)
@@ -1167,8 +1168,38 @@ def _observed_frames(
             leads[key[:-4] + "_at"] = utc_from_minutes(lead.created_min, v).array
         else:
             leads[key] = v
-    touches = touch_frame(sc, lead.lead_id, lead.created_min, arms, logs)
-    return leads, touches
+    return leads
+
+
+def _observed_frames(
+    sc: Scenario,
+    df: pd.DataFrame,
+    lead: _Leads,
+    arm_idx: np.ndarray,
+    parts: list[dict[str, np.ndarray]],
+    positions: list[np.ndarray],
+    logs: list[tuple[int, list[dict[str, np.ndarray]]]],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The leads frame (each lead's outcome under its own arm) and the touch log of one chunk."""
+    leads = _observed_leads(sc, df, lead, arm_idx, parts, positions)
+    return leads, touch_frame(sc, lead.lead_id, lead.created_min, sc.experiment.arms, logs)
+
+
+def _observed_centre(sc: Scenario, per_chunk: list[Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The leads frame and the touch log of a run with a contact centre (every chunk in this process).
+
+    Each chunk's event log is turned into touch-log columns and let go; the columns are then
+    joined column by column, each chunk's piece let go as soon as it has joined (a frame per chunk
+    and a concatenated frame would hold the log twice).
+    """
+    frames, columns = [], []
+    while per_chunk:
+        df, lead, arm_idx, parts, positions, logs, _first = per_chunk.pop(0)
+        frames.append(_observed_leads(sc, df, lead, arm_idx, parts, positions))
+        columns.append(touch_columns(sc, lead.lead_id, lead.created_min, sc.experiment.arms, logs))
+        del logs, parts
+        release_free_memory()  # the chunk's event log, before the next chunk's columns are made
+    return _concat_cats(frames), _concat_columns(columns)
 
 
 def _truth_sums(arm: str, out: dict[str, np.ndarray], lead: _Leads, setting: str) -> list[pd.DataFrame]:
@@ -1199,7 +1230,7 @@ def _simulate_centre(
     truth sums. Same seed, same result whatever ``jobs``: the queue is one deterministic pass.
     """
     arms = sc.experiment.arms
-    chunks = []
+    chunks: list[tuple[int, int, pd.DataFrame, Any, np.ndarray]] = []  # (chunk, first id, frame, leads, arms)
     for c, first, n in _random.chunks(n_leads):
         df = make_leads_chunk(sc, seed, c, first, n, identities=frames)
         lead = _Leads.from_frame(df, sc)
@@ -1250,6 +1281,9 @@ def _simulate_centre(
             rec = np.ones(pos.size, dtype=bool) if frames else None
             gens.append(_arm_gen(sc, arm, sub, uni, rec, ctx, inbound[i][pos]))
             meta.append((i, a, pos))
+        if not truth:  # the arms hold their own copies: keep only what the observed frames need
+            chunks[i] = (c, _first, _df, _Ids(lead.n, lead.lead_id, lead.created_min), arm_idx)
+        del lead, by_arm
     outs = _drive(gens, q)
     per_chunk: list[Any] = []
     for i, (_c, first, df, lead, arm_idx) in enumerate(chunks):
@@ -1283,6 +1317,15 @@ def _simulate_centre(
     return per_chunk, pd.concat(truth_rows, ignore_index=True) if truth_rows else pd.DataFrame()
 
 
+@dataclass(frozen=True)
+class _Ids:
+    """What the observed frames need of a chunk's leads (see :func:`_observed_leads`)."""
+
+    n: int
+    lead_id: np.ndarray
+    created_min: np.ndarray
+
+
 def _subset(lead: _Leads, sel: Any) -> _Leads:
     """The leads ``sel`` (a mask, an index array, or a slice: then views, no copies)."""
     kw: dict[str, Any] = {}
@@ -1309,21 +1352,47 @@ def truth_in(truth: pd.DataFrame, setting: str = "experiment") -> pd.DataFrame:
     return truth[truth["setting"] == setting].reset_index(drop=True)
 
 
+def _union_categories(cats: list[pd.Index]) -> pd.Index:
+    """One set of categories for pieces of a column: theirs when all agree, else the sorted union."""
+    if all(c.equals(cats[0]) for c in cats[1:]):
+        return cats[0]
+    return cats[0].append(cats[1:]).unique().sort_values()
+
+
 def _concat_cats(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """Concatenate frames, unifying categoricals whose categories differ between chunks."""
+    """Concatenate frames, unifying categoricals whose categories differ between chunks.
+
+    Each differing column is recoded to the sorted union of the categories first, so the
+    concatenation joins integer codes (pandas would otherwise turn every value into a string).
+    """
     if len(frames) == 1:
         return frames[0]
-    cols = {}
     for c in frames[0].columns:
         if isinstance(frames[0][c].dtype, pd.CategoricalDtype):
-            cats = frames[0][c].cat.categories
-            if any(not f[c].cat.categories.equals(cats) for f in frames[1:]):
-                union = pd.api.types.union_categoricals([f[c] for f in frames], sort_categories=True)
-                cols[c] = union
-    out = pd.concat(frames, ignore_index=True)
-    for c, v in cols.items():
-        out[c] = pd.Categorical(v)
-    return out
+            cats = _union_categories([f[c].cat.categories for f in frames])
+            for f in frames:  # the frames are this run's own: recoded in place, no copy
+                if not f[c].cat.categories.equals(cats):
+                    f[c] = f[c].cat.set_categories(cats)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _concat_columns(chunks: list[dict[str, Any]]) -> pd.DataFrame:
+    """A frame from per-chunk columns (name -> array), joined column by column; each chunk's piece is
+    let go once joined. Categoricals as :func:`_concat_cats` unifies them."""
+    out: dict[str, Any] = {}
+    for name in list(chunks[0]):
+        pieces = [c.pop(name) for c in chunks]
+        first = pieces[0]
+        if isinstance(first, pd.Categorical):
+            cats = _union_categories([p.categories for p in pieces])
+            codes = [p.codes if p.categories.equals(cats) else p.set_categories(cats).codes for p in pieces]
+            out[name] = pd.Categorical.from_codes(np.concatenate(codes), dtype=pd.CategoricalDtype(cats, first.ordered))
+        elif isinstance(first, np.ndarray):
+            out[name] = np.concatenate(pieces)
+        else:  # extension arrays (time stamps with a zone)
+            out[name] = type(first)._concat_same_type(pieces)
+        del pieces, first  # this column's pieces go before the next column is joined
+    return pd.DataFrame(out, copy=False)
 
 
 def _truth_table(parts: list[pd.DataFrame], sc: Scenario) -> pd.DataFrame:
@@ -1400,11 +1469,7 @@ def simulate(
             )
     if scenario.contact_center is not None:
         per_chunk, tr_parts = _simulate_centre(scenario, seed, n_leads, truth, progress)
-        frames = []
-        while per_chunk:  # each chunk's event log is let go once its frames are built
-            frames.append(_observed_frames(scenario, *per_chunk.pop(0)[:6]))
-        leads = _concat_cats([f[0] for f in frames])
-        touches = _concat_cats([f[1] for f in frames])
+        leads, touches = _observed_centre(scenario, per_chunk)
         tr = _truth_table([tr_parts] if truth else [], scenario)
         return SimulationResult(scenario, seed, n_leads, leads, touches, tr)
     tasks = [_ChunkJob(scenario, seed, c, first, n, truth) for c, first, n in _random.chunks(n_leads)]

@@ -7,6 +7,7 @@ Columns are listed in :data:`TOUCH_COLUMNS` with their meaning; reason codes in
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,7 +17,7 @@ from .policy import REASONS, reason_labels
 
 STATUSES: tuple[str, ...] = ("sent", "skipped", "not_selected")
 
-__all__ = ["TOUCH_COLUMNS", "empty_touches", "owner_categories", "touch_frame", "utc_from_minutes"]
+__all__ = ["TOUCH_COLUMNS", "empty_touches", "owner_categories", "touch_columns", "touch_frame", "utc_from_minutes"]
 
 TOUCH_COLUMNS: dict[str, str] = {
     "lead_id": "the lead",
@@ -59,10 +60,24 @@ def touch_frame(
     arms: Iterable[Arm],
     logs: list[tuple[int, list[dict[str, np.ndarray]]]],
 ) -> pd.DataFrame:
+    """The touch log of one chunk from the engine's event log (see :func:`touch_columns`)."""
+    return pd.DataFrame(touch_columns(sc, lead_id, created_min, arms, logs), copy=False)
+
+
+def touch_columns(
+    sc: Scenario,
+    lead_id: np.ndarray,
+    created_min: np.ndarray,
+    arms: Iterable[Arm],
+    logs: list[tuple[int, list[dict[str, np.ndarray]]]],
+) -> dict[str, Any]:
+    """The touch log's columns (name -> array) from the engine's event log: ``logs`` holds
+    ``(arm, batches)``, each batch a dict of aligned arrays whose ``lead_idx`` indexes ``lead_id``
+    and ``created_min``."""
     arm_names = [a.name for a in arms]
     parts = [(a, d) for a, log in logs for d in log]
     if not parts:
-        return empty_touches(sc, arm_names)
+        return {c: v.array for c, v in empty_touches(sc, arm_names).items()}
 
     def cat(key: str) -> np.ndarray:
         return np.concatenate([d[key] for _, d in parts])
@@ -72,13 +87,13 @@ def touch_frame(
             return np.full(sum(d["lead_idx"].size for _, d in parts), np.nan, dtype=np.float32)
         return np.concatenate(
             [d[key] if key in d else np.full(d["lead_idx"].size, np.nan, dtype=np.float32) for _, d in parts]
-        ).astype(np.float32)
+        ).astype(np.float32, copy=False)
 
     idx = cat("lead_idx")
     arm = np.concatenate([np.full(d["lead_idx"].size, a, dtype=np.int8) for a, d in parts])
     base = created_min[idx]
-    planned = cat("planned").astype(np.float64)
-    sent = cat("sent").astype(np.float64)
+    planned = cat("planned").astype(np.float64, copy=False)
+    sent = cat("sent").astype(np.float64, copy=False)
     owners = owner_categories(sc)
     owner_codes = cat("owner")
     codes, labels = reason_labels(cat("skip"), cat("defer"), cat("duplicate"))
@@ -86,27 +101,25 @@ def touch_frame(
     cats = list(REASONS) + sorted(set(labels) - set(REASONS))
     pos = {c: i for i, c in enumerate(cats)}
     reason = pd.Categorical.from_codes(np.array([pos[lb] for lb in labels], dtype=np.int32)[codes], categories=cats)
-    return pd.DataFrame(
-        {
-            "lead_id": lead_id[idx],
-            "arm": pd.Categorical.from_codes(arm, categories=arm_names),
-            "step": cat("step"),
-            "channel": pd.Categorical.from_codes(cat("channel"), categories=list(CHANNELS)),
-            "content": pd.Categorical.from_codes(cat("content"), categories=list(sc.contents)),
-            "owner": pd.Categorical.from_codes(owner_codes, categories=owners),
-            "planned_at": utc_from_minutes(base, planned),
-            "sent_at": utc_from_minutes(base, sent),
-            "status": pd.Categorical.from_codes(cat("status"), categories=list(STATUSES)),
-            "reason": reason,
-            "deferred_minutes": (sent - planned).astype(np.float32),
-            "delivered": cat("delivered"),
-            "engaged": cat("engaged"),
-            "opted_out": cat("opted_out"),
-            "duplicate": cat("duplicate"),
-            "queue_minutes": cat_or_nan("queue"),
-            "handle_minutes": cat_or_nan("handle"),
-        }
-    )
+    return {
+        "lead_id": lead_id[idx],
+        "arm": pd.Categorical.from_codes(arm, categories=arm_names),
+        "step": cat("step"),
+        "channel": pd.Categorical.from_codes(cat("channel"), categories=list(CHANNELS)),
+        "content": pd.Categorical.from_codes(cat("content"), categories=list(sc.contents)),
+        "owner": pd.Categorical.from_codes(owner_codes, categories=owners),
+        "planned_at": utc_from_minutes(base, planned).array,
+        "sent_at": utc_from_minutes(base, sent).array,
+        "status": pd.Categorical.from_codes(cat("status"), categories=list(STATUSES)),
+        "reason": reason,
+        "deferred_minutes": (sent - planned).astype(np.float32),
+        "delivered": cat("delivered"),
+        "engaged": cat("engaged"),
+        "opted_out": cat("opted_out"),
+        "duplicate": cat("duplicate"),
+        "queue_minutes": cat_or_nan("queue"),
+        "handle_minutes": cat_or_nan("handle"),
+    }
 
 
 def empty_touches(sc: Scenario, arm_names: list[str]) -> pd.DataFrame:
