@@ -311,11 +311,15 @@ class Queue:
         pos = np.where(cap > 0, np.arange(self.n), self.n)
         open_next = np.minimum.accumulate(pos[::-1])[::-1]
         cums = [np.cumsum(np.bincount(a[o], minlength=self.n)) for o in orders]
+        # the minute each call's outcome was judged at: a call reached at that very minute keeps it
+        # (judging is a function of the call and the minute), so only calls that moved are judged again
+        judged = (a + self.g0).astype(np.float64)
         for it in range(MAX_PASSES):
             start = self._place(a, orders, handle, cap, open_next, cums)
-            reached = np.flatnonzero(np.isfinite(start))
+            reached = np.flatnonzero(np.isfinite(start) & (start != judged))
             o2, c2, h2 = judge(c, reached, start[reached], self.mdl)
             same = h2 == handle[reached]
+            judged[reached[same]] = start[reached[same]]
             # the same agent minutes: the outcome at the moment reached stands
             ok[reached[same]], conn[reached[same]] = o2[same], c2[same]
             if same.all() or it == MAX_PASSES - 1:
@@ -323,6 +327,7 @@ class Queue:
                 break
             ch = reached[~same]
             ok[ch], conn[ch], handle[ch] = o2[~same], c2[~same], h2[~same]
+            judged[ch] = start[ch]
         if record and rnd not in self.curves:
             curves = {}
             for lv, o in zip(levels, orders, strict=True):

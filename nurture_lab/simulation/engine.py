@@ -703,7 +703,6 @@ def _drive(gens: list[Generator[_CallTask, None, Any]], server: Queue | VirtualQ
             t.give_up()
         for i in list(tasks):
             advance(i, False)
-        release_free_memory()  # the round's freed call batches and gate temporaries (see _memory)
         rnd += 1
     return out
 
@@ -1193,13 +1192,21 @@ def _observed_centre(sc: Scenario, per_chunk: list[Any]) -> tuple[pd.DataFrame, 
     and a concatenated frame would hold the log twice).
     """
     frames, columns = [], []
+    let_go = 0  # bytes of event log let go since memory was last handed back
     while per_chunk:
         df, lead, arm_idx, parts, positions, logs, _first = per_chunk.pop(0)
         frames.append(_observed_leads(sc, df, lead, arm_idx, parts, positions))
         columns.append(touch_columns(sc, lead.lead_id, lead.created_min, sc.experiment.arms, logs))
+        let_go += sum(v.nbytes for _a, log in logs for d in log for v in d.values() if v.strides[:1] != (0,))
         del logs, parts
-        release_free_memory()  # the chunk's event log, before the next chunk's columns are made
+        if let_go >= _TRIM_BYTES:  # not after every chunk: pages handed back are paid for when used again
+            release_free_memory()
+            let_go = 0
     return _concat_cats(frames), _concat_columns(columns)
+
+
+#: Event-log bytes let go between two hand-backs of free memory to the OS (see :mod:`nurture_lab._memory`).
+_TRIM_BYTES = 64 * 2**20
 
 
 def _truth_sums(arm: str, out: dict[str, np.ndarray], lead: _Leads, setting: str) -> list[pd.DataFrame]:
@@ -1285,6 +1292,7 @@ def _simulate_centre(
             chunks[i] = (c, _first, _df, _Ids(lead.n, lead.lead_id, lead.created_min), arm_idx)
         del lead, by_arm
     outs = _drive(gens, q)
+    release_free_memory()  # the queue rounds' call batches and gate temporaries, before the frames are built
     per_chunk: list[Any] = []
     for i, (_c, first, df, lead, arm_idx) in enumerate(chunks):
         parts, positions, logs = [], [], []

@@ -48,9 +48,14 @@ def owner_categories(sc: Scenario) -> list[str]:
 
 def utc_from_minutes(base_min: np.ndarray, offset_min: np.ndarray) -> pd.Series:
     """UTC timestamps (ms resolution) from minutes since the epoch plus an offset; NaN -> NaT."""
-    ms = (base_min + offset_min) * 60_000.0
-    ints = np.where(np.isnan(ms), np.iinfo(np.int64).min, np.round(np.nan_to_num(ms))).astype(np.int64)
-    return pd.Series(ints.view("M8[ms]")).dt.tz_localize("UTC")
+    ms = np.add(base_min, offset_min, dtype=np.float64)
+    ms *= 60_000.0
+    nat = np.isnan(ms)
+    ms[nat] = 0.0
+    np.rint(ms, out=ms)  # to the nearest millisecond, ties to even
+    ints = ms.astype(np.int64)
+    ints[nat] = np.iinfo(np.int64).min  # NaT
+    return pd.Series(pd.DatetimeIndex(ints.view("M8[ms]"), copy=False).tz_localize("UTC"), copy=False)
 
 
 def touch_frame(

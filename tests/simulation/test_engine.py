@@ -217,3 +217,43 @@ def test_observed_only_run_equals_the_run_with_truth(tiny: nl.Scenario) -> None:
     pd.testing.assert_frame_equal(
         full.touches.sort_values(key).reset_index(drop=True), fast.touches.sort_values(key).reset_index(drop=True)
     )
+
+
+def test_touch_log_columns_join_like_pandas_concat() -> None:
+    """The centre run joins per-chunk touch-log columns itself (to hold the log once); the result
+    equals pandas' concatenation of the chunk frames, categories unified to their sorted union."""
+    from nurture_lab.simulation.engine import _concat_columns
+
+    rng = np.random.default_rng(4)
+    labels = [["", "quiet_hours", "cap_day"], ["", "min_gap+quiet_hours"], ["", "quiet_hours", "cap_day"]]
+    chunks = []
+    for i, cats in enumerate(labels):
+        n = 50 + 10 * i
+        chunks.append(
+            {
+                "lead_id": np.arange(n, dtype=np.int64) + 1000 * i,
+                "reason": pd.Categorical.from_codes(rng.integers(0, len(cats), n), categories=cats),
+                "arm": pd.Categorical.from_codes(rng.integers(0, 2, n), categories=["control", "fast"]),
+                "sent_at": pd.array(pd.to_datetime(rng.integers(0, 10**12, n), unit="ms", utc=True)),
+                "engaged": rng.random(n) < 0.3,
+                "queue_minutes": rng.random(n).astype(np.float32),
+            }
+        )
+    frames = [pd.DataFrame({k: v for k, v in c.items()}) for c in chunks]
+    expected = pd.concat([f.astype({"reason": object}) for f in frames], ignore_index=True)
+    expected["reason"] = pd.Categorical(expected["reason"], categories=sorted({x for c in labels for x in c}))
+    got = _concat_columns(chunks)
+    pd.testing.assert_frame_equal(got, expected)
+    assert list(got["arm"].cat.categories) == ["control", "fast"]  # categories that agree keep their order
+
+
+def test_times_from_minutes_agree_with_pandas() -> None:
+    from nurture_lab.simulation.touchlog import utc_from_minutes
+
+    base = np.array([29_000_000.0, 29_000_000.5, 29_100_000.0, 28_000_000.0])
+    off = np.array([0.0, 1.25, np.nan, 59.999999])
+    got = utc_from_minutes(base, off)
+    ms = np.round((base + off) * 60_000)
+    expected = pd.Series(pd.to_datetime(ms, unit="ms", utc=True)).dt.as_unit("ms")
+    pd.testing.assert_series_equal(got, expected, check_names=False)
+    assert got.isna().tolist() == [False, False, True, False]
