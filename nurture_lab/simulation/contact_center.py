@@ -350,7 +350,7 @@ class Queue:
         """One pass of the queue with known agent minutes per call: the UTC minute each call is reached."""
         start = np.full(a.size, np.nan)
         n = self.n
-        hvals = sorted({int(h) for h in np.unique(handle)} - {0})
+        hvals = [h for h in np.flatnonzero(np.bincount(handle)).tolist() if h > 0] if handle.size else []
         nz, rels, totals = [], [], []
         for o in orders:
             h = handle[o]

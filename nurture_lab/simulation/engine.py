@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _random
-from .._memory import release_free_memory
+from .._memory import release_free_memory, small_pages
 from .._parallel import DEFAULT_JOBS, map_tasks
 from ..scenario.model import CHANNELS, Arm, Scenario
 from .behaviour import loss_time
@@ -180,18 +180,19 @@ class _Leads:
     #: Position of each lead in its chunk (random draws are indexed by it) and the chunk size.
     pos: np.ndarray
     n_chunk: int
-    #: The daylight-saving changes each lead meets within the horizon: UTC minute (inf: none) and delta.
-    dst_at: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
-    dst_delta: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    #: The daylight-saving changes each lead meets within the horizon, the k-th of every lead under key
+    #: k (one array per change: gathers read contiguous memory): UTC minute (inf: none) and delta.
+    dst_at: dict[int, np.ndarray] = field(default_factory=dict)
+    dst_delta: dict[int, np.ndarray] = field(default_factory=dict)
 
     def shift(self, idx: np.ndarray, t: np.ndarray) -> np.ndarray:
         """Change of the UTC offset (minutes) between each lead's inquiry and ``t`` minutes after it (DST)."""
         out = np.zeros(np.shape(t))
-        if self.dst_at.shape[1] == 0:
+        if not self.dst_at:
             return out
-        c = self.created_min[idx]
-        for k in range(self.dst_at.shape[1]):
-            out += np.where(c + t >= self.dst_at[idx, k], self.dst_delta[idx, k], 0.0)
+        ct = self.created_min[idx] + t
+        for k in range(len(self.dst_at)):
+            out += np.where(ct >= self.dst_at[k][idx], self.dst_delta[k][idx], 0.0)
         return out
 
     def local(self, idx: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -300,7 +301,7 @@ def _dst_per_lead(df: pd.DataFrame, created_min: np.ndarray, horizon_days: float
             after = mine & (created_min < at)  # only changes after the inquiry shift its clock
             at_arr[after, j] = at
             delta[after, j] = d
-    return {"dst_at": at_arr, "dst_delta": delta}
+    return {"dst_at": dict(enumerate(at_arr.T.copy())), "dst_delta": dict(enumerate(delta.T.copy()))}
 
 
 class _Uniforms:
@@ -596,13 +597,11 @@ class _CallTask:
         req = created + self.req
         # the lead's clock at the request and its next daylight-saving change
         nxt, delta = np.full(rows.size, INF), np.zeros(rows.size)
-        if lead.dst_at.shape[1]:
-            at = lead.dst_at[idx]
-            fut = np.where(at > req[:, None], at, INF)
-            j = np.argmin(fut, axis=1)
-            r = np.arange(rows.size)
-            nxt = fut[r, j]
-            delta = np.where(np.isfinite(nxt), lead.dst_delta[idx][r, j], 0.0)
+        for k in range(len(lead.dst_at)):  # the earliest change after the request (the first of equals)
+            at = lead.dst_at[k][idx]
+            sooner = (at > req) & (at < nxt)
+            nxt = np.where(sooner, at, nxt)
+            delta = np.where(sooner, lead.dst_delta[k][idx], delta)
         return Calls(
             req=req,
             level=self.centre.score(lead, idx, self.req) if self.centre.points else np.zeros(rows.size, np.int64),
@@ -1476,8 +1475,9 @@ def simulate(
                 f"(allocation share {share:.2g}); simulate more leads or raise its allocation."
             )
     if scenario.contact_center is not None:
-        per_chunk, tr_parts = _simulate_centre(scenario, seed, n_leads, truth, progress)
-        leads, touches = _observed_centre(scenario, per_chunk)
+        with small_pages():  # thousands of fresh mid-size arrays: no huge-page stalls (see _memory)
+            per_chunk, tr_parts = _simulate_centre(scenario, seed, n_leads, truth, progress)
+            leads, touches = _observed_centre(scenario, per_chunk)
         tr = _truth_table([tr_parts] if truth else [], scenario)
         return SimulationResult(scenario, seed, n_leads, leads, touches, tr)
     tasks = [_ChunkJob(scenario, seed, c, first, n, truth) for c, first, n in _random.chunks(n_leads)]
