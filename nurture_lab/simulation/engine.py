@@ -276,7 +276,7 @@ def _timeline_days(sc: Scenario, df: pd.DataFrame) -> float:
     return float(np.ceil((sc.horizon_days + appt + 10) / 30) * 30)
 
 
-def _dst_per_lead(df: pd.DataFrame, created_min: np.ndarray, horizon_days: float) -> dict[str, np.ndarray]:
+def _dst_per_lead(df: pd.DataFrame, created_min: np.ndarray, horizon_days: float) -> dict[str, dict[int, np.ndarray]]:
     """For each lead, the daylight-saving changes of its zone between its inquiry and the horizon."""
     if not len(df):
         return {}
