@@ -230,16 +230,20 @@ def _chunk(
         }
     )
     if identities:
-        names, emails, phones = _identity_pool()
-        df["name"] = _pool_cat(names, ident)
-        df["email"] = _pool_cat(emails, ident)
-        df["phone"] = _pool_cat(phones, ident)
+        for col, (inverse, dtype) in zip(("name", "email", "phone"), _identity_categories(), strict=True):
+            df[col] = pd.Categorical.from_codes(inverse[ident], dtype=dtype)
     return df
 
 
-def _pool_cat(pool: tuple[str, ...], codes: np.ndarray) -> pd.Categorical:
-    uniq, inverse = np.unique(np.array(pool, dtype=object), return_inverse=True)
-    return pd.Categorical.from_codes(inverse[codes], categories=list(uniq))
+@lru_cache(maxsize=1)
+def _identity_categories() -> tuple[tuple[np.ndarray, pd.CategoricalDtype], ...]:
+    """For each identity pool (names, e-mails, phones): each entry's code among the pool's sorted
+    distinct values, and that categorical type; made once per process, as the pool."""
+    out = []
+    for pool in _identity_pool():
+        uniq, inverse = np.unique(np.array(pool, dtype=object), return_inverse=True)
+        out.append((inverse, pd.CategoricalDtype(list(uniq))))
+    return tuple(out)
 
 
 def _hazards(df: pd.DataFrame, scenario_hazard: dict[str, float]) -> None:
