@@ -360,6 +360,7 @@ class _State:
         self.staff = np.zeros(n)
         self.prev_owner = np.full(n, -1, dtype=np.int64)
         self.sends: dict[int, list[np.ndarray]] = {i: [] for i in range(len(CHANNELS))}
+        self._recent: tuple[np.ndarray, tuple[str, ...], np.ndarray] | None = None  # see recent_sends
         self.staffed_days = np.zeros(7, dtype=bool)
         self.staffed_days[list(self.pol.staffed_days)] = True
         self.opt_scope_all = self.pol.opt_out_scope == "all"
@@ -385,15 +386,22 @@ class _State:
         return out
 
     def recent_sends(self, channels: tuple[str, ...], idx: np.ndarray, k: int) -> np.ndarray:
-        """The ``k`` most recent send times on these channels, most recent first (-inf where fewer)."""
+        """The ``k`` most recent send times on these channels, most recent first (-inf where fewer).
+
+        The sorted sends of the last ``(channels, idx)`` asked are kept until the next send: the
+        day and week caps of one gate pass read the same leads' sends on the same channel.
+        """
+        kept = self._recent
+        if kept is not None and kept[0] is idx and kept[1] == channels:
+            return kept[2][:, :k]  # type: ignore[no-any-return]
         cols = [x[idx] for ch in channels for x in self.sends[_CH[ch]]]
         if not cols:
             return np.empty((idx.size, 0))
         prev = np.stack(cols, axis=1)
         prev = np.where(np.isnan(prev), -INF, prev)
-        if prev.shape[1] > k:
-            prev = -np.partition(-prev, k - 1, axis=1)[:, :k]
-        return -np.sort(-prev, axis=1)
+        ordered = -np.sort(-prev, axis=1)
+        self._recent = (idx, channels, ordered)
+        return ordered[:, :k]
 
     def next_local(self, idx: np.ndarray, t: np.ndarray, a: Any, b: Any, days: np.ndarray) -> np.ndarray:
         """Earliest time >= ``t`` in the daily local window [a, b) minutes on ``days`` (NaN: none)."""
@@ -421,6 +429,7 @@ class _State:
         full = np.full(self.lead.n, np.nan)
         full[idx] = t
         self.sends[ch].append(full)
+        self._recent = None
         i = idx[sent]
         ts = t[sent]
         self.n_sent[i] += 1
@@ -824,7 +833,7 @@ def _arm_gen(
         idx = np.flatnonzero(sel)
         m = idx.size
         if m == 0:
-            st.sends[ch].append(np.full(n, np.nan))
+            st.record_send(ch, idx, np.zeros(0), None)  # a step nobody gets: a column of no sends
             uniforms.done(k)
             continue
         u = uniforms(k)[lead.pos[idx]]
@@ -883,12 +892,14 @@ def _arm_gen(
         st.record_send(ch, idx, np.where(send, t, np.nan), owner)
         last_event[idx] = t
 
-        st.contacted[idx] = np.where(engaged, np.minimum(st.contacted[idx], t), st.contacted[idx])
         fit_now = engaged & lead.fit[idx]
-        st.qualified_at[idx] = np.where(fit_now, np.minimum(st.qualified_at[idx], t), st.qualified_at[idx])
-        st.disqualified_at[idx] = np.where(
-            engaged & ~lead.fit[idx], np.minimum(st.disqualified_at[idx], t), st.disqualified_at[idx]
-        )
+        for when_at, hit in (
+            (st.contacted, engaged),
+            (st.qualified_at, fit_now),
+            (st.disqualified_at, engaged & ~fit_now),
+        ):
+            i = idx[hit]  # the first time it happened (leads are distinct within a step)
+            when_at[i] = np.minimum(when_at[i], t[hit])
         # a qualified lead who only reads the message: no contact, but the content still works
         read = delivered & ~engaged & ~opt_now & was_qualified & (u[:, 6] < cb.read_rate)
         c_dec = st.decision[idx]
@@ -911,7 +922,7 @@ def _arm_gen(
         when[web] = st.next_waking(idx[web], ready[web])
         when = np.where(np.isnan(when), INF, when)
         new = books & (when < st.booked_at[idx])
-        st.booked_at[idx] = np.where(new, when, st.booked_at[idx])
+        st.booked_at[idx[new]] = when[new]
 
         dup = None
         if failed is not None and pol.handoff_failure_mode == "duplicate" and (send & failed).any():
