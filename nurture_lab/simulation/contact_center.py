@@ -350,7 +350,7 @@ class Queue:
         """One pass of the queue with known agent minutes per call: the UTC minute each call is reached."""
         start = np.full(a.size, np.nan)
         n = self.n
-        hvals = [h for h in np.flatnonzero(np.bincount(handle)).tolist() if h > 0] if handle.size else []
+        hvals = [h for h in np.flatnonzero(np.bincount(handle)).tolist() if h > 0]  # agent minutes in use
         nz, rels, totals = [], [], []
         for o in orders:
             h = handle[o]

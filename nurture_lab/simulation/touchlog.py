@@ -82,7 +82,12 @@ def touch_columns(
     arm_names = [a.name for a in arms]
     parts = [(a, d) for a, log in logs for d in log]
     if not parts:
-        return {c: v.array for c, v in empty_touches(sc, arm_names).items()}
+        # the same kinds of array as a chunk with touches (numpy arrays, categoricals, zoned times),
+        # so the columns of an empty chunk join those of the others
+        return {
+            c: v.array if isinstance(v.dtype, pd.api.extensions.ExtensionDtype) else v.to_numpy()
+            for c, v in empty_touches(sc, arm_names).items()
+        }
 
     def cat(key: str) -> np.ndarray:
         return np.concatenate([d[key] for _, d in parts])

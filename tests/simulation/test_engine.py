@@ -257,3 +257,26 @@ def test_times_from_minutes_agree_with_pandas() -> None:
     expected = pd.Series(pd.to_datetime(ms, unit="ms", utc=True)).dt.as_unit("ms")
     pd.testing.assert_series_equal(got, expected, check_names=False)
     assert got.isna().tolist() == [False, False, True, False]
+
+
+def test_a_chunk_without_touches_joins_the_others(speed: nl.Scenario) -> None:
+    """A chunk can log no touch (say, its few leads all in a holdout arm): its empty columns must
+    join the other chunks' columns (an empty chunk once gave pandas arrays that numpy ones refused)."""
+    from nurture_lab.simulation.engine import _concat_columns
+    from nurture_lab.simulation.touchlog import touch_columns
+
+    run = nl.simulate(speed, seed=2, n_leads=300, truth=False)
+
+    def some() -> dict:
+        return {
+            c: v.array if isinstance(v.dtype, pd.api.extensions.ExtensionDtype) else v.to_numpy()
+            for c, v in run.touches.items()
+        }
+
+    def none() -> dict:
+        return touch_columns(speed, np.zeros(0, dtype=np.int64), np.zeros(0), speed.experiment.arms, [])
+
+    for chunks in ([none(), some()], [some(), none()]):
+        joined = _concat_columns(chunks)
+        # the same rows and types; the reason categories are the union's (sorted), hence not compared by order
+        pd.testing.assert_frame_equal(joined, run.touches, check_categorical=False)
