@@ -1,4 +1,4 @@
-"""Local time: daylight-saving transitions, and the next allowed moment inside a daily window.
+"""Time: the day and the week in minutes, daylight-saving transitions, and the next allowed moment inside a daily window.
 
 Time unit: minutes. Local wall-clock minutes count from 1970-01-01 00:00 local (a Thursday).
 """
@@ -12,7 +12,9 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+#: Minutes in a day and in a week: the only time constants of the simulation (time unit: minutes).
 DAY = 1440.0
+WEEK = 7 * DAY
 
 
 @functools.lru_cache(maxsize=64)

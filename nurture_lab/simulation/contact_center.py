@@ -37,12 +37,11 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from ..scenario.model import ContactCenter, Policy
-from .calendar import dst_transitions
+from .calendar import DAY, WEEK, dst_transitions
 
 __all__ = ["Calls", "CentreClock", "Queue", "VirtualQueue", "erlang_c_agents", "erlang_c_wait"]
 
-DAY = 1440.0
-WEEK_MIN = 7 * 1440
+WEEK_MIN = int(WEEK)
 INF = np.inf
 
 
@@ -139,11 +138,11 @@ def _week_capacity(cc: ContactCenter, pol: Policy) -> np.ndarray:
     if isinstance(cc.agents, tuple):
         for d, row in enumerate(cc.agents):
             for h, v in enumerate(row):
-                week[d * 1440 + h * 60 : d * 1440 + (h + 1) * 60] = v
+                week[d * int(DAY) + h * 60 : d * int(DAY) + (h + 1) * 60] = v
         return week
     a, b = round(pol.staffed_hours[0] * 60), round(pol.staffed_hours[1] * 60)
     for d in pol.staffed_days:
-        week[d * 1440 + a : d * 1440 + b] = int(cc.agents)
+        week[d * int(DAY) + a : d * int(DAY) + b] = int(cc.agents)
     return week
 
 

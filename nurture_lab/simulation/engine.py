@@ -32,8 +32,8 @@ from .._memory import release_free_memory, small_pages
 from .._parallel import DEFAULT_JOBS, map_tasks
 from ..scenario.model import CHANNELS, Arm, Scenario
 from .behaviour import loss_time
+from .calendar import DAY, WEEK, next_in_window
 from .calendar import dst_transitions as _dst_transitions
-from .calendar import next_in_window
 from .contact_center import Calls, CentreClock, Queue, Served, VirtualQueue, model_of
 from .policy import QUEUE_BIT, REASON_CODE, REASONS, GateResult, Message, gate, stop_time, subset
 from .population import IDENTITY_COLUMNS, make_leads_chunk
@@ -41,8 +41,6 @@ from .touchlog import TOUCH_COLUMNS, owner_categories, touch_columns, touch_fram
 
 __all__ = ["OUTCOME_COLUMNS", "REASONS", "SETTINGS", "TOUCH_COLUMNS", "SimulationResult", "simulate", "truth_in"]
 
-DAY = 1440.0
-WEEK = 7 * DAY
 #: The most leads one run simulates (about 30 GB of memory with the touch log).
 MAX_LEADS = 20_000_000
 INF = np.inf

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from ..scenario.model import TCPA_CHANNELS, VISIBLE_CHANNELS
+from .calendar import DAY, WEEK
 
 __all__ = [
     "DEFERRALS",
@@ -40,8 +41,6 @@ __all__ = [
     "subset",
 ]
 
-DAY = 1440.0
-WEEK = 7 * DAY
 INF = np.inf
 
 

@@ -18,7 +18,7 @@ import pandas as pd
 
 from .. import _random
 from ..scenario.model import INTENTS, STATE_TIMEZONES, Population, Scenario
-from .calendar import dst_transitions
+from .calendar import DAY, dst_transitions
 
 __all__ = ["IDENTITY_COLUMNS", "LEAD_COLUMNS", "local_arrival", "make_leads"]
 
@@ -165,9 +165,9 @@ def _chunk(
     offsets = np.where(hour < 2, table[cols["timezone"], day], table[cols["timezone"], day + 1])
     created_s = local_s - offsets * 60
     # the offset in force at that instant (an inquiry in the spring-forward gap is an hour later locally)
-    first = float(epoch_day * 1440 - 1440)
+    first = float(epoch_day * DAY - DAY)
     true_off = table[cols["timezone"], day].astype(np.float64)
-    since = (epoch_day + day - 1) * 1440.0 + 720.0 - true_off  # UTC minute of the day before's local noon
+    since = (epoch_day + day - 1) * DAY + DAY / 2 - true_off  # UTC minute of the day before's local noon
     created_min = created_s / 60.0
     for code, at, delta in dst_transitions(cats["timezone"], first, population.arrival_days + 2):
         true_off += np.where((cols["timezone"] == code) & (since < at) & (at <= created_min), delta, 0.0)
