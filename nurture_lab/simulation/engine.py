@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Generator, Iterable
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -33,10 +33,37 @@ from .._parallel import DEFAULT_JOBS, map_tasks
 from ..scenario.model import CHANNELS, Arm, Scenario
 from .behaviour import loss_time
 from .calendar import DAY, WEEK, next_in_window
-from .calendar import dst_transitions as _dst_transitions
 from .contact_center import Calls, CentreClock, Queue, Served, VirtualQueue, model_of
+from .draws import (
+    K_INBOUND,
+    K_REMINDER,
+    U_BOOK,
+    U_DELIVER,
+    U_DUP_DELIVER,
+    U_DUP_ENGAGE,
+    U_DUP_OPT_OUT,
+    U_DUP_VOICEMAIL,
+    U_ENGAGE,
+    U_HANDOFF,
+    U_OPT_OUT,
+    U_READ,
+    U_VOICEMAIL,
+    Draws,
+)
+from .leads import Ids, Leads, subset_leads, timeline_days
 from .policy import QUEUE_BIT, REASON_CODE, REASONS, GateResult, Message, gate, stop_time, subset
 from .population import IDENTITY_COLUMNS, make_leads_chunk
+from .results import (
+    OUTCOME_COLUMNS,
+    SETTINGS,
+    TRUTH_METRICS,
+    SimulationResult,
+    concat_cats,
+    concat_columns,
+    truth_in,
+    truth_sums,
+    truth_table,
+)
 from .touchlog import TOUCH_COLUMNS, owner_categories, touch_columns, touch_frame, utc_from_minutes
 
 __all__ = ["OUTCOME_COLUMNS", "REASONS", "SETTINGS", "TOUCH_COLUMNS", "SimulationResult", "simulate", "truth_in"]
@@ -45,297 +72,19 @@ __all__ = ["OUTCOME_COLUMNS", "REASONS", "SETTINGS", "TOUCH_COLUMNS", "Simulatio
 MAX_LEADS = 20_000_000
 INF = np.inf
 
-OUTCOME_COLUMNS: dict[str, str] = {
-    "arm": "assigned arm",
-    "first_response_minutes": "minutes from inquiry to the first touch sent (NaN: none)",
-    "first_call_minutes": "minutes from inquiry to the first call attempt (NaN: none)",
-    "contacted": "engaged at least once: a click, a reply or an answered call",
-    "contacted_minutes": "minutes from inquiry to the first engagement (NaN: never)",
-    "qualified": "contacted and found to fit",
-    "booked": "booked within the horizon (and before being lost)",
-    "booked_at": "UTC time of booking (NaT: not booked)",
-    "visit_at": "UTC time of the booked visit, in clinic hours (NaT: not booked)",
-    "days_to_book": "days from inquiry to booking (NaN: not booked)",
-    "booked_7d": "booked within 7 days",
-    "booked_30d": "booked within 30 days",
-    "attended": "booked and attended the visit",
-    "reminded": "a visit reminder was sent",
-    "opted_out": "opted out of at least one channel",
-    "opted_out_at": "UTC time of the first opt-out (NaT: none)",
-    "lost": "booked elsewhere (lost to a competitor) within the horizon",
-    "lost_at": "UTC time the lead booked elsewhere (NaT: not lost)",
-    "n_touches": "touches sent (count)",
-    "staff_minutes": "staff time spent on the lead, minutes (with a contact centre: agents' handle time)",
-    "missed_call": "an inbound phone inquiry that rang while the contact centre was closed or every agent "
-    "busy (False without a [contact_center]); answered ones were a conversation at once",
-}
-#: Settings of the truth table: ``experiment`` — every lead on the arm while the arms share the
-#: contact centre as randomised; ``rollout`` — every lead on the arm with the same staff. Without a
-#: contact centre staff are unlimited and the two coincide.
-SETTINGS: tuple[str, ...] = ("experiment", "rollout")
-#: Outcomes whose mean the truth table reports.
-TRUTH_METRICS: tuple[str, ...] = (
-    "contacted",
-    "qualified",
-    "booked",
-    "booked_7d",
-    "booked_30d",
-    "attended",
-    "opted_out",
-    "lost",
-    "n_touches",
-    "staff_minutes",
-)
-
 
 # --------------------------------------------------------------------------------------
 # Result
-
-
-@dataclass
-class SimulationResult:
-    """What :func:`simulate` returns.
-
-    Attributes:
-        leads: one row per lead: population columns, ``arm`` and the outcomes in :data:`OUTCOME_COLUMNS`.
-        touches: one row per planned touch: :data:`TOUCH_COLUMNS`.
-        truth: the true mean of each outcome under every arm (every lead run through every arm
-            with common random numbers), overall (``service_line == "all"``) and per service line,
-            in both :data:`SETTINGS`; columns ``setting, arm, service_line, metric, n, mean,
-            true_diff`` (vs the control arm in the same setting).
-    """
-
-    scenario: Scenario
-    seed: int
-    n_leads: int
-    leads: pd.DataFrame
-    touches: pd.DataFrame
-    truth: pd.DataFrame = field(default_factory=pd.DataFrame)
-
-    def true_effect(self, metric: str, arm: str, service_line: str = "all", setting: str = "experiment") -> float:
-        """True difference in the mean of ``metric`` between ``arm`` and the control.
-
-        ``setting``: ``"experiment"`` (the arms sharing the contact centre as randomised) or
-        ``"rollout"`` (every lead on ``arm`` with the same staff); see :data:`SETTINGS`.
-        """
-        t = self.truth
-        row = t[
-            (t["metric"] == metric)
-            & (t["arm"] == arm)
-            & (t["service_line"] == service_line)
-            & (t["setting"] == setting)
-        ]
-        if row.empty:
-            raise KeyError(
-                f"no truth for metric={metric!r}, arm={arm!r}, service_line={service_line!r}, setting={setting!r}"
-            )
-        return float(row["true_diff"].iloc[0])
-
-    def analysis_frame(self) -> pd.DataFrame:
-        """The leads without direct identifiers (what analyses and reports may see)."""
-        return self.leads.drop(columns=[c for c in IDENTITY_COLUMNS if c in self.leads])
-
-    def __repr__(self) -> str:
-        arms = self.leads["arm"].value_counts().sort_index().to_dict()
-        return (
-            f"SimulationResult(scenario={self.scenario.name!r}, seed={self.seed}, n_leads={self.n_leads}, "
-            f"arms={arms}, touches={len(self.touches)})"
-        )
 
 
 # --------------------------------------------------------------------------------------
 # One chunk, one arm
 
 
-@dataclass
-class _Leads:
-    """Numpy views of one chunk of leads."""
-
-    n: int
-    lead_id: np.ndarray
-    created_min: np.ndarray  # UTC minutes since epoch
-    local0: np.ndarray  # local wall-clock minutes at the inquiry
-    codes: dict[str, np.ndarray]
-    cats: dict[str, list[str]]
-    consent: dict[str, np.ndarray]
-    confidential: np.ndarray
-    fit: np.ndarray
-    decision_min: np.ndarray
-    responsiveness: np.ndarray
-    preferred_hour: np.ndarray
-    hazard_per_min: np.ndarray
-    clock: np.ndarray
-    self_book: np.ndarray
-    appt_min: np.ndarray
-    show_u: np.ndarray
-    quiet_start: np.ndarray
-    quiet_end: np.ndarray
-    sensitive: np.ndarray
-    base_no_show: np.ndarray
-    #: came in through chat (a chat session exists); calls and texts per 24 h allowed by the state (0: no cap)
-    from_chat: np.ndarray
-    state_cap: np.ndarray
-    #: Position of each lead in its chunk (random draws are indexed by it) and the chunk size.
-    pos: np.ndarray
-    n_chunk: int
-    #: The daylight-saving changes each lead meets within the horizon, the k-th of every lead under key
-    #: k (one array per change: gathers read contiguous memory): UTC minute (inf: none) and delta.
-    dst_at: dict[int, np.ndarray] = field(default_factory=dict)
-    dst_delta: dict[int, np.ndarray] = field(default_factory=dict)
-
-    def shift(self, idx: np.ndarray, t: np.ndarray) -> np.ndarray:
-        """Change of the UTC offset (minutes) between each lead's inquiry and ``t`` minutes after it (DST)."""
-        out = np.zeros(np.shape(t))
-        if not self.dst_at:
-            return out
-        ct = self.created_min[idx] + t
-        for k in range(len(self.dst_at)):
-            out += np.where(ct >= self.dst_at[k][idx], self.dst_delta[k][idx], 0.0)
-        return out
-
-    def local(self, idx: np.ndarray, t: np.ndarray) -> np.ndarray:
-        """Local wall-clock minutes of the leads ``idx`` at ``t`` minutes after their inquiry."""
-        return self.local0[idx] + t + self.shift(idx, t)
-
-    @classmethod
-    def from_frame(cls, df: pd.DataFrame, sc: Scenario) -> _Leads:
-        created_min = df["created_at"].dt.as_unit("s").astype("int64").to_numpy() / 60.0
-        off = df["utc_offset_minutes"].to_numpy().astype(np.float64)
-        codes, cats = {}, {}
-        for c in ("service_line", "audience", "source", "intent", "coverage", "state", "preferred_channel"):
-            codes[c] = df[c].cat.codes.to_numpy().astype(np.int64)
-            cats[c] = [str(x) for x in df[c].cat.categories]
-        pol = sc.policy
-        qs = np.array([pol.state_quiet_hours.get(s, pol.quiet_hours)[0] for s in cats["state"]]) * 60
-        qe = np.array([pol.state_quiet_hours.get(s, pol.quiet_hours)[1] for s in cats["state"]]) * 60
-        lines = [sc.population.service_lines[s] for s in cats["service_line"]]
-        sens = np.array([ln.sensitive for ln in lines], dtype=bool)
-        nos = np.array([ln.no_show_rate for ln in lines])
-        sl = codes["service_line"]
-        return cls(
-            n=len(df),
-            lead_id=df["lead_id"].to_numpy(),
-            created_min=created_min,
-            local0=created_min + off,
-            codes=codes,
-            cats=cats,
-            consent={
-                "email": df["consent_email"].to_numpy(),
-                "sms": df["consent_sms"].to_numpy(),
-                "call": df["consent_call"].to_numpy(),
-            },
-            confidential=df["confidential"].to_numpy(),
-            fit=df["fit"].to_numpy(),
-            decision_min=df["decision_days"].to_numpy().astype(np.float64) * DAY,
-            responsiveness=df["responsiveness"].to_numpy().astype(np.float64),
-            preferred_hour=df["preferred_hour"].to_numpy().astype(np.float64),
-            hazard_per_min=df["competitor_hazard"].to_numpy().astype(np.float64) / DAY,
-            clock=df["competitor_clock"].to_numpy().astype(np.float64),
-            self_book=df["self_book"].to_numpy(),
-            appt_min=df["appointment_lead_days"].to_numpy().astype(np.float64) * DAY,
-            show_u=df["show_u"].to_numpy().astype(np.float64),
-            quiet_start=qs[codes["state"]],
-            quiet_end=qe[codes["state"]],
-            sensitive=sens[sl],
-            base_no_show=nos[sl],
-            from_chat=(np.array([c == "chat" for c in cats["source"]], dtype=bool)[codes["source"]]),
-            state_cap=np.array([pol.state_attempt_caps.get(s, 0) for s in cats["state"]], dtype=np.int64)[
-                codes["state"]
-            ],
-            pos=np.arange(len(df)),
-            n_chunk=len(df),
-            # the daylight-saving table covers the whole timeline: through the visits and their reminders
-            **_dst_per_lead(df, created_min, _timeline_days(sc, df)),
-        )
-
-    def matches(self, step: Any) -> np.ndarray:
-        """Leads selected by a step's static conditions."""
-        conds = step.conditions
-        if not conds:
-            return np.ones(self.n, dtype=bool)
-        parts = []
-        for col, values in conds.items():
-            wanted = np.array([c in values for c in self.cats[col]], dtype=bool)
-            parts.append(wanted[self.codes[col]] if wanted.size else np.zeros(self.n, dtype=bool))
-        return np.logical_and.reduce(parts) if step.match == "all" else np.logical_or.reduce(parts)
-
-    def relevant(self, content: Any, idx: np.ndarray) -> np.ndarray:
-        """Which of the leads ``idx`` a content speaks to."""
-        out = np.zeros(idx.size, dtype=bool)
-        for col, values in content.relevant_to.items():
-            wanted = np.array([c in values for c in self.cats[col]], dtype=bool)
-            out |= wanted[self.codes[col][idx]]
-        return out
-
-
-def _timeline_days(sc: Scenario, df: pd.DataFrame) -> float:
-    """Days after an inquiry the engine may place a message: horizon, visit, a week's slack (30-day steps)."""
-    appt = float(np.max(df["appointment_lead_days"].to_numpy(), initial=0.0))
-    return float(np.ceil((sc.horizon_days + appt + 10) / 30) * 30)
-
-
-def _dst_per_lead(df: pd.DataFrame, created_min: np.ndarray, horizon_days: float) -> dict[str, dict[int, np.ndarray]]:
-    """For each lead, the daylight-saving changes of its zone between its inquiry and the horizon."""
-    if not len(df):
-        return {}
-    tz = df["timezone"].cat.codes.to_numpy()
-    zones = tuple(str(z) for z in df["timezone"].cat.categories)
-    horizon = horizon_days * DAY
-    first_day = float(created_min.min() // DAY * DAY)  # a day-granular key: chunks share the cache
-    trans = [
-        (c, at, d)
-        for c, at, d in _dst_transitions(zones, first_day, horizon_days)
-        if created_min.min() < at <= created_min.max() + horizon
-    ]
-    per: list[list[tuple[float, float]]] = [[] for _ in zones]
-    for c, at, d in trans:
-        per[c].append((at, d))
-    k = max((len(p) for p in per), default=0)
-    at_arr = np.full((len(df), k), np.inf)
-    delta = np.zeros((len(df), k))
-    for code, items in enumerate(per):
-        mine = tz == code
-        for j, (at, d) in enumerate(items):
-            after = mine & (created_min < at)  # only changes after the inquiry shift its clock
-            at_arr[after, j] = at
-            delta[after, j] = d
-    return {"dst_at": dict(enumerate(at_arr.T.copy())), "dst_delta": dict(enumerate(delta.T.copy()))}
-
-
-class _Uniforms:
-    """The per-step uniforms of one chunk, drawn once and shared by every arm (common random numbers)."""
-
-    def __init__(self, seed: int, chunk: int, n: int, users: dict[int, int] | None = None) -> None:
-        self.seed, self.chunk, self.n = seed, chunk, n
-        self._cache: dict[int, np.ndarray] = {}
-        #: with ``users`` (runs that keep many chunks alive at once): how many arm runs will read each
-        #: step slot; the draws are dropped once all have (:meth:`done`), other slots are not cached
-        self._users = users
-        self._seen: dict[int, int] = {}
-
-    def __call__(self, k: int) -> np.ndarray:
-        if k in self._cache:
-            u = self._cache[k]
-        else:
-            u = _random.stream(self.seed, self.chunk, _random.STEP, k).random((self.n, _N_UNIFORMS))
-            if self._users is None or self._users.get(k, 0) > 1:
-                self._cache[k] = u
-        self.done(k)
-        return u
-
-    def done(self, k: int) -> None:
-        """One arm run is past step slot ``k``."""
-        if self._users is None or k not in self._users:
-            return
-        self._seen[k] = self._seen.get(k, 0) + 1
-        if self._seen[k] >= self._users[k]:
-            self._cache.pop(k, None)
-
-
 class _State:
     """Per-lead state of one arm's run: what the policy rules read and the behaviour updates."""
 
-    def __init__(self, sc: Scenario, lead: _Leads, clock: CentreClock | None = None) -> None:
+    def __init__(self, sc: Scenario, lead: Leads, clock: CentreClock | None = None) -> None:
         n = lead.n
         beh = sc.behaviour
         self.sc, self.lead, self.pol, self.clock = sc, lead, sc.policy, clock
@@ -445,9 +194,6 @@ class _State:
 
 
 _CH = {c: i for i, c in enumerate(CHANNELS)}
-#: Uniforms per lead and step slot: deliver, engage, opt out, book, handoff, duplicate's opt-out,
-#: read, duplicate's delivery.
-_N_UNIFORMS = 8
 
 
 def _log(
@@ -537,7 +283,7 @@ class _Centre:
     new_lead_minutes: float
     handle: dict[str, int]
 
-    def score(self, lead: _Leads, idx: np.ndarray, t: np.ndarray) -> np.ndarray:
+    def score(self, lead: Leads, idx: np.ndarray, t: np.ndarray) -> np.ndarray:
         """The transparent lead score of the ``score`` queue: named points, nothing learned."""
         out = np.zeros(idx.size, dtype=np.int64)
         for key, pts in self.points.items():
@@ -714,7 +460,7 @@ def _drive(gens: list[Generator[_CallTask, None, Any]], server: Queue | VirtualQ
 
 
 def _run_arm(
-    sc: Scenario, arm: Arm, lead: _Leads, uniforms: _Uniforms, record: np.ndarray | None
+    sc: Scenario, arm: Arm, lead: Leads, uniforms: Draws, record: np.ndarray | None
 ) -> tuple[dict[str, np.ndarray], list[dict[str, np.ndarray]]]:
     """Run every lead of a chunk through one arm with unlimited staff (no contact centre)."""
     gen = _arm_gen(sc, arm, lead, uniforms, record)
@@ -742,7 +488,7 @@ def _p_static(
     )
 
 
-def _inbound_conversation(sc: Scenario, st: _State, ans: np.ndarray, uniforms: _Uniforms, centre: _Centre) -> None:
+def _inbound_conversation(sc: Scenario, st: _State, ans: np.ndarray, uniforms: Draws, centre: _Centre) -> None:
     """Inbound phone inquiries answered live: a conversation at the inquiry (contact, qualification, and a
     booking by staff as on any answered call)."""
     if ans.size == 0:
@@ -754,8 +500,8 @@ def _inbound_conversation(sc: Scenario, st: _State, ans: np.ndarray, uniforms: _
     fit = lead.fit[ans]
     st.qualified_at[ans[fit]] = 0.0
     st.disqualified_at[ans[~fit]] = 0.0
-    u = uniforms(_K_INBOUND)[lead.pos[ans]]
-    books = fit & (u[:, 3] < min(beh.book_rate, 1.0))
+    u = uniforms(K_INBOUND)[lead.pos[ans]]
+    books = fit & (u[:, U_BOOK] < min(beh.book_rate, 1.0))
     b = ans[books]
     ready = np.maximum(st.decision[b], 0.0)
     when = np.where(st.decision[b] <= 0, 0.0, st.next_staffed(b, ready))
@@ -763,15 +509,11 @@ def _inbound_conversation(sc: Scenario, st: _State, ans: np.ndarray, uniforms: _
     st.booked_at[b] = np.minimum(st.booked_at[b], when)
 
 
-#: Uniform streams beyond the cadence's step slots: visit-reminder calls, inbound calls.
-_K_REMINDER, _K_INBOUND = 1000, 1001
-
-
 def _arm_gen(
     sc: Scenario,
     arm: Arm,
-    lead: _Leads,
-    uniforms: _Uniforms,
+    lead: Leads,
+    uniforms: Draws,
     record: np.ndarray | None,
     centre: _Centre | None = None,
     inbound: np.ndarray | None = None,
@@ -838,7 +580,7 @@ def _arm_gen(
         failed = None
         if pol.handoff_failure_rate > 0:
             po = st.prev_owner[idx]
-            failed = (po >= 0) & (po != owner) & (u[:, 4] < pol.handoff_failure_rate)
+            failed = (po >= 0) & (po != owner) & (u[:, U_HANDOFF] < pol.handoff_failure_rate)
         msg = Message(
             "step",
             step.channel,
@@ -854,7 +596,7 @@ def _arm_gen(
         task = None
         if centre is not None and step.channel == "call":
             p0 = _p_static(sc, st, step.channel, content, idx, pref_all, res.replaced)
-            task = _CallTask(msg, st, horizon, res, p0, u[:, 1], u[:, 6], centre)
+            task = _CallTask(msg, st, horizon, res, p0, u[:, U_ENGAGE], u[:, U_VOICEMAIL], centre)
             yield task
         send = res.send
         t = np.where(send, res.t, planned_all[idx])
@@ -863,7 +605,7 @@ def _arm_gen(
         educ = content.education & ~res.replaced
 
         # behaviour at the send
-        delivered = send & (u[:, 0] < cb.deliver_rate)
+        delivered = send & (u[:, U_DELIVER] < cb.deliver_rate)
         hour = (lead.local(idx, t) % DAY) / 60.0
         speed = beh.speed_floor + (1 - beh.speed_floor) * np.exp2(-t / beh.speed_half_life_minutes)
         c_sent = st.n_sent[idx]
@@ -878,9 +620,9 @@ def _arm_gen(
         )
         n_recent = st.count_sent(step.channel, idx, since=t - WEEK)
         p_opt = cb.opt_out_rate * (1 + beh.opt_out_frequency_slope * n_recent)
-        opt_now = delivered & (u[:, 2] < p_opt)
+        opt_now = delivered & (u[:, U_OPT_OUT] < p_opt)
         if task is None:
-            engaged = delivered & (u[:, 1] < np.minimum(p_eng, 1.0)) & ~opt_now
+            engaged = delivered & (u[:, U_ENGAGE] < np.minimum(p_eng, 1.0)) & ~opt_now
             st.staff[idx] += np.where(send, cb.staff_minutes, 0.0) + np.where(engaged, cb.staff_minutes_engaged, 0.0)
         else:  # the outcome was drawn when the agent reached the call; staff time is its handle time
             engaged = delivered & task.connected & ~opt_now
@@ -899,7 +641,7 @@ def _arm_gen(
             i = idx[hit]  # the first time it happened (leads are distinct within a step)
             when_at[i] = np.minimum(when_at[i], t[hit])
         # a qualified lead who only reads the message: no contact, but the content still works
-        read = delivered & ~engaged & ~opt_now & was_qualified & (u[:, 6] < cb.read_rate)
+        read = delivered & ~engaged & ~opt_now & was_qualified & (u[:, U_READ] < cb.read_rate)
         c_dec = st.decision[idx]
         if content.education:
             shrink = (fit_now | read) & rel & educ & (c_dec > t)
@@ -907,7 +649,7 @@ def _arm_gen(
             st.decision[idx] = c_dec
         p_book = beh.book_rate * eff_booking * np.where(rel, beh.relevance_multiplier, 1.0)
         p_book = np.where(read, p_book * beh.read_book_factor, p_book)
-        books = (fit_now | read) & (u[:, 3] < np.minimum(p_book, 1.0))
+        books = (fit_now | read) & (u[:, U_BOOK] < np.minimum(p_book, 1.0))
         # who books: on the call itself when the lead is ready; a booking link books online at any
         # hour; otherwise staff book in staffed hours once the lead is ready
         ready = np.maximum(t, c_dec)
@@ -933,13 +675,13 @@ def _arm_gen(
             if centre is not None and step.channel == "call":
                 # the duplicate call takes an agent too; its outcome uses the duplicate's own draws
                 dp = _p_static(sc, st, step.channel, content, d_idx, pref_all, res.replaced[d])
-                dtask = _CallTask(dmsg, st, horizon, dres, dp, u[d][:, 7], u[d][:, 5], centre)
+                dtask = _CallTask(dmsg, st, horizon, dres, dp, u[d][:, U_DUP_ENGAGE], u[d][:, U_DUP_VOICEMAIL], centre)
                 yield dtask
             dsend = dres.send
             d_t = np.where(dsend, dres.t, np.nan)
             du = u[d]
-            d_del = dsend & (du[:, 7] < cb.deliver_rate)
-            d_opt = d_del & (du[:, 5] < p_opt[d] * (1 + beh.opt_out_frequency_slope))
+            d_del = dsend & (du[:, U_DUP_DELIVER] < cb.deliver_rate)
+            d_opt = d_del & (du[:, U_DUP_OPT_OUT] < p_opt[d] * (1 + beh.opt_out_frequency_slope))
             st.opt_out(ch, d_idx, np.where(d_opt, d_t, INF))
             st.staff[d_idx] += np.where(dsend, cb.staff_minutes if dtask is None else np.nan_to_num(dtask.handle), 0.0)
             st.record_send(ch, d_idx, d_t, None)
@@ -1003,9 +745,9 @@ def _arm_gen(
         rres = gate(rmsg, st, INF)
         rtask = None
         if centre is not None and rch == "call":
-            ur = uniforms(_K_REMINDER)[lead.pos[r_idx]]
+            ur = uniforms(K_REMINDER)[lead.pos[r_idx]]
             rp = _p_static(sc, st, rch, sc.contents["reminder"], r_idx, pref_all)
-            rtask = _CallTask(rmsg, st, INF, rres, rp, ur[:, 1], ur[:, 6], centre)
+            rtask = _CallTask(rmsg, st, INF, rres, rp, ur[:, U_ENGAGE], ur[:, U_VOICEMAIL], centre)
             yield rtask
         # a reminder must come before the visit, by at least a minute (not at the same instant after rounding)
         too_late = rres.send & ~(rres.t <= visit[r_idx] - 1.0)
@@ -1111,18 +853,18 @@ class _ChunkJob:
 def _simulate_chunk(job: _ChunkJob) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     sc = job.scenario
     df = make_leads_chunk(sc, job.seed, job.chunk, job.first_id, job.n)
-    lead = _Leads.from_frame(df, sc)
+    lead = Leads.from_frame(df, sc)
     arm_idx = assign(sc, df, job.seed, job.chunk)
     arms = sc.experiment.arms
     logs: list[tuple[int, list[dict[str, np.ndarray]]]] = []
     truth_rows = []
-    uniforms = _Uniforms(job.seed, job.chunk, lead.n)
+    uniforms = Draws(job.seed, job.chunk, lead.n)
     parts: list[dict[str, np.ndarray]] = []
     positions: list[np.ndarray] = []
     # observed-only runs: gather the chunk once in arm order, so each arm is a slice (views, no copies)
     order = np.argsort(arm_idx, kind="stable")
     bounds = np.searchsorted(arm_idx[order], np.arange(len(arms) + 1))
-    by_arm = None if job.truth else _subset(lead, order)
+    by_arm = None if job.truth else subset_leads(lead, order)
     for a, arm in enumerate(arms):
         mine = arm_idx == a
         pos = order[bounds[a] : bounds[a + 1]]
@@ -1131,7 +873,7 @@ def _simulate_chunk(job: _ChunkJob) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
             parts.append({k: v[pos] for k, v in out.items()})
         else:
             assert by_arm is not None
-            sub = _subset(by_arm, slice(bounds[a], bounds[a + 1]))
+            sub = subset_leads(by_arm, slice(bounds[a], bounds[a + 1]))
             out_sub, log = _run_arm(sc, arm, sub, uniforms, np.ones(pos.size, dtype=bool))
             for d in log:
                 d["lead_idx"] = pos[d["lead_idx"]]
@@ -1147,7 +889,7 @@ def _simulate_chunk(job: _ChunkJob) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
         elif job.truth:
             # unlimited staff: nothing is shared, the experiment and the rollout settings coincide
             for setting in SETTINGS:
-                truth_rows += _truth_sums(arm.name, out, lead, setting)
+                truth_rows += truth_sums(arm.name, out, lead, setting)
     if job.potential:
         return df, pd.DataFrame(), pd.concat(truth_rows, ignore_index=True)
     leads, touches = _observed_frames(sc, df, lead, arm_idx, parts, positions, logs)
@@ -1158,7 +900,7 @@ def _simulate_chunk(job: _ChunkJob) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
 def _observed_leads(
     sc: Scenario,
     df: pd.DataFrame,
-    lead: _Leads | _Ids,
+    lead: Leads | Ids,
     arm_idx: np.ndarray,
     parts: list[dict[str, np.ndarray]],
     positions: list[np.ndarray],
@@ -1181,7 +923,7 @@ def _observed_leads(
 def _observed_frames(
     sc: Scenario,
     df: pd.DataFrame,
-    lead: _Leads,
+    lead: Leads,
     arm_idx: np.ndarray,
     parts: list[dict[str, np.ndarray]],
     positions: list[np.ndarray],
@@ -1210,30 +952,11 @@ def _observed_centre(sc: Scenario, per_chunk: list[Any]) -> tuple[pd.DataFrame, 
         if let_go >= _TRIM_BYTES:  # not after every chunk: pages handed back are paid for when used again
             release_free_memory()
             let_go = 0
-    return _concat_cats(frames), _concat_columns(columns)
+    return concat_cats(frames), concat_columns(columns)
 
 
 #: Event-log bytes let go between two hand-backs of free memory to the OS (see :mod:`nurture_lab._memory`).
 _TRIM_BYTES = 64 * 2**20
-
-
-def _truth_sums(arm: str, out: dict[str, np.ndarray], lead: _Leads, setting: str) -> list[pd.DataFrame]:
-    sl = lead.codes["service_line"]
-    n_sl = len(lead.cats["service_line"])
-    counts = np.bincount(sl, minlength=n_sl)
-    return [
-        pd.DataFrame(
-            {
-                "setting": setting,
-                "arm": arm,
-                "metric": metric,
-                "service_line": lead.cats["service_line"],
-                "sum": np.bincount(sl, weights=out[metric].astype(np.float64), minlength=n_sl),
-                "n": counts,
-            }
-        )
-        for metric in TRUTH_METRICS
-    ]
 
 
 def _simulate_centre(
@@ -1248,11 +971,11 @@ def _simulate_centre(
     chunks: list[tuple[int, int, pd.DataFrame, Any, np.ndarray]] = []  # (chunk, first id, frame, leads, arms)
     for c, first, n in _random.chunks(n_leads):
         df = make_leads_chunk(sc, seed, c, first, n, identities=frames)
-        lead = _Leads.from_frame(df, sc)
+        lead = Leads.from_frame(df, sc)
         chunks.append((c, first, df, lead, assign(sc, df, seed, c)))
     first_abs = min(float(ch[3].created_min.min()) for ch in chunks)
     last_abs = max(float(ch[3].created_min.max()) for ch in chunks)
-    span = (last_abs - first_abs) / DAY + max(_timeline_days(sc, ch[2]) for ch in chunks) + 2
+    span = (last_abs - first_abs) / DAY + max(timeline_days(sc, ch[2]) for ch in chunks) + 2
     cc = sc.contact_center
     assert cc is not None
 
@@ -1276,28 +999,28 @@ def _simulate_centre(
         lo += k
         inbound.append(code)
 
-    def uniforms_for(c: int, n: int, steps: list[int]) -> _Uniforms:
+    def uniforms_for(c: int, n: int, steps: list[int]) -> Draws:
         users: dict[int, int] = {}
         for n_steps in steps:
             for k in range(n_steps):
                 users[k] = users.get(k, 0) + 1
-        return _Uniforms(seed, c, n, users)
+        return Draws(seed, c, n, users)
 
     # the observed run: each arm's leads of each chunk, one generator each, one queue
     gens, meta = [], []
     for i, (c, _first, _df, lead, arm_idx) in enumerate(chunks):
         order = np.argsort(arm_idx, kind="stable")
         bounds = np.searchsorted(arm_idx[order], np.arange(len(arms) + 1))
-        by_arm = _subset(lead, order)
+        by_arm = subset_leads(lead, order)
         uni = uniforms_for(c, lead.n, [len(a.steps) for a in arms])
         for a, arm in enumerate(arms):
             pos = order[bounds[a] : bounds[a + 1]]
-            sub = _subset(by_arm, slice(bounds[a], bounds[a + 1]))
+            sub = subset_leads(by_arm, slice(bounds[a], bounds[a + 1]))
             rec = np.ones(pos.size, dtype=bool) if frames else None
             gens.append(_arm_gen(sc, arm, sub, uni, rec, ctx, inbound[i][pos]))
             meta.append((i, a, pos))
         if not truth:  # the arms hold their own copies: keep only what the observed frames need
-            chunks[i] = (c, _first, _df, _Ids(lead.n, lead.lead_id, lead.created_min), arm_idx)
+            chunks[i] = (c, _first, _df, Ids(lead.n, lead.lead_id, lead.created_min), arm_idx)
         del lead, by_arm
     outs = _drive(gens, q)
     release_free_memory()  # the queue rounds' call batches and gate temporaries, before the frames are built
@@ -1329,107 +1052,8 @@ def _simulate_centre(
                     for i, (c, _f, _d, lead, _a) in enumerate(chunks)
                 ]
                 for (_c, _f, _d, lead, _a), (out, _) in zip(chunks, _drive(tg, server), strict=True):
-                    truth_rows += _truth_sums(arm.name, out, lead, setting)
+                    truth_rows += truth_sums(arm.name, out, lead, setting)
     return per_chunk, pd.concat(truth_rows, ignore_index=True) if truth_rows else pd.DataFrame()
-
-
-@dataclass(frozen=True)
-class _Ids:
-    """What the observed frames need of a chunk's leads (see :func:`_observed_leads`)."""
-
-    n: int
-    lead_id: np.ndarray
-    created_min: np.ndarray
-
-
-def _subset(lead: _Leads, sel: Any) -> _Leads:
-    """The leads ``sel`` (a mask, an index array, or a slice: then views, no copies)."""
-    kw: dict[str, Any] = {}
-    for f in dataclasses.fields(lead):
-        v = getattr(lead, f.name)
-        if f.name == "n":
-            kw[f.name] = len(lead.lead_id[sel])
-        elif f.name in ("cats", "n_chunk"):
-            kw[f.name] = v
-        elif isinstance(v, dict):
-            kw[f.name] = {k: x[sel] for k, x in v.items()}
-        else:
-            kw[f.name] = v[sel]
-    return _Leads(**kw)
-
-
-def truth_in(truth: pd.DataFrame, setting: str = "experiment") -> pd.DataFrame:
-    """The rows of a truth table for one setting (``experiment`` or ``rollout``; see :data:`SETTINGS`).
-
-    A table without a ``setting`` column (written before settings existed) is returned as it is.
-    """
-    if "setting" not in truth.columns:
-        return truth
-    return truth[truth["setting"] == setting].reset_index(drop=True)
-
-
-def _union_categories(cats: list[pd.Index]) -> pd.Index:
-    """One set of categories for pieces of a column: theirs when all agree, else the sorted union."""
-    if all(c.equals(cats[0]) for c in cats[1:]):
-        return cats[0]
-    return cats[0].append(cats[1:]).unique().sort_values()
-
-
-def _concat_cats(frames: list[pd.DataFrame]) -> pd.DataFrame:
-    """Concatenate frames, unifying categoricals whose categories differ between chunks.
-
-    Each differing column is recoded to the sorted union of the categories first, so the
-    concatenation joins integer codes (pandas would otherwise turn every value into a string).
-    """
-    if len(frames) == 1:
-        return frames[0]
-    for c in frames[0].columns:
-        if isinstance(frames[0][c].dtype, pd.CategoricalDtype):
-            cats = _union_categories([f[c].cat.categories for f in frames])
-            for f in frames:  # the frames are this run's own: recoded in place, no copy
-                if not f[c].cat.categories.equals(cats):
-                    f[c] = f[c].cat.set_categories(cats)
-    return pd.concat(frames, ignore_index=True)
-
-
-def _concat_columns(chunks: list[dict[str, Any]]) -> pd.DataFrame:
-    """A frame from per-chunk columns (name -> array), joined column by column; each chunk's piece is
-    let go once joined. Categoricals as :func:`_concat_cats` unifies them."""
-    out: dict[str, Any] = {}
-    for name in list(chunks[0]):
-        pieces = [c.pop(name) for c in chunks]
-        first = pieces[0]
-        if isinstance(first, pd.Categorical):
-            cats = _union_categories([p.categories for p in pieces])
-            codes = [p.codes if p.categories.equals(cats) else p.set_categories(cats).codes for p in pieces]
-            out[name] = pd.Categorical.from_codes(np.concatenate(codes), dtype=pd.CategoricalDtype(cats, first.ordered))
-        elif isinstance(first, np.ndarray):
-            out[name] = np.concatenate(pieces)
-        else:  # extension arrays (time stamps with a zone)
-            out[name] = type(first)._concat_same_type(pieces)
-        del pieces, first  # this column's pieces go before the next column is joined
-    return pd.DataFrame(out, copy=False)
-
-
-def _truth_table(parts: list[pd.DataFrame], sc: Scenario) -> pd.DataFrame:
-    cols = ["setting", "arm", "service_line", "metric", "n", "mean", "true_diff"]
-    if not parts or all(p.empty for p in parts):
-        return pd.DataFrame(columns=cols)
-    t = pd.concat(parts, ignore_index=True)
-    keys = ["setting", "arm", "metric", "service_line"]
-    per = t.groupby(keys, sort=False, observed=True)[["sum", "n"]].sum().reset_index()
-    overall = per.groupby(["setting", "arm", "metric"], sort=False)[["sum", "n"]].sum().reset_index()
-    overall["service_line"] = "all"
-    t = pd.concat([overall, per], ignore_index=True)
-    t["mean"] = t["sum"] / t["n"].where(t["n"] > 0)
-    ctrl = t[t["arm"] == sc.experiment.control].set_index(["setting", "metric", "service_line"])["mean"]
-    t["true_diff"] = (
-        t["mean"].to_numpy()
-        - ctrl.reindex(pd.MultiIndex.from_frame(t[["setting", "metric", "service_line"]])).to_numpy()
-    )
-    # the experiment setting first: what a filter on arm, metric and line finds first
-    t["_o"] = (t["setting"] != "experiment").astype(int)
-    return t.sort_values("_o", kind="stable")[cols].reset_index(drop=True)
 
 
 def simulate(
@@ -1487,7 +1111,7 @@ def simulate(
         with small_pages():  # thousands of fresh mid-size arrays: no huge-page stalls (see _memory)
             per_chunk, tr_parts = _simulate_centre(scenario, seed, n_leads, truth, progress)
             leads, touches = _observed_centre(scenario, per_chunk)
-        tr = _truth_table([tr_parts] if truth else [], scenario)
+        tr = truth_table([tr_parts] if truth else [], scenario)
         return SimulationResult(scenario, seed, n_leads, leads, touches, tr)
     tasks = [_ChunkJob(scenario, seed, c, first, n, truth) for c, first, n in _random.chunks(n_leads)]
     results = map_tasks(
@@ -1500,9 +1124,9 @@ def simulate(
         desc="simulate",
         unit="chunk",
     )
-    leads = _concat_cats([r[0] for r in results])
-    touches = _concat_cats([r[1] for r in results])
-    tr = _truth_table([r[2] for r in results], scenario)
+    leads = concat_cats([r[0] for r in results])
+    touches = concat_cats([r[1] for r in results])
+    tr = truth_table([r[2] for r in results], scenario)
     return SimulationResult(scenario, seed, n_leads, leads, touches, tr)
 
 
@@ -1555,15 +1179,15 @@ def simulate_stats(
             return
         for c, first, n in _random.chunks(n_leads):
             df = make_leads_chunk(scenario, seed, c, first, n, identities=False)
-            lead = _Leads.from_frame(df, scenario)
+            lead = Leads.from_frame(df, scenario)
             arm_idx = assign(scenario, df, seed, c)
-            uniforms = _Uniforms(seed, c, lead.n)
+            uniforms = Draws(seed, c, lead.n)
             order = np.argsort(arm_idx, kind="stable")
             bounds = np.searchsorted(arm_idx[order], np.arange(len(arms) + 1))
-            by_arm = _subset(lead, order)
+            by_arm = subset_leads(lead, order)
             outs = []
             for a, arm in enumerate(arms):
-                out, _ = _run_arm(scenario, arm, _subset(by_arm, slice(bounds[a], bounds[a + 1])), uniforms, None)
+                out, _ = _run_arm(scenario, arm, subset_leads(by_arm, slice(bounds[a], bounds[a + 1])), uniforms, None)
                 outs.append((out, order[bounds[a] : bounds[a + 1]]))
             yield first, outs
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..io import atomic
-from .engine import SimulationResult
+from .results import SimulationResult
 
 
 def manifest(res: SimulationResult) -> dict[str, Any]:

@@ -222,7 +222,7 @@ def test_observed_only_run_equals_the_run_with_truth(tiny: nl.Scenario) -> None:
 def test_touch_log_columns_join_like_pandas_concat() -> None:
     """The centre run joins per-chunk touch-log columns itself (to hold the log once); the result
     equals pandas' concatenation of the chunk frames, categories unified to their sorted union."""
-    from nurture_lab.simulation.engine import _concat_columns
+    from nurture_lab.simulation.results import concat_columns as _concat_columns
 
     rng = np.random.default_rng(4)
     labels = [["", "quiet_hours", "cap_day"], ["", "min_gap+quiet_hours"], ["", "quiet_hours", "cap_day"]]
@@ -262,7 +262,7 @@ def test_times_from_minutes_agree_with_pandas() -> None:
 def test_a_chunk_without_touches_joins_the_others(speed: nl.Scenario) -> None:
     """A chunk can log no touch (say, its few leads all in a holdout arm): its empty columns must
     join the other chunks' columns (an empty chunk once gave pandas arrays that numpy ones refused)."""
-    from nurture_lab.simulation.engine import _concat_columns
+    from nurture_lab.simulation.results import concat_columns as _concat_columns
     from nurture_lab.simulation.touchlog import touch_columns
 
     run = nl.simulate(speed, seed=2, n_leads=300, truth=False)
