@@ -1,24 +1,11 @@
-"""The behaviour model outside the per-touch responses: loss to a competitor.
+"""The behaviour model: what a lead does.
 
-A lead who has not booked with us books elsewhere at a constant hazard (per minute), reduced by
-``contacted_hazard_multiplier`` after our first contact (DOMAIN.md: speed to lead).
+Loss to a competitor is :func:`~nurture_lab.simulation.state.loss_time` (the clock the gate's
+``lost`` rule reads).
 """
 
 from __future__ import annotations
 
-import numpy as np
+from .state import loss_time
 
 __all__ = ["loss_time"]
-
-INF = np.inf
-
-
-def loss_time(h: np.ndarray, clock: np.ndarray, contacted: np.ndarray, mult: float) -> np.ndarray:
-    """Minute at which the integrated competitor hazard reaches the lead's clock.
-
-    Hazard ``h`` (per minute) before the first contact, ``h * mult`` after it.
-    """
-    with np.errstate(divide="ignore", invalid="ignore"):
-        before = np.where(h > 0, clock / h, INF)
-        after = contacted + (clock - h * contacted) / (h * mult)
-    return np.where(before <= contacted, before, np.where((h > 0) & (mult > 0), after, INF))

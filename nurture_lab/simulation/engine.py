@@ -30,9 +30,8 @@ import pandas as pd
 from .. import _random
 from .._memory import release_free_memory, small_pages
 from .._parallel import DEFAULT_JOBS, map_tasks
-from ..scenario.model import CHANNELS, Arm, Scenario
-from .behaviour import loss_time
-from .calendar import DAY, WEEK, next_in_window
+from ..scenario.model import Arm, Scenario
+from .calendar import DAY, WEEK
 from .contact_center import Calls, CentreClock, Queue, Served, VirtualQueue, model_of
 from .draws import (
     K_INBOUND,
@@ -51,7 +50,7 @@ from .draws import (
     Draws,
 )
 from .leads import Ids, Leads, subset_leads, timeline_days
-from .policy import QUEUE_BIT, REASON_CODE, REASONS, GateResult, Message, gate, stop_time, subset
+from .policy import QUEUE_BIT, REASON_CODE, REASONS, GateResult, Message, call_window, gate, stop_time, subset
 from .population import IDENTITY_COLUMNS, make_leads_chunk
 from .results import (
     OUTCOME_COLUMNS,
@@ -64,6 +63,7 @@ from .results import (
     truth_sums,
     truth_table,
 )
+from .state import CH, ArmState, loss_time
 from .touchlog import TOUCH_COLUMNS, owner_categories, touch_columns, touch_frame, utc_from_minutes
 
 __all__ = ["OUTCOME_COLUMNS", "REASONS", "SETTINGS", "TOUCH_COLUMNS", "SimulationResult", "simulate", "truth_in"]
@@ -79,121 +79,6 @@ INF = np.inf
 
 # --------------------------------------------------------------------------------------
 # One chunk, one arm
-
-
-class _State:
-    """Per-lead state of one arm's run: what the policy rules read and the behaviour updates."""
-
-    def __init__(self, sc: Scenario, lead: Leads, clock: CentreClock | None = None) -> None:
-        n = lead.n
-        beh = sc.behaviour
-        self.sc, self.lead, self.pol, self.clock = sc, lead, sc.policy, clock
-        self.mult = beh.contacted_hazard_multiplier
-        self.booked_at = np.where(lead.self_book, lead.decision_min * beh.self_book_delay_factor, INF)
-        self.all_days = np.ones(7, dtype=bool)
-        selfb = np.flatnonzero(lead.self_book)
-        self.booked_at[selfb] = self.next_waking(selfb, self.booked_at[selfb])  # online, in waking hours
-        self.decision = lead.decision_min.copy()
-        self.contacted = np.full(n, INF)
-        self.qualified_at = np.full(n, INF)
-        self.disqualified_at = np.full(n, INF)
-        self.opted = np.full((len(CHANNELS), n), INF)  # opt-out time per channel
-        self.opted_any = np.full(n, INF)
-        self.first_sent = np.full(n, INF)
-        self.first_call = np.full(n, INF)
-        self.last_sent = np.full(n, -INF)
-        self._last_on = np.full((len(CHANNELS), n), -INF)
-        self.n_sent = np.zeros(n, dtype=np.int64)
-        self.staff = np.zeros(n)
-        self.prev_owner = np.full(n, -1, dtype=np.int64)
-        self.sends: dict[int, list[np.ndarray]] = {i: [] for i in range(len(CHANNELS))}
-        self._recent: tuple[np.ndarray, tuple[str, ...], np.ndarray] | None = None  # see recent_sends
-        self.staffed_days = np.zeros(7, dtype=bool)
-        self.staffed_days[list(self.pol.staffed_days)] = True
-        self.opt_scope_all = self.pol.opt_out_scope == "all"
-        self.missed = np.zeros(n, dtype=bool)
-
-    # --- what the rules read
-    def loss(self, idx: np.ndarray) -> np.ndarray:
-        lead = self.lead
-        return loss_time(lead.hazard_per_min[idx], lead.clock[idx], self.contacted[idx], self.mult)
-
-    def opted_for(self, channel: str, idx: np.ndarray) -> np.ndarray:
-        return self.opted_any[idx] if self.opt_scope_all else self.opted[_CH[channel]][idx]
-
-    def last_on(self, channel: str, idx: np.ndarray) -> np.ndarray:
-        return self._last_on[_CH[channel]][idx]
-
-    def count_sent(self, channel: str, idx: np.ndarray, since: np.ndarray | None = None) -> np.ndarray:
-        """Messages sent on the channel to the leads ``idx`` (after ``since``, if given)."""
-        out = np.zeros(idx.size, dtype=np.int64)
-        for x in self.sends[_CH[channel]]:
-            v = x[idx]
-            out += (v > since) if since is not None else ~np.isnan(v)
-        return out
-
-    def recent_sends(self, channels: tuple[str, ...], idx: np.ndarray, k: int) -> np.ndarray:
-        """The ``k`` most recent send times on these channels, most recent first (-inf where fewer).
-
-        The sorted sends of the last ``(channels, idx)`` asked are kept until the next send: the
-        day and week caps of one gate pass read the same leads' sends on the same channel.
-        """
-        kept = self._recent
-        if kept is not None and kept[0] is idx and kept[1] == channels:
-            return kept[2][:, :k]  # type: ignore[no-any-return]
-        cols = [x[idx] for ch in channels for x in self.sends[_CH[ch]]]
-        if not cols:
-            return np.empty((idx.size, 0))
-        prev = np.stack(cols, axis=1)
-        prev = np.where(np.isnan(prev), -INF, prev)
-        ordered = -np.sort(-prev, axis=1)
-        self._recent = (idx, channels, ordered)
-        return ordered[:, :k]
-
-    def next_local(self, idx: np.ndarray, t: np.ndarray, a: Any, b: Any, days: np.ndarray) -> np.ndarray:
-        """Earliest time >= ``t`` in the daily local window [a, b) minutes on ``days`` (NaN: none)."""
-        loc = self.lead.local(idx, t)
-        nxt = t + (next_in_window(loc, a, b, days) - loc)
-        # a daylight-saving change between t and nxt: the gate's next pass re-reads the local time
-        return nxt
-
-    def next_waking(self, idx: np.ndarray, t: np.ndarray) -> np.ndarray:
-        """Earliest time >= ``t`` in the lead's waking hours (online bookings)."""
-        wa, wb = self.sc.behaviour.waking_hours
-        return self.next_local(idx, t, wa * 60, wb * 60, self.all_days)
-
-    def next_staffed(self, idx: np.ndarray, t: np.ndarray) -> np.ndarray:
-        """Earliest time >= ``t`` in staffed hours: the contact centre's clock if there is one, else the lead's."""
-        if self.clock is not None:
-            c = self.lead.created_min[idx]
-            return self.clock.next_open(c + t) - c
-        sa, sb = self.pol.staffed_hours[0] * 60, self.pol.staffed_hours[1] * 60
-        return self.next_local(idx, t, sa, sb, self.staffed_days)
-
-    # --- what a send changes
-    def record_send(self, ch: int, idx: np.ndarray, t: np.ndarray, owner: int | None) -> None:
-        sent = np.isfinite(t)
-        full = np.full(self.lead.n, np.nan)
-        full[idx] = t
-        self.sends[ch].append(full)
-        self._recent = None
-        i = idx[sent]
-        ts = t[sent]
-        self.n_sent[i] += 1
-        self.last_sent[i] = np.maximum(self.last_sent[i], ts)
-        self._last_on[ch][i] = np.maximum(self._last_on[ch][i], ts)
-        self.first_sent[i] = np.minimum(self.first_sent[i], ts)
-        if CHANNELS[ch] == "call":
-            self.first_call[i] = np.minimum(self.first_call[i], ts)
-        if owner is not None:
-            self.prev_owner[i] = owner
-
-    def opt_out(self, ch: int, idx: np.ndarray, at: np.ndarray) -> None:
-        self.opted[ch][idx] = np.minimum(self.opted[ch][idx], at)
-        self.opted_any[idx] = np.minimum(self.opted_any[idx], at)
-
-
-_CH = {c: i for i, c in enumerate(CHANNELS)}
 
 
 def _log(
@@ -320,7 +205,7 @@ class _CallTask:
     def __init__(
         self,
         msg: Message,
-        st: _State,
+        st: ArmState,
         horizon: float,
         res: GateResult,
         p: np.ndarray,
@@ -343,10 +228,8 @@ class _CallTask:
         msg, st, lead, rows = self.msg, self.st, self.st.lead, self.rows
         idx = msg.idx[rows]
         created = lead.created_min[idx]
-        lo, hi = lead.quiet_start[idx], lead.quiet_end[idx]
-        if msg.window is not None:
-            lo, hi = np.maximum(lo, msg.window[0] * 60), np.minimum(hi, msg.window[1] * 60)
         sub = subset(msg, rows)
+        lo, hi = call_window(sub, st)
         req = created + self.req
         # the lead's clock at the request and its next daylight-saving change
         nxt, delta = np.full(rows.size, INF), np.zeros(rows.size)
@@ -472,7 +355,7 @@ def _run_arm(
 
 
 def _p_static(
-    sc: Scenario, st: _State, channel: str, content: Any, idx: np.ndarray, pref_all: np.ndarray, replaced: Any = False
+    sc: Scenario, st: ArmState, channel: str, content: Any, idx: np.ndarray, pref_all: np.ndarray, replaced: Any = False
 ) -> np.ndarray:
     """The engagement probability of a message without its time-dependent factors (speed to lead and
     the lead's preferred hour), which the contact centre applies when an agent reaches the call."""
@@ -483,12 +366,12 @@ def _p_static(
         cb.engage_rate
         * lead.responsiveness[idx]
         * beh.fatigue ** st.n_sent[idx].astype(np.float64)
-        * np.where(pref_all[idx] == _CH[channel], beh.preferred_multiplier, 1.0)
+        * np.where(pref_all[idx] == CH[channel], beh.preferred_multiplier, 1.0)
         * np.where(rel, beh.relevance_multiplier, 1.0)
     )
 
 
-def _inbound_conversation(sc: Scenario, st: _State, ans: np.ndarray, uniforms: Draws, centre: _Centre) -> None:
+def _inbound_conversation(sc: Scenario, st: ArmState, ans: np.ndarray, uniforms: Draws, centre: _Centre) -> None:
     """Inbound phone inquiries answered live: a conversation at the inquiry (contact, qualification, and a
     booking by staff as on any answered call)."""
     if ans.size == 0:
@@ -532,8 +415,8 @@ def _arm_gen(
     n = lead.n
     beh, pol = sc.behaviour, sc.policy
     horizon = sc.horizon_days * DAY
-    st = _State(sc, lead, None if centre is None else centre.clock)
-    pref_all = np.array([_CH[c] for c in lead.cats["preferred_channel"]])[lead.codes["preferred_channel"]]
+    st = ArmState(sc, lead, None if centre is None else centre.clock)
+    pref_all = np.array([CH[c] for c in lead.cats["preferred_channel"]])[lead.codes["preferred_channel"]]
     last_event = np.zeros(n)  # anchor of "previous" steps: the previous step's send, else its plan
     log: list[dict[str, np.ndarray]] = []
     owners: dict[str, int] = {}
@@ -547,7 +430,7 @@ def _arm_gen(
         _inbound_conversation(sc, st, np.flatnonzero(inbound == 1), uniforms, centre)
 
     for k, step in enumerate(arm.steps):
-        ch = _CH[step.channel]
+        ch = CH[step.channel]
         cb = beh.channels[step.channel]
         content = sc.contents[step.content]
         owner = owners.setdefault(step.owner, len(owners))
@@ -738,7 +621,7 @@ def _arm_gen(
     reminded = np.zeros(n, dtype=bool)
     if arm.reminder is not None and booked.any():
         rch = arm.reminder.channel
-        ri = _CH[rch]
+        ri = CH[rch]
         r_idx = np.flatnonzero(booked)
         rt = np.maximum(visit[r_idx] - arm.reminder.hours_before * 60, booked_min[r_idx])
         rmsg = Message("reminder", rch, r_idx, rt, reveals=sc.contents["reminder"].reveals_condition)

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from ..scenario.model import TCPA_CHANNELS, VISIBLE_CHANNELS
+from ..scenario.model import TCPA_CHANNELS, VISIBLE_CHANNELS, Policy
 from .calendar import DAY, WEEK
 
 __all__ = [
@@ -33,8 +33,12 @@ __all__ = [
     "REASON_CODE",
     "STOP_RULES",
     "TIMING_RULES",
+    "GateLeads",
     "GateResult",
+    "GateState",
     "Message",
+    "TimedStop",
+    "call_window",
     "gate",
     "reason_labels",
     "stop_time",
@@ -82,72 +86,157 @@ class GateResult:
 
 
 # --------------------------------------------------------------------------------------
-# Stop rules: (msg, state, t) -> leads stopped at time t. ``state`` is the engine's per-lead
-# state; see engine._State for its attributes.
+# What a rule may read
 
 
-def _booked(msg: Message, st: Any, t: np.ndarray) -> np.ndarray:
+class GateLeads(Protocol):
+    """What a rule may read of the leads (per-lead arrays indexed by chunk position)."""
+
+    @property
+    def consent(self) -> dict[str, np.ndarray]: ...
+    @property
+    def confidential(self) -> np.ndarray: ...
+    @property
+    def from_chat(self) -> np.ndarray: ...
+    @property
+    def sensitive(self) -> np.ndarray: ...
+    @property
+    def quiet_start(self) -> np.ndarray: ...  # local minutes of the day, this lead's state's calling hours
+    @property
+    def quiet_end(self) -> np.ndarray: ...
+    @property
+    def state_cap(self) -> np.ndarray: ...  # calls and texts per 24 h allowed by the state (0: no cap)
+
+
+class GateState(Protocol):
+    """What a rule may read of an arm's state (minutes since inquiry; inf: never). The engine's
+    :class:`~nurture_lab.simulation.state.ArmState` is one."""
+
+    @property
+    def lead(self) -> GateLeads: ...
+    @property
+    def pol(self) -> Policy: ...
+    @property
+    def booked_at(self) -> np.ndarray: ...
+    @property
+    def contacted(self) -> np.ndarray: ...
+    @property
+    def qualified_at(self) -> np.ndarray: ...
+    @property
+    def disqualified_at(self) -> np.ndarray: ...
+    @property
+    def last_sent(self) -> np.ndarray: ...
+    @property
+    def all_days(self) -> np.ndarray: ...  # every weekday allowed (a mask over Monday..Sunday)
+
+    def loss(self, idx: np.ndarray) -> np.ndarray:
+        """When each lead books elsewhere (loss to a competitor)."""
+        ...
+
+    def opted_for(self, channel: str, idx: np.ndarray) -> np.ndarray:
+        """When each lead opted out of the channel (or of all, by ``opt_out_scope``)."""
+        ...
+
+    def last_on(self, channel: str, idx: np.ndarray) -> np.ndarray:
+        """The last send on the channel (-inf: none)."""
+        ...
+
+    def count_sent(self, channel: str, idx: np.ndarray, since: np.ndarray | None = None) -> np.ndarray:
+        """Messages sent on the channel (after ``since``, if given)."""
+        ...
+
+    def recent_sends(self, channels: tuple[str, ...], idx: np.ndarray, k: int) -> np.ndarray:
+        """The ``k`` most recent send times on these channels, most recent first (-inf where fewer)."""
+        ...
+
+    def next_local(self, idx: np.ndarray, t: np.ndarray, a: Any, b: Any, days: np.ndarray) -> np.ndarray:
+        """Earliest time >= ``t`` in the daily local window [a, b) minutes on ``days`` (NaN: none)."""
+        ...
+
+    def next_staffed(self, idx: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """Earliest time >= ``t`` in staffed hours (the contact centre's clock if there is one)."""
+        ...
+
+
+# --------------------------------------------------------------------------------------
+# Stop rules: (msg, state, t) -> leads stopped at time t.
+
+
+@dataclass(frozen=True)
+class TimedStop:
+    """A stop rule that holds from a moment on: it stops a message at ``t`` once ``since(msg, st) <= t``.
+
+    Its ``since`` is its own stop time, which :func:`stop_time` reads (a call waiting for an agent).
+    """
+
+    since: Callable[[Message, GateState], np.ndarray]
+
+    def __call__(self, msg: Message, st: GateState, t: np.ndarray) -> np.ndarray:
+        return self.since(msg, st) <= t
+
+
+def _booked_since(msg: Message, st: GateState) -> np.ndarray:
     """A lead who has booked gets no more nurture (a visit reminder is not nurture)."""
-    return (st.booked_at[msg.idx] <= t) & (msg.kind != "reminder")
+    return np.where(msg.kind != "reminder", st.booked_at[msg.idx], INF)
 
 
-def _lost(msg: Message, st: Any, t: np.ndarray) -> np.ndarray:
+def _lost_since(msg: Message, st: GateState) -> np.ndarray:
     """A lead who booked elsewhere is not contacted again."""
-    return st.loss(msg.idx) <= t
+    return st.loss(msg.idx)
 
 
-def _disqualified(msg: Message, st: Any, t: np.ndarray) -> np.ndarray:
+def _disqualified_since(msg: Message, st: GateState) -> np.ndarray:
     """A lead found not to fit (service, location, coverage) leaves the cadence."""
-    return st.disqualified_at[msg.idx] <= t
+    return st.disqualified_at[msg.idx]
 
 
-def _opted_out(msg: Message, st: Any, t: np.ndarray) -> np.ndarray:
+def _opted_out_since(msg: Message, st: GateState) -> np.ndarray:
     """An opt-out stops the channel it came on, or every channel (``opt_out_scope``)."""
-    return st.opted_for(msg.channel, msg.idx) <= t
+    return st.opted_for(msg.channel, msg.idx)
 
 
-def _no_consent(msg: Message, st: Any, t: np.ndarray) -> np.ndarray:
+def _no_consent(msg: Message, st: GateState, t: np.ndarray) -> np.ndarray:
     """E-mail, texts and calls need the lead's consent on that channel (TCPA, CAN-SPAM)."""
     c = st.lead.consent.get(msg.channel)
     return np.zeros(msg.idx.size, dtype=bool) if c is None else ~c[msg.idx]
 
 
-def _confidential(msg: Message, st: Any, t: np.ndarray) -> np.ndarray:
+def _confidential(msg: Message, st: GateState, t: np.ndarray) -> np.ndarray:
     """A lead who asked for confidential communication gets no texts and no ads (HIPAA)."""
     if msg.channel not in ("sms", "retargeting"):
         return np.zeros(msg.idx.size, dtype=bool)
     return st.lead.confidential[msg.idx]
 
 
-def _no_chat_session(msg: Message, st: Any, t: np.ndarray) -> np.ndarray:
+def _no_chat_session(msg: Message, st: GateState, t: np.ndarray) -> np.ndarray:
     """Chat reaches only a lead who came in through chat."""
     if msg.channel != "chat":
         return np.zeros(msg.idx.size, dtype=bool)
     return ~st.lead.from_chat[msg.idx]
 
 
-def _sensitive_retargeting(msg: Message, st: Any, t: np.ndarray) -> np.ndarray:
+def _sensitive_retargeting(msg: Message, st: GateState, t: np.ndarray) -> np.ndarray:
     """No retargeting ads for sensitive service lines (an ad reveals the visit to whoever sees it)."""
     if msg.channel != "retargeting":
         return np.zeros(msg.idx.size, dtype=bool)
     return st.lead.sensitive[msg.idx]
 
 
-def _sensitive_blocked(msg: Message, st: Any, t: np.ndarray) -> np.ndarray:
+def _sensitive_blocked(msg: Message, st: GateState, t: np.ndarray) -> np.ndarray:
     """Condition-revealing content where others may see it is blocked (``sensitive_content_action = "block"``)."""
     if st.pol.sensitive_content_action != "block":
         return np.zeros(msg.idx.size, dtype=bool)
     return exposed(msg, st)
 
 
-def _handoff_dropped(msg: Message, st: Any, t: np.ndarray) -> np.ndarray:
+def _handoff_dropped(msg: Message, st: GateState, t: np.ndarray) -> np.ndarray:
     """A failed handoff between owner teams drops the touch (``handoff_failure_mode = "drop"``)."""
     if msg.handoff_failed is None or st.pol.handoff_failure_mode != "drop":
         return np.zeros(msg.idx.size, dtype=bool)
     return msg.handoff_failed
 
 
-def _cap_total(msg: Message, st: Any, t: np.ndarray) -> np.ndarray:
+def _cap_total(msg: Message, st: GateState, t: np.ndarray) -> np.ndarray:
     """At most ``total`` messages on the channel over the whole cadence."""
     total = st.pol.caps[msg.channel].total
     if not total:
@@ -155,27 +244,27 @@ def _cap_total(msg: Message, st: Any, t: np.ndarray) -> np.ndarray:
     return st.count_sent(msg.channel, msg.idx) >= total
 
 
-def _responded(msg: Message, st: Any, t: np.ndarray) -> np.ndarray:
+def _responded_since(msg: Message, st: GateState) -> np.ndarray:
     """An ``if_no_response`` step is skipped once the lead has engaged."""
     if not msg.if_no_response:
-        return np.zeros(msg.idx.size, dtype=bool)
-    return st.contacted[msg.idx] <= t
+        return np.full(msg.idx.size, INF)
+    return st.contacted[msg.idx]
 
 
-def _not_qualified(msg: Message, st: Any, t: np.ndarray) -> np.ndarray:
+def _not_qualified(msg: Message, st: GateState, t: np.ndarray) -> np.ndarray:
     """An ``if_qualified`` step goes only to a lead qualified by the time it is sent."""
     if not msg.if_qualified:
         return np.zeros(msg.idx.size, dtype=bool)
     return ~(st.qualified_at[msg.idx] <= t)
 
 
-StopRule = Callable[[Message, Any, np.ndarray], np.ndarray]
+StopRule = Callable[[Message, GateState, np.ndarray], np.ndarray]
 #: The stop rules in the order they are judged; the first that stops a message names the reason.
 STOP_RULES: tuple[tuple[str, StopRule], ...] = (
-    ("booked", _booked),
-    ("lost", _lost),
-    ("disqualified", _disqualified),
-    ("opted_out", _opted_out),
+    ("booked", TimedStop(_booked_since)),
+    ("lost", TimedStop(_lost_since)),
+    ("disqualified", TimedStop(_disqualified_since)),
+    ("opted_out", TimedStop(_opted_out_since)),
     ("no_consent", _no_consent),
     ("confidential", _confidential),
     ("no_chat_session", _no_chat_session),
@@ -183,28 +272,36 @@ STOP_RULES: tuple[tuple[str, StopRule], ...] = (
     ("sensitive_blocked", _sensitive_blocked),
     ("handoff_dropped", _handoff_dropped),
     ("cap_total", _cap_total),
-    ("responded", _responded),
+    ("responded", TimedStop(_responded_since)),
     ("not_qualified", _not_qualified),
 )
 
 
-def stop_time(msg: Message, st: Any) -> np.ndarray:
-    """The earliest moment a stop rule that depends on time holds for each message (inf: none).
+def stop_time(msg: Message, st: GateState) -> np.ndarray:
+    """The earliest moment a stop rule that depends on time holds for each message (inf: none):
+    the earliest of the :class:`TimedStop` rules' own stop times.
 
     A call waiting for an agent is judged at the moment the agent reaches it; this lets the
     contact centre spend no agent time on a call the gate would stop then (the gate still decides).
     """
-    idx = msg.idx
-    t = np.minimum(st.loss(idx), st.disqualified_at[idx])
-    t = np.minimum(t, st.opted_for(msg.channel, idx))
-    if msg.kind != "reminder":
-        t = np.minimum(t, st.booked_at[idx])
-    if msg.if_no_response:
-        t = np.minimum(t, st.contacted[idx])
+    t = np.full(msg.idx.size, INF)
+    for _name, rule in STOP_RULES:
+        if isinstance(rule, TimedStop):
+            t = np.minimum(t, rule.since(msg, st))
     return t
 
 
-def exposed(msg: Message, st: Any) -> np.ndarray:
+def call_window(msg: Message, st: GateState) -> tuple[np.ndarray, np.ndarray]:
+    """The daily local window [lo, hi) (minutes of the day) in which the calls ``msg`` may be placed:
+    the lead's legal calling hours (:func:`_quiet_hours`) within the step's own window
+    (:func:`_send_window`). The contact centre re-judges a waiting call against it."""
+    lo, hi = st.lead.quiet_start[msg.idx], st.lead.quiet_end[msg.idx]
+    if msg.window is not None:
+        lo, hi = np.maximum(lo, msg.window[0] * 60), np.minimum(hi, msg.window[1] * 60)
+    return lo, hi
+
+
+def exposed(msg: Message, st: GateState) -> np.ndarray:
     """Leads for whom this message would show condition-revealing content where others may see it."""
     if not msg.reveals or msg.channel not in VISIBLE_CHANNELS:
         return np.zeros(msg.idx.size, dtype=bool)
@@ -215,7 +312,7 @@ def exposed(msg: Message, st: Any) -> np.ndarray:
 # Timing rules: (msg, state, t) -> the earliest allowed time >= t (NaN: none).
 
 
-def _min_gap(msg: Message, st: Any, t: np.ndarray) -> np.ndarray:
+def _min_gap(msg: Message, st: GateState, t: np.ndarray) -> np.ndarray:
     """Touches to one lead are spaced: ``min_gap_minutes`` overall, per channel (``caps.<ch>.min_gap_minutes``),
     and ``call_text_gap_minutes`` between a call and a text (no text stacked on a call)."""
     gap = st.pol.min_gap_minutes
@@ -227,28 +324,30 @@ def _min_gap(msg: Message, st: Any, t: np.ndarray) -> np.ndarray:
     return out
 
 
-def _send_window(msg: Message, st: Any, t: np.ndarray) -> np.ndarray:
+def _send_window(msg: Message, st: GateState, t: np.ndarray) -> np.ndarray:
     """A step's own send window (local hours), e.g. e-mails in business hours."""
     if msg.window is None:
         return t
     return st.next_local(msg.idx, t, msg.window[0] * 60, msg.window[1] * 60, st.all_days)
 
 
-def _quiet_hours(msg: Message, st: Any, t: np.ndarray) -> np.ndarray:
+def _quiet_hours(msg: Message, st: GateState, t: np.ndarray) -> np.ndarray:
     """Calls and texts only 8:00-21:00 in the lead's local time (TCPA; 8:00-20:00 in Florida and Oklahoma)."""
     if msg.channel not in TCPA_CHANNELS:
         return t
     return st.next_local(msg.idx, t, st.lead.quiet_start[msg.idx], st.lead.quiet_end[msg.idx], st.all_days)
 
 
-def _staffed_hours(msg: Message, st: Any, t: np.ndarray) -> np.ndarray:
+def _staffed_hours(msg: Message, st: GateState, t: np.ndarray) -> np.ndarray:
     """Calls are placed by staff, in staffed hours on staffed days."""
     if msg.channel != "call":
         return t
     return st.next_staffed(msg.idx, t)
 
 
-def _windowed_cap(msg: Message, st: Any, t: np.ndarray, channels: tuple[str, ...], cap: int, span: float) -> np.ndarray:
+def _windowed_cap(
+    msg: Message, st: GateState, t: np.ndarray, channels: tuple[str, ...], cap: int, span: float
+) -> np.ndarray:
     if not cap:
         return t
     recent = st.recent_sends(channels, msg.idx, cap)  # most recent first, -inf where fewer
@@ -258,17 +357,17 @@ def _windowed_cap(msg: Message, st: Any, t: np.ndarray, channels: tuple[str, ...
     return np.where(free_at > t, free_at, t)
 
 
-def _cap_day(msg: Message, st: Any, t: np.ndarray) -> np.ndarray:
+def _cap_day(msg: Message, st: GateState, t: np.ndarray) -> np.ndarray:
     """At most ``per_day`` messages on the channel in any 24 hours (texts: 1, FCC healthcare exemption)."""
     return _windowed_cap(msg, st, t, (msg.channel,), st.pol.caps[msg.channel].per_day, DAY)
 
 
-def _cap_week(msg: Message, st: Any, t: np.ndarray) -> np.ndarray:
+def _cap_week(msg: Message, st: GateState, t: np.ndarray) -> np.ndarray:
     """At most ``per_week`` messages on the channel in any 7 days (texts: 3, FCC healthcare exemption)."""
     return _windowed_cap(msg, st, t, (msg.channel,), st.pol.caps[msg.channel].per_week, WEEK)
 
 
-def _state_24h(msg: Message, st: Any, t: np.ndarray) -> np.ndarray:
+def _state_24h(msg: Message, st: GateState, t: np.ndarray) -> np.ndarray:
     """Florida and Oklahoma: at most 3 calls and texts together in 24 hours (``state_attempt_caps``)."""
     if msg.channel not in TCPA_CHANNELS or not st.pol.state_attempt_caps:
         return t
@@ -285,7 +384,7 @@ def _state_24h(msg: Message, st: Any, t: np.ndarray) -> np.ndarray:
     return np.where(free_at > t, free_at, t)
 
 
-TimingRule = Callable[[Message, Any, np.ndarray], np.ndarray]
+TimingRule = Callable[[Message, GateState, np.ndarray], np.ndarray]
 #: The timing rules; the gate applies them in turn until all allow the same moment.
 TIMING_RULES: tuple[tuple[str, TimingRule], ...] = (
     ("min_gap", _min_gap),
@@ -327,7 +426,7 @@ _R = REASON_CODE
 MAX_PASSES = 12
 
 
-def _stops(msg: Message, st: Any, t: np.ndarray) -> np.ndarray:
+def _stops(msg: Message, st: GateState, t: np.ndarray) -> np.ndarray:
     skip = np.zeros(msg.idx.size, dtype=np.int16)
     for name, rule in STOP_RULES:
         hit = rule(msg, st, t) & (skip == 0)
@@ -355,7 +454,7 @@ def _subset(msg: Message, rows: np.ndarray, planned: np.ndarray | None = None) -
 subset = _subset
 
 
-def gate(msg: Message, st: Any, horizon: float) -> GateResult:
+def gate(msg: Message, st: GateState, horizon: float) -> GateResult:
     """Decide when (and whether) each message of a batch is sent. See the module docstring."""
     m = msg.idx.size
     t = msg.planned.astype(np.float64).copy()
