@@ -32,7 +32,8 @@ from .._memory import release_free_memory, small_pages
 from .._parallel import DEFAULT_JOBS, map_tasks
 from ..scenario.model import Arm, Scenario
 from .calendar import DAY, WEEK
-from .contact_center import Calls, CentreClock, Queue, Served, VirtualQueue, model_of
+from .calls import CallTask, CentreView, centre_of, drive
+from .contact_center import Queue, VirtualQueue
 from .draws import (
     K_INBOUND,
     K_REMINDER,
@@ -50,7 +51,7 @@ from .draws import (
     Draws,
 )
 from .leads import Ids, Leads, subset_leads, timeline_days
-from .policy import QUEUE_BIT, REASON_CODE, REASONS, GateResult, Message, call_window, gate, stop_time, subset
+from .policy import REASON_CODE, REASONS, Message, gate
 from .population import IDENTITY_COLUMNS, make_leads_chunk
 from .results import (
     OUTCOME_COLUMNS,
@@ -64,7 +65,18 @@ from .results import (
     truth_table,
 )
 from .state import CH, ArmState, loss_time
-from .touchlog import TOUCH_COLUMNS, owner_categories, touch_columns, touch_frame, utc_from_minutes
+from .touchlog import (
+    NOT_SELECTED,
+    SENT,
+    SKIPPED,
+    TOUCH_COLUMNS,
+    log_gated,
+    log_rows,
+    owner_categories,
+    touch_columns,
+    touch_frame,
+    utc_from_minutes,
+)
 
 __all__ = ["OUTCOME_COLUMNS", "REASONS", "SETTINGS", "TOUCH_COLUMNS", "SimulationResult", "simulate", "truth_in"]
 
@@ -79,267 +91,6 @@ INF = np.inf
 
 # --------------------------------------------------------------------------------------
 # One chunk, one arm
-
-
-def _log(
-    log: list[dict[str, np.ndarray]],
-    idx: np.ndarray,
-    *,
-    step: int,
-    ch: int,
-    content: np.ndarray | int,
-    owner: int,
-    planned: np.ndarray,
-    sent: np.ndarray | float,
-    skip: np.ndarray | int,
-    defer: np.ndarray | int,
-    status: np.ndarray | int,
-    delivered: np.ndarray | bool = False,
-    engaged: np.ndarray | bool = False,
-    opted_out: np.ndarray | bool = False,
-    duplicate: bool = False,
-    queue: np.ndarray | None = None,
-    handle: np.ndarray | None = None,
-) -> None:
-    """Append touch-log rows for the chunk positions ``idx`` (arrays are aligned with ``idx``)."""
-    k = idx.size
-    if k == 0:
-        return
-
-    def arr(v: Any, dtype: Any) -> np.ndarray:
-        return np.broadcast_to(np.asarray(v, dtype=dtype), (k,))
-
-    row = {
-        "lead_idx": idx,
-        "step": arr(step, np.int16),
-        "channel": arr(ch, np.int8),
-        "content": arr(content, np.int16),
-        "owner": arr(owner, np.int16),
-        "planned": arr(planned, np.float64),
-        "sent": arr(sent, np.float64),
-        "skip": arr(skip, np.int16),
-        "defer": arr(defer, np.int32),
-        "status": arr(status, np.int8),
-        "delivered": arr(delivered, bool),
-        "engaged": arr(engaged, bool),
-        "opted_out": arr(opted_out, bool),
-        "duplicate": arr(duplicate, bool),
-    }
-    if queue is not None:
-        row["queue"] = arr(queue, np.float32)
-        row["handle"] = arr(handle, np.float32)
-    log.append(row)
-
-
-def _log_gated(
-    log: list[dict[str, np.ndarray]],
-    rec: np.ndarray,
-    at: np.ndarray,
-    r: GateResult,
-    planned: np.ndarray,
-    where: dict[str, int],
-    codes: tuple[int, int],
-    **outcome: Any,
-) -> None:
-    """Log a gated batch (chunk positions ``at``) for the recorded leads; ``codes``: (content, generic)."""
-    rows = rec[at]
-    _log(
-        log,
-        at[rows],
-        step=where["step"],
-        ch=where["ch"],
-        content=np.where(r.replaced, codes[1], codes[0])[rows],
-        owner=where["owner"],
-        planned=planned[rows],
-        sent=r.t[rows],
-        skip=r.skip[rows],
-        defer=r.defer[rows],
-        status=np.where(r.send, _SENT, _SKIPPED)[rows],
-        **{key: v[rows] if isinstance(v, np.ndarray) else v for key, v in outcome.items()},
-    )
-
-
-@dataclass(frozen=True)
-class _Centre:
-    """The contact centre as one arm's run sees it: its clock, the score points, handle times."""
-
-    clock: CentreClock
-    points: dict[str, int]
-    new_lead_minutes: float
-    handle: dict[str, int]
-
-    def score(self, lead: Leads, idx: np.ndarray, t: np.ndarray) -> np.ndarray:
-        """The transparent lead score of the ``score`` queue: named points, nothing learned."""
-        out = np.zeros(idx.size, dtype=np.int64)
-        for key, pts in self.points.items():
-            if key == "new_lead":
-                out += np.where(t <= self.new_lead_minutes, pts, 0)
-                continue
-            col, value = key.split(".", 1)
-            hit = np.array([c == value for c in lead.cats[col]], dtype=bool)
-            if hit.any():
-                out += np.where(hit[lead.codes[col][idx]], pts, 0)
-        return out
-
-
-def _centre_of(sc: Scenario, first_abs: float, span_days: float) -> tuple[_Centre, Queue] | None:
-    cc = sc.contact_center
-    if cc is None:
-        return None
-    clock = CentreClock(cc, sc.policy, first_abs, span_days)
-    points = dict(cc.score_points) if cc.queue == "score" else {}
-    ctx = _Centre(clock, points, cc.new_lead_hours * 60.0, dict(cc.handle_minutes))
-    g0 = int(np.floor(first_abs))
-    q = Queue(clock, g0, int(np.ceil(span_days * DAY)) + 1, model_of(cc, sc.behaviour))
-    return ctx, q
-
-
-class _CallTask:
-    """A batch of calls waiting for the contact centre's agents.
-
-    The gate has given each call its earliest allowed moment (the request); the queue tells when
-    an agent reaches it; the gate then judges the call again at that moment: sent, skipped, or
-    back in the queue at its next allowed time (see :mod:`.contact_center`).
-    """
-
-    def __init__(
-        self,
-        msg: Message,
-        st: ArmState,
-        horizon: float,
-        res: GateResult,
-        p: np.ndarray,
-        u_eng: np.ndarray,
-        u_vm: np.ndarray,
-        centre: _Centre,
-    ) -> None:
-        self.msg, self.st, self.horizon, self.res, self.centre = msg, st, horizon, res, centre
-        self.p, self.u_eng, self.u_vm = p, u_eng, u_vm
-        m = msg.idx.size
-        self.connected = np.zeros(m, dtype=bool)
-        self.handle = np.full(m, np.nan)
-        self.queue = np.full(m, np.nan)
-        self.rows = np.flatnonzero(res.send)
-        self.req = res.t[self.rows]
-        self.queue[self.rows] = 0.0
-        self.made: tuple[np.ndarray, np.ndarray] = (np.zeros(0), np.zeros(0, dtype=np.int64))
-
-    def calls(self) -> Calls:
-        msg, st, lead, rows = self.msg, self.st, self.st.lead, self.rows
-        idx = msg.idx[rows]
-        created = lead.created_min[idx]
-        sub = subset(msg, rows)
-        lo, hi = call_window(sub, st)
-        req = created + self.req
-        # the lead's clock at the request and its next daylight-saving change
-        nxt, delta = np.full(rows.size, INF), np.zeros(rows.size)
-        for k in range(len(lead.dst_at)):  # the earliest change after the request (the first of equals)
-            at = lead.dst_at[k][idx]
-            sooner = (at > req) & (at < nxt)
-            nxt = np.where(sooner, at, nxt)
-            delta = np.where(sooner, lead.dst_delta[k][idx], delta)
-        return Calls(
-            req=req,
-            level=self.centre.score(lead, idx, self.req) if self.centre.points else np.zeros(rows.size, np.int64),
-            created=created,
-            off=lead.local(idx, self.req) - req,
-            dst_next=nxt,
-            dst_delta=delta,
-            lo=lo,
-            hi=hi,
-            stop=stop_time(sub, st),
-            horizon=np.full(rows.size, self.horizon),
-            p=self.p[rows],
-            pref_hour=lead.preferred_hour[idx],
-            u_eng=self.u_eng[rows],
-            u_vm=self.u_vm[rows],
-        )
-
-    def answer(self, sv: Served) -> None:
-        """What the queue did with the pending calls; the gate judges each at the moment it was reached."""
-        msg, res, rows = self.msg, self.res, self.rows
-        created = self.st.lead.created_min[msg.idx[rows]]
-        ts = sv.start - created
-        reached = np.isfinite(ts)
-        lost = rows[~reached]
-        res.skip[lost] = _REASON["no_agent"]
-        res.t[lost] = np.nan
-        r, ts, req = rows[reached], ts[reached], self.req[reached]
-        ok, conn, handle = sv.ok[reached], sv.connected[reached], sv.handle[reached]
-        self.queue[r] += ts - req
-        # agents start calls on whole minutes: any wait, even to the next minute, is the queue's
-        res.defer[r[ts > req + 1e-9]] |= QUEUE_BIT
-        waited = ts >= req + 1.0
-        # the gate judges again every call that waited or that the agent could not make; a call
-        # reached within the minute the gate allowed, in legal hours with no stop, stands as allowed
-        again_t = ts.copy()
-        verdict = np.zeros(r.size, dtype=np.int16)  # the gate's skip code (0: allowed)
-        made = ok & ~waited
-        judge_rows = np.flatnonzero(waited | ~ok)
-        if judge_rows.size:
-            g = gate(subset(msg, r[judge_rows], planned=ts[judge_rows]), self.st, self.horizon)
-            res.defer[r[judge_rows]] |= g.defer
-            verdict[judge_rows] = g.skip
-            again_t[judge_rows] = np.where(g.send, g.t, np.nan)
-            made[judge_rows] = g.send & ok[judge_rows] & (g.t <= ts[judge_rows] + 1e-9)
-        stopped = verdict > 0
-        res.skip[r[stopped]] = verdict[stopped]
-        res.t[r[stopped]] = np.nan
-        res.t[r[made]] = ts[made]
-        self.connected[r[made]] = conn[made]
-        self.handle[r[made]] = handle[made]
-        # allowed later, or allowed now though the agent found it could not be made: back in the queue
-        again = ~stopped & ~made
-        self.rows = r[again]
-        self.req = np.where(again_t > ts + 1e-9, again_t, ts + 1.0)[again]
-        self.made = (sv.start[reached][made], handle[made])
-
-    def give_up(self) -> None:
-        """Calls still waiting after the last pass: no agent reached them."""
-        self.res.skip[self.rows] = _REASON["no_agent"]
-        self.res.t[self.rows] = np.nan
-        self.rows = self.rows[:0]
-
-
-#: Passes of the queue within one round before a call counts as never reached (``no_agent``).
-MAX_QUEUE_PASSES = 8
-
-
-def _drive(gens: list[Generator[_CallTask, None, Any]], server: Queue | VirtualQueue) -> list[Any]:
-    """Run arm generators in lockstep: each round, every generator's next batch of calls is served
-    together by one queue (the calls of every arm and chunk share the agents)."""
-    out: list[Any] = [None] * len(gens)
-    tasks: dict[int, _CallTask] = {}
-
-    def advance(i: int, first: bool) -> None:
-        try:
-            tasks[i] = next(gens[i]) if first else gens[i].send(None)
-        except StopIteration as e:
-            out[i] = e.value
-            tasks.pop(i, None)
-
-    for i in range(len(gens)):
-        advance(i, True)
-    rnd = 1
-    while tasks:
-        for sub in range(MAX_QUEUE_PASSES):
-            parts = [(t, t.calls()) for t in tasks.values() if t.rows.size]
-            if not parts:
-                break
-            batch = Calls.concat([c for _, c in parts])
-            sv = server.serve(batch, rnd, record=sub == 0)
-            lo = 0
-            for t, c in parts:
-                hi = lo + c.req.size
-                t.answer(Served(sv.start[lo:hi], sv.ok[lo:hi], sv.connected[lo:hi], sv.handle[lo:hi]))
-                lo = hi
-            server.commit(np.concatenate([t.made[0] for t, _ in parts]), np.concatenate([t.made[1] for t, _ in parts]))
-        for t in tasks.values():
-            t.give_up()
-        for i in list(tasks):
-            advance(i, False)
-        rnd += 1
-    return out
 
 
 def _run_arm(
@@ -371,7 +122,7 @@ def _p_static(
     )
 
 
-def _inbound_conversation(sc: Scenario, st: ArmState, ans: np.ndarray, uniforms: Draws, centre: _Centre) -> None:
+def _inbound_conversation(sc: Scenario, st: ArmState, ans: np.ndarray, uniforms: Draws, centre: CentreView) -> None:
     """Inbound phone inquiries answered live: a conversation at the inquiry (contact, qualification, and a
     booking by staff as on any answered call)."""
     if ans.size == 0:
@@ -398,13 +149,13 @@ def _arm_gen(
     lead: Leads,
     uniforms: Draws,
     record: np.ndarray | None,
-    centre: _Centre | None = None,
+    centre: CentreView | None = None,
     inbound: np.ndarray | None = None,
-) -> Generator[_CallTask, None, tuple[dict[str, np.ndarray], list[dict[str, np.ndarray]]]]:
+) -> Generator[CallTask, None, tuple[dict[str, np.ndarray], list[dict[str, np.ndarray]]]]:
     """Run every lead of a chunk through one arm. ``record`` selects the leads whose touches are logged.
 
     With a contact centre (``centre``) every call waits for an agent: the generator yields each
-    batch of calls (a :class:`_CallTask`) and resumes once the shared queue has served it
+    batch of calls (a :class:`CallTask`) and resumes once the shared queue has served it
     (:func:`_drive`). ``inbound`` per lead: 0 not an inbound phone inquiry, 1 answered live, 2 missed.
 
     Steps are taken in cadence order for all leads at once; every message goes through the
@@ -440,7 +191,7 @@ def _arm_gen(
         sel = lead.matches(step)
         if rec is not None and not sel.all():
             out = np.flatnonzero(~sel & rec)
-            _log(
+            log_rows(
                 log,
                 out,
                 step=k,
@@ -451,7 +202,7 @@ def _arm_gen(
                 sent=np.nan,
                 skip=0,
                 defer=0,
-                status=_NOT_SELECTED,
+                status=NOT_SELECTED,
             )
         idx = np.flatnonzero(sel)
         m = idx.size
@@ -479,7 +230,7 @@ def _arm_gen(
         task = None
         if centre is not None and step.channel == "call":
             p0 = _p_static(sc, st, step.channel, content, idx, pref_all, res.replaced)
-            task = _CallTask(msg, st, horizon, res, p0, u[:, U_ENGAGE], u[:, U_VOICEMAIL], centre)
+            task = CallTask(msg, st, horizon, res, p0, u[:, U_ENGAGE], u[:, U_VOICEMAIL], centre)
             yield task
         send = res.send
         t = np.where(send, res.t, planned_all[idx])
@@ -558,7 +309,7 @@ def _arm_gen(
             if centre is not None and step.channel == "call":
                 # the duplicate call takes an agent too; its outcome uses the duplicate's own draws
                 dp = _p_static(sc, st, step.channel, content, d_idx, pref_all, res.replaced[d])
-                dtask = _CallTask(dmsg, st, horizon, dres, dp, u[d][:, U_DUP_ENGAGE], u[d][:, U_DUP_VOICEMAIL], centre)
+                dtask = CallTask(dmsg, st, horizon, dres, dp, u[d][:, U_DUP_ENGAGE], u[d][:, U_DUP_VOICEMAIL], centre)
                 yield dtask
             dsend = dres.send
             d_t = np.where(dsend, dres.t, np.nan)
@@ -575,7 +326,7 @@ def _arm_gen(
             where = {"step": k, "ch": ch, "owner": owner_codes[step.owner]}
             codes = (content_codes[step.content], content_codes["generic"])
             q = {} if task is None else {"queue": task.queue, "handle": task.handle}
-            _log_gated(
+            log_gated(
                 log,
                 rec,
                 idx,
@@ -591,7 +342,7 @@ def _arm_gen(
             if dup is not None:
                 d, d_idx, dres, d_del, d_opt, dtask = dup
                 dq = {} if dtask is None else {"queue": dtask.queue, "handle": dtask.handle}
-                _log_gated(
+                log_gated(
                     log,
                     rec,
                     d_idx,
@@ -630,11 +381,11 @@ def _arm_gen(
         if centre is not None and rch == "call":
             ur = uniforms(K_REMINDER)[lead.pos[r_idx]]
             rp = _p_static(sc, st, rch, sc.contents["reminder"], r_idx, pref_all)
-            rtask = _CallTask(rmsg, st, INF, rres, rp, ur[:, U_ENGAGE], ur[:, U_VOICEMAIL], centre)
+            rtask = CallTask(rmsg, st, INF, rres, rp, ur[:, U_ENGAGE], ur[:, U_VOICEMAIL], centre)
             yield rtask
         # a reminder must come before the visit, by at least a minute (not at the same instant after rounding)
         too_late = rres.send & ~(rres.t <= visit[r_idx] - 1.0)
-        skip = np.where(too_late, _REASON["after_visit"], rres.skip)
+        skip = np.where(too_late, REASON_CODE["after_visit"], rres.skip)
         r_send = skip == 0
         r_t = np.where(r_send, rres.t, np.nan)
         st.record_send(ri, r_idx, r_t, None)
@@ -644,7 +395,7 @@ def _arm_gen(
         reminded[r_idx] = r_send
         if rec is not None:
             rows = rec[r_idx]
-            _log(
+            log_rows(
                 log,
                 r_idx[rows],
                 step=-1,
@@ -655,7 +406,7 @@ def _arm_gen(
                 sent=r_t[rows],
                 skip=skip[rows],
                 defer=rres.defer[rows],
-                status=np.where(r_send, _SENT, _SKIPPED)[rows],
+                status=np.where(r_send, SENT, SKIPPED)[rows],
                 delivered=r_send[rows],
                 **({} if rtask is None else {"queue": rtask.queue[rows], "handle": rtask.handle[rows]}),
             )
@@ -687,10 +438,6 @@ def _arm_gen(
         "staff_minutes": st.staff,
         "missed_call": st.missed,
     }, log
-
-
-_SENT, _SKIPPED, _NOT_SELECTED = 0, 1, 2
-_REASON = REASON_CODE
 
 
 # --------------------------------------------------------------------------------------
@@ -862,8 +609,8 @@ def _simulate_centre(
     cc = sc.contact_center
     assert cc is not None
 
-    def fresh() -> tuple[_Centre, Queue]:
-        made = _centre_of(sc, first_abs, span)
+    def fresh() -> tuple[CentreView, Queue]:
+        made = centre_of(sc, first_abs, span)
         assert made is not None
         return made
 
@@ -905,7 +652,7 @@ def _simulate_centre(
         if not truth:  # the arms hold their own copies: keep only what the observed frames need
             chunks[i] = (c, _first, _df, Ids(lead.n, lead.lead_id, lead.created_min), arm_idx)
         del lead, by_arm
-    outs = _drive(gens, q)
+    outs = drive(gens, q)
     release_free_memory()  # the queue rounds' call batches and gate temporaries, before the frames are built
     per_chunk: list[Any] = []
     for i, (_c, first, df, lead, arm_idx) in enumerate(chunks):
@@ -934,7 +681,7 @@ def _simulate_centre(
                     _arm_gen(sc, arm, lead, uniforms_for(c, lead.n, [len(arm.steps)]), None, ctx, inbound[i])
                     for i, (c, _f, _d, lead, _a) in enumerate(chunks)
                 ]
-                for (_c, _f, _d, lead, _a), (out, _) in zip(chunks, _drive(tg, server), strict=True):
+                for (_c, _f, _d, lead, _a), (out, _) in zip(chunks, drive(tg, server), strict=True):
                     truth_rows += truth_sums(arm.name, out, lead, setting)
     return per_chunk, pd.concat(truth_rows, ignore_index=True) if truth_rows else pd.DataFrame()
 

@@ -1,4 +1,5 @@
-"""The touch log: one row per planned touch, as the engine records it.
+"""The touch log: one row per planned touch, as the engine records it (:func:`log_rows`,
+:func:`log_gated` append to an arm's event log; :func:`touch_columns` turns it into columns).
 
 Columns are listed in :data:`TOUCH_COLUMNS` with their meaning; reason codes in
 :data:`nurture_lab.simulation.policy.REASONS`.
@@ -13,11 +14,25 @@ import numpy as np
 import pandas as pd
 
 from ..scenario.model import CHANNELS, Arm, Scenario
-from .policy import REASONS, reason_labels
+from .policy import REASONS, GateResult, reason_labels
 
 STATUSES: tuple[str, ...] = ("sent", "skipped", "not_selected")
+#: Codes of :data:`STATUSES` in the event log.
+SENT, SKIPPED, NOT_SELECTED = 0, 1, 2
 
-__all__ = ["TOUCH_COLUMNS", "empty_touches", "owner_categories", "touch_columns", "touch_frame", "utc_from_minutes"]
+__all__ = [
+    "NOT_SELECTED",
+    "SENT",
+    "SKIPPED",
+    "TOUCH_COLUMNS",
+    "empty_touches",
+    "log_gated",
+    "log_rows",
+    "owner_categories",
+    "touch_columns",
+    "touch_frame",
+    "utc_from_minutes",
+]
 
 TOUCH_COLUMNS: dict[str, str] = {
     "lead_id": "the lead",
@@ -153,4 +168,82 @@ def empty_touches(sc: Scenario, arm_names: list[str]) -> pd.DataFrame:
             "queue_minutes": pd.Series([], dtype=np.float32),
             "handle_minutes": pd.Series([], dtype=np.float32),
         }
+    )
+
+
+def log_rows(
+    log: list[dict[str, np.ndarray]],
+    idx: np.ndarray,
+    *,
+    step: int,
+    ch: int,
+    content: np.ndarray | int,
+    owner: int,
+    planned: np.ndarray,
+    sent: np.ndarray | float,
+    skip: np.ndarray | int,
+    defer: np.ndarray | int,
+    status: np.ndarray | int,
+    delivered: np.ndarray | bool = False,
+    engaged: np.ndarray | bool = False,
+    opted_out: np.ndarray | bool = False,
+    duplicate: bool = False,
+    queue: np.ndarray | None = None,
+    handle: np.ndarray | None = None,
+) -> None:
+    """Append touch-log rows for the chunk positions ``idx`` (arrays are aligned with ``idx``)."""
+    k = idx.size
+    if k == 0:
+        return
+
+    def arr(v: Any, dtype: Any) -> np.ndarray:
+        return np.broadcast_to(np.asarray(v, dtype=dtype), (k,))
+
+    row = {
+        "lead_idx": idx,
+        "step": arr(step, np.int16),
+        "channel": arr(ch, np.int8),
+        "content": arr(content, np.int16),
+        "owner": arr(owner, np.int16),
+        "planned": arr(planned, np.float64),
+        "sent": arr(sent, np.float64),
+        "skip": arr(skip, np.int16),
+        "defer": arr(defer, np.int32),
+        "status": arr(status, np.int8),
+        "delivered": arr(delivered, bool),
+        "engaged": arr(engaged, bool),
+        "opted_out": arr(opted_out, bool),
+        "duplicate": arr(duplicate, bool),
+    }
+    if queue is not None:
+        row["queue"] = arr(queue, np.float32)
+        row["handle"] = arr(handle, np.float32)
+    log.append(row)
+
+
+def log_gated(
+    log: list[dict[str, np.ndarray]],
+    rec: np.ndarray,
+    at: np.ndarray,
+    r: GateResult,
+    planned: np.ndarray,
+    where: dict[str, int],
+    codes: tuple[int, int],
+    **outcome: Any,
+) -> None:
+    """Log a gated batch (chunk positions ``at``) for the recorded leads; ``codes``: (content, generic)."""
+    rows = rec[at]
+    log_rows(
+        log,
+        at[rows],
+        step=where["step"],
+        ch=where["ch"],
+        content=np.where(r.replaced, codes[1], codes[0])[rows],
+        owner=where["owner"],
+        planned=planned[rows],
+        sent=r.t[rows],
+        skip=r.skip[rows],
+        defer=r.defer[rows],
+        status=np.where(r.send, SENT, SKIPPED)[rows],
+        **{key: v[rows] if isinstance(v, np.ndarray) else v for key, v in outcome.items()},
     )
