@@ -1,11 +1,266 @@
-"""The behaviour model: what a lead does.
+"""The behaviour model: what a lead does when a message reaches it, and after the cadence.
+
+* :func:`time_factor` — speed to lead: engagement falls with the minutes since the inquiry (one
+  formula, also used by the contact centre's queue when an agent reaches a call).
+* :func:`respond` — delivery, engagement, opt-out of one step's sends.
+* :func:`advance` — first contact, qualification or disqualification.
+* :func:`read_and_learn` — a qualified lead who only reads; educational content shortens the decision.
+* :func:`book` — who books and when, by path: on the call, online, or by staff in staffed hours.
+* :func:`inbound_conversation` — an inbound phone inquiry answered live.
+* :func:`settle`, :func:`visit_times`, :func:`attendance` — after the cadence: booked or lost, the
+  visit in clinic hours, whether the lead attends.
 
 Loss to a competitor is :func:`~nurture_lab.simulation.state.loss_time` (the clock the gate's
-``lost`` rule reads).
+``lost`` rule reads). Time unit: minutes since the lead's inquiry.
 """
 
 from __future__ import annotations
 
-from .state import loss_time
+from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["loss_time"]
+import numpy as np
+
+from ..scenario.model import Behaviour, Content, Policy
+from .calendar import DAY, WEEK
+from .draws import K_INBOUND, U_BOOK, U_DELIVER, U_ENGAGE, U_OPT_OUT, U_READ, Draws
+from .leads import Leads
+from .state import CH, INF, ArmState, loss_time
+
+__all__ = [
+    "Response",
+    "advance",
+    "attendance",
+    "book",
+    "inbound_conversation",
+    "loss_time",
+    "near_preferred_hour",
+    "read_and_learn",
+    "respond",
+    "settle",
+    "static_engage_p",
+    "time_factor",
+    "visit_times",
+]
+
+
+def time_factor(t: np.ndarray, floor: float, half_life_minutes: float) -> np.ndarray:
+    """Speed to lead: the engagement multiplier ``t`` minutes after the inquiry (1 at once, halving
+    towards ``floor`` every ``half_life_minutes``)."""
+    return floor + (1 - floor) * np.exp2(-t / half_life_minutes)
+
+
+def near_preferred_hour(hour: np.ndarray, preferred_hour: np.ndarray) -> np.ndarray:
+    """The lead's local hour of day is within 2 hours of its preferred hour."""
+    return np.abs(hour - preferred_hour) <= 2  # type: ignore[no-any-return]
+
+
+def static_engage_p(
+    beh: Behaviour,
+    st: ArmState,
+    channel: str,
+    content: Content,
+    idx: np.ndarray,
+    pref_all: np.ndarray,
+    replaced: Any = False,
+) -> np.ndarray:
+    """The engagement probability of a message without its time-dependent factors (speed to lead and
+    the lead's preferred hour), which the contact centre applies when an agent reaches the call."""
+    lead = st.lead
+    cb = beh.channels[channel]
+    rel = lead.relevant(content, idx) & ~np.asarray(replaced, dtype=bool)
+    return (
+        cb.engage_rate
+        * lead.responsiveness[idx]
+        * beh.fatigue ** st.n_sent[idx].astype(np.float64)
+        * np.where(pref_all[idx] == CH[channel], beh.preferred_multiplier, 1.0)
+        * np.where(rel, beh.relevance_multiplier, 1.0)
+    )
+
+
+@dataclass(frozen=True)
+class Response:
+    """What the leads ``idx`` did with one step's messages (arrays aligned with ``idx``)."""
+
+    delivered: np.ndarray
+    engaged: np.ndarray
+    opted_out: np.ndarray
+    #: the opt-out probability of the message (a failed handoff's duplicate raises it)
+    p_opt: np.ndarray
+    #: staff minutes spent on each message
+    staff: np.ndarray
+
+
+def respond(
+    beh: Behaviour,
+    st: ArmState,
+    channel: str,
+    rel: np.ndarray,
+    idx: np.ndarray,
+    send: np.ndarray,
+    t: np.ndarray,
+    u: np.ndarray,
+    pref_all: np.ndarray,
+    call: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Response:
+    """Delivery, engagement and opt-out of messages sent at ``t`` (read before the send is recorded).
+
+    ``call``: with a contact centre, the calls' ``(connected, handle minutes)`` as the agent found
+    them; the outcome was drawn then and the staff time is the handle time.
+    """
+    cb, lead = beh.channels[channel], st.lead
+    delivered = send & (u[:, U_DELIVER] < cb.deliver_rate)
+    n_recent = st.count_sent(channel, idx, since=t - WEEK)
+    p_opt = cb.opt_out_rate * (1 + beh.opt_out_frequency_slope * n_recent)
+    opt_now = delivered & (u[:, U_OPT_OUT] < p_opt)
+    if call is not None:
+        engaged = delivered & call[0] & ~opt_now
+        return Response(delivered, engaged, opt_now, p_opt, np.where(send, np.nan_to_num(call[1]), 0.0))
+    hour = (lead.local(idx, t) % DAY) / 60.0
+    p_eng = (
+        cb.engage_rate
+        * lead.responsiveness[idx]
+        * time_factor(t, beh.speed_floor, beh.speed_half_life_minutes)
+        * beh.fatigue ** st.n_sent[idx].astype(np.float64)
+        * np.where(pref_all[idx] == CH[channel], beh.preferred_multiplier, 1.0)
+        * np.where(near_preferred_hour(hour, lead.preferred_hour[idx]), beh.preferred_hour_multiplier, 1.0)
+        * np.where(rel, beh.relevance_multiplier, 1.0)
+    )
+    engaged = delivered & (u[:, U_ENGAGE] < np.minimum(p_eng, 1.0)) & ~opt_now
+    staff = np.where(send, cb.staff_minutes, 0.0) + np.where(engaged, cb.staff_minutes_engaged, 0.0)
+    return Response(delivered, engaged, opt_now, p_opt, staff)
+
+
+def advance(st: ArmState, idx: np.ndarray, t: np.ndarray, engaged: np.ndarray) -> np.ndarray:
+    """First contact, qualification (the lead fits) or disqualification of the leads who engaged at
+    ``t``; returns who engaged and fits."""
+    fit_now = engaged & st.lead.fit[idx]
+    for when_at, hit in (
+        (st.contacted, engaged),
+        (st.qualified_at, fit_now),
+        (st.disqualified_at, engaged & ~fit_now),
+    ):
+        i = idx[hit]  # the first time it happened (leads are distinct within a step)
+        when_at[i] = np.minimum(when_at[i], t[hit])
+    return fit_now  # type: ignore[no-any-return]
+
+
+def read_and_learn(
+    beh: Behaviour,
+    st: ArmState,
+    content: Content,
+    idx: np.ndarray,
+    t: np.ndarray,
+    r: Response,
+    read_ok: np.ndarray,
+    fit_now: np.ndarray,
+    rel: np.ndarray,
+    educ: np.ndarray,
+    u: np.ndarray,
+    read_rate: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Who only read the message, and each lead's decision time after it.
+
+    A lead qualified before the send (``read_ok``) who neither engaged nor opted out may read it: no
+    contact, but the content still works. Educational content the lead engaged with or read, and
+    that speaks to it, shortens the time to decide (``education_decision_factor``).
+    """
+    read = r.delivered & ~r.engaged & ~r.opted_out & read_ok & (u[:, U_READ] < read_rate)
+    c_dec = st.decision[idx]
+    if content.education:
+        shrink = (fit_now | read) & rel & educ & (c_dec > t)
+        c_dec = np.where(shrink, t + (c_dec - t) * beh.education_decision_factor, c_dec)
+        st.decision[idx] = c_dec
+    return read, c_dec
+
+
+def book(
+    beh: Behaviour,
+    st: ArmState,
+    idx: np.ndarray,
+    t: np.ndarray,
+    c_dec: np.ndarray,
+    interested: np.ndarray,
+    read: np.ndarray,
+    rel: np.ndarray,
+    booking_mult: np.ndarray,
+    u: np.ndarray,
+    is_call: bool,
+) -> None:
+    """Bookings after a message (``interested``: engaged and fit, or read). Who books: on the call itself
+    when the lead is ready; a booking link books online at any waking hour; otherwise staff book in
+    staffed hours once the lead is ready. A lead keeps its earliest booking."""
+    p_book = beh.book_rate * booking_mult * np.where(rel, beh.relevance_multiplier, 1.0)
+    p_book = np.where(read, p_book * beh.read_book_factor, p_book)
+    books = interested & (u[:, U_BOOK] < np.minimum(p_book, 1.0))
+    ready = np.maximum(t, c_dec)
+    online = booking_mult > 1.0
+    on_call = is_call & (c_dec <= t)
+    when = ready.copy()
+    by_staff = np.flatnonzero(books & ~(online | on_call))
+    when[by_staff] = st.next_staffed(idx[by_staff], ready[by_staff])
+    web = np.flatnonzero(books & online & ~on_call)
+    when[web] = st.next_waking(idx[web], ready[web])
+    when = np.where(np.isnan(when), INF, when)
+    new = books & (when < st.booked_at[idx])
+    st.booked_at[idx[new]] = when[new]
+
+
+def inbound_conversation(beh: Behaviour, st: ArmState, ans: np.ndarray, draws: Draws, handle_minutes: float) -> None:
+    """Inbound phone inquiries answered live: a conversation at the inquiry (contact, qualification, and a
+    booking by staff as on any answered call), ``handle_minutes`` of an agent's time."""
+    if ans.size == 0:
+        return
+    lead = st.lead
+    st.contacted[ans] = 0.0
+    st.first_sent[ans] = 0.0
+    st.staff[ans] += handle_minutes
+    fit = lead.fit[ans]
+    st.qualified_at[ans[fit]] = 0.0
+    st.disqualified_at[ans[~fit]] = 0.0
+    u = draws(K_INBOUND)[lead.pos[ans]]
+    books = fit & (u[:, U_BOOK] < min(beh.book_rate, 1.0))
+    b = ans[books]
+    ready = np.maximum(st.decision[b], 0.0)
+    when = np.where(st.decision[b] <= 0, 0.0, st.next_staffed(b, ready))
+    when = np.where(np.isnan(when), INF, when)
+    st.booked_at[b] = np.minimum(st.booked_at[b], when)
+
+
+def settle(st: ArmState, horizon: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """After the cadence: ``(booked, lost, loss)`` — booked with us before the competitor and within
+    the horizon; lost to a competitor within the horizon; the minute of the loss."""
+    lead = st.lead
+    loss = loss_time(lead.hazard_per_min, lead.clock, st.contacted, st.mult)
+    booked = (st.booked_at < loss) & (st.booked_at <= horizon)
+    lost = (loss <= horizon) & ~(st.booked_at < loss)
+    return booked, lost, loss
+
+
+def visit_times(st: ArmState, pol: Policy, booked: np.ndarray, booked_min: np.ndarray) -> np.ndarray:
+    """The visit of each booked lead: its appointment lead time after booking, moved into clinic hours
+    in the lead's local time (NaN: not booked)."""
+    clinic_days = np.zeros(7, dtype=bool)
+    clinic_days[list(pol.clinic_days)] = True
+    ca, cb_ = pol.clinic_hours[0] * 60, pol.clinic_hours[1] * 60
+    everyone = np.arange(st.lead.n)
+    visit = np.nan_to_num(booked_min + st.lead.appt_min, nan=0.0)
+    for _ in range(3):  # a daylight-saving change in between is caught by the next pass
+        visit = st.next_local(everyone, visit, ca, cb_, clinic_days)
+    return np.where(booked, visit, np.nan)
+
+
+def attendance(
+    beh: Behaviour,
+    lead: Leads,
+    booked: np.ndarray,
+    booked_min: np.ndarray,
+    visit: np.ndarray,
+    reminded: np.ndarray,
+) -> np.ndarray:
+    """Who attends the visit: the service line's no-show odds, higher the further the visit lies
+    (``no_show_odds_per_week``), lower with a reminder (``reminder_odds_ratio``)."""
+    odds0 = lead.base_no_show / (1 - lead.base_no_show)
+    weeks = np.nan_to_num(visit - booked_min) / WEEK
+    odds = odds0 * beh.no_show_odds_per_week ** (weeks - 1) * np.where(reminded, beh.reminder_odds_ratio, 1.0)
+    return booked & (lead.show_u >= odds / (1 + odds))  # type: ignore[no-any-return]

@@ -1,4 +1,5 @@
-"""Time: the day and the week in minutes, daylight-saving transitions, and the next allowed moment inside a daily window.
+"""Time: the day and the week in minutes, daylight-saving transitions, the next allowed moment
+inside a daily window, and the contact centre's clock (its zone, its shifts).
 
 Time unit: minutes. Local wall-clock minutes count from 1970-01-01 00:00 local (a Thursday).
 """
@@ -12,9 +13,12 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from ..scenario.model import ContactCenter, Policy
+
 #: Minutes in a day and in a week: the only time constants of the simulation (time unit: minutes).
 DAY = 1440.0
 WEEK = 7 * DAY
+WEEK_MIN = int(WEEK)
 
 
 @functools.lru_cache(maxsize=64)
@@ -70,3 +74,72 @@ def in_window(local: np.ndarray, start_min: Any, end_min: Any, days: np.ndarray)
     day = (local // DAY).astype(np.int64)
     m = local - day * DAY
     return days[(day + 3) % 7] & (m >= start_min) & (m < end_min)
+
+
+class CentreClock:
+    """The centre's local time (with its daylight-saving changes) and agents on shift per minute."""
+
+    def __init__(self, cc: ContactCenter, pol: Policy, first_abs: float, span_days: float) -> None:
+        z = ZoneInfo(cc.timezone)
+        start = dt.date(1970, 1, 1) + dt.timedelta(days=int(first_abs // DAY) - 1)
+        off = dt.datetime.combine(start, dt.time(12), tzinfo=z).utcoffset()
+        self.off0 = 0.0 if off is None else off.total_seconds() / 60
+        trans = dst_transitions((cc.timezone,), first_abs, span_days)
+        self.dst_at = np.array([t[1] for t in trans], dtype=np.float64)
+        self.dst_delta = np.array([t[2] for t in trans], dtype=np.float64)
+        self.week = _week_capacity(cc, pol)  # agents per minute of the week (Monday 00:00 = 0)
+        open_ = self.week > 0
+        self.always_closed = not open_.any()
+        # minutes from each minute of the week to the next open minute (0 where open)
+        wait = np.zeros(WEEK_MIN, dtype=np.float64)
+        if not self.always_closed:
+            idx = np.flatnonzero(open_)
+            pos = np.arange(WEEK_MIN)
+            nxt = np.searchsorted(idx, pos)
+            nxt_min = np.where(nxt < idx.size, idx[np.minimum(nxt, idx.size - 1)], idx[0] + WEEK_MIN)
+            wait = (nxt_min - pos).astype(np.float64)
+        self.wait = wait
+
+    def local(self, abs_min: np.ndarray) -> np.ndarray:
+        """Local wall-clock minutes of the centre (since 1970-01-01 00:00 local, a Thursday)."""
+        a = np.asarray(abs_min, dtype=np.float64)
+        out = a + self.off0
+        for at, d in zip(self.dst_at, self.dst_delta, strict=True):
+            out = out + np.where(a >= at, d, 0.0)
+        return out
+
+    def minute_of_week(self, local: np.ndarray) -> np.ndarray:
+        day = np.floor(local / DAY)
+        return (((day + 3) % 7) * DAY + (local - day * DAY)).astype(np.int64) % WEEK_MIN
+
+    def next_open(self, abs_min: np.ndarray) -> np.ndarray:
+        """Earliest UTC minute >= ``abs_min`` at which an agent is on shift (NaN: never)."""
+        a = np.asarray(abs_min, dtype=np.float64)
+        if self.always_closed:
+            return np.full(a.shape, np.nan)
+        loc = self.local(a)
+        w = self.wait[self.minute_of_week(loc)]
+        out = np.where(w > 0, a + w - (loc - np.floor(loc)), a)
+        for at in self.dst_at:  # a daylight-saving change in between: judge those again
+            redo = (a < at) & (out >= at) & (w > 0)
+            if redo.any():
+                out[redo] = self.next_open(out[redo])
+        return out
+
+    def capacity(self, g0: int, n: int) -> np.ndarray:
+        """Agents on shift in each UTC minute ``g0 .. g0 + n - 1``."""
+        m = np.arange(g0, g0 + n, dtype=np.float64)
+        return self.week[self.minute_of_week(self.local(m))]
+
+
+def _week_capacity(cc: ContactCenter, pol: Policy) -> np.ndarray:
+    week = np.zeros(WEEK_MIN, dtype=np.int64)
+    if isinstance(cc.agents, tuple):
+        for d, row in enumerate(cc.agents):
+            for h, v in enumerate(row):
+                week[d * int(DAY) + h * 60 : d * int(DAY) + (h + 1) * 60] = v
+        return week
+    a, b = round(pol.staffed_hours[0] * 60), round(pol.staffed_hours[1] * 60)
+    for d in pol.staffed_days:
+        week[d * int(DAY) + a : d * int(DAY) + b] = int(cc.agents)
+    return week

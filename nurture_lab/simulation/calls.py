@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from ..scenario.model import Scenario
-from .calendar import DAY
-from .contact_center import Calls, CentreClock, Queue, Served, VirtualQueue, model_of
+from .calendar import DAY, CentreClock
+from .contact_center import Calls, Queue, Served, VirtualQueue, model_of
 from .leads import Leads
 from .policy import QUEUE_BIT, REASON_CODE, GateResult, Message, call_window, gate, stop_time, subset
 from .state import INF, ArmState

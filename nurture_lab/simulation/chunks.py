@@ -7,6 +7,7 @@ with one, every chunk and arm runs in lockstep in this process around one shared
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +19,7 @@ from .._memory import release_free_memory
 from ..scenario.model import Scenario
 from .cadence import run_arm, run_arm_unlimited
 from .calendar import DAY
-from .calls import CentreView, centre_of, drive
+from .calls import CallTask, CentreView, centre_of, drive
 from .contact_center import Queue, VirtualQueue
 from .draws import Draws
 from .leads import Ids, Leads, subset_leads, timeline_days
@@ -26,7 +27,20 @@ from .population import make_leads_chunk
 from .results import SETTINGS, TRUTH_METRICS, concat_cats, concat_columns, truth_sums
 from .touchlog import touch_columns, touch_frame, utc_from_minutes
 
-__all__ = ["ChunkJob", "assign", "observed_centre", "simulate_centre", "simulate_chunk"]
+__all__ = [
+    "Chunk",
+    "ChunkJob",
+    "ChunkRun",
+    "arm_outputs",
+    "assign",
+    "observed_centre",
+    "prepare_chunk",
+    "simulate_centre",
+    "simulate_chunk",
+]
+
+#: An arm's event log (see :mod:`.touchlog`).
+Log = list[dict[str, np.ndarray]]
 
 
 def assign(sc: Scenario, leads: pd.DataFrame, seed: int, chunk: int) -> np.ndarray:
@@ -54,8 +68,52 @@ def assign(sc: Scenario, leads: pd.DataFrame, seed: int, chunk: int) -> np.ndarr
     return out
 
 
+@dataclass
+class Chunk:
+    """One chunk of leads, assigned to arms and ordered by arm (arm ``a``'s leads are the chunk
+    positions :meth:`positions`, in arrival order)."""
+
+    index: int
+    first: int
+    df: pd.DataFrame
+    lead: Leads | Ids
+    arm_idx: np.ndarray
+    order: np.ndarray
+    bounds: np.ndarray
+
+    def positions(self, a: int) -> np.ndarray:
+        """Chunk positions of arm ``a``'s leads."""
+        return self.order[self.bounds[a] : self.bounds[a + 1]]
+
+    def arm_leads(self, by_arm: Leads, a: int) -> Leads:
+        """Arm ``a``'s leads from the chunk gathered in arm order (views, no copies)."""
+        return subset_leads(by_arm, slice(self.bounds[a], self.bounds[a + 1]))
+
+
+def prepare_chunk(sc: Scenario, seed: int, c: int, first: int, n: int, identities: bool = True) -> Chunk:
+    """The leads of chunk ``c`` as a frame and as arrays, assigned to arms."""
+    df = make_leads_chunk(sc, seed, c, first, n, identities=identities)
+    lead = Leads.from_frame(df, sc)
+    arm_idx = assign(sc, df, seed, c)
+    order = np.argsort(arm_idx, kind="stable")
+    bounds = np.searchsorted(arm_idx[order], np.arange(len(sc.experiment.arms) + 1))
+    return Chunk(c, first, df, lead, arm_idx, order, bounds)
+
+
+@dataclass
+class ChunkRun:
+    """A chunk after its arms ran: per arm, its outcomes, its leads' chunk positions, its event log."""
+
+    chunk: Chunk
+    parts: list[dict[str, np.ndarray]]
+    positions: list[np.ndarray]
+    logs: list[tuple[int, Log]]
+
+
 @dataclass(frozen=True)
 class ChunkJob:
+    """One chunk of a run without a contact centre (the unit of parallel work)."""
+
     scenario: Scenario
     seed: int
     chunk: int
@@ -66,36 +124,28 @@ class ChunkJob:
 
 
 def simulate_chunk(job: ChunkJob) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """A chunk without a contact centre: ``(leads, touches, truth sums)``; with ``potential``,
+    ``(leads, empty, every lead's outcome under every arm)``."""
     sc = job.scenario
-    df = make_leads_chunk(sc, job.seed, job.chunk, job.first_id, job.n)
-    lead = Leads.from_frame(df, sc)
-    arm_idx = assign(sc, df, job.seed, job.chunk)
-    arms = sc.experiment.arms
-    logs: list[tuple[int, list[dict[str, np.ndarray]]]] = []
+    ch = prepare_chunk(sc, job.seed, job.chunk, job.first_id, job.n)
+    lead = ch.lead
+    assert isinstance(lead, Leads)
+    draws = Draws(job.seed, job.chunk, lead.n)
+    run = ChunkRun(ch, [], [], [])
     truth_rows = []
-    uniforms = Draws(job.seed, job.chunk, lead.n)
-    parts: list[dict[str, np.ndarray]] = []
-    positions: list[np.ndarray] = []
     # observed-only runs: gather the chunk once in arm order, so each arm is a slice (views, no copies)
-    order = np.argsort(arm_idx, kind="stable")
-    bounds = np.searchsorted(arm_idx[order], np.arange(len(arms) + 1))
-    by_arm = None if job.truth else subset_leads(lead, order)
-    for a, arm in enumerate(arms):
-        mine = arm_idx == a
-        pos = order[bounds[a] : bounds[a + 1]]
-        if job.truth:
-            out, log = run_arm_unlimited(sc, arm, lead, uniforms, mine)
-            parts.append({k: v[pos] for k, v in out.items()})
+    by_arm = None if job.truth else subset_leads(lead, ch.order)
+    for a, arm in enumerate(sc.experiment.arms):
+        pos = ch.positions(a)
+        if by_arm is None:
+            out, log = run_arm_unlimited(sc, arm, lead, draws, ch.arm_idx == a)
+            run.parts.append({k: v[pos] for k, v in out.items()})
         else:
-            assert by_arm is not None
-            sub = subset_leads(by_arm, slice(bounds[a], bounds[a + 1]))
-            out_sub, log = run_arm_unlimited(sc, arm, sub, uniforms, np.ones(pos.size, dtype=bool))
-            for d in log:
-                d["lead_idx"] = pos[d["lead_idx"]]
-            parts.append(out_sub)
-            out = out_sub
-        positions.append(pos)
-        logs.append((a, log))
+            out, log = run_arm_unlimited(sc, arm, ch.arm_leads(by_arm, a), draws, np.ones(pos.size, dtype=bool))
+            _to_chunk_positions(log, pos)
+            run.parts.append(out)
+        run.positions.append(pos)
+        run.logs.append((a, log))
         if job.potential:
             frame = pd.DataFrame({m: out[m] for m in TRUTH_METRICS})
             frame.insert(0, "arm", arm.name)
@@ -106,50 +156,52 @@ def simulate_chunk(job: ChunkJob) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFr
             for setting in SETTINGS:
                 truth_rows += truth_sums(arm.name, out, lead, setting)
     if job.potential:
-        return df, pd.DataFrame(), pd.concat(truth_rows, ignore_index=True)
-    leads, touches = observed_frames(sc, df, lead, arm_idx, parts, positions, logs)
-    truth = pd.concat(truth_rows, ignore_index=True) if truth_rows else pd.DataFrame()
-    return leads, touches, truth
+        return ch.df, pd.DataFrame(), pd.concat(truth_rows, ignore_index=True)
+    leads = observed_leads(sc, run)
+    touches = touch_frame(sc, lead.lead_id, lead.created_min, sc.experiment.arms, run.logs)
+    return leads, touches, pd.concat(truth_rows, ignore_index=True) if truth_rows else pd.DataFrame()
 
 
-def observed_leads(
-    sc: Scenario,
-    df: pd.DataFrame,
-    lead: Leads | Ids,
-    arm_idx: np.ndarray,
-    parts: list[dict[str, np.ndarray]],
-    positions: list[np.ndarray],
-) -> pd.DataFrame:
+def _to_chunk_positions(log: Log, pos: np.ndarray) -> None:
+    """An arm's event log indexed its own leads: index the chunk instead."""
+    for d in log:
+        d["lead_idx"] = pos[d["lead_idx"]]
+
+
+def arm_outputs(
+    sc: Scenario, seed: int, c: int, first: int, n: int
+) -> tuple[Chunk, list[tuple[dict[str, np.ndarray], np.ndarray]]]:
+    """A lean observed run of one chunk without a contact centre: per arm, its outcomes and chunk
+    positions (no touch log, no identities)."""
+    ch = prepare_chunk(sc, seed, c, first, n, identities=False)
+    assert isinstance(ch.lead, Leads)
+    draws = Draws(seed, c, ch.lead.n)
+    by_arm = subset_leads(ch.lead, ch.order)
+    outs = []
+    for a, arm in enumerate(sc.experiment.arms):
+        out, _ = run_arm_unlimited(sc, arm, ch.arm_leads(by_arm, a), draws, None)
+        outs.append((out, ch.positions(a)))
+    return ch, outs
+
+
+def observed_leads(sc: Scenario, run: ChunkRun) -> pd.DataFrame:
     """The leads frame of one chunk: each lead's outcome under its own arm."""
-    arms = sc.experiment.arms
-    inverse = np.empty(lead.n, dtype=np.int64)
-    inverse[np.concatenate(positions)] = np.arange(lead.n)
-    observed = {key: np.concatenate([p[key] for p in parts])[inverse] for key in parts[0]}
-    leads = df
-    leads.insert(1, "arm", pd.Categorical.from_codes(arm_idx, categories=[a.name for a in arms]))
+    ch = run.chunk
+    n = ch.lead.n
+    inverse = np.empty(n, dtype=np.int64)
+    inverse[np.concatenate(run.positions)] = np.arange(n)
+    observed = {key: np.concatenate([p[key] for p in run.parts])[inverse] for key in run.parts[0]}
+    leads = ch.df
+    leads.insert(1, "arm", pd.Categorical.from_codes(ch.arm_idx, categories=[a.name for a in sc.experiment.arms]))
     for key, v in observed.items():
         if key.endswith("_min"):
-            leads[key[:-4] + "_at"] = utc_from_minutes(lead.created_min, v).array
+            leads[key[:-4] + "_at"] = utc_from_minutes(ch.lead.created_min, v).array
         else:
             leads[key] = v
     return leads
 
 
-def observed_frames(
-    sc: Scenario,
-    df: pd.DataFrame,
-    lead: Leads,
-    arm_idx: np.ndarray,
-    parts: list[dict[str, np.ndarray]],
-    positions: list[np.ndarray],
-    logs: list[tuple[int, list[dict[str, np.ndarray]]]],
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The leads frame (each lead's outcome under its own arm) and the touch log of one chunk."""
-    leads = observed_leads(sc, df, lead, arm_idx, parts, positions)
-    return leads, touch_frame(sc, lead.lead_id, lead.created_min, sc.experiment.arms, logs)
-
-
-def observed_centre(sc: Scenario, per_chunk: list[Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def observed_centre(sc: Scenario, runs: list[ChunkRun]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The leads frame and the touch log of a run with a contact centre (every chunk in this process).
 
     Each chunk's event log is turned into touch-log columns and let go; the columns are then
@@ -158,12 +210,13 @@ def observed_centre(sc: Scenario, per_chunk: list[Any]) -> tuple[pd.DataFrame, p
     """
     frames, columns = [], []
     let_go = 0  # bytes of event log let go since memory was last handed back
-    while per_chunk:
-        df, lead, arm_idx, parts, positions, logs, _first = per_chunk.pop(0)
-        frames.append(observed_leads(sc, df, lead, arm_idx, parts, positions))
-        columns.append(touch_columns(sc, lead.lead_id, lead.created_min, sc.experiment.arms, logs))
-        let_go += sum(v.nbytes for _a, log in logs for d in log for v in d.values() if v.strides[:1] != (0,))
-        del logs, parts
+    while runs:
+        run = runs.pop(0)
+        lead = run.chunk.lead
+        frames.append(observed_leads(sc, run))
+        columns.append(touch_columns(sc, lead.lead_id, lead.created_min, sc.experiment.arms, run.logs))
+        let_go += sum(v.nbytes for _a, log in run.logs for d in log for v in d.values() if v.strides[:1] != (0,))
+        del run
         if let_go >= TRIM_BYTES:  # not after every chunk: pages handed back are paid for when used again
             release_free_memory()
             let_go = 0
@@ -174,98 +227,169 @@ def observed_centre(sc: Scenario, per_chunk: list[Any]) -> tuple[pd.DataFrame, p
 TRIM_BYTES = 64 * 2**20
 
 
-def simulate_centre(
-    sc: Scenario, seed: int, n_leads: int, truth: bool, progress: bool = False, frames: bool = True
-) -> tuple[list[Any], pd.DataFrame]:
-    """A run with a contact centre: every chunk and arm in lockstep in this process, one shared queue.
+@dataclass(frozen=True)
+class _Timeline:
+    """The span of a run with a contact centre: its first inquiry (UTC minute) and length (days)."""
 
-    Returns per chunk ``(df, lead, arm_idx, parts, positions, logs)`` (the observed run) and the
-    truth sums. Same seed, same result whatever ``jobs``: the queue is one deterministic pass.
-    """
-    arms = sc.experiment.arms
-    chunks: list[tuple[int, int, pd.DataFrame, Any, np.ndarray]] = []  # (chunk, first id, frame, leads, arms)
-    for c, first, n in _random.chunks(n_leads):
-        df = make_leads_chunk(sc, seed, c, first, n, identities=frames)
-        lead = Leads.from_frame(df, sc)
-        chunks.append((c, first, df, lead, assign(sc, df, seed, c)))
-    first_abs = min(float(ch[3].created_min.min()) for ch in chunks)
-    last_abs = max(float(ch[3].created_min.max()) for ch in chunks)
-    span = (last_abs - first_abs) / DAY + max(timeline_days(sc, ch[2]) for ch in chunks) + 2
-    cc = sc.contact_center
-    assert cc is not None
+    first_abs: float
+    span_days: float
 
-    def fresh() -> tuple[CentreView, Queue]:
-        made = centre_of(sc, first_abs, span)
+    @classmethod
+    def of(cls, sc: Scenario, chunks: list[Chunk]) -> _Timeline:
+        first_abs = min(float(ch.lead.created_min.min()) for ch in chunks)
+        last_abs = max(float(ch.lead.created_min.max()) for ch in chunks)
+        span = (last_abs - first_abs) / DAY + max(timeline_days(sc, ch.df) for ch in chunks) + 2
+        return cls(first_abs, span)
+
+    def centre(self, sc: Scenario) -> tuple[CentreView, Queue]:
+        """A fresh contact centre over the timeline, its queue empty."""
+        made = centre_of(sc, self.first_abs, self.span_days)
         assert made is not None
         return made
 
-    ctx, q = fresh()
-    # inbound phone inquiries ring first (round 0): answered live when an agent is free that minute
+
+def _ring_inbound(sc: Scenario, chunks: list[Chunk], q: Queue) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Inbound phone inquiries ring first (round 0): answered live when an agent is free that minute.
+    Returns their arrival minutes and, per chunk, a code per lead (0 not inbound, 1 answered, 2 missed)."""
+    assert sc.contact_center is not None
+    inbound_calls = sc.contact_center.inbound_calls
     phones = [
-        (ch[2]["source"] == "phone").to_numpy() if cc.inbound_calls else np.zeros(ch[3].n, dtype=bool) for ch in chunks
+        (ch.df["source"] == "phone").to_numpy() if inbound_calls else np.zeros(ch.lead.n, dtype=bool) for ch in chunks
     ]
-    arrivals = np.concatenate([ch[3].created_min[p] for ch, p in zip(chunks, phones, strict=True)])
+    arrivals = np.concatenate([ch.lead.created_min[p] for ch, p in zip(chunks, phones, strict=True)])
     answered = q.inbound(arrivals)
     inbound, lo = [], 0
     for ch, p in zip(chunks, phones, strict=True):
-        code = np.zeros(ch[3].n, dtype=np.int8)
+        code = np.zeros(ch.lead.n, dtype=np.int8)
         k = int(p.sum())
         code[p] = np.where(answered[lo : lo + k], 1, 2)
         lo += k
         inbound.append(code)
+    return arrivals, inbound
 
-    def uniforms_for(c: int, n: int, steps: list[int]) -> Draws:
-        users: dict[int, int] = {}
-        for n_steps in steps:
-            for k in range(n_steps):
-                users[k] = users.get(k, 0) + 1
-        return Draws(seed, c, n, users)
 
-    # the observed run: each arm's leads of each chunk, one generator each, one queue
+def _draws_for(seed: int, c: int, n: int, steps: list[int]) -> Draws:
+    """A chunk's draws, each step slot let go once the arm runs of ``steps`` (their step counts) read it."""
+    users: dict[int, int] = {}
+    for n_steps in steps:
+        for k in range(n_steps):
+            users[k] = users.get(k, 0) + 1
+    return Draws(seed, c, n, users)
+
+
+def _observed_runs(
+    sc: Scenario,
+    seed: int,
+    chunks: list[Chunk],
+    centre: CentreView,
+    inbound: list[np.ndarray],
+    frames: bool,
+    keep: bool,
+) -> tuple[list[Generator[CallTask, None, Any]], list[tuple[int, int, np.ndarray]]]:
+    """The observed run's generators: each arm's leads of each chunk, one generator each (and per
+    generator its chunk, arm and chunk positions). Without ``keep`` the chunks keep only the leads' ids."""
+    arms = sc.experiment.arms
     gens, meta = [], []
-    for i, (c, _first, _df, lead, arm_idx) in enumerate(chunks):
-        order = np.argsort(arm_idx, kind="stable")
-        bounds = np.searchsorted(arm_idx[order], np.arange(len(arms) + 1))
-        by_arm = subset_leads(lead, order)
-        uni = uniforms_for(c, lead.n, [len(a.steps) for a in arms])
+    for i, ch in enumerate(chunks):
+        lead = ch.lead
+        assert isinstance(lead, Leads)
+        by_arm = subset_leads(lead, ch.order)
+        draws = _draws_for(seed, ch.index, lead.n, [len(a.steps) for a in arms])
         for a, arm in enumerate(arms):
-            pos = order[bounds[a] : bounds[a + 1]]
-            sub = subset_leads(by_arm, slice(bounds[a], bounds[a + 1]))
+            pos = ch.positions(a)
             rec = np.ones(pos.size, dtype=bool) if frames else None
-            gens.append(run_arm(sc, arm, sub, uni, rec, ctx, inbound[i][pos]))
+            gens.append(run_arm(sc, arm, ch.arm_leads(by_arm, a), draws, rec, centre, inbound[i][pos]))
             meta.append((i, a, pos))
-        if not truth:  # the arms hold their own copies: keep only what the observed frames need
-            chunks[i] = (c, _first, _df, Ids(lead.n, lead.lead_id, lead.created_min), arm_idx)
+        if not keep:  # the arms hold their own copies: keep only what the observed frames need
+            ch.lead = Ids(lead.n, lead.lead_id, lead.created_min)
         del lead, by_arm
+    return gens, meta
+
+
+def _gather(chunks: list[Chunk], meta: list[tuple[int, int, np.ndarray]], outs: list[Any]) -> list[ChunkRun]:
+    """The observed run's outputs per chunk, event logs indexed by chunk position."""
+    runs = [ChunkRun(ch, [], [], []) for ch in chunks]
+    for (i, a, pos), (out, log) in zip(meta, outs, strict=True):
+        _to_chunk_positions(log, pos)
+        runs[i].parts.append(out)
+        runs[i].positions.append(pos)
+        runs[i].logs.append((a, log))
+    return runs
+
+
+def simulate_centre(
+    sc: Scenario, seed: int, n_leads: int, truth: bool, progress: bool = False, frames: bool = True
+) -> tuple[list[ChunkRun], pd.DataFrame]:
+    """A run with a contact centre: every chunk and arm in lockstep in this process, one shared queue.
+
+    Returns the observed run per chunk and the truth sums. Same seed, same result whatever ``jobs``:
+    the queue is one deterministic pass. ``progress``: a bar over the run's passes (each chunk's
+    preparation, the observed run, each arm and setting of the truth).
+    """
+    parts = _random.chunks(n_leads)
+    bar = _bar(progress, len(parts) + 1 + (2 * len(sc.experiment.arms) if truth else 0))
+    chunks = []
+    for c, first, n in parts:
+        chunks.append(prepare_chunk(sc, seed, c, first, n, identities=frames))
+        bar.update()
+    span = _Timeline.of(sc, chunks)
+    centre, q = span.centre(sc)
+    arrivals, inbound = _ring_inbound(sc, chunks, q)
+    gens, meta = _observed_runs(sc, seed, chunks, centre, inbound, frames, keep=truth)
     outs = drive(gens, q)
+    bar.update()
     release_free_memory()  # the queue rounds' call batches and gate temporaries, before the frames are built
-    per_chunk: list[Any] = []
-    for i, (_c, first, df, lead, arm_idx) in enumerate(chunks):
-        parts, positions, logs = [], [], []
-        for (j, a, pos), (out, log) in zip(meta, outs, strict=True):
-            if j != i:
-                continue
-            for d in log:
-                d["lead_idx"] = pos[d["lead_idx"]]
-            parts.append(out)
-            positions.append(pos)
-            logs.append((a, log))
-        per_chunk.append((df, lead, arm_idx, parts, positions, logs, first))
-    truth_rows: list[pd.DataFrame] = []
-    if truth:
-        # every lead through every arm: with the experiment's queue as the arms shared it
-        # (``experiment``), and alone with the same staff (``rollout``)
-        for arm in arms:
-            for setting in ("experiment", "rollout"):
-                if setting == "experiment":
-                    server: Queue | VirtualQueue = VirtualQueue(q)
-                else:
-                    _, server = fresh()
-                    server.inbound(arrivals)
-                tg = [
-                    run_arm(sc, arm, lead, uniforms_for(c, lead.n, [len(arm.steps)]), None, ctx, inbound[i])
-                    for i, (c, _f, _d, lead, _a) in enumerate(chunks)
-                ]
-                for (_c, _f, _d, lead, _a), (out, _) in zip(chunks, drive(tg, server), strict=True):
-                    truth_rows += truth_sums(arm.name, out, lead, setting)
-    return per_chunk, pd.concat(truth_rows, ignore_index=True) if truth_rows else pd.DataFrame()
+    runs = _gather(chunks, meta, outs)
+    truth_rows = _truth_runs(sc, seed, chunks, centre, inbound, (q, span, arrivals), bar) if truth else []
+    bar.close()
+    return runs, pd.concat(truth_rows, ignore_index=True) if truth_rows else pd.DataFrame()
+
+
+def _truth_runs(
+    sc: Scenario,
+    seed: int,
+    chunks: list[Chunk],
+    centre: CentreView,
+    inbound: list[np.ndarray],
+    queue: tuple[Queue, _Timeline, np.ndarray],
+    bar: Any,
+) -> list[pd.DataFrame]:
+    """Every lead through every arm: with the experiment's queue as the arms shared it (``experiment``),
+    and alone with the same staff (``rollout``); ``queue``: the observed run's queue, the timeline, the
+    inbound calls' arrivals. Returns the truth sums."""
+    q, span, arrivals = queue
+    leads = [ch.lead for ch in chunks if isinstance(ch.lead, Leads)]
+    assert len(leads) == len(chunks)
+    rows: list[pd.DataFrame] = []
+    for arm in sc.experiment.arms:
+        for setting in ("experiment", "rollout"):
+            if setting == "experiment":
+                server: Queue | VirtualQueue = VirtualQueue(q)
+            else:
+                _, server = span.centre(sc)
+                server.inbound(arrivals)
+            gens = [
+                run_arm(sc, arm, lead, _draws_for(seed, ch.index, lead.n, [len(arm.steps)]), None, centre, code)
+                for ch, lead, code in zip(chunks, leads, inbound, strict=True)
+            ]
+            for lead, (out, _) in zip(leads, drive(gens, server), strict=True):
+                rows += truth_sums(arm.name, out, lead, setting)
+            bar.update()
+    return rows
+
+
+class _NoBar:
+    def update(self, n: int = 1) -> None:
+        """No progress shown."""
+
+    def close(self) -> None:
+        """No progress shown."""
+
+
+def _bar(enabled: bool, total: int) -> Any:
+    """A tqdm bar over ``total`` passes (or one that shows nothing)."""
+    if not enabled:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="simulate", unit="pass")

@@ -1,7 +1,7 @@
 """The contact centre: a finite number of agents working one queue of calls shared by every arm.
 
 Time unit: UTC minutes since 1970-01-01 (``abs``); the centre's clock is its own time zone
-(``[contact_center] timezone``), with its daylight-saving changes.
+(``[contact_center] timezone``), with its daylight-saving changes (:class:`.calendar.CentreClock`).
 
 How a call is placed (see :class:`Queue`):
 
@@ -28,20 +28,18 @@ number of processes.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from ..scenario.model import ContactCenter, Policy
-from .calendar import DAY, WEEK, dst_transitions
+from ..scenario.model import ContactCenter
+from .behaviour import near_preferred_hour, time_factor
+from .calendar import DAY, CentreClock
 
 __all__ = ["Calls", "CentreClock", "Queue", "VirtualQueue", "erlang_c_agents", "erlang_c_wait"]
 
-WEEK_MIN = int(WEEK)
 INF = np.inf
 
 
@@ -71,79 +69,6 @@ def erlang_c_agents(calls_per_hour: float, handle_minutes: float, target_wait: f
     while erlang_c_wait(n, load) > target_wait:
         n += 1
     return n
-
-
-# --------------------------------------------------------------------------------------
-# The centre's clock and capacity
-
-
-class CentreClock:
-    """The centre's local time (with its daylight-saving changes) and agents on shift per minute."""
-
-    def __init__(self, cc: ContactCenter, pol: Policy, first_abs: float, span_days: float) -> None:
-        z = ZoneInfo(cc.timezone)
-        start = dt.date(1970, 1, 1) + dt.timedelta(days=int(first_abs // DAY) - 1)
-        off = dt.datetime.combine(start, dt.time(12), tzinfo=z).utcoffset()
-        self.off0 = 0.0 if off is None else off.total_seconds() / 60
-        trans = dst_transitions((cc.timezone,), first_abs, span_days)
-        self.dst_at = np.array([t[1] for t in trans], dtype=np.float64)
-        self.dst_delta = np.array([t[2] for t in trans], dtype=np.float64)
-        self.week = _week_capacity(cc, pol)  # agents per minute of the week (Monday 00:00 = 0)
-        open_ = self.week > 0
-        self.always_closed = not open_.any()
-        # minutes from each minute of the week to the next open minute (0 where open)
-        wait = np.zeros(WEEK_MIN, dtype=np.float64)
-        if not self.always_closed:
-            idx = np.flatnonzero(open_)
-            pos = np.arange(WEEK_MIN)
-            nxt = np.searchsorted(idx, pos)
-            nxt_min = np.where(nxt < idx.size, idx[np.minimum(nxt, idx.size - 1)], idx[0] + WEEK_MIN)
-            wait = (nxt_min - pos).astype(np.float64)
-        self.wait = wait
-
-    def local(self, abs_min: np.ndarray) -> np.ndarray:
-        """Local wall-clock minutes of the centre (since 1970-01-01 00:00 local, a Thursday)."""
-        a = np.asarray(abs_min, dtype=np.float64)
-        out = a + self.off0
-        for at, d in zip(self.dst_at, self.dst_delta, strict=True):
-            out = out + np.where(a >= at, d, 0.0)
-        return out
-
-    def minute_of_week(self, local: np.ndarray) -> np.ndarray:
-        day = np.floor(local / DAY)
-        return (((day + 3) % 7) * DAY + (local - day * DAY)).astype(np.int64) % WEEK_MIN
-
-    def next_open(self, abs_min: np.ndarray) -> np.ndarray:
-        """Earliest UTC minute >= ``abs_min`` at which an agent is on shift (NaN: never)."""
-        a = np.asarray(abs_min, dtype=np.float64)
-        if self.always_closed:
-            return np.full(a.shape, np.nan)
-        loc = self.local(a)
-        w = self.wait[self.minute_of_week(loc)]
-        out = np.where(w > 0, a + w - (loc - np.floor(loc)), a)
-        for at in self.dst_at:  # a daylight-saving change in between: judge those again
-            redo = (a < at) & (out >= at) & (w > 0)
-            if redo.any():
-                out[redo] = self.next_open(out[redo])
-        return out
-
-    def capacity(self, g0: int, n: int) -> np.ndarray:
-        """Agents on shift in each UTC minute ``g0 .. g0 + n - 1``."""
-        m = np.arange(g0, g0 + n, dtype=np.float64)
-        return self.week[self.minute_of_week(self.local(m))]
-
-
-def _week_capacity(cc: ContactCenter, pol: Policy) -> np.ndarray:
-    week = np.zeros(WEEK_MIN, dtype=np.int64)
-    if isinstance(cc.agents, tuple):
-        for d, row in enumerate(cc.agents):
-            for h, v in enumerate(row):
-                week[d * int(DAY) + h * 60 : d * int(DAY) + (h + 1) * 60] = v
-        return week
-    a, b = round(pol.staffed_hours[0] * 60), round(pol.staffed_hours[1] * 60)
-    for d in pol.staffed_days:
-        week[d * int(DAY) + a : d * int(DAY) + b] = int(cc.agents)
-    return week
 
 
 # --------------------------------------------------------------------------------------
@@ -197,8 +122,8 @@ def judge(c: Calls, rows: Any, at: np.ndarray, mdl: _Model) -> tuple[np.ndarray,
     loc += np.where(at >= c.dst_next[rows], c.dst_delta[rows], 0.0)
     lm = loc % DAY
     ok = (lm >= c.lo[rows]) & (lm < c.hi[rows]) & (t < c.stop[rows]) & (t <= c.horizon[rows])
-    p = c.p[rows] * (mdl.speed_floor + (1 - mdl.speed_floor) * np.exp2(-t / mdl.half_life))
-    p = np.where(np.abs(lm / 60.0 - c.pref_hour[rows]) <= 2, p * mdl.pref_mult, p)
+    p = c.p[rows] * time_factor(t, mdl.speed_floor, mdl.half_life)
+    p = np.where(near_preferred_hour(lm / 60.0, c.pref_hour[rows]), p * mdl.pref_mult, p)
     conn = ok & (c.u_eng[rows] < np.minimum(p, 1.0))
     vm = ok & ~conn & (c.u_vm[rows] < mdl.voicemail_rate)
     handle = np.where(conn, mdl.connected, np.where(vm, mdl.voicemail, mdl.no_answer))

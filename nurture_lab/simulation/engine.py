@@ -24,12 +24,9 @@ from .. import _random
 from .._memory import small_pages
 from .._parallel import DEFAULT_JOBS, map_tasks
 from ..scenario.model import Scenario
-from .cadence import run_arm_unlimited
-from .chunks import ChunkJob, assign, observed_centre, simulate_centre, simulate_chunk
-from .draws import Draws
-from .leads import Leads, subset_leads
+from .chunks import ChunkJob, arm_outputs, observed_centre, simulate_centre, simulate_chunk
 from .policy import REASONS
-from .population import IDENTITY_COLUMNS, make_leads_chunk
+from .population import IDENTITY_COLUMNS
 from .results import (
     OUTCOME_COLUMNS,
     SETTINGS,
@@ -95,25 +92,11 @@ def simulate(
         >>> nl.simulate(sc, seed=7, n_leads=2000)  # doctest: +SKIP
         SimulationResult(scenario='speed_to_lead', seed=7, n_leads=2000, ...)
     """
-    from ..errors import check_param
-
-    check_param(
-        "simulate", "scenario", scenario, kind="instance", types=Scenario, expected="a Scenario (see load_scenario)"
-    )
-    n_leads = check_param("simulate", "n_leads", n_leads, kind="int", low=1, high=MAX_LEADS)
-    seed = _random.check_seed(seed, "simulate")
-    for name, share in scenario.experiment.allocation.items():
-        if round(n_leads * share) < 1:
-            from ..errors import ParameterError
-
-            raise ParameterError(
-                f"Arm {name!r} of scenario {scenario.name!r} would get 0 of {n_leads:,} leads "
-                f"(allocation share {share:.2g}); simulate more leads or raise its allocation."
-            )
+    seed, n_leads = _check_simulate(scenario, seed, n_leads)
     if scenario.contact_center is not None:
         with small_pages():  # thousands of fresh mid-size arrays: no huge-page stalls (see _memory)
-            per_chunk, tr_parts = simulate_centre(scenario, seed, n_leads, truth, progress)
-            leads, touches = observed_centre(scenario, per_chunk)
+            runs, tr_parts = simulate_centre(scenario, seed, n_leads, truth, progress)
+            leads, touches = observed_centre(scenario, runs)
         tr = truth_table([tr_parts] if truth else [], scenario)
         return SimulationResult(scenario, seed, n_leads, leads, touches, tr)
     tasks = [ChunkJob(scenario, seed, c, first, n, truth) for c, first, n in _random.chunks(n_leads)]
@@ -131,6 +114,24 @@ def simulate(
     touches = concat_cats([r[1] for r in results])
     tr = truth_table([r[2] for r in results], scenario)
     return SimulationResult(scenario, seed, n_leads, leads, touches, tr)
+
+
+def _check_simulate(scenario: Scenario, seed: int, n_leads: int) -> tuple[int, int]:
+    """The arguments of :func:`simulate`, checked: ``(seed, n_leads)``."""
+    from ..errors import ParameterError, check_param
+
+    check_param(
+        "simulate", "scenario", scenario, kind="instance", types=Scenario, expected="a Scenario (see load_scenario)"
+    )
+    n_leads = check_param("simulate", "n_leads", n_leads, kind="int", low=1, high=MAX_LEADS)
+    seed = _random.check_seed(seed, "simulate")
+    for name, share in scenario.experiment.allocation.items():
+        if round(n_leads * share) < 1:
+            raise ParameterError(
+                f"Arm {name!r} of scenario {scenario.name!r} would get 0 of {n_leads:,} leads "
+                f"(allocation share {share:.2g}); simulate more leads or raise its allocation."
+            )
+    return seed, n_leads
 
 
 def potential_outcomes(scenario: Scenario, seed: int = 0, n_leads: int = 10_000) -> pd.DataFrame:
@@ -173,30 +174,7 @@ def simulate_stats(
         for st in acc.values():
             st.update({f"{k}@{j}": 0.0 for k in ["n", *keys] for j in range(1, looks + 1)})
 
-    def chunk_outputs() -> Iterable[tuple[int, list[tuple[dict[str, np.ndarray], np.ndarray]]]]:
-        """Per chunk: its first lead's number and, per arm, the arm's outcomes and chunk positions."""
-        if scenario.contact_center is not None:
-            per_chunk, _ = simulate_centre(scenario, seed, n_leads, truth=False, frames=False)
-            for _df, _lead, _arm_idx, parts, positions, _logs, first in per_chunk:
-                yield first, list(zip(parts, positions, strict=True))
-            return
-        for c, first, n in _random.chunks(n_leads):
-            df = make_leads_chunk(scenario, seed, c, first, n, identities=False)
-            lead = Leads.from_frame(df, scenario)
-            arm_idx = assign(scenario, df, seed, c)
-            uniforms = Draws(seed, c, lead.n)
-            order = np.argsort(arm_idx, kind="stable")
-            bounds = np.searchsorted(arm_idx[order], np.arange(len(arms) + 1))
-            by_arm = subset_leads(lead, order)
-            outs = []
-            for a, arm in enumerate(arms):
-                out, _ = run_arm_unlimited(
-                    scenario, arm, subset_leads(by_arm, slice(bounds[a], bounds[a + 1])), uniforms, None
-                )
-                outs.append((out, order[bounds[a] : bounds[a + 1]]))
-            yield first, outs
-
-    for first, outs in chunk_outputs():
+    for first, outs in _chunk_outputs(scenario, seed, n_leads):
         for arm, (out, pos) in zip(arms, outs, strict=True):
             st = acc[arm.name]
             st["n"] += float(pos.size)
@@ -215,3 +193,18 @@ def simulate_stats(
                         st[f"{m}:sum@{j}"] += float(cs[k])
                         st[f"{m}:sumsq@{j}"] += float(cq[k])
     return acc
+
+
+def _chunk_outputs(
+    scenario: Scenario, seed: int, n_leads: int
+) -> Iterable[tuple[int, list[tuple[dict[str, np.ndarray], np.ndarray]]]]:
+    """Per chunk of a lean observed run: its first lead's number and, per arm, the arm's outcomes and
+    chunk positions."""
+    if scenario.contact_center is not None:
+        runs, _ = simulate_centre(scenario, seed, n_leads, truth=False, frames=False)
+        for run in runs:
+            yield run.chunk.first, list(zip(run.parts, run.positions, strict=True))
+        return
+    for c, first, n in _random.chunks(n_leads):
+        _, outs = arm_outputs(scenario, seed, c, first, n)
+        yield first, outs

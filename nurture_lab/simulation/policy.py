@@ -27,6 +27,7 @@ from ..scenario.model import TCPA_CHANNELS, VISIBLE_CHANNELS, Policy
 from .calendar import DAY, WEEK
 
 __all__ = [
+    "BIT",
     "DEFERRALS",
     "QUEUE_BIT",
     "REASONS",
@@ -40,7 +41,6 @@ __all__ = [
     "TimedStop",
     "call_window",
     "gate",
-    "reason_labels",
     "stop_time",
     "subset",
 ]
@@ -92,70 +92,50 @@ class GateResult:
 class GateLeads(Protocol):
     """What a rule may read of the leads (per-lead arrays indexed by chunk position)."""
 
-    @property
-    def consent(self) -> dict[str, np.ndarray]: ...
-    @property
-    def confidential(self) -> np.ndarray: ...
-    @property
-    def from_chat(self) -> np.ndarray: ...
-    @property
-    def sensitive(self) -> np.ndarray: ...
-    @property
-    def quiet_start(self) -> np.ndarray: ...  # local minutes of the day, this lead's state's calling hours
-    @property
-    def quiet_end(self) -> np.ndarray: ...
-    @property
-    def state_cap(self) -> np.ndarray: ...  # calls and texts per 24 h allowed by the state (0: no cap)
+    consent: dict[str, np.ndarray]
+    confidential: np.ndarray
+    from_chat: np.ndarray
+    sensitive: np.ndarray
+    quiet_start: np.ndarray  # local minutes of the day, this lead's state's calling hours
+    quiet_end: np.ndarray
+    state_cap: np.ndarray  # calls and texts per 24 h allowed by the state (0: no cap)
 
 
 class GateState(Protocol):
     """What a rule may read of an arm's state (minutes since inquiry; inf: never). The engine's
     :class:`~nurture_lab.simulation.state.ArmState` is one."""
 
+    pol: Policy
+    booked_at: np.ndarray
+    contacted: np.ndarray
+    qualified_at: np.ndarray
+    disqualified_at: np.ndarray
+    last_sent: np.ndarray
+    all_days: np.ndarray  # every weekday allowed (a mask over Monday..Sunday)
+
     @property
     def lead(self) -> GateLeads: ...
-    @property
-    def pol(self) -> Policy: ...
-    @property
-    def booked_at(self) -> np.ndarray: ...
-    @property
-    def contacted(self) -> np.ndarray: ...
-    @property
-    def qualified_at(self) -> np.ndarray: ...
-    @property
-    def disqualified_at(self) -> np.ndarray: ...
-    @property
-    def last_sent(self) -> np.ndarray: ...
-    @property
-    def all_days(self) -> np.ndarray: ...  # every weekday allowed (a mask over Monday..Sunday)
 
     def loss(self, idx: np.ndarray) -> np.ndarray:
         """When each lead books elsewhere (loss to a competitor)."""
-        ...
 
     def opted_for(self, channel: str, idx: np.ndarray) -> np.ndarray:
         """When each lead opted out of the channel (or of all, by ``opt_out_scope``)."""
-        ...
 
     def last_on(self, channel: str, idx: np.ndarray) -> np.ndarray:
         """The last send on the channel (-inf: none)."""
-        ...
 
     def count_sent(self, channel: str, idx: np.ndarray, since: np.ndarray | None = None) -> np.ndarray:
         """Messages sent on the channel (after ``since``, if given)."""
-        ...
 
     def recent_sends(self, channels: tuple[str, ...], idx: np.ndarray, k: int) -> np.ndarray:
         """The ``k`` most recent send times on these channels, most recent first (-inf where fewer)."""
-        ...
 
     def next_local(self, idx: np.ndarray, t: np.ndarray, a: Any, b: Any, days: np.ndarray) -> np.ndarray:
         """Earliest time >= ``t`` in the daily local window [a, b) minutes on ``days`` (NaN: none)."""
-        ...
 
     def next_staffed(self, idx: np.ndarray, t: np.ndarray) -> np.ndarray:
         """Earliest time >= ``t`` in staffed hours (the contact centre's clock if there is one)."""
-        ...
 
 
 # --------------------------------------------------------------------------------------
@@ -404,9 +384,10 @@ DEFERRALS: tuple[str, ...] = (
     "sensitive_replaced",
     "handoff_duplicate",
 )
-_BIT = {name: 1 << i for i, name in enumerate(DEFERRALS)}
+#: The bit of each deferral reason.
+BIT = {name: 1 << i for i, name in enumerate(DEFERRALS)}
 #: The deferral bit of a call that waited for an agent.
-QUEUE_BIT = _BIT["queue"]
+QUEUE_BIT = BIT["queue"]
 
 #: Every reason code of the touch log: '' (none), the deferrals, the stop rules, then the gate's
 #: own outcomes (no allowed time before the horizon; a reminder that would arrive after the visit;
@@ -434,8 +415,8 @@ def _stops(msg: Message, st: GateState, t: np.ndarray) -> np.ndarray:
     return skip
 
 
-def _subset(msg: Message, rows: np.ndarray, planned: np.ndarray | None = None) -> Message:
-    """The messages ``rows`` of a batch (planned at ``planned`` if given)."""
+def subset(msg: Message, rows: np.ndarray, planned: np.ndarray | None = None) -> Message:
+    """The messages ``rows`` of a batch (planned at ``planned`` if given: the queue re-judges calls)."""
     failed = None if msg.handoff_failed is None else msg.handoff_failed[rows]
     return Message(
         msg.kind,
@@ -450,10 +431,6 @@ def _subset(msg: Message, rows: np.ndarray, planned: np.ndarray | None = None) -
     )
 
 
-#: The messages ``rows`` of a batch, optionally planned at other times (the engine re-judges calls).
-subset = _subset
-
-
 def gate(msg: Message, st: GateState, horizon: float) -> GateResult:
     """Decide when (and whether) each message of a batch is sent. See the module docstring."""
     m = msg.idx.size
@@ -466,7 +443,7 @@ def gate(msg: Message, st: GateState, horizon: float) -> GateResult:
     for _ in range(MAX_PASSES):
         if work.size == 0:
             break
-        sub = _subset(msg, work)
+        sub = subset(msg, work)
         tw = t[work]
         moved_any = np.zeros(work.size, dtype=bool)
         alive = np.ones(work.size, dtype=bool)
@@ -476,7 +453,7 @@ def gate(msg: Message, st: GateState, horizon: float) -> GateResult:
             skip[work[never]] = _R["no_allowed_time"]
             alive &= ~never
             moved = alive & (nxt > tw + 1e-9)
-            defer[work[moved]] |= _BIT[name]
+            defer[work[moved]] |= BIT[name]
             tw = np.where(moved, nxt, tw)
             moved_any |= moved
             late = alive & (tw > horizon)
@@ -489,27 +466,8 @@ def gate(msg: Message, st: GateState, horizon: float) -> GateResult:
     live = skip == 0
     # event time: judge the stop rules again at the moment of sending
     rows = np.flatnonzero(live)
-    skip[rows] = _stops(_subset(msg, rows), st, t[rows])
+    skip[rows] = _stops(subset(msg, rows), st, t[rows])
     send = skip == 0
     replaced = send & exposed(msg, st) & (st.pol.sensitive_content_action == "replace")
-    defer[replaced] |= _BIT["sensitive_replaced"]
+    defer[replaced] |= BIT["sensitive_replaced"]
     return GateResult(np.where(send, t, np.nan), skip, defer, replaced)
-
-
-def reason_labels(
-    skip: np.ndarray, defer: np.ndarray, duplicate: np.ndarray | None = None
-) -> tuple[np.ndarray, list[str]]:
-    """Reason codes and their labels for the touch log: the skip reason, else every deferral joined by '+'."""
-    d = defer.astype(np.int64)
-    if duplicate is not None:
-        d = d | np.where(duplicate, _BIT["handoff_duplicate"], 0)
-    # one integer key per label: deferral masks below 2**len(DEFERRALS), skip codes above
-    top = 1 << len(DEFERRALS)
-    key = np.where(skip > 0, top + skip.astype(np.int64), d)
-    present = np.flatnonzero(np.bincount(key, minlength=1))
-    lookup = np.zeros(present[-1] + 1 if present.size else 1, dtype=np.int64)
-    lookup[present] = np.arange(present.size)
-    labels = [
-        REASONS[k - top] if k >= top else "+".join(name for name, bit in _BIT.items() if k & bit) for k in present
-    ]
-    return lookup[key], labels

@@ -10,14 +10,17 @@ import numpy as np
 import pandas as pd
 
 from ..scenario.model import Scenario
+from .calendar import DAY
 from .leads import Leads
 from .population import IDENTITY_COLUMNS
+from .state import ArmState
 
 __all__ = [
     "OUTCOME_COLUMNS",
     "SETTINGS",
     "TRUTH_METRICS",
     "SimulationResult",
+    "arm_outcomes",
     "concat_cats",
     "concat_columns",
     "truth_in",
@@ -70,6 +73,47 @@ TRUTH_METRICS: tuple[str, ...] = (
     "n_touches",
     "staff_minutes",
 )
+
+
+def arm_outcomes(
+    st: ArmState,
+    booked: np.ndarray,
+    booked_min: np.ndarray,
+    visit: np.ndarray,
+    attended: np.ndarray,
+    reminded: np.ndarray,
+    lost: np.ndarray,
+    loss: np.ndarray,
+) -> dict[str, np.ndarray]:
+    """The per-lead outcomes of an arm's run (:data:`OUTCOME_COLUMNS`; ``*_min``: minutes since inquiry,
+    made UTC times when the frame is built)."""
+    days_to_book = booked_min / DAY
+
+    def when(x: np.ndarray) -> np.ndarray:
+        return np.where(np.isfinite(x), x, np.nan)
+
+    return {
+        "first_response_minutes": when(st.first_sent),
+        "first_call_minutes": when(st.first_call),
+        "contacted": np.isfinite(st.contacted),
+        "contacted_minutes": when(st.contacted),
+        "qualified": np.isfinite(st.qualified_at),
+        "booked": booked,
+        "booked_min": booked_min,
+        "visit_min": visit,
+        "days_to_book": days_to_book,
+        "booked_7d": booked & (days_to_book <= 7),
+        "booked_30d": booked & (days_to_book <= 30),
+        "attended": attended,
+        "reminded": reminded,
+        "opted_out": np.isfinite(st.opted_any),
+        "opted_out_min": when(st.opted_any),
+        "lost": lost,
+        "lost_min": np.where(lost, loss, np.nan),
+        "n_touches": st.n_sent,
+        "staff_minutes": st.staff,
+        "missed_call": st.missed,
+    }
 
 
 @dataclass

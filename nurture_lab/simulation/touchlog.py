@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..scenario.model import CHANNELS, Arm, Scenario
-from .policy import REASONS, GateResult, reason_labels
+from .policy import BIT, DEFERRALS, REASONS, GateResult
 
 STATUSES: tuple[str, ...] = ("sent", "skipped", "not_selected")
 #: Codes of :data:`STATUSES` in the event log.
@@ -29,6 +29,7 @@ __all__ = [
     "log_gated",
     "log_rows",
     "owner_categories",
+    "reason_labels",
     "touch_columns",
     "touch_frame",
     "utc_from_minutes",
@@ -247,3 +248,20 @@ def log_gated(
         status=np.where(r.send, SENT, SKIPPED)[rows],
         **{key: v[rows] if isinstance(v, np.ndarray) else v for key, v in outcome.items()},
     )
+
+
+def reason_labels(
+    skip: np.ndarray, defer: np.ndarray, duplicate: np.ndarray | None = None
+) -> tuple[np.ndarray, list[str]]:
+    """Reason codes and their labels for the touch log: the skip reason, else every deferral joined by '+'."""
+    d = defer.astype(np.int64)
+    if duplicate is not None:
+        d = d | np.where(duplicate, BIT["handoff_duplicate"], 0)
+    # one integer key per label: deferral masks below 2**len(DEFERRALS), skip codes above
+    top = 1 << len(DEFERRALS)
+    key = np.where(skip > 0, top + skip.astype(np.int64), d)
+    present = np.flatnonzero(np.bincount(key, minlength=1))
+    lookup = np.zeros(present[-1] + 1 if present.size else 1, dtype=np.int64)
+    lookup[present] = np.arange(present.size)
+    labels = [REASONS[k - top] if k >= top else "+".join(name for name, bit in BIT.items() if k & bit) for k in present]
+    return lookup[key], labels
