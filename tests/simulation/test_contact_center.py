@@ -188,3 +188,14 @@ def test_potential_outcomes_refuses_a_shared_queue() -> None:
 
     with pytest.raises(nl.ParameterError, match="contact_center"):
         potential_outcomes(_with_centre(agents=2), seed=1, n_leads=100)
+
+
+def test_a_run_with_a_centre_shows_its_progress(speed: nl.Scenario, capsys: pytest.CaptureFixture[str]) -> None:
+    """``progress=True`` (what ``nurture-lab simulate`` asks on a terminal) shows a bar with a contact centre
+    too: the chunk, the observed run and the truth's 2 settings x 3 arms, each a pass."""
+    assert speed.contact_center is not None
+    nl.simulate(speed, seed=1, n_leads=300, truth=True, progress=True)
+    err = capsys.readouterr().err
+    assert "simulate" in err and "8/8" in err, err
+    nl.simulate(speed, seed=1, n_leads=300, truth=False, progress=False)
+    assert capsys.readouterr().err == ""
