@@ -214,6 +214,7 @@ def inbound_conversation(beh: Behaviour, st: ArmState, ans: np.ndarray, draws: D
     lead = st.lead
     st.contacted[ans] = 0.0
     st.first_sent[ans] = 0.0
+    st.record_conversation(ans, 0.0)
     st.staff[ans] += handle_minutes
     fit = lead.fit[ans]
     st.qualified_at[ans[fit]] = 0.0

@@ -54,7 +54,7 @@ from .draws import (
     Draws,
 )
 from .leads import Leads
-from .policy import REASON_CODE, GateResult, Message, gate
+from .policy import GateResult, Message, gate
 from .results import arm_outcomes
 from .state import CH, INF, ArmState
 from .touchlog import NOT_SELECTED, SENT, SKIPPED, log_gated, log_rows, owner_categories
@@ -372,7 +372,8 @@ def remind(
     rch, sc = reminder.channel, ctx.sc
     r_idx = np.flatnonzero(booked)
     rt = np.maximum(visit[r_idx] - reminder.hours_before * 60, booked_min[r_idx])
-    rmsg = Message("reminder", rch, r_idx, rt, reveals=sc.contents["reminder"].reveals_condition)
+    reveals = sc.contents["reminder"].reveals_condition
+    rmsg = Message("reminder", rch, r_idx, rt, reveals=reveals, deadline=visit[r_idx] - 1.0)
     rres = gate(rmsg, st, INF)
     rtask = None
     if ctx.waits_for_agent(rch):
@@ -380,9 +381,7 @@ def remind(
         rtask = yield from queue_calls(
             ctx, st, rmsg, rres, sc.contents["reminder"], False, ur[:, U_ENGAGE], ur[:, U_VOICEMAIL], INF
         )
-    # a reminder must come before the visit, by at least a minute (not at the same instant after rounding)
-    too_late = rres.send & ~(rres.t <= visit[r_idx] - 1.0)
-    skip = np.where(too_late, REASON_CODE["after_visit"], rres.skip)
+    skip = rres.skip
     r_send = skip == 0
     r_t = np.where(r_send, rres.t, np.nan)
     st.record_send(CH[rch], r_idx, r_t, None)

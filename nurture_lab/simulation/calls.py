@@ -18,7 +18,7 @@ from ..scenario.model import Scenario
 from .calendar import DAY, CentreClock
 from .contact_center import Calls, Queue, Served, VirtualQueue, model_of
 from .leads import Leads
-from .policy import QUEUE_BIT, REASON_CODE, GateResult, Message, call_window, gate, stop_time, subset
+from .policy import QUEUE_BIT, REASON_CODE, GateResult, Message, call_window, gate, stop_time, subset, voicemail_allowed
 from .state import INF, ArmState
 
 __all__ = ["MAX_QUEUE_PASSES", "CallTask", "CentreView", "centre_of", "drive"]
@@ -118,6 +118,7 @@ class CallTask:
             pref_hour=lead.preferred_hour[idx],
             u_eng=self.u_eng[rows],
             u_vm=self.u_vm[rows],
+            voicemail_ok=voicemail_allowed(sub, st),
         )
 
     def answer(self, sv: Served) -> None:

@@ -93,6 +93,7 @@ class Calls:
     pref_hour: np.ndarray
     u_eng: np.ndarray
     u_vm: np.ndarray
+    voicemail_ok: np.ndarray  # the policy allows a voicemail (no confidential-communication request)
 
     @staticmethod
     def concat(parts: list[Calls]) -> Calls:
@@ -125,7 +126,7 @@ def judge(c: Calls, rows: Any, at: np.ndarray, mdl: _Model) -> tuple[np.ndarray,
     p = c.p[rows] * time_factor(t, mdl.speed_floor, mdl.half_life)
     p = np.where(near_preferred_hour(lm / 60.0, c.pref_hour[rows]), p * mdl.pref_mult, p)
     conn = ok & (c.u_eng[rows] < np.minimum(p, 1.0))
-    vm = ok & ~conn & (c.u_vm[rows] < mdl.voicemail_rate)
+    vm = ok & ~conn & c.voicemail_ok[rows] & (c.u_vm[rows] < mdl.voicemail_rate)
     handle = np.where(conn, mdl.connected, np.where(vm, mdl.voicemail, mdl.no_answer))
     return ok, conn, np.where(ok, handle, 0)
 

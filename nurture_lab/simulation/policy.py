@@ -43,6 +43,7 @@ __all__ = [
     "gate",
     "stop_time",
     "subset",
+    "voicemail_allowed",
 ]
 
 INF = np.inf
@@ -65,6 +66,9 @@ class Message:
     if_no_response: bool = False
     if_qualified: bool = False
     handoff_failed: np.ndarray | None = None
+    #: the latest moment each message may go out (minutes since inquiry; a visit reminder: a minute
+    #: before the visit); later it is skipped (``after_visit``)
+    deadline: np.ndarray | None = None
 
 
 @dataclass
@@ -166,8 +170,9 @@ def _lost_since(msg: Message, st: GateState) -> np.ndarray:
 
 
 def _disqualified_since(msg: Message, st: GateState) -> np.ndarray:
-    """A lead found not to fit (service, location, coverage) leaves the cadence."""
-    return st.disqualified_at[msg.idx]
+    """A lead found not to fit (service, location, coverage) leaves the cadence (a booked visit keeps
+    its reminder: the clinic, not the cadence, settles it)."""
+    return np.where(msg.kind != "reminder", st.disqualified_at[msg.idx], INF)
 
 
 def _opted_out_since(msg: Message, st: GateState) -> np.ndarray:
@@ -183,23 +188,17 @@ def _no_consent(msg: Message, st: GateState, t: np.ndarray) -> np.ndarray:
 
 def _confidential(msg: Message, st: GateState, t: np.ndarray) -> np.ndarray:
     """A lead who asked for confidential communication gets no texts and no ads (HIPAA)."""
-    if msg.channel not in ("sms", "retargeting"):
-        return np.zeros(msg.idx.size, dtype=bool)
-    return st.lead.confidential[msg.idx]
+    return st.lead.confidential[msg.idx] & (msg.channel in ("sms", "retargeting"))  # type: ignore[no-any-return]
 
 
 def _no_chat_session(msg: Message, st: GateState, t: np.ndarray) -> np.ndarray:
     """Chat reaches only a lead who came in through chat."""
-    if msg.channel != "chat":
-        return np.zeros(msg.idx.size, dtype=bool)
-    return ~st.lead.from_chat[msg.idx]
+    return ~st.lead.from_chat[msg.idx] & (msg.channel == "chat")  # type: ignore[no-any-return]
 
 
 def _sensitive_retargeting(msg: Message, st: GateState, t: np.ndarray) -> np.ndarray:
     """No retargeting ads for sensitive service lines (an ad reveals the visit to whoever sees it)."""
-    if msg.channel != "retargeting":
-        return np.zeros(msg.idx.size, dtype=bool)
-    return st.lead.sensitive[msg.idx]
+    return st.lead.sensitive[msg.idx] & (msg.channel == "retargeting")  # type: ignore[no-any-return]
 
 
 def _sensitive_blocked(msg: Message, st: GateState, t: np.ndarray) -> np.ndarray:
@@ -233,9 +232,7 @@ def _responded_since(msg: Message, st: GateState) -> np.ndarray:
 
 def _not_qualified(msg: Message, st: GateState, t: np.ndarray) -> np.ndarray:
     """An ``if_qualified`` step goes only to a lead qualified by the time it is sent."""
-    if not msg.if_qualified:
-        return np.zeros(msg.idx.size, dtype=bool)
-    return ~(st.qualified_at[msg.idx] <= t)
+    return ~(st.qualified_at[msg.idx] <= t) & msg.if_qualified  # type: ignore[no-any-return]
 
 
 StopRule = Callable[[Message, GateState, np.ndarray], np.ndarray]
@@ -259,16 +256,22 @@ STOP_RULES: tuple[tuple[str, StopRule], ...] = (
 
 def stop_time(msg: Message, st: GateState) -> np.ndarray:
     """The earliest moment a stop rule that depends on time holds for each message (inf: none):
-    the earliest of the :class:`TimedStop` rules' own stop times.
+    the earliest of the :class:`TimedStop` rules' own stop times and the moment after the deadline.
 
     A call waiting for an agent is judged at the moment the agent reaches it; this lets the
     contact centre spend no agent time on a call the gate would stop then (the gate still decides).
     """
-    t = np.full(msg.idx.size, INF)
+    t = np.full(msg.idx.size, INF) if msg.deadline is None else np.nextafter(msg.deadline, INF)
     for _name, rule in STOP_RULES:
         if isinstance(rule, TimedStop):
             t = np.minimum(t, rule.since(msg, st))
     return t
+
+
+def voicemail_allowed(msg: Message, st: GateState) -> np.ndarray:
+    """A call that reaches voicemail leaves a message only for a lead who did not ask for confidential
+    communication ("no texts or voicemail", HIPAA); for that lead the agent hangs up (no answer)."""
+    return ~st.lead.confidential[msg.idx]  # type: ignore[no-any-return]
 
 
 def call_window(msg: Message, st: GateState) -> tuple[np.ndarray, np.ndarray]:
@@ -428,6 +431,7 @@ def subset(msg: Message, rows: np.ndarray, planned: np.ndarray | None = None) ->
         msg.if_no_response,
         msg.if_qualified,
         failed,
+        None if msg.deadline is None else msg.deadline[rows],
     )
 
 
@@ -467,6 +471,8 @@ def gate(msg: Message, st: GateState, horizon: float) -> GateResult:
     # event time: judge the stop rules again at the moment of sending
     rows = np.flatnonzero(live)
     skip[rows] = _stops(subset(msg, rows), st, t[rows])
+    if msg.deadline is not None:  # a reminder must come before the visit, by at least a minute
+        skip[(skip == 0) & ~(t <= msg.deadline)] = _R["after_visit"]
     send = skip == 0
     replaced = send & exposed(msg, st) & (st.pol.sensitive_content_action == "replace")
     defer[replaced] |= BIT["sensitive_replaced"]

@@ -73,8 +73,10 @@ class ArmState:
 
     # --- what the rules read
     def loss(self, idx: np.ndarray) -> np.ndarray:
+        """When each lead books elsewhere; the clock stops at a booking with us (inf: never lost)."""
         lead = self.lead
-        return loss_time(lead.hazard_per_min[idx], lead.clock[idx], self.contacted[idx], self.mult)
+        lost = loss_time(lead.hazard_per_min[idx], lead.clock[idx], self.contacted[idx], self.mult)
+        return np.where(self.booked_at[idx] < lost, INF, lost)
 
     def opted_for(self, channel: str, idx: np.ndarray) -> np.ndarray:
         return self.opted_any[idx] if self.opt_scope_all else self.opted[CH[channel]][idx]
@@ -145,6 +147,12 @@ class ArmState:
             self.first_call[i] = np.minimum(self.first_call[i], ts)
         if owner is not None:
             self.prev_owner[i] = owner
+
+    def record_conversation(self, idx: np.ndarray, t: float) -> None:
+        """An answered inbound call at ``t``: a touch for the spacing rules (``min_gap_minutes``, the gap
+        between calls, between a call and a text), not a message sent (no cap counts it)."""
+        self.last_sent[idx] = np.maximum(self.last_sent[idx], t)
+        self._last_on[CH["call"]][idx] = np.maximum(self._last_on[CH["call"]][idx], t)
 
     def opt_out(self, ch: int, idx: np.ndarray, at: np.ndarray) -> None:
         self.opted[ch][idx] = np.minimum(self.opted[ch][idx], at)

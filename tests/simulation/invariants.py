@@ -237,3 +237,68 @@ def check_centre(res: nl.SimulationResult) -> None:
     # staff minutes are the agents' handle time for calls
     missed = res.leads["missed_call"]
     assert (res.leads.loc[missed, "source"] == "phone").all(), "a missed call that was not an inbound call"
+
+
+def recomputed_staff_minutes(res: nl.SimulationResult) -> pd.Series:
+    """Each lead's staff minutes from the touch log and the scenario's rates alone: a call an agent made
+    costs its handle minutes (with a contact centre), any other send its channel's minutes (and the
+    engaged minutes when engaged); an inbound call answered live costs a connected call."""
+    sc = res.scenario
+    cc = sc.contact_center
+    T = res.touches
+    sent = T[T["status"] == "sent"]
+    ch = sent["channel"].astype(str)
+    base = ch.map(lambda c: sc.behaviour.channels[c].staff_minutes).astype(float)
+    extra = ch.map(lambda c: sc.behaviour.channels[c].staff_minutes_engaged).astype(float)
+    cost = base + np.where(sent["engaged"], extra, 0.0)
+    if cc is not None:
+        cost = cost.where(ch != "call", sent["handle_minutes"].astype(float))
+    out = cost.groupby(sent["lead_id"]).sum().reindex(res.leads["lead_id"], fill_value=0.0)
+    if cc is not None and cc.inbound_calls:
+        live = ((res.leads["source"] == "phone") & ~res.leads["missed_call"]).to_numpy()
+        out = out + np.where(live, cc.handle_minutes["connected"], 0.0)
+    return out
+
+
+def check_operations(res: nl.SimulationResult) -> None:
+    """Compliance and operations (issue 21, section 3), from the log and zone-free timestamps alone:
+    a placed call is a sent call and its minutes are staff minutes; a booked lead's reminder is never
+    skipped as lost or disqualified and never sent at or after the visit; with a contact centre, no
+    voicemail to a lead who asked for confidential communication, and an answered inbound call is a
+    touch for the spacing rules."""
+    pol, cc = res.scenario.policy, res.scenario.contact_center
+    L = res.leads.set_index("lead_id")
+    T = res.touches
+    placed = T[(T["channel"] == "call") & T["handle_minutes"].notna()]
+    assert (placed["status"] == "sent").all(), f"a call an agent placed logged as skipped:\n{placed.head()}"
+    staff = recomputed_staff_minutes(res).to_numpy()
+    assert np.allclose(staff, res.leads["staff_minutes"].to_numpy(), atol=1e-6), "staff minutes disagree with the log"
+    rem = T[T["step"] == -1]
+    stopped = rem["reason"].astype(str).isin(["lost", "disqualified"])
+    assert not stopped.any(), f"a booked lead's reminder skipped as lost or disqualified:\n{rem[stopped].head()}"
+    sent_rem = rem[rem["status"] == "sent"]
+    visit = sent_rem["lead_id"].map(L["visit_at"])
+    late = ~(sent_rem["sent_at"] <= visit - pd.Timedelta(minutes=1))
+    assert not late.any(), f"a reminder sent at or after the visit:\n{sent_rem[late].head()}"
+    if cc is None:
+        return
+    hm = cc.handle_minutes
+    if hm["voicemail"] not in (hm["no_answer"], hm["connected"]):
+        vm = placed["handle_minutes"] == hm["voicemail"]
+        conf = placed["lead_id"].map(L["confidential"]).astype(bool)
+        assert vm[~conf].any() or not (~conf).any() or len(placed) < 200, "no voicemail at all: the check is blind"
+        assert not (vm & conf).any(), "a voicemail left for a lead who asked for confidential communication"
+    if cc.inbound_calls:
+        live = L.index[(L["source"] == "phone") & ~L["missed_call"]]
+        s = T[(T["status"] == "sent") & T["lead_id"].isin(live)]
+        since = (s["sent_at"] - s["lead_id"].map(L["created_at"])).dt.total_seconds() / 60
+        ch = s["channel"].astype(str)
+        need = ch.map(
+            lambda c: max(
+                pol.min_gap_minutes,
+                pol.caps["call"].min_gap_minutes if c == "call" else 0,
+                pol.call_text_gap_minutes if c == "sms" else 0,
+            )
+        ).astype(float)
+        close = since < need - 1e-3
+        assert not close.any(), f"a touch too close to the answered inbound call:\n{s[close].head()}"

@@ -103,7 +103,10 @@ def test_the_score_queue_serves_higher_scores_first() -> None:
 
     score, fifo = waits("score"), waits("fifo")
     assert score["high"] < 0.6 * score["low"]
-    assert 0.8 < fifo["high"] / fifo["low"] < 1.25  # fifo does not look at the score
+    # fifo does not look at the score: high-intent leads wait about as long (their cadence's extra early
+    # call shifts the mix a little: 0.79-0.85 over seeds 2-4), far from the score queue's ~0.5-0.6
+    assert 0.7 < fifo["high"] / fifo["low"] < 1.3
+    assert score["high"] / score["low"] < 0.8 * fifo["high"] / fifo["low"]
 
 
 def test_inbound_calls_are_missed_when_the_centre_is_closed_or_full(scarce: nl.SimulationResult) -> None:
