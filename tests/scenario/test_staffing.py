@@ -250,3 +250,30 @@ def test_the_two_homes_of_erlang_c_agree_until_one_imports_the_other() -> None:
         for a in np.linspace(0.1, 70, 37):
             assert erlang_c_wait(n, float(a)) == cc.erlang_c_wait(n, float(a))
     assert erlang_c_agents(550, 2.6) == cc.erlang_c_agents(550, 2.6)
+
+
+@pytest.mark.parametrize(
+    "centre",
+    [
+        dict(agents=LA_TABLE, timezone="America/Los_Angeles"),
+        dict(agents=7, timezone="America/Chicago"),
+    ],
+)
+def test_the_lints_staffed_week_is_the_queues(centre: dict[str, object]) -> None:
+    """The lint reads the same agents-per-minute week as the contact centre's queue (two homes, one answer)."""
+    from nurture_lab.scenario.staffing import staffed_week
+    from nurture_lab.simulation.contact_center import _week_capacity
+
+    sc = _with_centre(**centre)
+    sc = dataclasses.replace(sc, policy=dataclasses.replace(sc.policy, staffed_hours=(8.5, 17.25)))
+    assert sc.contact_center is not None
+    np.testing.assert_array_equal(staffed_week(sc).ravel(), _week_capacity(sc.contact_center, sc.policy))
+
+
+def test_weekend_only_staffed_days_without_a_centre(tmp_path: Path) -> None:
+    code, text = _lint_text(tmp_path, "[policy]\nstaffed_days = [5, 6]\n")
+    assert code == 0
+    assert (
+        "WARNING weekend_only (policy.staffed_days): calls are placed on Sat, Sun only (Sat-Sun 8:00-18:00 in each lead's local time)"
+        in text
+    )
