@@ -2,11 +2,16 @@
 
 ``error`` findings are steps that, as written, would break a rule (TCPA quiet hours, frequency
 caps, HIPAA minimum necessary); the policy layer would stop or move them, but the cadence should
-be fixed. ``warning`` findings are sends the policy will defer or skip for some leads.
+be fixed. ``warning`` findings are sends the policy will defer or skip for some leads, and
+settings that are allowed but risky (no cap, a centre in no lead's zone, a weekend-only centre, a
+queue that cannot keep up). ``note`` findings state what the staffing allows: the centre's staffed
+hours on its own clock and the expected first-call wait (Erlang C plus the opening backlog; see
+:mod:`nurture_lab.scenario.staffing`).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, overload
@@ -15,18 +20,38 @@ import numpy as np
 import pandas as pd
 
 from .._results import ResultMixin
-from .model import DEFAULT_CAPS, TCPA_CHANNELS, VISIBLE_CHANNELS, Arm, Scenario, Step
+from .model import DEFAULT_CAPS, STATE_TIMEZONES, TCPA_CHANNELS, VISIBLE_CHANNELS, Arm, Scenario, Step
+from .staffing import (
+    DAY_NAMES,
+    DEFAULT_LEADS,
+    describe_staffing,
+    first_call_wait,
+    nominal_minutes,
+    planned_minutes,
+    staffed_days,
+    staffed_week,
+)
 
 #: The widest calling hours the law allows: TCPA 8:00-21:00 local [PR] 47 CFR 64.1200(c)(1);
 #: Florida (Fla. Stat. 501.059(8)(b)) and Oklahoma (Okla. Stat. tit. 15, 775C.4) 8:00-20:00 [PR].
 LEGAL_HOURS: tuple[float, float] = (8.0, 21.0)
 STATE_LEGAL_HOURS: dict[str, tuple[float, float]] = {"FL": (8.0, 20.0), "OK": (8.0, 20.0)}
+#: Calls and texts together per 24 hours: Florida (Fla. Stat. 501.059(8)(a)) and Oklahoma (Okla.
+#: Stat. tit. 15, 775C.4) allow 3 [PR].
+STATE_ATTEMPT_LIMITS: dict[str, int] = {"FL": 3, "OK": 3}
+#: What a channel's default caps rest on, said when a cap of 0 (no cap) replaces one.
+CAP_BASIS: dict[str, str] = {
+    "sms": "the FCC healthcare exemption's limit: texts 1 a day, 3 a week, 47 CFR 64.1200(a)(9)(iv)",
+    "call": "an [ASSUMPTION], no federal cap; Florida and Oklahoma still allow 3 calls and texts per 24 h",
+    "email": "an [ASSUMPTION], no legal cap",
+}
+SEVERITIES: tuple[str, ...] = ("error", "warning", "note")
 
 __all__ = ["Finding", "LintResult", "lint_scenario"]
 
 
 class Finding(NamedTuple):
-    severity: str  # "error" or "warning"
+    severity: str  # "error", "warning" or "note"
     rule: str
     where: str
     message: str
@@ -38,12 +63,21 @@ class LintResult(ResultMixin, Sequence[Finding]):
 
     findings: tuple[Finding, ...]
     scenario: str = ""
+    #: The lead volume the first-call wait was estimated for.
+    n_leads: int = DEFAULT_LEADS
 
     _json_extras = ("settings",)
 
     @property
     def settings(self) -> dict[str, Any]:
-        return {"scenario": self.scenario, "n_errors": self.n_errors, "n_warnings": len(self) - self.n_errors}
+        n = {sev: sum(f.severity == sev for f in self.findings) for sev in SEVERITIES}
+        return {
+            "scenario": self.scenario,
+            "n_leads": self.n_leads,
+            "n_errors": n["error"],
+            "n_warnings": n["warning"],
+            "n_notes": n["note"],
+        }
 
     @property
     def n_errors(self) -> int:
@@ -77,11 +111,15 @@ class LintResult(ResultMixin, Sequence[Finding]):
             message=("message", "first"),
         )
         out = out.reset_index()
-        out["_order"] = (out["severity"] != "error").astype(int)
+        out["_order"] = out["severity"].map({sev: i for i, sev in enumerate(SEVERITIES)})
         return out.sort_values(["_order", "rule"], kind="stable").drop(columns="_order").reset_index(drop=True)
 
     def _head(self) -> str:
-        return f"LintResult({self.scenario or 'scenario'}: {self.n_errors} violation(s), {len(self) - self.n_errors} warning(s))"
+        st = self.settings
+        return (
+            f"LintResult({self.scenario or 'scenario'}: {st['n_errors']} violation(s), {st['n_warnings']} warning(s), "
+            f"{st['n_notes']} note(s))"
+        )
 
 
 def _hh(h: float) -> str:
@@ -101,28 +139,6 @@ def _share_range(consent: list[float]) -> str:
     """Share of leads without consent: one number when every line has the same, else a range."""
     lo, hi = 1 - max(consent), 1 - min(consent)
     return f"{lo:.0%}" if round(lo, 2) == round(hi, 2) else f"{lo:.0%}-{hi:.0%}"
-
-
-def _planned_minutes(arm: Arm) -> list[float]:
-    """Planned minute of each step as written (before any deferral)."""
-    out: list[float] = []
-    prev = 0.0
-    for s in arm.steps:
-        t = s.delay_minutes if s.anchor == "inquiry" else prev + s.delay_minutes
-        out.append(t)
-        prev = t
-    return out
-
-
-def _nominal_minutes(arm: Arm) -> list[float]:
-    """Send minute of each step if nothing were deferred: steps go out in listed order."""
-    out: list[float] = []
-    prev = 0.0
-    for t in _planned_minutes(arm):
-        t = max(t, prev)
-        out.append(t)
-        prev = t
-    return out
 
 
 def _policy_findings(sc: Scenario) -> list[Finding]:
@@ -146,31 +162,7 @@ def _policy_findings(sc: Scenario) -> list[Finding]:
                     f"{_hh(legal[0])}-{_hh(legal[1])} (TCPA; Florida and Oklahoma 8:00-20:00)",
                 )
             )
-    for ch, caps in pol.caps.items():
-        base = DEFAULT_CAPS[ch]
-        for key in ("per_day", "per_week", "total"):
-            mine, default = getattr(caps, key), getattr(base, key)
-            if default and (mine == 0 or mine > default):
-                shown = "no cap" if mine == 0 else str(mine)
-                out.append(
-                    Finding(
-                        "warning",
-                        "caps_above_default",
-                        f"policy.caps.{ch}.{key}",
-                        f"{shown} where the default is {default}"
-                        + (" (FCC healthcare exemption: texts 1 a day, 3 a week)" if ch == "sms" else ""),
-                    )
-                )
-    for st, cap in pol.state_attempt_caps.items():
-        if st in STATE_LEGAL_HOURS and cap > 3:
-            out.append(
-                Finding(
-                    "error",
-                    "state_attempts",
-                    f"policy.state_attempt_caps.{st}",
-                    f"{cap} calls and texts per 24 hours; {st} allows 3",
-                )
-            )
+    out += _cap_findings(sc)
     if pol.handoff_failure_rate > 0 and pol.handoff_failure_mode == "duplicate":
         out.append(
             Finding(
@@ -184,12 +176,58 @@ def _policy_findings(sc: Scenario) -> list[Finding]:
     return out
 
 
-def _reminder_findings(sc: Scenario, arm: Arm) -> list[Finding]:
+def _cap_findings(sc: Scenario) -> list[Finding]:
+    """Caps above their defaults or removed (0 means no cap), and the state limits on calls and texts."""
+    out: list[Finding] = []
+    for ch, caps in sc.policy.caps.items():
+        base = DEFAULT_CAPS[ch]
+        for key in ("per_day", "per_week", "total"):
+            mine, default = getattr(caps, key), getattr(base, key)
+            if default and mine == 0:
+                out.append(
+                    Finding(
+                        "warning",
+                        "no_cap",
+                        f"policy.caps.{ch}.{key}",
+                        f"0 means no cap; the default is {default} ({CAP_BASIS.get(ch, 'an [ASSUMPTION]')})",
+                    )
+                )
+            elif default and mine > default:
+                out.append(
+                    Finding(
+                        "warning",
+                        "caps_above_default",
+                        f"policy.caps.{ch}.{key}",
+                        f"{mine} where the default is {default} ({CAP_BASIS.get(ch, 'an [ASSUMPTION]')})",
+                    )
+                )
+    state_caps = sc.policy.state_attempt_caps
+    for st, limit in STATE_ATTEMPT_LIMITS.items():
+        if sc.population.states.get(st, 0) == 0:
+            continue
+        cap = state_caps.get(st)
+        if cap is None or cap > limit:
+            shown = (
+                "no cap on calls and texts per 24 hours (unset)"
+                if cap is None
+                else f"{cap} calls and texts per 24 hours"
+            )
+            out.append(
+                Finding(
+                    "error",
+                    "state_attempts",
+                    f"policy.state_attempt_caps.{st}",
+                    f"{shown}; {st} allows {limit} (Fla. Stat. 501.059(8)(a); Okla. Stat. tit. 15, 775C.4)",
+                )
+            )
+    return out
+
+
+def _reminder_findings(sc: Scenario, arm: Arm, staffing: str) -> list[Finding]:
     """What the policy gate will do to an arm's visit reminders."""
     r = arm.reminder
     if r is None:
         return []
-    pol = sc.policy
     where = f"arms.{arm.name}.reminder ({r.channel})"
     out: list[Finding] = []
     sens = [n for n, sl in sc.population.service_lines.items() if sl.sensitive]
@@ -229,14 +267,8 @@ def _reminder_findings(sc: Scenario, arm: Arm) -> list[Finding]:
             )
         )
     if r.channel == "call":
-        sh = pol.staffed_hours
         out.append(
-            Finding(
-                "warning",
-                "staffed_hours",
-                where,
-                f"call reminders are placed in staffed hours {_hh(sh[0])}-{_hh(sh[1])} only",
-            )
+            Finding("warning", "staffed_hours", where, f"call reminders are placed in staffed hours only: {staffing}")
         )
     return out
 
@@ -248,8 +280,123 @@ def _targets_sensitive(sc: Scenario, step: Step) -> list[str]:
     return lines
 
 
-def lint_scenario(sc: Scenario) -> LintResult:
-    """Return the compliance findings of every arm's cadence.
+def _staffed_span(sc: Scenario) -> tuple[float, float]:
+    """Earliest start and latest end of the staffed hours over the week (hours on the calling clock)."""
+    on = staffed_week(sc).any(axis=0)
+    idx = np.flatnonzero(on)
+    return (idx[0] / 60, (idx[-1] + 1) / 60) if idx.size else (0.0, 0.0)
+
+
+def _zone_offsets(zone: str, days: list[str]) -> tuple[float, ...]:
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    out = []
+    for d in days:
+        off = dt.datetime.combine(dt.date.fromisoformat(d), dt.time(12), tzinfo=ZoneInfo(zone)).utcoffset()
+        out.append(0.0 if off is None else off.total_seconds() / 3600)
+    return tuple(out)
+
+
+def _zone_finding(sc: Scenario, staffing: str) -> list[Finding]:
+    """A centre whose clock (UTC offset over the run) is no lead's: its hours are other hours for every lead."""
+    import datetime as dt
+
+    cc, pop = sc.contact_center, sc.population
+    if cc is None:
+        return []
+    start = dt.date.fromisoformat(pop.start_date)
+    span = int(pop.arrival_days + sc.horizon_days)
+    days = [(start + dt.timedelta(days=k)).isoformat() for k in range(0, min(span, 3 * 366) + 7, 7)]
+    mine = _zone_offsets(cc.timezone, days)
+    leads = {STATE_TIMEZONES[s] for s, share in pop.states.items() if share > 0}
+    if any(_zone_offsets(z, days) == mine for z in leads):
+        return []
+    offsets = sorted({_zone_offsets(z, days[:1])[0] for z in leads})
+    return [
+        Finding(
+            "warning",
+            "centre_zone",
+            "contact_center.timezone",
+            f"the centre's clock {cc.timezone} (UTC{mine[0]:+g} h on {pop.start_date}) is no lead's (leads: UTC"
+            f"{offsets[0]:+g} to {offsets[-1]:+g} h): its staffed hours {staffing} are other hours for every lead",
+        )
+    ]
+
+
+def _share(p: float) -> str:
+    return "under 1%" if p < 0.005 else f"{p:.0%}"
+
+
+def _wait_text(minutes: float) -> str:
+    if minutes < 0.05:
+        return "under 0.1 min"
+    if minutes < 120:
+        return f"{minutes:.1f} min"
+    if minutes < 2880:
+        return f"{minutes / 60:.1f} h"
+    return f"{minutes / 1440:.1f} days"
+
+
+def _wait_finding(sc: Scenario, n_leads: int, staffing: str) -> list[Finding]:
+    """The expected first-call wait for the centre's staffing at ``n_leads`` leads."""
+    est = first_call_wait(sc, n_leads)
+    if est is None:
+        return []
+    who = f"{est.agents} agents" if est.mean_agents == est.agents else f"{est.mean_agents:.1f} agents on average"
+    head = (
+        f"{who} ({staffing}) for {n_leads:,} leads over {sc.population.arrival_days} days: "
+        f"{est.load:.1f} Erlangs of calls ({est.handle_minutes:.1f} agent min a call), {est.first_load:.1f} of them "
+        "first and inbound calls (served first)"
+    )
+    if math.isinf(est.first_wait_minutes):
+        text = (
+            f"{head}; first calls alone need more agents than there are: the queue grows all through the arrivals and "
+            f"a first call waits about {est.backlog_days:.1f} days on average (fluid queue), longer for later leads"
+        )
+        severity = "warning"
+    else:
+        text = (
+            f"{head}; a first call waits {_wait_text(est.first_wait_minutes)} on average in the queue "
+            f"(Erlang C: {_share(est.wait_probability)} of calls wait, {_wait_text(est.erlang_wait_minutes)}; plus "
+            f"{_wait_text(est.opening_wait_minutes)} for the backlog of calls requested while closed)"
+        )
+        severity = "warning" if est.load >= est.agents else "note"
+        if est.load >= est.agents:
+            text += "; follow-up calls exceed the agents and wait for days"
+    text += f"; first calls keep up with up to about {est.max_leads:,.0f} leads over {sc.population.arrival_days} days"
+    return [Finding(severity, "first_call_wait", "contact_center", text)]
+
+
+def _staffing_findings(sc: Scenario, n_leads: int) -> list[Finding]:
+    """What the staffing allows: hours on the calling clock, weekend-only staffing, zone, first-call wait."""
+    out: list[Finding] = []
+    staffing = describe_staffing(sc)
+    days = staffed_days(sc)
+    if days and min(days) >= 5:
+        names = ", ".join(DAY_NAMES[d] for d in days)
+        out.append(
+            Finding(
+                "warning",
+                "weekend_only",
+                "contact_center" if sc.contact_center is not None else "policy.staffed_days",
+                f"calls are placed on {names} only ({staffing}): a call requested on a Monday waits until the weekend",
+            )
+        )
+    out += _zone_finding(sc, staffing)
+    if sc.contact_center is not None:
+        out.append(Finding("note", "staffing", "contact_center", f"the centre is staffed {staffing}"))
+    out += _wait_finding(sc, n_leads, staffing)
+    return out
+
+
+def lint_scenario(sc: Scenario, n_leads: int = DEFAULT_LEADS) -> LintResult:
+    """Return the compliance findings of every arm's cadence, and what the staffing allows.
+
+    Args:
+        sc: a loaded scenario.
+        n_leads: the lead volume over the arrival days for the first-call wait (default: what
+            ``nurture-lab simulate`` runs, 20,000).
 
     Returns:
         A :class:`LintResult`: iterate it for the findings, or ``.to_pandas()``.
@@ -262,6 +409,7 @@ def lint_scenario(sc: Scenario) -> LintResult:
     from ..errors import check_param
 
     check_param("lint_scenario", "sc", sc, kind="instance", types=Scenario, expected="a Scenario (see load_scenario)")
+    n_leads = check_param("lint_scenario", "n_leads", n_leads, kind="int", low=1)
     pol = sc.policy
     findings: list[Finding] = []
     consent_noted: set[tuple[str, str]] = set()  # one consent note per arm and channel
@@ -269,10 +417,12 @@ def lint_scenario(sc: Scenario) -> LintResult:
     q_start = max([pol.quiet_hours[0]] + [pol.state_quiet_hours[s][0] for s in states if s in pol.state_quiet_hours])
     q_end = min([pol.quiet_hours[1]] + [pol.state_quiet_hours[s][1] for s in states if s in pol.state_quiet_hours])
     findings += _policy_findings(sc)
+    staffing = describe_staffing(sc)
+    sh = _staffed_span(sc)
     for arm in sc.experiment.arms:
-        times = _nominal_minutes(arm)
-        planned = _planned_minutes(arm)
-        findings += _reminder_findings(sc, arm)
+        times = nominal_minutes(arm)
+        planned = planned_minutes(arm)
+        findings += _reminder_findings(sc, arm, staffing)
         for i in range(1, len(planned)):
             if planned[i] < planned[i - 1]:
                 s = arm.steps[i]
@@ -322,18 +472,19 @@ def lint_scenario(sc: Scenario) -> LintResult:
                             "(by service line) have none and will be skipped",
                         )
                     )
-            if step.channel == "call":
-                sh = pol.staffed_hours
-                if step.window is not None and (step.window[0] < sh[0] or step.window[1] > sh[1]):
-                    findings.append(
-                        Finding(
-                            "warning",
-                            "staffed_hours",
-                            where,
-                            f"calls are placed only in staffed hours {_hh(sh[0])}-{_hh(sh[1])}; the rest of the window "
-                            "is deferred",
-                        )
+            if (
+                step.channel == "call"
+                and step.window is not None
+                and (step.window[0] < sh[0] or step.window[1] > sh[1])
+            ):
+                findings.append(
+                    Finding(
+                        "warning",
+                        "staffed_hours",
+                        where,
+                        f"calls are placed only in staffed hours ({staffing}); the rest of the window is deferred",
                     )
+                )
             sens = _targets_sensitive(sc, step)
             if step.channel in VISIBLE_CHANNELS and content.reveals_condition and sens:
                 action = "replaced by a generic message" if pol.sensitive_content_action == "replace" else "blocked"
@@ -399,4 +550,5 @@ def lint_scenario(sc: Scenario) -> LintResult:
                         "skipped",
                     )
                 )
-    return LintResult(tuple(findings), sc.name)
+    findings += _staffing_findings(sc, n_leads)
+    return LintResult(tuple(findings), sc.name, n_leads)

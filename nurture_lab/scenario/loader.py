@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -67,9 +69,16 @@ class _Ctx:
         try:
             return cls(**kwargs)
         except FieldError as e:
-            raise ScenarioError(
-                f"Invalid value for '{e.key}' in [{where}] of {self.path}: expected {e.expected}; got {e.got!r}."
-            ) from None
+            key = e.key
+            if where == "top level" and "." in key:  # a rule across tables names its table: "policy.clinic_hours"
+                where, _, key = key.rpartition(".")
+            raise self.invalid(key, where, e.expected, e.got) from None
+
+    def invalid(self, key: str, where: str, expected: str, got: Any) -> ScenarioError:
+        """The one message for a value that does not fit: the key, its table, this file, expected, got."""
+        return ScenarioError(
+            f"Invalid value for '{key}' in [{where}] of {self.path}: expected {expected}; got {got!r}."
+        )
 
 
 def _table(d: Mapping[str, Any], key: str, ctx: _Ctx, where: str) -> Mapping[str, Any]:
@@ -77,6 +86,11 @@ def _table(d: Mapping[str, Any], key: str, ctx: _Ctx, where: str) -> Mapping[str
     if not isinstance(v, Mapping):
         raise ScenarioError(f"[{where}] of {ctx.path} must be a table; got {v!r}.")
     return v
+
+
+def _toml_key(name: str) -> str:
+    """A table name as TOML writes it: bare when it can be, else quoted (``arms.""`` for an empty name)."""
+    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else json.dumps(name)
 
 
 def _opt(d: Mapping[str, Any], key: str, value: Any) -> Any:
@@ -158,7 +172,7 @@ def scenario_from_dict(data: Mapping[str, Any], path: str = "<dict>") -> Scenari
         raise ScenarioError(f"Missing table [arms] in {path}: an experiment needs at least one arm.")
     arms = []
     for name, t in arms_t.items():
-        where = f"arms.{name}"
+        where = f"arms.{_toml_key(name)}"
         if not isinstance(t, Mapping):
             raise ScenarioError(f"[{where}] of {path} must be a table; got {t!r}.")
         allowed = {"cadence", "steps", "changes", "allocation", "reminder", "holdout"}
@@ -188,7 +202,9 @@ def scenario_from_dict(data: Mapping[str, Any], path: str = "<dict>") -> Scenari
 
     centre = None
     if "contact_center" in data:
-        centre = ctx.build(ContactCenter, _table(data, "contact_center", ctx, "contact_center"), "contact_center")
+        cc_t = _table(data, "contact_center", ctx, "contact_center")
+        centre = ctx.build(ContactCenter, cc_t, "contact_center")
+        _check_centre_keys(ctx, centre, cc_t, pol_t)
     top = {k: data[k] for k in ("name", "description", "horizon_days") if k in data}
     if "name" not in top:
         top["name"] = Path(path).stem
@@ -203,6 +219,29 @@ def scenario_from_dict(data: Mapping[str, Any], path: str = "<dict>") -> Scenari
         contents=contents,
         contact_center=centre,
     )
+
+
+def _check_centre_keys(ctx: _Ctx, centre: ContactCenter, cc_t: Mapping[str, Any], pol_t: Mapping[str, Any]) -> None:
+    """Keys a file sets that its contact centre would ignore: a contradiction, refused.
+
+    An agents table's non-zero cells are the staffed hours, so ``[policy] staffed_hours`` or
+    ``staffed_days`` beside it would be silently overruled; score points order nothing in a fifo queue.
+    """
+    if isinstance(centre.agents, tuple):
+        for key in ("staffed_hours", "staffed_days"):
+            if key in pol_t:
+                raise ctx.invalid(
+                    key,
+                    "policy",
+                    f"no {key} beside a [contact_center] agents table (its non-zero cells are the staffed hours)",
+                    pol_t[key],
+                )
+    if centre.queue == "fifo":
+        for key in ("score_points", "new_lead_hours"):
+            if key in cc_t:
+                raise ctx.invalid(
+                    key, "contact_center", f'no {key} with queue = "fifo" (or queue = "score")', cc_t[key]
+                )
 
 
 def _steps(ctx: _Ctx, t: Any, where: str) -> tuple[Step, ...]:

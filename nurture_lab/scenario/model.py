@@ -18,6 +18,7 @@ from typing import Any
 
 from ..errors import (
     check_bool,
+    check_field,
     check_mix,
     check_number,
     check_prob,
@@ -55,6 +56,8 @@ CONDITION_KEYS: tuple[str, ...] = ("service_line", "audience", "source", "intent
 #: Upper bounds that keep every timestamp representable (ten years; in minutes for delays).
 MAX_DAYS = 3650
 MAX_MINUTES = MAX_DAYS * 1440
+#: The shortest speed-to-lead half-life: one second (the engine's finest time), in minutes.
+MIN_HALF_LIFE = 1 / 60
 
 # State -> IANA time zone. Shares below are roughly proportional to the US population
 # (Census 2020) over the states listed [ASSUMPTION].
@@ -396,7 +399,15 @@ class Behaviour:
         for ch in self.channels:
             check_str("channels", ch, CHANNELS)
         object.__setattr__(self, "channels", dict(DEFAULT_CHANNELS) | dict(self.channels))
-        check_number("speed_half_life_minutes", self.speed_half_life_minutes, low=0, low_open=True)
+        # below a second the decay is finer than the engine's clock (and 2**(-t / tiny) overflows)
+        check_field(
+            "speed_half_life_minutes",
+            self.speed_half_life_minutes,
+            kind="number",
+            low=MIN_HALF_LIFE,
+            high=MAX_MINUTES,
+            expected=f"a number of minutes in the range [1/60 (one second), {MAX_MINUTES}]",
+        )
         object.__setattr__(self, "waking_hours", _window("waking_hours", self.waking_hours))
         for k in (
             "speed_floor",
@@ -618,6 +629,14 @@ class ContactCenter:
         for k, v in self.handle_minutes.items():
             check_str("handle_minutes", k, tuple(DEFAULT_HANDLE_MINUTES))
             hm[k] = int(check_number(f"handle_minutes.{k}", v, low=1, high=240, integer=True))
+        if not hm["no_answer"] <= hm["voicemail"] <= hm["connected"]:
+            # a voicemail is an unanswered call plus a message; a message is shorter than a conversation
+            raise field_error(
+                "handle_minutes",
+                "no_answer <= voicemail <= connected minutes (a voicemail is an unanswered call plus a "
+                "message, shorter than a conversation)",
+                hm,
+            )
         object.__setattr__(self, "handle_minutes", hm)
         check_prob("voicemail_rate", self.voicemail_rate)
         check_str("queue", self.queue, ("fifo", "score"))
@@ -777,7 +796,8 @@ class Reminder:
 
     def __post_init__(self) -> None:
         check_str("channel", self.channel, CHANNELS)
-        check_number("hours_before", self.hours_before, low=0, high=MAX_DAYS * 24)
+        # 0 would remind at the visit itself: a reminder comes before the visit
+        check_number("hours_before", self.hours_before, low=0, low_open=True, high=MAX_DAYS * 24)
 
 
 @dataclass(frozen=True)
@@ -792,8 +812,14 @@ class Arm:
 
     def __post_init__(self) -> None:
         check_str("name", self.name)
+        if not self.name.strip():
+            raise field_error("name", "a non-empty arm name", self.name)
         check_number("allocation", self.allocation, low=0, low_open=True)
         check_bool("holdout", self.holdout)
+        if self.holdout and self.reminder is not None:
+            raise field_error(
+                "reminder", "no reminder for a holdout arm (holdout = true: no contact at all)", self.reminder
+            )
         if not self.steps and not self.holdout:
             raise field_error("steps", "at least one step (or holdout = true for a no-contact arm)", [])
         if self.steps and self.holdout:
@@ -853,6 +879,9 @@ class Scenario:
         check_str("name", self.name)
         check_number("horizon_days", self.horizon_days, low=1, high=MAX_DAYS)
         object.__setattr__(self, "contents", dict(DEFAULT_CONTENTS) | dict(self.contents))
+        self._check_segment_values()
+        self._check_gaps()
+        self._check_clinic_hours()
         for arm in self.experiment.arms:
             for i, step in enumerate(arm.steps):
                 if step.content not in self.contents:
@@ -866,6 +895,46 @@ class Scenario:
                     for x in v:
                         if known is not None and x not in known:
                             raise field_error(f"arms.{arm.name}.steps.{i}.{k}", "one of: " + ", ".join(known), x)
+
+    def _check_segment_values(self) -> None:
+        """Values named in ``relevant_to`` and in the score points must be values some lead can have."""
+        for name, content in self.contents.items():
+            if name in DEFAULT_CONTENTS and content.relevant_to == DEFAULT_CONTENTS[name].relevant_to:
+                continue  # a built-in's own segments may name lines this population does not have
+            for col, values in content.relevant_to.items():
+                known = self.categories(col) or ()
+                for v in values:
+                    if v not in known:
+                        raise field_error(f"contents.{name}.relevant_to.{col}", "one of: " + ", ".join(known), v)
+        cc = self.contact_center
+        for key in () if cc is None else cc.score_points:
+            col, _, value = key.partition(".")
+            allowed = self.categories(col) if key not in DEFAULT_SCORE_POINTS else None
+            if allowed is not None and value not in allowed:
+                raise field_error(
+                    "contact_center.score_points", f'"{col}.<value>" keys with a value among: {", ".join(allowed)}', key
+                )
+
+    def _check_gaps(self) -> None:
+        """A spacing rule longer than the horizon would allow one touch per lead: a contradiction."""
+        horizon = self.horizon_days * 1440
+        expected = f"at most the horizon, {horizon:g} minutes (horizon_days = {self.horizon_days:g})"
+        gaps = {"policy.min_gap_minutes": self.policy.min_gap_minutes}
+        gaps["policy.call_text_gap_minutes"] = self.policy.call_text_gap_minutes
+        gaps |= {f"policy.caps.{ch}.min_gap_minutes": c.min_gap_minutes for ch, c in self.policy.caps.items()}
+        for key, gap in gaps.items():
+            if gap > horizon:
+                raise field_error(key, expected, gap)
+
+    def _check_clinic_hours(self) -> None:
+        """Visits in hours when, by the scenario's own behaviour, nobody is awake: a contradiction."""
+        (a, b), (wa, wb) = self.policy.clinic_hours, self.behaviour.waking_hours
+        if b <= wa or a >= wb:
+            raise field_error(
+                "policy.clinic_hours",
+                f"a window that overlaps the waking hours {wa:g}-{wb:g} ([behaviour] waking_hours)",
+                [a, b],
+            )
 
     @property
     def service_lines(self) -> tuple[str, ...]:

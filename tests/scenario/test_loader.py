@@ -63,7 +63,7 @@ def test_arm_changes_make_variants(speed: nl.Scenario) -> None:
         (
             'content = "coverage_faq"',
             'content = "brochure"',
-            r"arms.slow.steps.3.content.*a known content.*got 'brochure'",
+            r"'content' in \[arms.slow.steps.3\] of .*a known content.*got 'brochure'",
         ),
         ("share = 0.4", "share = 0.5", r"service-line shares that sum to 1"),
         ("share = 0.4", "share = 1.4", r"'share' in \[service_lines.behavioral_health\].*\[0, 1\]; got 1.4"),
@@ -87,7 +87,7 @@ def test_arm_changes_make_variants(speed: nl.Scenario) -> None:
         (
             'channel = "call"',
             'channel = "call", audience = ["martians"]',
-            r"steps.1.audience.*one of: patient.*got 'martians'",
+            r"'audience' in \[arms.slow.steps.1\] of .*one of: patient.*got 'martians'",
         ),
     ],
 )
