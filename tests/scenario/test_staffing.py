@@ -277,3 +277,12 @@ def test_weekend_only_staffed_days_without_a_centre(tmp_path: Path) -> None:
         "WARNING weekend_only (policy.staffed_days): calls are placed on Sat, Sun only (Sat-Sun 8:00-18:00 in each lead's local time)"
         in text
     )
+
+
+def test_the_lints_default_volume_is_what_simulate_runs() -> None:
+    from nurture_lab.cli import build_parser
+    from nurture_lab.scenario.staffing import DEFAULT_LEADS
+
+    args = build_parser().parse_args(["simulate", "speed_to_lead", "--out", "x"])
+    assert args.n_leads == DEFAULT_LEADS
+    assert build_parser().parse_args(["lint", "speed_to_lead", "--n-leads", "777"]).n_leads == 777
