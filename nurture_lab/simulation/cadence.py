@@ -57,7 +57,7 @@ from .leads import Leads
 from .policy import GateResult, Message, gate
 from .results import arm_outcomes
 from .state import CH, INF, ArmState
-from .touchlog import NOT_SELECTED, SENT, SKIPPED, log_gated, log_rows, owner_categories
+from .touchlog import NOT_SELECTED, log_gated, log_rows, owner_categories
 
 __all__ = ["StepContext", "run_arm", "run_arm_unlimited", "run_step"]
 
@@ -381,29 +381,17 @@ def remind(
         rtask = yield from queue_calls(
             ctx, st, rmsg, rres, sc.contents["reminder"], False, ur[:, U_ENGAGE], ur[:, U_VOICEMAIL], INF
         )
-    skip = rres.skip
-    r_send = skip == 0
-    r_t = np.where(r_send, rres.t, np.nan)
-    st.record_send(CH[rch], r_idx, r_t, None)
+    r_send = rres.send
+    st.record_send(CH[rch], r_idx, np.where(r_send, rres.t, np.nan), None)
     staff = sc.behaviour.channels[rch].staff_minutes if rtask is None else np.nan_to_num(rtask.handle)
     st.staff[r_idx] += np.where(r_send, staff, 0.0)
     reminded = np.zeros(ctx.lead.n, dtype=bool)
     reminded[r_idx] = r_send
     if ctx.record is not None:
-        rows = ctx.record[r_idx]
-        log_rows(
-            log,
-            r_idx[rows],
-            step=-1,
-            ch=CH[rch],
-            content=ctx.content_codes["reminder"],
-            owner=ctx.owner_codes["scheduling"],
-            planned=rt[rows],
-            sent=r_t[rows],
-            skip=skip[rows],
-            defer=rres.defer[rows],
-            status=np.where(r_send, SENT, SKIPPED)[rows],
-            delivered=r_send[rows],
-            **({} if rtask is None else {"queue": rtask.queue[rows], "handle": rtask.handle[rows]}),
-        )
+        where = {"step": -1, "ch": CH[rch], "owner": ctx.owner_codes["scheduling"]}
+        codes = (ctx.content_codes["reminder"], ctx.content_codes["generic"])
+        # a reminder is not drawn for engagement; a reminder call an agent connected was answered
+        out = {"delivered": r_send, "engaged": r_send & rtask.connected if rtask is not None else False}
+        q = {} if rtask is None else {"queue": rtask.queue, "handle": rtask.handle}
+        log_gated(log, ctx.record, r_idx, rres, rt, where, codes, **out, **q)
     return reminded

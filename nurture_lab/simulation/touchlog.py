@@ -232,8 +232,12 @@ def log_gated(
     codes: tuple[int, int],
     **outcome: Any,
 ) -> None:
-    """Log a gated batch (chunk positions ``at``) for the recorded leads; ``codes``: (content, generic)."""
+    """Log a gated batch (chunk positions ``at``) for the recorded leads; ``codes``: (content, generic).
+
+    A skipped call has no queue minutes (it was not placed)."""
     rows = rec[at]
+    if "queue" in outcome:
+        outcome["queue"] = np.where(r.send, outcome["queue"], np.nan)
     log_rows(
         log,
         at[rows],

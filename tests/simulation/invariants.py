@@ -95,7 +95,7 @@ def check_invariants(res: nl.SimulationResult) -> None:
     assert not shown.any(), f"condition-revealing content where others may see it:\n{sent[shown].head()}"
 
     # nothing after booking, loss or opt-out (a visit reminder is for booked leads by design)
-    nurture = sent[sent["content"] != "reminder"]
+    nurture = sent[sent["step"] >= 0]  # visit reminders are step -1 (their content may be replaced)
     stops = ["booked_at", "lost_at"] + (["opted_out_at"] if pol.opt_out_scope == "all" else [])
     for col in stops:
         stop = nurture["lead_id"].map(L[col])
@@ -136,7 +136,7 @@ def check_invariants(res: nl.SimulationResult) -> None:
         if s.empty:
             continue
         if caps.total:
-            total = T[(T["status"] == "sent") & (T["channel"] == ch) & (T["content"] != "reminder")]
+            total = T[(T["status"] == "sent") & (T["channel"] == ch) & (T["step"] >= 0)]
             assert total.groupby("lead_id").size().reindex(L.index, fill_value=0).max() <= caps.total, f"{ch} total cap"
         for cap, span in ((caps.per_day, "1D"), (caps.per_week, "7D")):
             if cap:
@@ -169,7 +169,7 @@ def check_invariants(res: nl.SimulationResult) -> None:
         assert v["weekday"].isin(pol.clinic_days).all(), "a visit on a closed day"
         assert ((v["hour"] >= pol.clinic_hours[0] - 1e-6) & (v["hour"] < pol.clinic_hours[1])).all()
         assert (booked["visit_at"] >= booked["booked_at"]).all()
-    rem = sent[sent["content"] == "reminder"]
+    rem = sent[sent["step"] == -1]
     assert (rem["sent_at"] < rem["lead_id"].map(L["visit_at"])).all(), "a reminder after the visit"
 
     # one row per planned touch: each lead of an arm has one row per step (duplicates aside)
@@ -263,9 +263,10 @@ def recomputed_staff_minutes(res: nl.SimulationResult) -> pd.Series:
 def check_operations(res: nl.SimulationResult) -> None:
     """Compliance and operations (issue 21, section 3), from the log and zone-free timestamps alone:
     a placed call is a sent call and its minutes are staff minutes; a booked lead's reminder is never
-    skipped as lost or disqualified and never sent at or after the visit; with a contact centre, no
-    voicemail to a lead who asked for confidential communication, and an answered inbound call is a
-    touch for the spacing rules."""
+    skipped as lost or disqualified and never sent at or after the visit; a replaced message logs the
+    generic content; with a contact centre, no voicemail to a lead who asked for confidential
+    communication, an answered inbound call is a touch for the spacing rules, a skipped call has no
+    queue minutes and a connected reminder call is engaged."""
     pol, cc = res.scenario.policy, res.scenario.contact_center
     L = res.leads.set_index("lead_id")
     T = res.touches
@@ -280,9 +281,16 @@ def check_operations(res: nl.SimulationResult) -> None:
     visit = sent_rem["lead_id"].map(L["visit_at"])
     late = ~(sent_rem["sent_at"] <= visit - pd.Timedelta(minutes=1))
     assert not late.any(), f"a reminder sent at or after the visit:\n{sent_rem[late].head()}"
+    replaced = T["reason"].astype(str).str.split("+").map(lambda r: "sensitive_replaced" in r)
+    assert (T.loc[replaced, "content"] == "generic").all(), "a replaced message logged with its own content"
     if cc is None:
         return
     hm = cc.handle_minutes
+    skipped_calls = T[(T["channel"] == "call") & (T["status"] == "skipped")]
+    assert skipped_calls["queue_minutes"].isna().all(), "queue minutes on a call that was not placed"
+    if hm["connected"] not in (hm["voicemail"], hm["no_answer"]):
+        answered = rem[(rem["channel"] == "call") & (rem["handle_minutes"] == hm["connected"])]
+        assert answered["engaged"].all(), "a connected reminder call not logged as engaged"
     if hm["voicemail"] not in (hm["no_answer"], hm["connected"]):
         vm = placed["handle_minutes"] == hm["voicemail"]
         conf = placed["lead_id"].map(L["confidential"]).astype(bool)

@@ -21,9 +21,10 @@ def _scarce(sc: nl.Scenario, agents: int = 3) -> nl.Scenario:
         dataclasses.replace(a, reminder=dataclasses.replace(a.reminder, channel="call")) if a.reminder else a
         for a in sc.experiment.arms
     )
-    return dataclasses.replace(
-        sc, contact_center=cc, policy=pol, experiment=dataclasses.replace(sc.experiment, arms=arms)
-    )
+    # a reminder that names the visit's reason: replaced by generic content for sensitive or confidential leads
+    contents = dict(sc.contents) | {"reminder": dataclasses.replace(sc.contents["reminder"], reveals_condition=True)}
+    exp = dataclasses.replace(sc.experiment, arms=arms)
+    return dataclasses.replace(sc, contact_center=cc, policy=pol, experiment=exp, contents=contents)
 
 
 @pytest.fixture(scope="module")
@@ -62,3 +63,6 @@ def test_the_checks_see_what_they_check(shipped: nl.SimulationResult, scarce: nl
         assert T[(T["status"] == "sent") & T["lead_id"].isin(live)]["lead_id"].nunique() > 50
     rem = scarce.touches[(scarce.touches["step"] == -1) & (scarce.touches["channel"] == "call")]
     assert (rem["status"] == "sent").sum() > 100 and (rem["queue_minutes"] > 60).sum() > 10
+    assert rem["engaged"].sum() > 20 and (rem["content"] == "generic").sum() > 20
+    calls = scarce.touches[scarce.touches["channel"] == "call"]
+    assert (calls["status"] == "skipped").sum() > 100
