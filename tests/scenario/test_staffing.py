@@ -262,7 +262,7 @@ def test_the_two_homes_of_erlang_c_agree_until_one_imports_the_other() -> None:
 def test_the_lints_staffed_week_is_the_queues(centre: dict[str, object]) -> None:
     """The lint reads the same agents-per-minute week as the contact centre's queue (two homes, one answer)."""
     from nurture_lab.scenario.staffing import staffed_week
-    from nurture_lab.simulation.contact_center import _week_capacity
+    from nurture_lab.simulation.calendar import _week_capacity
 
     sc = _with_centre(**centre)
     sc = dataclasses.replace(sc, policy=dataclasses.replace(sc.policy, staffed_hours=(8.5, 17.25)))
