@@ -24,7 +24,7 @@ from .. import _random
 from .._memory import small_pages
 from .._parallel import DEFAULT_JOBS, map_tasks
 from ..scenario.model import Scenario
-from .chunks import ChunkJob, arm_outputs, observed_centre, simulate_centre, simulate_chunk
+from .chunks import ChunkJob, arm_outputs, assign, observed_centre, simulate_centre, simulate_chunk
 from .policy import REASONS
 from .population import IDENTITY_COLUMNS
 from .results import (
@@ -45,6 +45,7 @@ __all__ = [
     "TOUCH_COLUMNS",
     "TRUTH_METRICS",
     "SimulationResult",
+    "assign",
     "potential_outcomes",
     "simulate",
     "simulate_stats",

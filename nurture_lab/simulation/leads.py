@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..scenario.model import Scenario
 from .calendar import DAY, dst_transitions
+from .policy import state_inputs
 
 __all__ = ["Ids", "Leads", "subset_leads", "timeline_days"]
 
@@ -77,9 +78,7 @@ class Leads:
         for c in ("service_line", "audience", "source", "intent", "coverage", "state", "preferred_channel"):
             codes[c] = df[c].cat.codes.to_numpy().astype(np.int64)
             cats[c] = [str(x) for x in df[c].cat.categories]
-        pol = sc.policy
-        qs = np.array([pol.state_quiet_hours.get(s, pol.quiet_hours)[0] for s in cats["state"]]) * 60
-        qe = np.array([pol.state_quiet_hours.get(s, pol.quiet_hours)[1] for s in cats["state"]]) * 60
+        qs, qe, caps = state_inputs(sc.policy, cats["state"])
         lines = [sc.population.service_lines[s] for s in cats["service_line"]]
         sens = np.array([ln.sensitive for ln in lines], dtype=bool)
         nos = np.array([ln.no_show_rate for ln in lines])
@@ -111,9 +110,7 @@ class Leads:
             sensitive=sens[sl],
             base_no_show=nos[sl],
             from_chat=(np.array([c == "chat" for c in cats["source"]], dtype=bool)[codes["source"]]),
-            state_cap=np.array([pol.state_attempt_caps.get(s, 0) for s in cats["state"]], dtype=np.int64)[
-                codes["state"]
-            ],
+            state_cap=caps[codes["state"]],
             pos=np.arange(len(df)),
             n_chunk=len(df),
             # the daylight-saving table covers the whole timeline: through the visits and their reminders

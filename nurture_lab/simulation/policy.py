@@ -41,6 +41,7 @@ __all__ = [
     "TimedStop",
     "call_window",
     "gate",
+    "state_inputs",
     "stop_time",
     "subset",
     "voicemail_allowed",
@@ -266,6 +267,15 @@ def stop_time(msg: Message, st: GateState) -> np.ndarray:
         if isinstance(rule, TimedStop):
             t = np.minimum(t, rule.since(msg, st))
     return t
+
+
+def state_inputs(pol: Policy, states: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The per-lead inputs of the state laws, per state (in the order given): the legal calling window
+    [start, end) in local minutes of the day (:func:`_quiet_hours`) and the calls and texts allowed per
+    24 hours (0: no cap; :func:`_state_24h`). A lead's are its state's."""
+    start = np.array([pol.state_quiet_hours.get(s, pol.quiet_hours)[0] for s in states]) * 60
+    end = np.array([pol.state_quiet_hours.get(s, pol.quiet_hours)[1] for s in states]) * 60
+    return start, end, np.array([pol.state_attempt_caps.get(s, 0) for s in states], dtype=np.int64)
 
 
 def voicemail_allowed(msg: Message, st: GateState) -> np.ndarray:

