@@ -2,8 +2,7 @@
 
 Pure arithmetic with no stage of its own, like ``errors`` and ``_random``: the scenario lint states the
 expected first-call wait before anything runs, so the formula cannot live in a later stage.
-``nurture_lab.simulation.contact_center`` defines the same two functions today; they are to become
-imports of these (a test checks that both agree until then).
+``nurture_lab.simulation.contact_center`` re-exports them (one home, a test checks it).
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._erlang import erlang_c_wait
-from .model import Arm, ContactCenter, Scenario, Step
+from .model import Arm, ContactCenter, Policy, Scenario, Step
 
 __all__ = [
     "DAY_NAMES",
@@ -52,10 +52,18 @@ def staffed_week(sc: Scenario) -> np.ndarray:
     With a contact centre the clock is the centre's; without one staffed hours are each lead's local
     time and the "agents" are 1 where staffed (capacity is unlimited).
     """
-    week = np.zeros((7, _DAY), dtype=np.int64)
-    cc, pol = sc.contact_center, sc.policy
+    return week_agents(sc.contact_center, sc.policy)
+
+
+def week_agents(cc: ContactCenter | None, pol: Policy) -> np.ndarray:
+    """Agents on shift per minute of the week, shape (7, 1440): the one home of the staffed week.
+
+    The contact centre's queue reads the same grid (``simulation.calendar``), so the lint and the queue
+    cannot disagree on who is on shift. Without a centre the "agents" are 1 where staffed.
+    """
     if cc is not None and isinstance(cc.agents, tuple):
         return np.repeat(np.asarray(cc.agents, dtype=np.int64), 60, axis=1)
+    week = np.zeros((7, _DAY), dtype=np.int64)
     a, b = round(pol.staffed_hours[0] * 60), round(pol.staffed_hours[1] * 60)
     for d in pol.staffed_days:
         week[d, a:b] = 1 if cc is None else int(cc.agents)

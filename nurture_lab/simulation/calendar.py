@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from ..scenario.model import ContactCenter, Policy
+from ..scenario.staffing import week_agents
 
 #: Minutes in a day and in a week: the only time constants of the simulation (time unit: minutes).
 DAY = 1440.0
@@ -133,13 +134,5 @@ class CentreClock:
 
 
 def _week_capacity(cc: ContactCenter, pol: Policy) -> np.ndarray:
-    week = np.zeros(WEEK_MIN, dtype=np.int64)
-    if isinstance(cc.agents, tuple):
-        for d, row in enumerate(cc.agents):
-            for h, v in enumerate(row):
-                week[d * int(DAY) + h * 60 : d * int(DAY) + (h + 1) * 60] = v
-        return week
-    a, b = round(pol.staffed_hours[0] * 60), round(pol.staffed_hours[1] * 60)
-    for d in pol.staffed_days:
-        week[d * int(DAY) + a : d * int(DAY) + b] = int(cc.agents)
-    return week
+    """Agents on shift per minute of the week (Monday 00:00 = 0): the scenario's one staffed week, flat."""
+    return week_agents(cc, pol).ravel()

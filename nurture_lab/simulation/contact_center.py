@@ -28,12 +28,12 @@ number of processes.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from .._erlang import erlang_c_agents, erlang_c_wait
 from ..scenario.model import ContactCenter
 from .behaviour import near_preferred_hour, time_factor
 from .calendar import DAY, CentreClock
@@ -41,34 +41,6 @@ from .calendar import DAY, CentreClock
 __all__ = ["Calls", "CentreClock", "Queue", "VirtualQueue", "erlang_c_agents", "erlang_c_wait"]
 
 INF = np.inf
-
-
-# --------------------------------------------------------------------------------------
-# Erlang C (sizing)
-
-
-def erlang_c_wait(agents: int, load: float) -> float:
-    """Probability that a call waits (Erlang C) with ``agents`` servers and ``load`` Erlangs offered."""
-    if agents <= load:
-        return 1.0
-    # the Erlang B recursion is numerically stable; C follows from B
-    b = 1.0
-    for k in range(1, agents + 1):
-        b = load * b / (k + load * b)
-    return agents * b / (agents - load * (1 - b))
-
-
-def erlang_c_agents(calls_per_hour: float, handle_minutes: float, target_wait: float = 0.2) -> int:
-    """Fewest agents for which at most ``target_wait`` of calls wait (Erlang C) [ASSUMPTION: 80% answered at once].
-
-    >>> erlang_c_agents(30, 4)
-    4
-    """
-    load = calls_per_hour * handle_minutes / 60.0
-    n = max(1, math.floor(load) + 1)
-    while erlang_c_wait(n, load) > target_wait:
-        n += 1
-    return n
 
 
 # --------------------------------------------------------------------------------------

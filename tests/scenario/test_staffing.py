@@ -242,14 +242,13 @@ def test_a_centre_in_a_zone_no_lead_shares_is_a_warning(zone: str, flagged: bool
         assert found[0].severity == "warning" and f"the centre's clock {zone}" in found[0].message
 
 
-def test_the_two_homes_of_erlang_c_agree_until_one_imports_the_other() -> None:
-    from nurture_lab._erlang import erlang_c_agents, erlang_c_wait
+def test_erlang_c_has_one_home() -> None:
+    """The contact centre's Erlang C is the root module's (one formula for the lint, the queue and the report)."""
+    from nurture_lab import _erlang
     from nurture_lab.simulation import contact_center as cc
 
-    for n in range(1, 60, 3):
-        for a in np.linspace(0.1, 70, 37):
-            assert erlang_c_wait(n, float(a)) == cc.erlang_c_wait(n, float(a))
-    assert erlang_c_agents(550, 2.6) == cc.erlang_c_agents(550, 2.6)
+    assert cc.erlang_c_wait is _erlang.erlang_c_wait
+    assert cc.erlang_c_agents is _erlang.erlang_c_agents
 
 
 @pytest.mark.parametrize(
