@@ -26,6 +26,8 @@ __all__ = [
     "ReportData",
     "analyse_report",
     "data_quality_text",
+    "family_metrics",
+    "family_size",
     "guardrail_table",
     "headline",
     "key_numbers",
@@ -36,6 +38,20 @@ __all__ = [
 
 
 REPORT_METRICS = ("booked_30d", "contacted", "attended", "opted_out")
+
+
+def family_metrics(metric: str, guardrail: str = "opted_out", columns: Any = None) -> list[str]:
+    """The metrics of a report's correction family: the primary metric first, then the other
+    :data:`REPORT_METRICS`, never the guardrail (it has its own non-inferiority test). ``columns``:
+    keep only the metrics the data have."""
+    wanted = [m for m in dict.fromkeys([metric, *REPORT_METRICS]) if m != guardrail]
+    return wanted if columns is None else [m for m in wanted if m in set(columns)]
+
+
+def family_size(n_arms: int, metric: str, guardrail: str = "opted_out", columns: Any = None) -> int:
+    """How many comparisons a report's correction family holds: every non-control arm against the
+    control, on each of :func:`family_metrics` (before any metric the data leave constant is dropped)."""
+    return max(n_arms - 1, 0) * len(family_metrics(metric, guardrail, columns))
 
 
 @dataclass
@@ -132,7 +148,7 @@ def load_report_data(
 def analyse_report(rd: ReportData) -> ReportAnalysis:
     """Every number of a report, from :func:`nurture_lab.analyze` and friends (one correction family)."""
     df = rd.leads
-    wanted = [m for m in dict.fromkeys([rd.metric, *REPORT_METRICS]) if m in df.columns and m != rd.guardrail]
+    wanted = family_metrics(rd.metric, rd.guardrail, df.columns)
     notes = [_constant_note(df, m) for m in [*wanted, rd.guardrail] if m in df.columns and _is_constant(df[m])]
     metrics = [m for m in wanted if not _is_constant(df[m]) or m == rd.metric]
     while True:  # a secondary metric with no variance between two arms is said, not fatal

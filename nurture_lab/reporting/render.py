@@ -429,8 +429,9 @@ def render_reports(
     sizing = ""
     if n_leads == "auto" and not data:
         metric = str((parameters or {}).get("metric", "booked_30d"))
+        guardrail = str((parameters or {}).get("guardrail", "opted_out"))
         alpha = float((parameters or {}).get("alpha", 0.05))
-        n_leads, sizing = auto_n_leads(scenario, seed=seed, metric=metric, alpha=alpha)
+        n_leads, sizing = auto_n_leads(scenario, seed=seed, metric=metric, guardrail=guardrail, alpha=alpha)
     elif n_leads == "auto":
         n_leads = 0
     check_param(
@@ -549,7 +550,13 @@ def render_reports(
 
 
 def auto_n_leads(
-    scenario: str | Path | None, *, seed: int = 7, metric: str = "booked_30d", alpha: float = 0.05, power: float = 0.8
+    scenario: str | Path | None,
+    *,
+    seed: int = 7,
+    metric: str = "booked_30d",
+    guardrail: str = "opted_out",
+    alpha: float = 0.05,
+    power: float = 0.8,
 ) -> tuple[int, str]:
     """Leads for a simulated test whose result over all service lines can detect the scenario's effect.
 
@@ -561,7 +568,7 @@ def auto_n_leads(
     from ..scenario.loader import load_scenario
     from ..simulation.engine import simulate, truth_in
     from ..stats.power import sample_size
-    from .content import REPORT_METRICS
+    from .content import family_size
     from .labels import arm_label, metric_label
 
     sc = load_scenario(scenario or "speed_to_lead")
@@ -571,7 +578,7 @@ def auto_n_leads(
     base = float(t.loc[t["arm"] == control, "mean"].iloc[0])
     others = t[t["arm"] != control]
     best = others.loc[others["true_diff"].abs().idxmax()]
-    m = (len(sc.experiment.arm_names) - 1) * len(set(REPORT_METRICS) | {metric} - {"opted_out"})
+    m = family_size(len(sc.experiment.arm_names), metric, guardrail)  # the family every report's Holm uses
     d = float(best["true_diff"])
     if abs(d) < 1e-4 or not 0 < base + d < 1:
         return 20_000, "no true effect to size for: 20,000 leads"
