@@ -233,6 +233,6 @@ def show_speed(rd: ReportData) -> None:
 
     for col in ("first_call_minutes", "first_response_minutes"):
         if col in rd.leads.columns and rd.leads[col].notna().any():
-            show(plot_first_response(rd.leads, rd.arm, column=col))
+            show(plot_first_response(rd.leads, rd.arm, column=col, control=rd.control))
             return
     show("_The data have no first-response times (columns `first_call_minutes` or `first_response_minutes`)._")
