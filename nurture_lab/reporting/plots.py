@@ -6,7 +6,7 @@ Every function returns a matplotlib ``Figure`` and never shows identities.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -43,7 +43,8 @@ CHANNEL_COLORS = {
 }
 #: Colours that are not an arm's: a reference value (the simulator's truth, a nominal rate) is drawn
 #: in :data:`TRUTH` with :data:`TRUTH_STYLE`; a quantity of no arm (a mix, arrivals) in :data:`NEUTRAL`.
-TRUTH, TRUTH_STYLE, NEUTRAL, NEUTRAL_DARK = "#222222", "--", "#8a8f98", "#4a4d55"
+TRUTH, NEUTRAL, NEUTRAL_DARK = "#222222", "#8a8f98", "#4a4d55"
+TRUTH_STYLE: Final = "--"
 #: Kept for callers: the colours of a decision's legend (the marks themselves are in the arm's colour:
 #: filled when the effect survives the correction, hollow when it does not).
 SIGNIFICANT, NOT_SIGNIFICANT = NEUTRAL_DARK, NEUTRAL
@@ -395,8 +396,8 @@ def plot_peeking(
         ("naive", NEUTRAL, "fixed-sample test at every look"),
         ("sequential", NEUTRAL_DARK, "always-valid test (confidence sequence)"),
     ):
-        style = {"marker": "s", "linestyle": ":"} if name == "naive" else {"marker": "o", "linestyle": "-"}
-        ax.plot(looks["look"], looks[f"{name}_fpr"] * 100, color=color, label=text, **style)
+        marker, line = ("s", ":") if name == "naive" else ("o", "-")
+        ax.plot(looks["look"], looks[f"{name}_fpr"] * 100, color=color, label=text, marker=marker, linestyle=line)
         ax.fill_between(
             looks["look"], looks[f"{name}_ci_low"] * 100, looks[f"{name}_ci_high"] * 100, color=color, alpha=0.12
         )
