@@ -8,7 +8,7 @@ from typing import Any
 
 def add_parser(sub: Any) -> None:
     s = sub.add_parser("lint", help="cadence compliance findings; exit 1 on a violation")
-    s.add_argument("scenario", metavar="SCENARIO")
+    s.add_argument("scenario", metavar="SCENARIO", help="a scenario TOML file, or a bundled scenario's name")
     s.add_argument(
         "--format", choices=["text", "json"], default="text", help="text: one line per rule; json: every finding"
     )

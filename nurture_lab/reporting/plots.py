@@ -16,6 +16,7 @@ from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from ..stats.analysis import AnalysisResult
 from ..stats.survival import TimeToBookResult
+from .labels import metric_label
 
 __all__ = [
     "plot_arrivals",
@@ -84,7 +85,7 @@ def plot_effects(result: AnalysisResult, metric: str, title: str | None = None) 
     by = result.settings.get("by")
     binary = (r["metric_type"] == "binary").all()
     scale = 100.0 if binary else 1.0
-    names = [f"{label(a)}" + (f" · {g}" if by else "") for a, g in zip(r["arm"], r[by] if by else r["arm"])]
+    names = [f"{label(a)}" + (f" · {label(g)}" if by else "") for a, g in zip(r["arm"], r[by] if by else r["arm"])]
     fig, ax = plt.subplots(figsize=(7.5, 0.6 * len(r) + 1.6))
     y = np.arange(len(r))[::-1]
     palette = arm_colors(r["arm"], result.settings.get("control"))
@@ -111,7 +112,7 @@ def plot_effects(result: AnalysisResult, metric: str, title: str | None = None) 
         f"difference vs {label(result.settings['control'])} ({unit})\n"
         f"bars: {level:.3g}% intervals, adjusted for {result.settings.get('family_size', 1)} comparisons"
     )
-    ax.set_title(title or f"Effect on {label(metric)} by arm")
+    ax.set_title(title or f"Effect on {metric_label(metric)} by arm")
     from matplotlib.lines import Line2D
 
     handles = [
@@ -161,7 +162,8 @@ def plot_funnel(leads: pd.DataFrame, arm: str = "arm", title: str | None = None,
     ax.set_xticks(x, [n for _, n in stages])
     ax.set_ylabel("% of leads")
     ax.set_title(title or "Funnel by arm")
-    ax.legend(frameon=False, ncols=min(3, len(rates)), loc="upper right")
+    # under the chart, never over a bar
+    ax.legend(frameon=False, ncols=min(3, len(rates)), loc="upper center", bbox_to_anchor=(0.5, -0.12))
     ax.spines[["top", "right"]].set_visible(False)
     fig.tight_layout()
     return fig
@@ -319,7 +321,7 @@ def plot_truth_vs_estimate(
     ]
     ax.axvline(0, color="#333", linewidth=1)
     ax.set_yticks(y, [label(a) for a in r["arm"]])
-    ax.set_xlabel(f"difference in {label(metric)} vs control ({'percentage points' if binary else 'units'})")
+    ax.set_xlabel(f"difference in {metric_label(metric)} vs control ({'percentage points' if binary else 'units'})")
     level = 100 * (1 - float(result.settings["alpha"]))
     ax.set_title(f"Estimate ({level:.3g}% interval, unadjusted) beside the simulator's true effect")
     ax.legend(handles=handles, frameon=False, loc="best")

@@ -661,6 +661,10 @@ def _check_parameters(template: Path, parameters: Mapping[str, Any] | None, data
             f"Unknown report parameter(s) {', '.join(map(repr, unknown))}; the template {template.name} takes: "
             f"{', '.join(sorted(set(known) - fixed))}."
         )
+    if "currency" in extra:
+        from .content import check_currency
+
+        extra["currency"] = check_currency(extra["currency"])
     if data and not extra.get("control"):
         raise ParameterError(
             "Reports on real data need the control arm's label: parameters={'control': ...} (CLI: --control LABEL)."
@@ -695,7 +699,17 @@ def _headlines(
     """Each line's verdict (and leads per arm), and the result over all service lines first."""
     from .content import ReportData, detectable_text, planned_effect, staff_text
 
-    keys = ("arm", "control", "metric", "guardrail", "guardrail_margin", "alpha", "sequential", "staff_cost_per_hour")
+    keys = (
+        "arm",
+        "control",
+        "metric",
+        "guardrail",
+        "guardrail_margin",
+        "alpha",
+        "sequential",
+        "staff_cost_per_hour",
+        "currency",
+    )
     kw = {k: extra[k] for k in keys if k in extra}
     leads = pd.read_parquet(leads_path)
     truth = pd.read_csv(truth_path) if truth_path else None
@@ -723,6 +737,6 @@ def _headlines(
         rd = load_report_data(s, str(leads_path), str(truth_path) if truth_path else "", man, **kw)
         ra = analyse_report(rd)
         out[s] = headline(rd, ra, planned_effect(rd))  # the very verdict of the line's own page
-        sizes[s] = ", ".join(f"{n:,}" for n in ra.main.srm["counts"].values())
+        sizes[s] = ", ".join(f"{arm_label(a)} {n:,}" for a, n in ra.main.srm["counts"].items())  # arms named
     overall["sizes"] = sizes
     return out, overall
