@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
             out=args.out,
             jobs=args.jobs,
             parameters=params,
-            progress=sys.stderr.isatty(),
+            progress=None,  # a bar on a terminal, one summary line in a log
         )
     except ReportError as e:
         print(f"nurture-lab report: {e}", file=sys.stderr)

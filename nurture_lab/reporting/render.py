@@ -8,6 +8,7 @@ import math
 import multiprocessing
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -393,7 +394,7 @@ def render_reports(
     jobs: int | None = _parallel.DEFAULT_JOBS,
     parameters: Mapping[str, Any] | None = None,
     template: str | Path | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
     executor: Executor | None = None,
 ) -> ReportRun:
     """Render one HTML report per service line, and the index.
@@ -412,6 +413,9 @@ def render_reports(
         parameters: extra template parameters (``control``, ``metric``, ``guardrail``,
             ``guardrail_margin``, ``alpha``, ``arm``); unknown names are refused before anything runs.
         template: the report notebook (default: the one shipped with the package).
+        progress: ``True``: a progress bar of the report phase (tqdm); ``False``: silent; ``None``
+            (default): the bar on a terminal (stderr a TTY), else one summary line on stderr when the
+            report phase ends.
         executor: any ``concurrent.futures.Executor`` instead of the warm worker processes.
 
     Returns:
@@ -492,6 +496,8 @@ def render_reports(
             if warming is not None:
                 warming.join()
             owned, pool = pool, None  # from here map_tasks owns the pool and stops it, however it ends
+            bar = progress if progress is not None else sys.stderr.isatty()
+            t_reports = time.perf_counter()
             done = _parallel.map_tasks(
                 _safe_render,
                 jobs_list,
@@ -499,11 +505,13 @@ def render_reports(
                 jobs=1,
                 executor=executor,
                 pool=owned,
-                progress=progress,
+                progress=bar,
                 desc="reports",
                 unit="line",
             )
             results = {line: (err, sec) for line, err, sec in done}
+            if progress is None and not bar:
+                print(_phase_summary(results, time.perf_counter() - t_reports, workers), file=sys.stderr, flush=True)
             with warnings.catch_warnings():  # library warnings are not for the terminal
                 warnings.simplefilter("ignore")
                 headlines, overall = _headlines(lines, leads_path, truth_path, man, extra, results)
@@ -547,6 +555,18 @@ def render_reports(
             f"were written to {out_dir}."
         )
     return run
+
+
+def _phase_summary(results: Mapping[str, tuple[str | None, float]], seconds: float, workers: int) -> str:
+    """The report phase in one line, for a log (no terminal to draw a progress bar on)."""
+    ok = [s for s, (err, _) in results.items() if not err]
+    slowest = max(results.items(), key=lambda kv: kv[1][1], default=None)
+    failed = len(results) - len(ok)
+    return (
+        f"reports: {len(ok)} of {len(results)} line(s) rendered in {seconds:.1f} s on {workers} worker(s)"
+        + (f", {failed} failed" if failed else "")
+        + (f"; slowest {slowest[0]} {slowest[1][1]:.1f} s" if slowest else "")
+    )
 
 
 def auto_n_leads(
