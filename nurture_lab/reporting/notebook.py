@@ -50,12 +50,12 @@ def figure_bundle(fig: Any) -> dict[str, str]:
     import base64
     import io
 
-    def png(dpi: int, bbox: Any = "tight") -> str:
+    def png(dpi: int, bbox: Any) -> str:
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=dpi, bbox_inches=bbox)
         return base64.b64encode(buf.getvalue()).decode("ascii")
 
-    desktop = png(100)
+    desktop = png(100, "tight")
     w, h = fig.get_size_inches()
     box = phone_layout(fig)
     phone = png(PHONE_DPI, box.padded(0.1))  # the box just measured: no second layout pass
@@ -84,9 +84,7 @@ def phone_layout(fig: Any) -> Any:
     # fit the tight box (labels, legends) into the phone column, measuring without rendering a PNG
     renderer = fig.canvas.get_renderer()
     for _ in range(4):
-        _settle(fig, renderer)
-        box = fig.get_tightbbox(renderer)
-        px = box.width * 100  # CSS px: the phone image is shown at 100 px an inch
+        px = fig.get_tightbbox(renderer).width * 100  # CSS px: the phone image is shown at 100 px an inch
         if px <= PHONE_MAX_PX:
             break
         pw, ph = fig.get_size_inches()
@@ -94,10 +92,8 @@ def phone_layout(fig: Any) -> Any:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             fig.tight_layout()
-    else:
-        _settle(fig, renderer)
-        box = fig.get_tightbbox(renderer)
-    return box
+    _settle(fig, renderer)  # legends and bar labels placed once, at the final size
+    return fig.get_tightbbox(renderer)
 
 
 def _settle(fig: Any, renderer: Any) -> None:
