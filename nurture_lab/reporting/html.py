@@ -82,6 +82,8 @@ GLOSSARY = {
     "Time-to-book methods": "Kaplan-Meier curves, the log-rank test and the Cox model compare how fast "
     "arms book, counting leads that have not booked yet.",
     "Erlang C": "the standard formula for how many agents keep the wait for a call short.",
+    "Methods note terms": "z-test, Wald, Welch, delta method, log-ratio: the standard formulas behind the "
+    "p-values and intervals, named so that a statistician can check them.",
     "Seed": "the number that fixes a simulation's random draws: the same seed gives the same data and report.",
 }
 

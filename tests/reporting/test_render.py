@@ -533,6 +533,10 @@ JARGON = {
     "kaplan": "Time-to-book methods",
     "cox": "Time-to-book methods",
     "erlang": "Erlang C",
+    "holm": "Adjusted",
+    "wald": "Methods note terms",
+    "welch": "Methods note terms",
+    "delta method": "Methods note terms",
 }
 
 
