@@ -54,3 +54,31 @@ def test_no_identity_in_notebook_outputs(path: Path) -> None:
     names, _, _ = _identity_pool()
     found = [n for n in names[:500] if n in text]
     assert not found, found[:3]
+
+
+def _text_of(output: dict) -> str:
+    data = output.get("data", {})
+    return "".join(output.get("text", "")) + "".join(data.get("text/plain", "")) + "".join(data.get("text/html", ""))
+
+
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.stem != "report_template"], ids=lambda p: p.name)
+def test_golden_cells_are_hidden_and_results_are_tables_not_reprs(path: Path) -> None:
+    """Golden-check cells stay checked by nbval (their marker and stored output) but are hidden from the
+    reader; every other output is a table, a chart or prose: no raw dict, no 'nan', no 16-digit float."""
+    nb = json.loads(path.read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    golden = [c for c in code if "NBVAL_CHECK_OUTPUT" in "".join(c["source"])]
+    assert golden, "a notebook keeps at least one golden-checked cell"
+    for c in golden:
+        meta = c.get("metadata", {})
+        assert meta.get("jupyter", {}).get("source_hidden") is True, "golden cell hidden from the reader"
+        assert "golden" in meta.get("tags", [])
+        assert c.get("outputs"), "a golden cell keeps its stored output for nbval to compare"
+    for i, c in enumerate(code):
+        if c in golden:
+            continue
+        for out in c.get("outputs", []):
+            text = _text_of(out)
+            assert not re.search(r"\{'|^\{", text), (i, "a raw dict", text[:120])
+            assert not re.search(r"(?<![\w.])(nan|NaN)(?![\w.])", text), (i, "'nan' shown", text[:120])
+            assert not re.search(r"\d\.\d{7,}", text), (i, "an unrounded float", text[:120])

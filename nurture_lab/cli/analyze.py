@@ -23,9 +23,24 @@ def add_parser(sub: Any) -> None:
     )
     a.add_argument("--by", default=None, help="segment column: the same table per group")
     a.add_argument("--covariate", action="append", default=[], help="pre-treatment covariate (Lin's estimator)")
-    a.add_argument("--ci-method", choices=list(CI_METHODS), default="wald")
-    a.add_argument("--correction", choices=list(CORRECTIONS), default="holm")
-    a.add_argument("--alpha", type=prob, default=0.05)
+    a.add_argument(
+        "--ci-method",
+        choices=list(CI_METHODS),
+        default="wald",
+        help="how the confidence interval of a rate difference is computed (default: %(default)s)",
+    )
+    a.add_argument(
+        "--correction",
+        choices=list(CORRECTIONS),
+        default="holm",
+        help="adjustment of p-values for testing several arms and metrics at once (default: %(default)s)",
+    )
+    a.add_argument(
+        "--alpha",
+        type=prob,
+        default=0.05,
+        help="significance level: the accepted chance of a false positive (default: %(default)s)",
+    )
     a.add_argument("--allocation", default=None, help="planned shares for the SRM check: ARM=SHARE,ARM=SHARE")
     a.add_argument("--binary", action="append", default=[], metavar="COL", help="declare a metric binary (0/1)")
     a.add_argument("--numeric", action="append", default=[], metavar="COL", help="declare a metric numeric")
@@ -34,7 +49,12 @@ def add_parser(sub: Any) -> None:
         action="store_true",
         help="always-valid p-values and confidence sequences (monitoring a running test)",
     )
-    a.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    a.add_argument(
+        "--format",
+        choices=["table", "json", "csv"],
+        default="table",
+        help="table: readable text; json or csv: every column, for other tools (default: %(default)s)",
+    )
     a.add_argument(
         "--mapping",
         type=Path,

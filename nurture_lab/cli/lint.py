@@ -10,7 +10,7 @@ from ._args import n_leads_arg
 
 def add_parser(sub: Any) -> None:
     s = sub.add_parser("lint", help="cadence compliance findings; exit 1 on a violation")
-    s.add_argument("scenario", metavar="SCENARIO")
+    s.add_argument("scenario", metavar="SCENARIO", help="a scenario TOML file, or a bundled scenario's name")
     s.add_argument(
         "--format", choices=["text", "json"], default="text", help="text: one line per rule; json: every finding"
     )

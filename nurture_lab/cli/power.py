@@ -29,13 +29,25 @@ def add_parser(sub: Any) -> None:
         "--test", choices=["wald", "score"], default="wald", help="the analysis' test (wald: the default analysis)"
     )
     p.add_argument("--n", type=int_at_least(2), help="units per arm (analytic): gives the minimum detectable effect")
-    p.add_argument("--alpha", type=prob, default=0.05)
-    p.add_argument("--power", type=prob, default=0.8)
+    p.add_argument(
+        "--alpha", type=prob, default=0.05, help="significance level of the planned test (default: %(default)s)"
+    )
+    p.add_argument(
+        "--power",
+        type=prob,
+        default=0.8,
+        help="chance of detecting the effect when it is there (default: %(default)s)",
+    )
     p.add_argument("--ratio", type=number, default=1.0, help="control units per arm unit")
     p.add_argument("--n-leads", default="2000,4000,8000", help="simulation: comma-separated total leads")
     p.add_argument("--replications", type=int_at_least(2), default=200, help="simulation: experiments per size")
     p.add_argument("--metric", default="booked_30d", help="simulation: the metric")
-    p.add_argument("--seed", type=int_at_least(0), default=0)
+    p.add_argument(
+        "--seed",
+        type=int_at_least(0),
+        default=0,
+        help="simulation: random seed of the experiments (default: %(default)s)",
+    )
     p.add_argument(
         "--jobs", type=int_at_least(1), default=None, help="simulation: worker processes (default: every core)"
     )

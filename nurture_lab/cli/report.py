@@ -13,7 +13,13 @@ from ._args import MAX_LEADS, int_at_least, writable_dir
 
 
 def add_parser(sub: Any) -> None:
-    r = sub.add_parser("report", help="one HTML report per service line, plus an index")
+    r = sub.add_parser(
+        "report",
+        help="one HTML report per service line, plus an index",
+        description="One HTML report per service line, plus an index.",
+        epilog=_params_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     r.add_argument(
         "--scenario", default=None, help="scenario file or bundled name to simulate (default: speed_to_lead)"
     )
@@ -29,23 +35,50 @@ def add_parser(sub: Any) -> None:
     add_import_options(r)
     r.add_argument("--control", default=None, help="control arm label (required with --data)")
     r.add_argument("--arm", default=None, help="arm column (default: arm)")
-    r.add_argument("--seed", type=int_at_least(0), default=7)
+    r.add_argument(
+        "--seed",
+        type=int_at_least(0),
+        default=7,
+        help="simulation seed: the same seed gives the same reports (default: %(default)s)",
+    )
     r.add_argument(
         "--n-leads",
         type=_leads,
         default=20_000,
         help="simulated leads, or 'auto': enough for the overall result to detect the scenario's true effect",
     )
-    r.add_argument("--out", type=Path, default=Path("reports"))
+    r.add_argument("--out", type=Path, default=Path("reports"), help="output folder (default: %(default)s)")
     r.add_argument("--jobs", type=int_at_least(1), default=None, help="worker processes (default: every core)")
     r.add_argument(
         "--param",
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="a report template parameter (metric, guardrail, guardrail_margin, alpha)",
+        help="a report parameter (repeat for several); the parameters are listed below",
     )
     r.set_defaults(func=run)
+
+
+#: The report parameters ``--param NAME=VALUE`` sets, with their help (the template's own comments;
+#: a test keeps the two in step). ``arm`` and ``control`` have options of their own.
+REPORT_PARAMETERS = {
+    "metric": "primary metric, a 0/1 outcome column (default: booked_30d, bookings within 30 days)",
+    "guardrail": "guardrail metric, lower is better (default: opted_out)",
+    "guardrail_margin": "non-inferiority margin of the guardrail, absolute: 0.01 is 1 point (default: 0.01)",
+    "alpha": "significance level (default: 0.05)",
+    "sequential": "True: always-valid p-values and intervals, for a test still running (default: False)",
+    "staff_cost_per_hour": "staff cost per hour, for the staff cost per booking (default: 0, not shown)",
+    "currency": "currency of staff_cost_per_hour, an ISO 4217 code: USD, EUR, GBP, ... (default: USD)",
+}
+
+
+def _params_epilog() -> str:
+    width = max(map(len, REPORT_PARAMETERS)) + 2
+    rows = "\n".join(f"  {k.ljust(width)}{v}" for k, v in REPORT_PARAMETERS.items())
+    return (
+        "report parameters (--param NAME=VALUE):\n" + rows + "\n\n"
+        "example: nurture-lab report --service-line orthopedics --param staff_cost_per_hour=32 --param currency=EUR"
+    )
 
 
 def _leads(text: str) -> int | str:
@@ -88,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
             out=args.out,
             jobs=args.jobs,
             parameters=params,
-            progress=sys.stderr.isatty(),
+            progress=None,  # a bar on a terminal, one summary line in a log
         )
     except ReportError as e:
         print(f"nurture-lab report: {e}", file=sys.stderr)

@@ -13,8 +13,13 @@ from ._args import n_leads_arg, nonneg_int, pos_int, writable_dir
 def add_parser(sub: Any) -> None:
     s = sub.add_parser("simulate", help="simulate a scenario and write its files")
     s.add_argument("scenario", metavar="SCENARIO", help="a scenario TOML file, or a bundled scenario's name")
-    s.add_argument("--seed", type=nonneg_int, default=0)
-    s.add_argument("--n-leads", type=n_leads_arg, default=20_000)
+    s.add_argument(
+        "--seed",
+        type=nonneg_int,
+        default=0,
+        help="random seed: the same seed gives the same data (default: %(default)s)",
+    )
+    s.add_argument("--n-leads", type=n_leads_arg, default=20_000, help="leads to simulate (default: %(default)s)")
     s.add_argument("--out", required=True, type=Path, help="output folder")
     s.add_argument("--jobs", type=pos_int, default=None, help="worker processes (default: every core; same results)")
     s.add_argument(

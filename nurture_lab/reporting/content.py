@@ -26,6 +26,8 @@ __all__ = [
     "ReportData",
     "analyse_report",
     "data_quality_text",
+    "family_metrics",
+    "family_size",
     "guardrail_table",
     "headline",
     "key_numbers",
@@ -36,6 +38,20 @@ __all__ = [
 
 
 REPORT_METRICS = ("booked_30d", "contacted", "attended", "opted_out")
+
+
+def family_metrics(metric: str, guardrail: str = "opted_out", columns: Any = None) -> list[str]:
+    """The metrics of a report's correction family: the primary metric first, then the other
+    :data:`REPORT_METRICS`, never the guardrail (it has its own non-inferiority test). ``columns``:
+    keep only the metrics the data have."""
+    wanted = [m for m in dict.fromkeys([metric, *REPORT_METRICS]) if m != guardrail]
+    return wanted if columns is None else [m for m in wanted if m in set(columns)]
+
+
+def family_size(n_arms: int, metric: str, guardrail: str = "opted_out", columns: Any = None) -> int:
+    """How many comparisons a report's correction family holds: every non-control arm against the
+    control, on each of :func:`family_metrics` (before any metric the data leave constant is dropped)."""
+    return max(n_arms - 1, 0) * len(family_metrics(metric, guardrail, columns))
 
 
 @dataclass
@@ -53,11 +69,13 @@ class ReportData:
     alpha: float = 0.05
     provenance: dict[str, Any] = field(default_factory=dict)
     sequential: bool = False
-    #: staff cost per hour (any currency), for the cost per booking; 0: not shown
+    #: staff cost per hour (in ``currency``), for the cost per booking; 0: not shown
     staff_cost_per_hour: float = 0.0
     #: the simulator's truth at full rollout (every lead on one arm with the same staff); ``truth``
     #: holds the experiment setting. Split from a truth table with a ``setting`` column.
     truth_rollout: pd.DataFrame | None = None
+    #: ISO 4217 code of ``staff_cost_per_hour``: money is shown in it ("$17.58")
+    currency: str = "USD"
 
     def __post_init__(self) -> None:
         from ..simulation.engine import truth_in
@@ -96,6 +114,7 @@ def load_report_data(
     alpha: float = 0.05,
     sequential: bool = False,
     staff_cost_per_hour: float = 0.0,
+    currency: str = "USD",
 ) -> ReportData:
     """Load the prepared data of one service line (see :func:`prepare_data`)."""
     leads = pd.read_parquet(leads_path)
@@ -126,13 +145,14 @@ def load_report_data(
         man,
         sequential,
         float(staff_cost_per_hour),
+        currency=str(currency),
     )
 
 
 def analyse_report(rd: ReportData) -> ReportAnalysis:
     """Every number of a report, from :func:`nurture_lab.analyze` and friends (one correction family)."""
     df = rd.leads
-    wanted = [m for m in dict.fromkeys([rd.metric, *REPORT_METRICS]) if m in df.columns and m != rd.guardrail]
+    wanted = family_metrics(rd.metric, rd.guardrail, df.columns)
     notes = [_constant_note(df, m) for m in [*wanted, rd.guardrail] if m in df.columns and _is_constant(df[m])]
     metrics = [m for m in wanted if not _is_constant(df[m]) or m == rd.metric]
     while True:  # a secondary metric with no variance between two arms is said, not fatal
@@ -358,6 +378,7 @@ def business_terms(rd: ReportData, ra: ReportAnalysis) -> tuple[str, pd.DataFram
     r = ra.main.results
     r = r[r["metric"] == rd.metric].set_index("arm")
     per_month = len(df) / days * 30.4
+    binary = bool((r["metric_type"] == "binary").all())
     arms = [rd.control, *[a for a in r.index if a != rd.control]]
     staff = None
     if {"staff_minutes", "booked"} <= set(df.columns) and df["booked"].astype(bool).groupby(df[rd.arm]).sum().min() > 0:
@@ -377,9 +398,11 @@ def business_terms(rd: ReportData, ra: ReportAnalysis) -> tuple[str, pd.DataFram
     for a in arms:
         is_ctrl = a == rd.control
         rate = float(r["control_value"].iloc[0]) if is_ctrl else float(r.loc[a, "arm_value"])
+        n = int(r["n_control"].iloc[0]) if is_ctrl else int(r.loc[a, "n_arm"])
         row: dict[str, Any] = {
             "Arm": arm_label(a),
-            f"{metric_label(rd.metric).capitalize()} per 1,000 leads": f"{rate * 1000:,.0f}",
+            f"{metric_label(rd.metric).capitalize()} per 1,000 leads": f"{rate * 1000:,.0f}"
+            + (f"\n{round(rate * n):,} / {n:,}" if binary else ""),
         }
         row["Relative lift"] = ""
         if is_ctrl:
@@ -394,7 +417,7 @@ def business_terms(rd: ReportData, ra: ReportAnalysis) -> tuple[str, pd.DataFram
             v = float(staff["control_value"].iloc[0]) if is_ctrl else float(staff.loc[a, "arm_value"])
             row["Staff minutes per booking"] = f"{v:,.1f}"
             if rd.staff_cost_per_hour > 0:
-                row["Staff cost per booking"] = f"{v / 60 * rd.staff_cost_per_hour:,.2f}"
+                row["Staff cost per booking"] = money(v / 60 * rd.staff_cost_per_hour, rd.currency)
         if "staff_minutes" in df.columns:
             # the staff a rollout needs: every lead of a week on this arm, at its staff minutes per lead
             per_lead = float(df.loc[df[rd.arm].astype(str) == a, "staff_minutes"].mean())
@@ -445,6 +468,31 @@ def staff_text(rd: ReportData, ra: ReportAnalysis) -> str:
     )
 
 
+def money(amount: float, currency: str = "USD") -> str:
+    """An amount as money in ``currency`` (ISO 4217), as an English-language reader writes it: $17.58,
+    €17.58, CHF 17.58 (Babel's formats)."""
+    from babel.numbers import format_currency
+
+    if not math.isfinite(amount):
+        return "–"
+    return str(format_currency(amount, currency.upper(), locale="en_US"))
+
+
+def check_currency(currency: str) -> str:
+    """The currency code, upper-cased; a ParameterError when it is no ISO 4217 code Babel knows."""
+    from babel.numbers import list_currencies
+
+    from ..errors import ParameterError
+
+    code = str(currency).strip().upper()
+    if code not in list_currencies():
+        raise ParameterError(
+            f"Unknown report parameter value currency={currency!r}: expected an ISO 4217 currency code "
+            "such as USD, EUR or GBP."
+        )
+    return code
+
+
 def _duration(minutes: float) -> str:
     """Minutes as a person says them: 4 min, 2.5 h, 1.2 days."""
     if not math.isfinite(minutes):
@@ -456,16 +504,26 @@ def _duration(minutes: float) -> str:
     return f"{minutes / 1440:.1f} days"
 
 
+def rate_with_counts(value: float, n: int, binary: bool, digits: int = 1) -> str:
+    """A rate with its raw counts on the line under it ("27.8%" over "76 / 273"), as a results page
+    shows numerator and denominator; a mean of a numeric metric, with its leads."""
+    if not math.isfinite(value):
+        return "–"
+    if binary:
+        return f"{value * 100:.{digits}f}%\n{round(value * n):,} / {int(n):,}"
+    return f"{value:.2f}\nn = {int(n):,}"
+
+
 def key_numbers(ra: ReportAnalysis) -> pd.DataFrame:
-    """The key numbers table: per metric and arm, value, difference with CI, adjusted p."""
+    """The key numbers table: per metric and arm, value (with its counts), difference with CI, adjusted p."""
     r = ra.main.results
     binary = r["metric_type"] == "binary"
     out = pd.DataFrame(
         {
-            "Metric": r["metric"].map(metric_label),
+            "Metric": r["metric"].map(metric_label).str.capitalize(),
             "Arm": r["arm"].map(arm_label),
-            "Control": [f"{v * 100:.1f}%" if b else f"{v:.2f}" for v, b in zip(r["control_value"], binary)],
-            "Arm value": [f"{v * 100:.1f}%" if b else f"{v:.2f}" for v, b in zip(r["arm_value"], binary)],
+            "Control": [rate_with_counts(v, n, b) for v, n, b in zip(r["control_value"], r["n_control"], binary)],
+            "Arm value": [rate_with_counts(v, n, b) for v, n, b in zip(r["arm_value"], r["n_arm"], binary)],
             "Difference": [f"{d * 100:+.1f} pts" if b else f"{d:+.2f}" for d, b in zip(r["diff"], binary)],
             f"{_level(ra.main)} CI": [
                 f"{lo * 100:+.1f} to {hi * 100:+.1f}" if b else f"{lo:+.2f} to {hi:+.2f}"
@@ -476,7 +534,6 @@ def key_numbers(ra: ReportAnalysis) -> pd.DataFrame:
                 f"{lo * 100:+.1f} to {hi * 100:+.1f}" if b else f"{lo:+.2f} to {hi:+.2f}"
                 for lo, hi, b in zip(r["adj_ci_low"], r["adj_ci_high"], binary)
             ],
-            "Leads (arm / control)": [f"{a:,} / {c:,}" for a, c in zip(r["n_arm"], r["n_control"])],
         }
     )
     return out
@@ -497,12 +554,15 @@ def guardrail_table(ra: ReportAnalysis) -> pd.DataFrame:
     if ra.guardrail is None:
         return pd.DataFrame({"Guardrail": ra.notes or ["No guardrail metric in the data."]})
     g = ra.guardrail.results
+    m = ra.main.results  # the same leads: each arm's and the control's count of leads
+    n_arm = g["arm"].map(m.groupby("arm")["n_arm"].first())
+    n_ctrl = int(m["n_control"].iloc[0])
     return pd.DataFrame(
         {
-            "Guardrail": g["metric"].map(metric_label),
+            "Guardrail": g["metric"].map(metric_label).str.capitalize(),
             "Arm": g["arm"].map(arm_label),
-            "Control": (g["control_value"] * 100).map("{:.2f}%".format),
-            "Arm value": (g["arm_value"] * 100).map("{:.2f}%".format),
+            "Control": [rate_with_counts(v, n_ctrl, True, 2) for v in g["control_value"]],
+            "Arm value": [rate_with_counts(v, n, True, 2) for v, n in zip(g["arm_value"], n_arm)],
             "Change (90% CI)": [
                 f"{d * 100:+.2f} ({lo * 100:+.2f} to {hi * 100:+.2f}) pts"
                 for d, lo, hi in zip(g["diff"], g["diff_ci_low"], g["diff_ci_high"])
@@ -535,9 +595,6 @@ def segment_table(ra: ReportAnalysis, column: str) -> pd.DataFrame:
     def cell(text: str, i: int) -> str:
         return "–" if small[i] else text
 
-    def value(v: float, b: bool) -> str:
-        return f"{v * 100:.1f}%" if b else f"{v:.2f}"
-
     def diff(d: float, lo: float, hi: float, b: bool) -> str:
         if not math.isfinite(d):
             return "–"
@@ -548,9 +605,8 @@ def segment_table(ra: ReportAnalysis, column: str) -> pd.DataFrame:
         {
             column.replace("_", " ").title(): res[column].map(arm_label),
             "Arm": res["arm"].map(arm_label),
-            "Leads (arm / control)": [f"{a:,} / {c:,}" for a, c in zip(res["n_arm"], res["n_control"])],
-            "Control": [value(v, b) for v, b in zip(res["control_value"], binary)],
-            "Arm value": [value(v, b) for v, b in zip(res["arm_value"], binary)],
+            "Control": [rate_with_counts(v, n, b) for v, n, b in zip(res["control_value"], res["n_control"], binary)],
+            "Arm value": [rate_with_counts(v, n, b) for v, n, b in zip(res["arm_value"], res["n_arm"], binary)],
             f"Difference ({_level(ra.segments[column])} CI)": [
                 cell(diff(d, lo, hi, b), i)
                 for i, (d, lo, hi, b) in enumerate(zip(res["diff"], res["diff_ci_low"], res["diff_ci_high"], binary))

@@ -13,7 +13,7 @@ from .._version import __version__
 from ..io import atomic
 from .labels import arm_label, slug
 
-__all__ = ["PAGE", "export_html", "page", "write_index"]
+__all__ = ["GLOSSARY", "PAGE", "export_html", "glossary_html", "page", "write_index"]
 
 
 PAGE = """<!DOCTYPE html>
@@ -23,13 +23,16 @@ PAGE = """<!DOCTYPE html>
 <title>{title}</title>
 <style>
 body {{ font: 15px/1.5 -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; color: #1d1d1f;
-       max-width: 920px; margin: 0 auto; padding: 1.2rem; }}
+       max-width: 1120px; margin: 0 auto; padding: 1.2rem; }}
 h1 {{ font-size: 1.6rem; margin-bottom: .2rem; }} h2 {{ font-size: 1.2rem; margin-top: 2rem;
        border-bottom: 1px solid #ddd; padding-bottom: .2rem; }}
 img {{ max-width: 100%; height: auto; }}
 table {{ border-collapse: collapse; font-size: .85rem; margin: .5rem 0; display: block; overflow-x: auto; }}
-th, td {{ border-bottom: 1px solid #e3e3e3; padding: .3rem .6rem; text-align: left; white-space: nowrap; }}
-th {{ background: #f4f6f8; }}
+th, td {{ border-bottom: 1px solid #e3e3e3; padding: .3rem .5rem; text-align: left; white-space: nowrap; }}
+th {{ background: #f4f6f8; white-space: normal; vertical-align: bottom; min-width: 3.5em; }}
+nav.back {{ font-size: .9rem; }}
+dl.glossary {{ font-size: .85rem; color: #333; }} dl.glossary dt {{ font-weight: 600; float: left; clear: left;
+  margin-right: .4rem; }} dl.glossary dd {{ margin: 0 0 .25rem 0; }}
 .meta {{ color: #555; font-size: .85rem; }}
 blockquote {{ background: #f3f7fb; border-left: 4px solid #1f5a96; padding: .6rem 1rem; margin: .5rem 0;
   font-size: 1.05rem; }}
@@ -50,9 +53,45 @@ pre {{ white-space: pre-wrap; }}
 </style></head>
 <body>
 {body}
+{glossary}
 <p class="meta">Generated {generated} by nurture_lab {version}. {params}</p>
 </body></html>
 """
+
+
+#: The words a page may use that a reader may not know, explained once at the foot of every page.
+GLOSSARY = {
+    "Points": "percentage points, the difference between two rates: 20% to 22% is +2 points (a relative lift of +10%).",
+    "Interval (CI)": "the range of effects the data are consistent with; a 95% interval holds the actual "
+    "effect in 95 of 100 such tests.",
+    "p-value": "how surprising the difference would be if the arms truly did equally well; small means "
+    "unlikely to be chance.",
+    "Alpha": "the chance, set before the test, of calling a difference real when there is none (0.05: 5%).",
+    "Adjusted": "p-values and intervals widened because several arms and metrics are compared at once "
+    "(Holm's method), so the chance of any false call stays at alpha; the verdict reads these.",
+    "Guardrail": "a metric that must not get worse (opt-outs), checked beside the goal.",
+    "Non-inferiority": "the guardrail's test: passed when the top of its 90% interval stays below the "
+    "margin, the largest rise we accept.",
+    "Pooled": "each service line's estimate pulled toward the overall result, the more the fewer leads "
+    "the line has: steadier than the line alone.",
+    "Power": "the chance a test detects an effect of a given size when it is there (80% is usual).",
+    "Follow-up": "the days after each inquiry the data cover; a metric 'within the follow-up' counts "
+    "everything in that time, a metric 'within 30 days' only the first 30.",
+    "Sample ratio check": "a chi-square test of whether the arms' sizes match the planned split; a "
+    "mismatch means the assignment may be broken.",
+    "Time-to-book methods": "Kaplan-Meier curves, the log-rank test and the Cox model compare how fast "
+    "arms book, counting leads that have not booked yet.",
+    "Erlang C": "the standard formula for how many agents keep the wait for a call short.",
+    "Methods note terms": "z-test, Wald, Welch, delta method, log-ratio: the standard formulas behind the "
+    "p-values and intervals, named so that a statistician can check them.",
+    "Seed": "the number that fixes a simulation's random draws: the same seed gives the same data and report.",
+}
+
+
+def glossary_html() -> str:
+    """The glossary, as the foot of a page."""
+    items = "".join(f"<dt>{html.escape(k)}:</dt><dd>{html.escape(v)}</dd>" for k, v in GLOSSARY.items())
+    return f"<h2 id='glossary'>Glossary</h2><dl class='glossary'>{items}</dl>"
 
 
 def page(title: str, body: str, params: Mapping[str, Any]) -> str:
@@ -60,6 +99,7 @@ def page(title: str, body: str, params: Mapping[str, Any]) -> str:
     return PAGE.format(
         title=html.escape(title),
         body=body,
+        glossary=glossary_html(),
         version=__version__,
         generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         params=f"Parameters: {shown}." if shown else "",
@@ -85,7 +125,8 @@ def export_html(nb: Any, title: str, params: Mapping[str, Any]) -> str:
         exclude_anchor_links=True,
     )
     body, _ = exporter.from_notebook_node(nb)
-    return page(title, label_cells(body), params)
+    back = "<nav class='back'><a href='index.html'>&larr; All service lines (index)</a></nav>"
+    return page(title, back + label_cells(body), params)
 
 
 def label_cells(body: str) -> str:

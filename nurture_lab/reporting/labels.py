@@ -7,15 +7,17 @@ import re
 __all__ = ["METRIC_LABELS", "arm_label", "metric_label", "slug", "text_label"]
 
 
+#: Every label names its window: a booking within 30 days and a kept appointment by the end of the
+#: follow-up (the days after each inquiry the data cover) are different windows, and say so.
 METRIC_LABELS = {
-    "booked_30d": "30-day bookings",
-    "booked_7d": "7-day bookings",
-    "booked": "bookings",
-    "contacted": "contact rate",
-    "qualified": "qualification rate",
-    "attended": "kept appointments",
-    "opted_out": "opt-outs",
-    "lost": "leads lost to a competitor",
+    "booked_30d": "bookings within 30 days",
+    "booked_7d": "bookings within 7 days",
+    "booked": "bookings within the follow-up",
+    "contacted": "leads reached within the follow-up",
+    "qualified": "leads qualified within the follow-up",
+    "attended": "kept appointments within the follow-up",
+    "opted_out": "opt-outs within the follow-up",
+    "lost": "leads lost to a competitor within the follow-up",
     "staff_minutes": "staff minutes per lead",
 }
 

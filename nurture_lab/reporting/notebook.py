@@ -22,7 +22,9 @@ def show(obj: Any) -> None:
     if isinstance(obj, str):
         display(Markdown(obj))
     elif isinstance(obj, pd.DataFrame):
-        display(HTML(obj.to_html(index=False, border=0, classes="nl-table", escape=True)))
+        # a cell's second line (raw counts under a rate) as a line break: pandas writes a newline as "\\n"
+        table = obj.to_html(index=False, border=0, classes="nl-table", escape=True).replace("\\n", "<br>")
+        display(HTML(table))
     else:
         display(figure_bundle(obj), raw=True)
         plt.close(obj)
@@ -47,34 +49,15 @@ def figure_bundle(fig: Any) -> dict[str, str]:
     """
     import base64
     import io
-    import warnings
 
-    def png(dpi: int, bbox: Any = "tight") -> str:
+    def png(dpi: int, bbox: Any) -> str:
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=dpi, bbox_inches=bbox)
         return base64.b64encode(buf.getvalue()).decode("ascii")
 
-    desktop = png(100)
+    desktop = png(100, "tight")
     w, h = fig.get_size_inches()
-    _phone_layout(fig)
-    fig.set_size_inches(PHONE_WIDTH_IN, max(h * 0.85, 2.4))
-    with warnings.catch_warnings():  # a layout that cannot shrink further keeps its own
-        warnings.simplefilter("ignore")
-        fig.tight_layout()
-    # fit the tight box (labels, legends) into the phone column, measuring without rendering a PNG
-    renderer = fig.canvas.get_renderer()
-    for _ in range(4):
-        box = fig.get_tightbbox(renderer)
-        px = box.width * 100  # CSS px: the phone image is shown at 100 px an inch
-        if px <= PHONE_MAX_PX:
-            break
-        pw, ph = fig.get_size_inches()
-        fig.set_size_inches(max(pw - (px - PHONE_MAX_PX) / 100 - 0.05, 1.5), ph)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            fig.tight_layout()
-    else:
-        box = fig.get_tightbbox(renderer)
+    box = phone_layout(fig)
     phone = png(PHONE_DPI, box.padded(0.1))  # the box just measured: no second layout pass
     fig.set_size_inches(w, h)
     alt = (fig.axes[0].get_title() if fig.axes else "") or "chart"
@@ -85,6 +68,121 @@ def figure_bundle(fig: Any) -> dict[str, str]:
         "</picture>"
     )
     return {"image/png": desktop, "text/html": html, "text/plain": f"<figure: {alt}>"}
+
+
+def phone_layout(fig: Any) -> Any:
+    """Lay ``fig`` out for a phone column (in place) and return the box (inches) its PNG must cover:
+    text at least 9 pt, legends under everything else, bar labels turned when they would touch."""
+    import warnings
+
+    _phone_layout(fig)
+    _, h = fig.get_size_inches()
+    fig.set_size_inches(PHONE_WIDTH_IN, max(h * 0.85, 2.4))
+    with warnings.catch_warnings():  # a layout that cannot shrink further keeps its own
+        warnings.simplefilter("ignore")
+        fig.tight_layout()
+    # fit the tight box (labels, legends) into the phone column, measuring without rendering a PNG
+    renderer = fig.canvas.get_renderer()
+    for _ in range(4):
+        px = fig.get_tightbbox(renderer).width * 100  # CSS px: the phone image is shown at 100 px an inch
+        if px <= PHONE_MAX_PX:
+            break
+        pw, ph = fig.get_size_inches()
+        fig.set_size_inches(max(pw - (px - PHONE_MAX_PX) / 100 - 0.05, 1.5), ph)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fig.tight_layout()
+    _settle(fig, renderer)  # legends and bar labels placed once, at the final size
+    return fig.get_tightbbox(renderer)
+
+
+def _settle(fig: Any, renderer: Any) -> None:
+    """Measured, not guessed: each legend just under its axes' lowest text (tick labels, axis label),
+    the figure's legends under every axes; bar labels turned upright when two would touch."""
+    from matplotlib.transforms import Bbox
+
+    for ax in fig.axes:
+        _turn_bar_labels(ax, renderer)
+    lowest = []
+    for ax in fig.axes:
+        leg = ax.get_legend()
+        if leg is not None:
+            leg.set_in_layout(False)  # the axes' own extent: ticks, labels, title, not the legend
+        bottom = ax.get_tightbbox(renderer).y0
+        if leg is not None:
+            leg.set_in_layout(True)
+            y = ax.transAxes.inverted().transform((0, bottom - 6))[1]  # 6 px under the lowest text
+            leg.set_bbox_to_anchor(Bbox.from_bounds(0.0, y, 0, 0), transform=ax.transAxes)
+            leg.set_loc("upper left")
+            bottom = leg.get_window_extent(renderer).y0
+        lowest.append(bottom)
+    for leg in fig.legends:
+        y = fig.transFigure.inverted().transform((0, min(lowest, default=0) - 6))[1]
+        leg.set_bbox_to_anchor(Bbox.from_bounds(0.0, y, 0, 0), transform=fig.transFigure)
+        leg.set_loc("upper left")
+
+
+def _shown(t: Any) -> bool:
+    return bool(t.get_visible() and t.get_text())
+
+
+def _turn_bar_labels(ax: Any, renderer: Any) -> None:
+    """Bar labels (``bar_label``) that touch a neighbour are turned upright, so "41" "42" "44" never
+    read as "414244"."""
+    labels = [t for t in ax.texts if _shown(t) and t.get_rotation() == 0]
+    boxes = [t.get_window_extent(renderer) for t in labels]
+    if any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1 :]) or _too_close(boxes):
+        for t in labels:
+            t.set_rotation(90)
+            t.set_verticalalignment("bottom")
+
+
+def _too_close(boxes: list[Any], gap: float = 2.0) -> bool:
+    """Two labels on one line with less than ``gap`` px between them (they read as one number)."""
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1 :]:
+            if a.y0 < b.y1 and b.y0 < a.y1 and (b.x0 - a.x1 < gap and a.x0 - b.x1 < gap):
+                return True
+    return False
+
+
+def _drawn_ticklabels(axis: Any) -> list[Any]:
+    """The tick labels an axis draws: those of ticks inside its view (matplotlib keeps one beyond)."""
+    lo, hi = sorted(axis.get_view_interval())
+    span = (hi - lo) * 1e-9
+    return [t.label1 for t in axis.get_major_ticks() if _shown(t.label1) and lo - span <= t.get_loc() <= hi + span]
+
+
+def text_overlaps(fig: Any) -> list[tuple[str, str]]:
+    """The pairs of a figure's texts whose drawn boxes touch: title, axis labels, tick labels,
+    legends and labels on the chart (tick labels of one axis are not compared with each other). Empty
+    for a clean layout."""
+    fig.canvas.draw()  # texts take their places (axis labels beside their tick labels) when drawn
+    renderer = fig.canvas.get_renderer()
+    items: list[tuple[str, str, Any]] = []  # (group, text, box)
+    for i, ax in enumerate(fig.axes):
+        for name, t in (("title", ax.title), ("xlabel", ax.xaxis.label), ("ylabel", ax.yaxis.label)):
+            if _shown(t):
+                items.append((f"{name}{i}", t.get_text(), t.get_window_extent(renderer)))
+        for axis in ("x", "y"):
+            for t in _drawn_ticklabels(ax.xaxis if axis == "x" else ax.yaxis):
+                items.append((f"{axis}ticks{i}", t.get_text(), t.get_window_extent(renderer)))
+        for j, t in enumerate(ax.texts):
+            if _shown(t):
+                items.append((f"text{i}.{j}", t.get_text(), t.get_window_extent(renderer)))
+        if ax.get_legend() is not None:
+            items.append((f"legend{i}", "legend", ax.get_legend().get_window_extent(renderer)))
+    for k, leg in enumerate(fig.legends):
+        items.append((f"figlegend{k}", "legend", leg.get_window_extent(renderer)))
+    out = []
+    for i, (ga, ta, a) in enumerate(items):
+        for gb, tb, b in items[i + 1 :]:
+            if ga != gb and a.overlaps(b):
+                out.append((ta, tb))
+    bar_labels = [b for g, _, b in items if g.startswith("text")]
+    if _too_close(bar_labels):
+        out.append(("bar labels", "too close to read apart"))
+    return out
 
 
 def _phone_layout(fig: Any) -> None:
@@ -104,8 +202,16 @@ def _phone_layout(fig: Any) -> None:
                 t.set_horizontalalignment("right")
             below = max(below, 0.3)
         title = ax.get_title()
-        if len(title) > 40:
-            ax.set_title(textwrap.fill(title, 40))
+        # a title of the larger font wraps sooner than the 9-pt labels; padded clear of the top tick label
+        ax.set_title(textwrap.fill(title, 32) if len(title) > 32 else title, pad=10)
+        yticks = [t.get_text() for t in ax.get_yticklabels()]
+        if any(len(t) > 18 for t in yticks):  # long category names take two lines, not half the width
+            ax.set_yticks(
+                ax.get_yticks(), [textwrap.fill(t.replace(" · ", "\n"), 18, replace_whitespace=False) for t in yticks]
+            )
+        yl = ax.get_ylabel()
+        if len(yl) > 22:  # a long label on a short phone axis would run past it into the tick labels below
+            ax.set_ylabel(textwrap.fill(yl, 22))
         xl = ax.get_xlabel()
         if xl:
             wrapped = "\n".join(textwrap.fill(part, 38) for part in xl.split("\n"))
@@ -115,8 +221,8 @@ def _phone_layout(fig: Any) -> None:
         leg = ax.get_legend()
         if leg is not None:
             title = leg.get_title().get_text()
-            handles, labels = ax.get_legend_handles_labels()
-            labels = [textwrap.fill(lb, 40) for lb in labels]
+            handles = list(leg.legend_handles)  # the legend as drawn (explicit handles included)
+            labels = [textwrap.fill(t.get_text(), 40) for t in leg.get_texts()]
             ax.legend(
                 handles,
                 labels,
@@ -233,6 +339,6 @@ def show_speed(rd: ReportData) -> None:
 
     for col in ("first_call_minutes", "first_response_minutes"):
         if col in rd.leads.columns and rd.leads[col].notna().any():
-            show(plot_first_response(rd.leads, rd.arm, column=col))
+            show(plot_first_response(rd.leads, rd.arm, column=col, control=rd.control))
             return
     show("_The data have no first-response times (columns `first_call_minutes` or `first_response_minutes`)._")

@@ -21,11 +21,16 @@ from .labels import arm_label, metric_label, text_label
 __all__ = [
     "effects_table",
     "guardrail_text",
+    "import_summary",
+    "leads_for_power_table",
     "p_text",
+    "power_table",
     "reading_ab",
     "reading_cadence",
     "reading_population",
     "reading_power",
+    "sample_size_table",
+    "srm_table",
     "time_to_book_table",
     "truth_settings",
 ]
@@ -273,3 +278,80 @@ def truth_settings(truth: pd.DataFrame, metric: str, control: str, agents: Any =
             )
         )
     return table, text
+
+
+def srm_table(res: AnalysisResult) -> tuple[pd.DataFrame, str]:
+    """The sample ratio check for people: leads per arm against the planned share, and a sentence."""
+    srm = res.srm
+    total = sum(srm["counts"].values())
+    table = pd.DataFrame(
+        {
+            "Arm": [arm_label(a) for a in srm["counts"]],
+            "Leads": [f"{n:,}" for n in srm["counts"].values()],
+            "Share": [f"{n / total:.2%}" for n in srm["counts"].values()],
+            "Planned share": [f"{srm['expected_share'][a]:.2%}" for a in srm["counts"]],
+        }
+    )
+    verdict = (
+        "the arms' sizes differ from the plan more than chance allows: check the assignment"
+        if srm["flagged"]
+        else "the arms' sizes match the plan (no sample ratio mismatch)"
+    )
+    return table, f"Sample ratio check (chi-square): p = {srm['p_value']:.3f}; {verdict}."
+
+
+def power_table(power: Any) -> pd.DataFrame:
+    """The simulated power table for people: leads, arm, power with its Monte Carlo interval, the
+    true effect, the mean estimate and how often the interval covered the truth."""
+    t = power.table
+    pct = 100.0
+    return pd.DataFrame(
+        {
+            "Leads (all arms)": [f"{int(n):,}" for n in t["n_leads"]],
+            "Arm": t["arm"].map(arm_label),
+            "Power": [
+                f"{p:.0%} ({max(p - 1.96 * se, 0):.0%} to {min(p + 1.96 * se, 1):.0%})"
+                for p, se in zip(t["power"], t["power_se"])
+            ],
+            "True effect": [f"{v * pct:+.2f} pts" for v in t["true_effect"]],
+            "Mean estimate": [f"{v * pct:+.2f} pts" for v in t["mean_estimate"]],
+            "Interval covered the truth": [f"{c:.0%}" for c in t["coverage"]],
+            "Experiments": t["replications"].map("{:,}".format),
+        }
+    )
+
+
+def leads_for_power_table(power: Any, target: float = 0.8) -> pd.DataFrame:
+    """Leads each arm needs for ``target`` power, in words where the sizes simulated never reach it."""
+    need = power.n_for_power(target)
+    largest = int(power.table["n_leads"].max())
+    return pd.DataFrame(
+        {
+            "Arm": [arm_label(a) for a in need],
+            f"Leads for {target:.0%} power": [
+                f"about {int(round(v, -2)):,}" if math.isfinite(v) else f"more than {largest:,} (not reached)"
+                for v in need.values()
+            ],
+        }
+    )
+
+
+def import_summary(imp: Any) -> str:
+    """What reading an export did, for people: the identifier columns dropped, and each fix, as a list."""
+    dropped = ", ".join(f"`{text_label(c)}`" for c in imp.dropped_identifiers) or "none"
+    fixes = "".join(f"\n- {text_label(f)}" for f in imp.fixes)
+    return f"**Identifier columns dropped at import:** {dropped}.\n\n**Fixes:**{fixes or ' none.'}"
+
+
+def sample_size_table(
+    baselines: Any = (0.10, 0.20, 0.30), effects: Any = (0.01, 0.02, 0.03, 0.05), alpha: float = 0.05
+) -> pd.DataFrame:
+    """Leads per arm to detect each effect (points) from each control rate, 80% power (the Wald test)."""
+    from ..stats.power import sample_size
+
+    return pd.DataFrame(
+        {
+            "Control rate": [f"{b:.0%}" for b in baselines],
+            **{f"+{d * 100:g} points": [f"{sample_size(b, d, alpha=alpha):,}" for b in baselines] for d in effects},
+        }
+    )

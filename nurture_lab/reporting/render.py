@@ -8,6 +8,7 @@ import math
 import multiprocessing
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -393,7 +394,7 @@ def render_reports(
     jobs: int | None = _parallel.DEFAULT_JOBS,
     parameters: Mapping[str, Any] | None = None,
     template: str | Path | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
     executor: Executor | None = None,
 ) -> ReportRun:
     """Render one HTML report per service line, and the index.
@@ -412,6 +413,9 @@ def render_reports(
         parameters: extra template parameters (``control``, ``metric``, ``guardrail``,
             ``guardrail_margin``, ``alpha``, ``arm``); unknown names are refused before anything runs.
         template: the report notebook (default: the one shipped with the package).
+        progress: ``True``: a progress bar of the report phase (tqdm); ``False``: silent; ``None``
+            (default): the bar on a terminal (stderr a TTY), else one summary line on stderr when the
+            report phase ends.
         executor: any ``concurrent.futures.Executor`` instead of the warm worker processes.
 
     Returns:
@@ -429,8 +433,9 @@ def render_reports(
     sizing = ""
     if n_leads == "auto" and not data:
         metric = str((parameters or {}).get("metric", "booked_30d"))
+        guardrail = str((parameters or {}).get("guardrail", "opted_out"))
         alpha = float((parameters or {}).get("alpha", 0.05))
-        n_leads, sizing = auto_n_leads(scenario, seed=seed, metric=metric, alpha=alpha)
+        n_leads, sizing = auto_n_leads(scenario, seed=seed, metric=metric, guardrail=guardrail, alpha=alpha)
     elif n_leads == "auto":
         n_leads = 0
     check_param(
@@ -491,6 +496,8 @@ def render_reports(
             if warming is not None:
                 warming.join()
             owned, pool = pool, None  # from here map_tasks owns the pool and stops it, however it ends
+            bar = progress if progress is not None else sys.stderr.isatty()
+            t_reports = time.perf_counter()
             done = _parallel.map_tasks(
                 _safe_render,
                 jobs_list,
@@ -498,11 +505,13 @@ def render_reports(
                 jobs=1,
                 executor=executor,
                 pool=owned,
-                progress=progress,
+                progress=bar,
                 desc="reports",
                 unit="line",
             )
             results = {line: (err, sec) for line, err, sec in done}
+            if progress is None and not bar:
+                print(_phase_summary(results, time.perf_counter() - t_reports, workers), file=sys.stderr, flush=True)
             with warnings.catch_warnings():  # library warnings are not for the terminal
                 warnings.simplefilter("ignore")
                 headlines, overall = _headlines(lines, leads_path, truth_path, man, extra, results)
@@ -548,8 +557,26 @@ def render_reports(
     return run
 
 
+def _phase_summary(results: Mapping[str, tuple[str | None, float]], seconds: float, workers: int) -> str:
+    """The report phase in one line, for a log (no terminal to draw a progress bar on)."""
+    ok = [s for s, (err, _) in results.items() if not err]
+    slowest = max(results.items(), key=lambda kv: kv[1][1], default=None)
+    failed = len(results) - len(ok)
+    return (
+        f"reports: {len(ok)} of {len(results)} line(s) rendered in {seconds:.1f} s on {workers} worker(s)"
+        + (f", {failed} failed" if failed else "")
+        + (f"; slowest {slowest[0]} {slowest[1][1]:.1f} s" if slowest else "")
+    )
+
+
 def auto_n_leads(
-    scenario: str | Path | None, *, seed: int = 7, metric: str = "booked_30d", alpha: float = 0.05, power: float = 0.8
+    scenario: str | Path | None,
+    *,
+    seed: int = 7,
+    metric: str = "booked_30d",
+    guardrail: str = "opted_out",
+    alpha: float = 0.05,
+    power: float = 0.8,
 ) -> tuple[int, str]:
     """Leads for a simulated test whose result over all service lines can detect the scenario's effect.
 
@@ -561,7 +588,7 @@ def auto_n_leads(
     from ..scenario.loader import load_scenario
     from ..simulation.engine import simulate, truth_in
     from ..stats.power import sample_size
-    from .content import REPORT_METRICS
+    from .content import family_size
     from .labels import arm_label, metric_label
 
     sc = load_scenario(scenario or "speed_to_lead")
@@ -571,7 +598,7 @@ def auto_n_leads(
     base = float(t.loc[t["arm"] == control, "mean"].iloc[0])
     others = t[t["arm"] != control]
     best = others.loc[others["true_diff"].abs().idxmax()]
-    m = (len(sc.experiment.arm_names) - 1) * len(set(REPORT_METRICS) | {metric} - {"opted_out"})
+    m = family_size(len(sc.experiment.arm_names), metric, guardrail)  # the family every report's Holm uses
     d = float(best["true_diff"])
     if abs(d) < 1e-4 or not 0 < base + d < 1:
         return 20_000, "no true effect to size for: 20,000 leads"
@@ -654,6 +681,10 @@ def _check_parameters(template: Path, parameters: Mapping[str, Any] | None, data
             f"Unknown report parameter(s) {', '.join(map(repr, unknown))}; the template {template.name} takes: "
             f"{', '.join(sorted(set(known) - fixed))}."
         )
+    if "currency" in extra:
+        from .content import check_currency
+
+        extra["currency"] = check_currency(extra["currency"])
     if data and not extra.get("control"):
         raise ParameterError(
             "Reports on real data need the control arm's label: parameters={'control': ...} (CLI: --control LABEL)."
@@ -688,7 +719,17 @@ def _headlines(
     """Each line's verdict (and leads per arm), and the result over all service lines first."""
     from .content import ReportData, detectable_text, planned_effect, staff_text
 
-    keys = ("arm", "control", "metric", "guardrail", "guardrail_margin", "alpha", "sequential", "staff_cost_per_hour")
+    keys = (
+        "arm",
+        "control",
+        "metric",
+        "guardrail",
+        "guardrail_margin",
+        "alpha",
+        "sequential",
+        "staff_cost_per_hour",
+        "currency",
+    )
     kw = {k: extra[k] for k in keys if k in extra}
     leads = pd.read_parquet(leads_path)
     truth = pd.read_csv(truth_path) if truth_path else None
@@ -716,6 +757,6 @@ def _headlines(
         rd = load_report_data(s, str(leads_path), str(truth_path) if truth_path else "", man, **kw)
         ra = analyse_report(rd)
         out[s] = headline(rd, ra, planned_effect(rd))  # the very verdict of the line's own page
-        sizes[s] = ", ".join(f"{n:,}" for n in ra.main.srm["counts"].values())
+        sizes[s] = ", ".join(f"{arm_label(a)} {n:,}" for a, n in ra.main.srm["counts"].items())  # arms named
     overall["sizes"] = sizes
     return out, overall

@@ -71,8 +71,8 @@ def test_one_colour_per_arm_in_every_chart_and_a_legend_for_the_decision(run: nl
     leads = run.analysis_frame()
     charts = {
         "time_to_book": plots.plot_time_to_book(nl.time_to_book(leads, "arm", "slow", horizon_days=40)),
-        "funnel": plots.plot_funnel(leads),
-        "first_response": plots.plot_first_response(leads),
+        "funnel": plots.plot_funnel(leads, control="slow"),
+        "first_response": plots.plot_first_response(leads, control="slow"),
     }
     seen: dict[str, set[str]] = {}
     for fig in charts.values():

@@ -195,7 +195,7 @@ def test_zero_opt_outs_is_a_result_not_a_failure(tmp_path: Path) -> None:
     raw.to_csv(export, index=False)
     run = _orthopedics_from_export(export, tmp_path / "r")
     page = Path(run.reports["Orthopedics"]).read_text()
-    assert "No opt-outs in any arm" in page
+    assert "No opt-outs within the follow-up in any arm" in page
 
 
 def test_the_output_folder_holds_only_the_reports_and_reruns_clean_up_after_themselves(tmp_path: Path) -> None:
@@ -264,7 +264,9 @@ def test_segment_tables_show_sizes_and_no_impossible_numbers() -> None:
     )
     seg = nl.analyze(df, arm="arm", control="c", metrics=["y"], by="source")
     tab = segment_table(ReportAnalysis(seg, None, None, {"source": seg}), "source").set_index("Source")
-    assert tab.loc["referral", "Leads (arm / control)"] == "10 / 10"
+    # each rate with its raw counts under it: bookings / leads
+    assert tab.loc["referral", "Control"] == "0.0%\n0 / 10" and tab.loc["referral", "Arm value"] == "100.0%\n10 / 10"
+    assert tab.loc["web", "Control"] == "13.8%\n40 / 290" and tab.loc["web", "Arm value"] == "20.7%\n60 / 290"
     assert tab.loc["referral", "Difference (95% CI)"] == "–" and tab.loc["referral", "Adjusted p"] == "–"
     assert tab.loc["referral", "Note"] == "too small to test"
     assert "pts" in tab.loc["web", "Difference (95% CI)"]
@@ -340,7 +342,7 @@ def test_business_terms_agree_with_the_analysis(tmp_path: Path) -> None:
         seed=3,
         jobs=1,
         progress=False,
-        parameters={"staff_cost_per_hour": 40.0, "alpha": 0.1},
+        parameters={"staff_cost_per_hour": 40.0, "alpha": 0.1, "currency": "eur"},
     )
     page = Path(run.reports["orthopedics"]).read_text()
     # every interval label follows alpha, the fixed text included
@@ -349,14 +351,19 @@ def test_business_terms_agree_with_the_analysis(tmp_path: Path) -> None:
     res = nl.simulate(nl.load_scenario("speed_to_lead"), seed=3, n_leads=6000)
     leads = res.analysis_frame()
     line = leads[leads["service_line"] == "orthopedics"].reset_index(drop=True)
-    rd = content.ReportData("orthopedics", line, None, "next_business_day", staff_cost_per_hour=40.0)
+    rd = content.ReportData("orthopedics", line, None, "next_business_day", staff_cost_per_hour=40.0, currency="EUR")
     dates, terms = business_terms(rd, analyse_report(rd))
     t = terms.set_index("Arm")
     booked = line.groupby("arm", observed=True)["booked_30d"].mean()
-    assert t.loc["within 5 min", "30-day bookings per 1,000 leads"] == f"{booked['within_5_min'] * 1000:,.0f}"
+    rate, counts = t.loc["within 5 min", "Bookings within 30 days per 1,000 leads"].split("\n")
+    assert rate == f"{booked['within_5_min'] * 1000:,.0f}"
+    five = line[line["arm"] == "within_5_min"]
+    assert counts == f"{int(five['booked_30d'].sum()):,} / {len(five):,}"  # the raw counts under the rate
     minutes = line.groupby("arm", observed=True).apply(lambda g: g["staff_minutes"].sum() / g["booked"].sum())
     assert t.loc["next business day", "Staff minutes per booking"] == f"{minutes['next_business_day']:,.1f}"
-    assert t.loc["next business day", "Staff cost per booking"] == f"{minutes['next_business_day'] / 60 * 40:,.2f}"
+    # money in the report's currency, and the same figure on the page
+    cost = f"€{minutes['next_business_day'] / 60 * 40:,.2f}"
+    assert t.loc["next business day", "Staff cost per booking"] == cost and cost in page
     assert dates.startswith("Test period 20") and "leads: about" in dates
 
 
@@ -428,3 +435,128 @@ def test_a_kernel_that_dies_mid_report_fails_that_report_only(tmp_path: Path) ->
     assert not (out / "cardiology.html").exists()
     assert (out / "pediatrics.html").is_file()
     assert "the kernel died" in (out / "index.html").read_text()
+
+
+def test_an_unknown_currency_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    with pytest.raises(nl.ParameterError, match=r"currency='dollars'.*ISO 4217"):
+        render.render_reports(service_lines=["orthopedics"], out=tmp_path, parameters={"currency": "dollars"})
+    assert not (tmp_path / "index.html").exists()
+
+
+@pytest.mark.browser
+def test_pages_hide_no_column_at_1280_px(rendered: tuple[Path, render.ReportRun], tmp_path: Path) -> None:
+    """At a laptop's 1280 px every table shows all its columns (none behind a scrollbar) and the page
+    does not scroll sideways: measured by real headless Chromium, as the phone test does."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("headless Chromium is not installed (make test installs it when it can)")
+    out, _ = rendered
+    for name in ("index.html", "orthopedics.html", "behavioral_health.html"):
+        inner = (
+            (out / name)
+            .read_text()
+            .replace(
+                "</body>",
+                "<script>window.onload = function () {"
+                " var t = Array.from(document.querySelectorAll('table'));"
+                " var hidden = t.filter(function (x) { return x.scrollWidth > x.clientWidth + 1; }).length;"
+                " parent.document.title = 'W' + document.documentElement.scrollWidth + 'T' + t.length"
+                "   + 'H' + hidden; };</script></body>",
+            )
+        )
+        probe = tmp_path / f"probe-{name}"
+        probe.write_text(
+            f"<!DOCTYPE html><html><head><title>none</title></head><body style='margin:0'>"
+            f"<iframe width='1280' height='900' style='border:0' srcdoc=\"{html.escape(inner, quote=True)}\"></iframe>"
+            "</body></html>"
+        )
+        dom = subprocess.run(
+            [
+                chromium,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-background-networking",
+                f"--user-data-dir={tmp_path / 'profile'}",
+                "--window-size=1300,1000",
+                "--dump-dom",
+                probe.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        ).stdout
+        m = re.search(r"<title>W(\d+)T(\d+)H(\d+)</title>", dom)
+        assert m is not None, dom[:300]
+        width, tables, hidden = int(m[1]), int(m[2]), int(m[3])
+        assert width <= 1280, (name, width)
+        assert tables >= (1 if name == "index.html" else 5), (name, tables)
+        assert hidden == 0, f"{name}: {hidden} table(s) hide columns behind a scrollbar at 1280 px"
+
+
+def test_index_rows_name_the_arms_and_every_page_links_back(rendered: tuple[Path, render.ReportRun]) -> None:
+    from bs4 import BeautifulSoup
+
+    out, _ = rendered
+    soup = BeautifulSoup((out / "index.html").read_text(), "html.parser")
+    arms = [content.arm_label(a) for a in nl.load_scenario("speed_to_lead").experiment.arm_names]
+    rows = soup.select("table.index tbody tr")
+    assert len(rows) == 2
+    for tr in rows:
+        sizes = tr.find("td", attrs={"data-label": "Leads per arm"}).get_text()
+        assert all(re.search(re.escape(a) + r" [\d,]+", sizes) for a in arms), sizes
+    for line in ("orthopedics", "behavioral_health"):
+        page = BeautifulSoup((out / f"{line}.html").read_text(), "html.parser")
+        assert page.find("a", href="index.html") is not None, line
+
+
+#: Words a reader may not know, and the glossary entry that explains each.
+JARGON = {
+    "alpha": "Alpha",
+    "confidence interval": "Interval (CI)",
+    " CI": "Interval (CI)",
+    "adjusted": "Adjusted",
+    "guardrail": "Guardrail",
+    "non-inferiority": "Non-inferiority",
+    "pooled": "Pooled",
+    "seed": "Seed",
+    "power": "Power",
+    "p-value": "p-value",
+    "p =": "p-value",
+    "points": "Points",
+    "follow-up": "Follow-up",
+    "chi-square": "Sample ratio check",
+    "sample ratio": "Sample ratio check",
+    "log-rank": "Time-to-book methods",
+    "kaplan": "Time-to-book methods",
+    "cox": "Time-to-book methods",
+    "erlang": "Erlang C",
+    "holm": "Adjusted",
+    "wald": "Methods note terms",
+    "welch": "Methods note terms",
+    "delta method": "Methods note terms",
+}
+
+
+def test_every_page_ends_with_a_glossary_of_the_jargon_it_uses(rendered: tuple[Path, render.ReportRun]) -> None:
+    from bs4 import BeautifulSoup
+
+    from nurture_lab.reporting.html import GLOSSARY
+
+    out, _ = rendered
+    for name in ("index.html", "orthopedics.html"):
+        soup = BeautifulSoup((out / name).read_text(), "html.parser")
+        head = soup.find("h2", id="glossary")
+        assert head is not None, name
+        defined = {dt.get_text().rstrip(":") for dt in soup.select("dl.glossary dt")}
+        assert defined == set(GLOSSARY)
+        above = " ".join(
+            el.get_text(" ")
+            for el in head.find_all_previous(string=False)
+            if el.name in ("p", "td", "th", "li", "blockquote", "h2")
+        ).lower()
+        used = {entry for word, entry in JARGON.items() if word.lower() in above}
+        assert used <= defined, (name, used - defined)
+        assert {"Alpha", "Adjusted", "Guardrail", "Non-inferiority", "Seed", "Power"} <= defined
