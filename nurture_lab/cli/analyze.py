@@ -46,7 +46,8 @@ def add_parser(sub: Any) -> None:
 
 
 def add_import_options(parser: Any) -> None:
-    """--timezone and --on-error: how a CRM export is read (with --mapping / --data)."""
+    """--timezone, --on-error, --date-order, --as-of and --fold-case: how a CRM export is read (with
+    --mapping / --data)."""
     parser.add_argument(
         "--timezone",
         default=None,
@@ -59,6 +60,43 @@ def add_import_options(parser: Any) -> None:
         default="raise",
         help="unusable export rows: fail listing them (raise), or drop and list them (drop)",
     )
+    parser.add_argument(
+        "--date-order",
+        choices=["dmy", "mdy", "ymd"],
+        default=None,
+        help="order of dates written with numbers only, e.g. 03/02/2026 (default: detected from the values, "
+        "refused when no value decides; ISO dates always work)",
+    )
+    parser.add_argument(
+        "--as-of",
+        default=None,
+        help="when the export was taken, with its UTC offset (or read in --timezone); default: its latest "
+        "creation or booking time",
+    )
+    parser.add_argument(
+        "--fold-case",
+        action="store_true",
+        help="merge arm labels that differ only in case into the most common spelling (default: refused)",
+    )
+
+
+def import_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The read_leads keyword arguments given by the import options."""
+    return {
+        "timezone": args.timezone,
+        "on_error": args.on_error,
+        "date_order": args.date_order,
+        "as_of": args.as_of,
+        "fold_case": args.fold_case,
+    }
+
+
+def print_import_notes(imp: Any) -> None:
+    """What the import did (rows, zones, date orders, as_of, follow-up, fixes), on stderr."""
+    for line in imp.notes:
+        print(f"import: {line}", file=sys.stderr)
+    if imp.dropped_identifiers:
+        print(f"import: dropped identifier columns {imp.dropped_identifiers}", file=sys.stderr)
 
 
 def parse_allocation(text: str | None) -> dict[str, float] | None:
@@ -98,12 +136,9 @@ def run(args: argparse.Namespace) -> int:
     if args.mapping is not None:  # a CRM export: the import schema, checks and identifier dropping
         from ..io.crm import read_leads
 
-        imp = read_leads(args.data, mapping=args.mapping, timezone=args.timezone, on_error=args.on_error)
+        imp = read_leads(args.data, mapping=args.mapping, **import_options(args))
         df = imp.leads
-        for fix in imp.fixes:
-            print(f"import: {fix}", file=sys.stderr)
-        if imp.dropped_identifiers:
-            print(f"import: dropped identifier columns {imp.dropped_identifiers}", file=sys.stderr)
+        print_import_notes(imp)
     else:
         df = read_table(args.data)
         asked = {args.arm, args.by, *args.metric, *args.covariate, *(c for r in args.ratio for c in r.split("/"))}
