@@ -570,7 +570,7 @@ def read_leads(
         bt = times["booked_at"]
         days = (bt - created).dt.total_seconds() / 86400
         note(days < 0, "booked_at", "a time after created_at (booked_at is when the booking was made)")
-        later = bt.notna() & (bt > end) & (days >= 0)
+        later = bt.notna() & (bt > end) & (days >= 0) & (created <= end)  # made after the export was taken
         if later.any():
             fixes.append(f"{int(later.sum()):,} booking(s) made after as_of not counted (not yet seen at as_of)")
         within = bt.notna() & (days >= 0) & (days <= horizon_days) & ~later
