@@ -14,7 +14,10 @@ from ._args import prob
 
 def add_parser(sub: Any) -> None:
     a = sub.add_parser("analyze", help="analyse an experiment table (CSV or Parquet)")
-    a.add_argument("data", metavar="DATA", type=Path, help="CSV or Parquet file, one row per unit")
+    a.add_argument(
+        "data", metavar="DATA", help="CSV or Parquet file, one row per unit; or a database URL (duckdb:///file.db)"
+    )
+    a.add_argument("--table", default=None, help="the table to analyse when DATA is a database URL")
     a.add_argument("--arm", required=True, help="column with the arm label")
     a.add_argument("--control", required=True, help="the control arm's label")
     a.add_argument("--metric", action="append", default=[], help="metric column (repeat for several)")
@@ -131,9 +134,19 @@ def run(args: argparse.Namespace) -> int:
         raise ParameterError("analyze needs at least one --metric COL or --ratio NUM/DEN")
     from ..io.crm import identifier_columns
     from ..io.read import read_table
-    from ..stats.analysis import analyze
+    from ..io.warehouse import is_url, open_table
+    from ..stats.warehouse import analyze
 
-    if args.mapping is not None:  # a CRM export: the import schema, checks and identifier dropping
+    df: Any
+    if is_url(args.data):  # a database: the statistics are computed there, one row per arm comes back
+        if args.mapping is not None:
+            raise ParameterError("--mapping reads a CRM export file; with a database URL name the columns directly")
+        df = open_table(args.data, args.table)
+    elif args.table is not None:
+        raise ParameterError(
+            f"--table names a table of a database URL (duckdb:///file.db); DATA is a file: {args.data}"
+        )
+    elif args.mapping is not None:  # a CRM export: the import schema, checks and identifier dropping
         from ..io.crm import read_leads
 
         imp = read_leads(args.data, mapping=args.mapping, **import_options(args))
