@@ -60,7 +60,8 @@ def table_stats(
 
     Returns ``(stats, checks)``: ``stats`` has ``[by,] arm, metric, n, sum, css`` (``css`` = VAR_SAMP x
     (n - 1)) and, for a ratio, ``mean_num, mean_den, var_num, var_den, cov``; ``checks`` per column
-    the counts of missing values (``nulls``), of values other than 0/1 (``non01``) and the minimum.
+    the count of missing values (``nulls``) and, for a metric, its minimum and whether it has infinite
+    values (``inf``) or values other than 0/1 (``non01``) — all from the same query's aggregates.
     """
     schema = table.schema()
     cols = [arm, *([by] if by else [])]
@@ -76,24 +77,25 @@ def table_stats(
 
     def num(c: str) -> Any:
         col = table[c]
-        return col.cast("int64") if schema[c].is_boolean() else col.cast("float64")
+        return (col.cast("int64") if schema[c].is_boolean() else col).cast("float64")
 
     aggs: dict[str, Any] = {"n": table.count()}
     for c in cols:
-        aggs[f"{c}__nulls"] = table[c].isnull().cast("int64").sum()
+        aggs[f"{c}__count"] = table[c].count()
     for c in values:
         if not (schema[c].is_numeric() or schema[c].is_boolean()):
             raise DataError(
                 f"Metric column '{c}' is not numeric or boolean (type {schema[c]}); expected 0/1, true/false, or numbers."
             )
-        v = num(c)
+        v, raw = num(c), table[c]  # in double precision: DuckDB's VAR_SAMP of a DOUBLE is also the faster one
+        aggs[f"{c}__count"] = raw.count()
         aggs[f"{c}__sum"] = v.sum()
         aggs[f"{c}__var"] = v.var(how="sample")
-        aggs[f"{c}__min"] = v.min()
-        aggs[f"{c}__nulls"] = table[c].isnull().cast("int64").sum()
-        aggs[f"{c}__non01"] = (v.notnull() & ~v.isin([0, 1])).cast("int64").sum()
-        if schema[c].is_floating():
-            aggs[f"{c}__inf"] = v.isinf().cast("int64").sum()
+        if not schema[c].is_boolean():  # a boolean is 0/1 and finite by its type
+            aggs[f"{c}__min"] = raw.min()
+            aggs[f"{c}__max"] = raw.max()
+        if schema[c].is_floating():  # x - x*x >= 0 on [0, 1], 0 only at 0 and 1: its max says "only 0/1"
+            aggs[f"{c}__frac"] = (raw - raw * raw).max()
     for r in ratios:
         aggs[f"{r.name}__cov"] = num(r.numerator).cov(num(r.denominator), how="sample")
     keys = [table[arm].cast("string").name("arm"), *([table[by].name(by)] if by else [])]
@@ -102,12 +104,8 @@ def table_stats(
         warnings.simplefilter("ignore", FutureWarning)
         got = table.group_by(keys).aggregate(**aggs).to_pandas()
     got = got.sort_values(["arm", *([by] if by else [])], key=lambda s: s.astype(str)).reset_index(drop=True)
-    checks = {
-        c: {k: float(got[f"{c}__{k}"].sum()) for k in ("nulls", "non01", "inf") if f"{c}__{k}" in got}
-        | ({"min": float(got[f"{c}__min"].min())} if f"{c}__min" in got else {})
-        for c in [*cols, *values]
-    }
     n = got["n"].astype(np.int64)
+    checks = {c: _checks(got, c, int(n.sum())) for c in [*cols, *values]}
     frames = []
     for m in plain:
         var = got[f"{m}__var"].astype(float).fillna(0.0)
@@ -130,6 +128,20 @@ def table_stats(
         )
     out = pd.concat([f.assign(arm=got["arm"].to_numpy(), **({by: got[by].to_numpy()} if by else {})) for f in frames])
     return out.reset_index(drop=True), checks
+
+
+def _checks(got: pd.DataFrame, c: str, n: int) -> dict[str, float]:
+    """A column's missing values, infinite values, values other than 0/1 and minimum, from its aggregates."""
+    out = {"nulls": float(n - got[f"{c}__count"].sum())}
+    if f"{c}__sum" in got and f"{c}__min" not in got:  # a boolean metric
+        out |= {"min": 0.0, "inf": 0.0, "non01": 0.0}
+    elif f"{c}__min" in got:
+        lo, hi = float(got[f"{c}__min"].min()), float(got[f"{c}__max"].max())
+        out["min"] = lo
+        out["inf"] = float(np.isinf(lo) or np.isinf(hi))
+        frac = float(got[f"{c}__frac"].max()) if f"{c}__frac" in got else 0.0
+        out["non01"] = float(not (lo >= 0 and hi <= 1 and not frac > 0))
+    return out
 
 
 def analyze_table(
@@ -190,9 +202,7 @@ def analyze_table(
         elif m in given:
             types[m] = given[m]
             if given[m] == "binary" and checks[m]["non01"]:
-                raise DataError(
-                    f"Metric '{m}' is declared binary but has values other than 0/1 in {int(checks[m]['non01'])} row(s)."
-                )
+                raise DataError(f"Metric '{m}' is declared binary but has values other than 0/1 in the table.")
         else:
             types[m] = "binary" if schema[m].is_boolean() or not checks[m]["non01"] else "numeric"
     n_units = int(suff[suff["metric"] == names[0]]["n"].sum())

@@ -95,8 +95,7 @@ def test_database_checks_and_errors(tmp_path: Path) -> None:
         nl.analyze(table, arm="arm", control="control", metrics=["spnd"])
     with pytest.raises(nl.DataError, match=r"Control label 'ctrl' is not a value of column 'arm'"):
         nl.analyze(table, arm="arm", control="ctrl", metrics=["booked"])
-    non01 = int((~df["n_touches"].isin([0, 1])).sum())
-    with pytest.raises(nl.DataError, match=rf"declared binary but has values other than 0/1 in {non01} row"):
+    with pytest.raises(nl.DataError, match=r"declared binary but has values other than 0/1 in the table"):
         nl.analyze(table, arm="arm", control="control", metrics={"n_touches": "binary"})
     with pytest.raises(nl.ParameterError, match=r"covariates are not computed in the database yet"):
         nl.analyze(table, arm="arm", control="control", metrics=["booked"], covariates=["visits"])
