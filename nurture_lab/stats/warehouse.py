@@ -77,7 +77,9 @@ def table_stats(
 
     def num(c: str) -> Any:
         col = table[c]
-        return (col.cast("int64") if schema[c].is_boolean() else col).cast("float64")
+        if schema[c].is_boolean():  # CASE WHEN: PostgreSQL casts no boolean to a number (nulls are counted apart)
+            return col.ifelse(1.0, 0.0)
+        return col.cast("float64")
 
     aggs: dict[str, Any] = {"n": table.count()}
     for c in cols:

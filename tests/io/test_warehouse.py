@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import glob
 import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +49,62 @@ def _duckdb_file(path: Path, df: pd.DataFrame, table: str = "leads") -> str:
     return f"duckdb:///{path}"
 
 
+def _pg_bin() -> Path | None:
+    """The folder of PostgreSQL's server programs (Debian keeps them off the PATH)."""
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).parent
+    dirs = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    return Path(dirs[-1]).parent if dirs else None
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[str]:
+    """A real PostgreSQL server for this module (a fresh cluster in a temporary folder, on a free port).
+
+    Skipped, saying why, where PostgreSQL or psycopg is not installed (``make test`` installs them
+    when it can). The server runs as the ``postgres`` user when the tests run as root.
+    """
+    pytest.importorskip("psycopg", reason="psycopg is not installed (the dev extra installs it)")
+    bin_dir = _pg_bin()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL is not installed (make test installs Debian's postgresql when it can)")
+    root = Path(tempfile.mkdtemp(prefix="nl-pg-"))
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # the server refuses to run as root
+        shutil.chown(root, "postgres")
+        os.chmod(root, 0o700)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    data = root / "data"
+    run = lambda *cmd: subprocess.run([*as_user, *cmd], capture_output=True, text=True, check=True)  # noqa: E731
+    run(str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres")
+    opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1"
+    run(str(bin_dir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(root / "log"), "-w", "start")
+    try:
+        yield f"postgres://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], check=False)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _postgres_table(url: str, df: pd.DataFrame, table: str) -> str:
+    """Load a frame into PostgreSQL with psycopg's COPY (typed columns; no Ibis create_table)."""
+    import psycopg
+
+    sql_types = {"bool": "boolean", "int64": "bigint", "float64": "double precision"}
+    cols = ", ".join(f'"{c}" {sql_types.get(str(t), "text")}' for c, t in df.dtypes.items())
+    with psycopg.connect(url.replace("postgres://", "postgresql://"), autocommit=True) as con:
+        con.execute(f'DROP TABLE IF EXISTS "{table}"')
+        con.execute(f'CREATE TABLE "{table}" ({cols})')
+        with con.cursor().copy(f'COPY "{table}" FROM STDIN') as copy:
+            for row in df.itertuples(index=False):
+                copy.write_row([v.item() if hasattr(v, "item") else v for v in row])
+    return url
+
+
 CALLS = [
     {"metrics": ["booked", "attended", "spend", nl.Ratio("visits", "n_touches")]},
     {"metrics": ["booked", "spend"], "by": "source", "correction": "bh"},
@@ -51,10 +114,19 @@ CALLS = [
 ]
 
 
+@pytest.fixture(params=["duckdb", "postgres"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> object:
+    """Loads a frame into a real engine and returns its table: a DuckDB file, or the PostgreSQL server."""
+    if request.param == "duckdb":
+        return lambda df, name="leads": nl.connect(_duckdb_file(tmp_path / f"{name}.db", df, name)).table(name)
+    url = request.getfixturevalue("postgres")
+    return lambda df, name="leads": nl.connect(_postgres_table(url, df, name)).table(name)
+
+
 @pytest.mark.parametrize("kwargs", CALLS, ids=range(len(CALLS)))
-def test_a_duckdb_table_gives_the_pandas_result(tmp_path: Path, kwargs: dict) -> None:
+def test_a_database_table_gives_the_pandas_result(engine: object, kwargs: dict) -> None:
     df = _frame()
-    table = nl.connect(_duckdb_file(tmp_path / "w.db", df)).table("leads")
+    table = engine(df)  # type: ignore[operator]
     got = nl.analyze(table, arm="arm", control="control", **kwargs)
     want = nl.analyze(df, arm="arm", control="control", **kwargs)
     num = want.results.select_dtypes("number").columns
@@ -68,13 +140,13 @@ def test_a_duckdb_table_gives_the_pandas_result(tmp_path: Path, kwargs: dict) ->
     assert got.warnings == want.warnings
 
 
-def test_a_large_mean_keeps_its_variance(tmp_path: Path) -> None:
+def test_a_large_mean_keeps_its_variance(engine: object) -> None:
     """1e9 + N(0, 1): the database's VAR_SAMP keeps the unit variance a raw sum of squares would lose."""
     rng = np.random.default_rng(2)
     n = 20_000
     df = pd.DataFrame({"arm": np.repeat(["control", "treat"], n // 2), "y": 1e9 + rng.normal(0, 1, n)})
     df.loc[df["arm"] == "treat", "y"] += 0.05
-    table = nl.connect(_duckdb_file(tmp_path / "big.db", df)).table("leads")
+    table = engine(df, "big")  # type: ignore[operator]
     row = nl.analyze(table, arm="arm", control="control", metrics=["y"]).row("y", "treat")
     a, c = df.loc[df.arm == "treat", "y"].to_numpy(), df.loc[df.arm == "control", "y"].to_numpy()
     welch = stats.ttest_ind(a - 1e9, c - 1e9, equal_var=False)  # independent: scipy on centred values
