@@ -4,7 +4,8 @@ The leads table has one row per lead; the touches table one row per attempt. Col
 mapped from the export's own names (``mapping``: a dict or a TOML file with a ``[columns]`` table,
 canonical name = export name). Types are parsed and checked; every problem is reported with file,
 line, column and value — all at once, not only the first. Fixes that are safe are made and counted
-(trailing spaces in labels, naive times taken as UTC, a ``;`` or tab delimiter). Direct
+(trailing spaces in labels, local times read in the given zone or each lead's state's zone, a ``;``
+or tab delimiter, dates in the one order of their column); what the import did is in ``.notes``. Direct
 identifiers (names, e-mails, phones, street addresses, free-text notes) are dropped at import and
 listed, so nothing identifying reaches an analysis or a report.
 
@@ -15,7 +16,7 @@ column              required   meaning
 =================== ========== ==========================================================
 lead_id             yes        unique per row
 arm                 yes        the randomized arm's label
-created_at          yes        inquiry time (ISO 8601; with offset, or UTC)
+created_at          yes        inquiry time (with its offset, or read in a zone; ISO or one date order)
 service_line        no         segment columns: service_line, audience, source, intent,
                                coverage, state, channel — kept as given
 booked              no*        booked (yes/no, y/n, true/false, 1/0)
@@ -379,11 +380,16 @@ def _to_iso_dates(col: pd.Series, order: str | None) -> pd.Series:
 
 
 def _date_orders(
-    p: Path, df: pd.DataFrame, date_order: str | None, line: pd.Series, given_by: str
+    p: Path,
+    df: pd.DataFrame,
+    date_order: str | None,
+    line: pd.Series,
+    given_by: str,
+    time_columns: tuple[str, ...] = TIME_COLUMNS,
 ) -> tuple[dict[str, str | None], list[str]]:
     """One order per date column: given (``date_order``), else detected from its values; a column no
     value decides takes the order the export's other date columns agree on, else is refused."""
-    columns = [c for c in TIME_COLUMNS if c in df.columns]
+    columns = [c for c in time_columns if c in df.columns]
     found = {c: _detect_order(df[c], line) for c in columns}
     orders: dict[str, str | None] = {}
     notes = []
@@ -752,20 +758,26 @@ def read_touches(
     timezone: str | None = None,
     leads: pd.DataFrame | None = None,
     on_error: str = "raise",
+    date_order: str | None = None,
 ) -> ImportResult:
     """Read a touches export: one row per attempt (``lead_id, channel, sent_at`` [, content, status, engaged]).
 
     Every problem is reported at once with line, column and value; ``on_error="drop"`` drops and
     lists such rows instead. With ``leads``, touches of unknown leads are counted and dropped, and
-    times without an offset are read in each lead's zone when the leads carry a state. The result
-    holds the table in ``.touches``.
+    times without an offset are read in each lead's zone when the leads carry a state. Dates written
+    with numbers only are read in one order, as by :func:`read_leads` (``date_order``, or detected).
+    The result holds the table in ``.touches``.
     """
     check_param("read_touches", "on_error", on_error, kind="choice", choices=("raise", "drop"))
+    if date_order is not None:
+        check_param("read_touches", "date_order", date_order, kind="choice", choices=tuple(DATE_ORDERS))
     if timezone is not None:
         _check_zone("read_touches", timezone)
     p = Path(path)
     fixes: list[str] = []
     cmap, options, where = _load_mapping(mapping, TOUCH_COLUMNS)
+    given_by = "date_order=" if date_order is not None else f"date_order in {where}"
+    date_order = date_order or options.get("date_order")
     timezone = timezone or options.get("timezone")
     raw = _read_raw(p, fixes)
     raw = _apply_mapping(raw, cmap, where, p)
@@ -790,7 +802,9 @@ def read_touches(
 
         by_lead = leads.set_index(leads["lead_id"].astype(str))["state"].astype(str).map(STATE_TIMEZONES)
         zones = out["lead_id"].map(by_lead).astype("object")
-    t, bad, naive = _time(df["sent_at"], zones)
+    orders, order_notes = _date_orders(p, df, date_order, line, given_by, ("sent_at",))
+    fixes.extend(order_notes)
+    t, bad, naive = _time(_to_iso_dates(df["sent_at"], orders["sent_at"]), zones)
     note(bad | df["sent_at"].isna(), "sent_at", "a date-time like 2026-01-05T09:30:00-05:00")
     _naive_times(p, "sent_at", df["sent_at"], naive & t.isna() & ~bad, line)
     if (naive & t.notna()).any():

@@ -217,3 +217,12 @@ def test_a_naive_as_of_needs_a_zone(tmp_path: Path) -> None:
     r = read_leads(p, as_of="2026-05-01", timezone="America/Chicago")
     assert r.as_of == pd.Timestamp("2026-05-01T05:00:00Z")
     assert any("as_of 2026-05-01T05:00:00+00:00: given (2026-05-01, read in America/Chicago)" in n for n in r.notes)
+
+
+def test_touch_dates_are_read_in_one_order_too(tmp_path: Path) -> None:
+    text = "lead_id,channel,sent_at\n1,sms,03/02/2026 09:00\n2,call,25/02/2026 10:00\n"
+    t = read_touches(write(tmp_path, text, "touches.csv"), timezone="UTC")
+    assert t.touches["sent_at"].dt.strftime("%Y-%m-%d").tolist() == ["2026-02-03", "2026-02-25"]
+    assert any("sent_at dates read day/month/year (dmy, detected" in f for f in t.fixes)
+    with pytest.raises(nl.DataError, match=r"the dates of column 'sent_at' are ambiguous"):
+        read_touches(write(tmp_path, text.replace("25/02", "12/02"), "t2.csv"), timezone="UTC")
