@@ -8,8 +8,10 @@ of 1e9. The same query counts missing values and values other than 0/1, so the c
 path run in SQL too. One row per arm and group comes back; the statistics are then the very row
 functions of :mod:`nurture_lab.stats.analysis`, so both paths agree to rounding.
 
-Covariates (Lin's adjustment) are not computed in the database yet: pull the columns with
-``table.select(...).to_pandas()`` and analyse the frame.
+Covariates (Lin's adjustment with HC2 errors) take two more passes (:func:`lin_stats`): the arms'
+means and ``COVAR_SAMP`` of the covariates and the metric, then each row's residual and leverage
+from those numbers and the HC2 sums; numeric and boolean covariates (make indicator columns of a
+category).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError, NoVarianceError, ParameterError, check_param, require
+from ..errors import DataError, NoVarianceError, check_param, require
 from . import analysis as _a
 from .estimators import _adjust, srm_check
 from .methods import CI_METHODS, CORRECTIONS
@@ -78,7 +80,7 @@ def table_stats(
     def num(c: str) -> Any:
         col = table[c]
         if schema[c].is_boolean():  # CASE WHEN: PostgreSQL casts no boolean to a number (nulls are counted apart)
-            return col.ifelse(1.0, 0.0)
+            return col.ifelse(1, 0).cast("float64")
         return col.cast("float64")
 
     aggs: dict[str, Any] = {"n": table.count()}
@@ -101,10 +103,7 @@ def table_stats(
     for r in ratios:
         aggs[f"{r.name}__cov"] = num(r.numerator).cov(num(r.denominator), how="sample")
     keys = [table[arm].cast("string").name("arm"), *([table[by].name(by)] if by else [])]
-    with warnings.catch_warnings():  # the backends' own deprecation notices are not for the analyst
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.simplefilter("ignore", FutureWarning)
-        got = table.group_by(keys).aggregate(**aggs).to_pandas()
+    got = _fetch(table.group_by(keys).aggregate(**aggs))
     got = got.sort_values(["arm", *([by] if by else [])], key=lambda s: s.astype(str)).reset_index(drop=True)
     n = got["n"].astype(np.int64)
     checks = {c: _checks(got, c, int(n.sum())) for c in [*cols, *values]}
@@ -130,6 +129,29 @@ def table_stats(
         )
     out = pd.concat([f.assign(arm=got["arm"].to_numpy(), **({by: got[by].to_numpy()} if by else {})) for f in frames])
     return out.reset_index(drop=True), checks
+
+
+def _check_covariates(table: Any, covariates: Sequence[str]) -> None:
+    """Covariates of a table: present, numeric or boolean, and without missing values (counted in SQL)."""
+    if not covariates:
+        return
+    schema = table.schema()
+    for c in covariates:
+        if c not in schema:
+            raise DataError(f"Covariate column '{c}' not found in the table; available columns: {', '.join(schema)}.")
+        if not (schema[c].is_numeric() or schema[c].is_boolean()):
+            raise DataError(
+                f"Covariate '{c}' is {schema[c]}: in the database, covariates must be numbers or booleans "
+                "(make indicator columns of a category, or analyse a pandas frame)."
+            )
+    counts = _fetch(table.aggregate(n=table.count(), **{f"{c}__count": table[c].count() for c in covariates}))
+    for c in covariates:
+        missing = int(counts["n"].iloc[0] - counts[f"{c}__count"].iloc[0])
+        if missing:
+            raise DataError(
+                f"Column '{c}' has {missing} missing value(s) in the table; nothing is dropped silently: "
+                "fill or filter them first."
+            )
 
 
 def _checks(got: pd.DataFrame, c: str, n: int) -> dict[str, float]:
@@ -168,12 +190,17 @@ def analyze_table(
     check_param("analyze", "alpha", alpha, low=0, high=0.5, low_open=True, high_open=True)
     check_param("analyze", "sequential", sequential, kind="bool")
     check_param("analyze", "sequential_tuning", sequential_tuning, kind="int", low=1)
-    if covariates:
-        raise ParameterError(
-            "covariates are not computed in the database yet: pull the columns with "
-            "table.select(...).to_pandas() and analyse the frame (Lin's adjustment on a pandas frame)."
-        )
+    covariates = list(covariates or [])
     names, ratio_metrics = _names(metrics)
+    require(
+        "analyze",
+        "covariates",
+        covariates,
+        "empty with ratio metrics (Lin's adjustment is for plain metrics)",
+        not (covariates and ratio_metrics),
+    )
+    require("analyze", "covariates", covariates, "empty with sequential=True", not (covariates and sequential))
+    _check_covariates(table, covariates)
     if not names:
         require("analyze", "metrics", [], "at least one column", False)
     _a._check_allocation(allocation)
@@ -233,8 +260,9 @@ def analyze_table(
         )
     srm = srm_check({a: int(counts.get(a, 0)) for a in [control, *arms]}, allocation)
     nonneg = {m: bool(t != "numeric" or checks[m]["min"] >= 0) for m, t in types.items()}
+    lin = {m: lin_stats(table, arm, m, covariates, by) for m in types} if covariates else {}
     rows, estimators, notes = _rows(
-        suff, types, arm, control, arms, by, ci_method, alpha, nonneg, sequential, sequential_tuning
+        suff, types, arm, control, arms, by, ci_method, alpha, nonneg, sequential, sequential_tuning, lin
     )
     return _finish(rows, estimators, notes, srm, locals())
 
@@ -251,6 +279,7 @@ def _rows(
     nonneg: Mapping[str, bool],
     sequential: bool,
     tuning: int,
+    lin: Mapping[str, Mapping[tuple[str, Any], Any]],
 ) -> tuple[list[dict[str, Any]], list[Any], list[str]]:
     """One result row per (metric, arm[, group]), as :func:`nurture_lab.analyze` makes them."""
     rows: list[dict[str, Any]] = []
@@ -277,7 +306,11 @@ def _rows(
                 no_var = _a._no_variance(r, c, mtype)
                 if no_var and g is None:
                     raise NoVarianceError(m, (a, control), float(r["sum"]) / n1)
-                estimate = _a._estimator(pd.DataFrame(), arm, control, a, m, mtype, r, c, [], ci_method, nonneg[m])
+                if lin:  # Lin's adjustment, from the two passes of lin_stats
+                    s1, s0 = lin[m][(a, g)], lin[m][(control, g)]
+                    estimate = functools.partial(lin_row, s1, s0)
+                else:
+                    estimate = _a._estimator(pd.DataFrame(), arm, control, a, m, mtype, r, c, [], ci_method, nonneg[m])
                 if sequential:
                     estimate = _a._sequential_estimator(estimate, r, c, mtype, tuning)
                 vals = estimate(alpha)
@@ -319,7 +352,7 @@ def _finish(
         "control": call["control"],
         "metrics": dict(call["types"]),
         "by": by,
-        "covariates": [],
+        "covariates": call["covariates"],
         "ci_method": call["ci_method"],
         "correction": correction,
         "alpha": alpha,
@@ -342,3 +375,135 @@ def _finish(
             f"(chi-square p = {_a._fmt_p(srm['p_value'])}); check assignment before trusting effects.",
         )
     return _a.AnalysisResult(res, srm, settings, tuple(notes))
+
+
+# ---- Lin's covariate adjustment (HC2) in two passes over the table
+
+
+def _num(table: Any, c: str) -> Any:
+    """A column as double precision (a boolean through CASE WHEN: PostgreSQL casts none to a number)."""
+    col = table[c]
+    return col.ifelse(1, 0).cast("float64") if table.schema()[c].is_boolean() else col.cast("float64")
+
+
+def lin_stats(
+    table: Any, arm: str, metric: str, covariates: Sequence[str], by: str | None = None
+) -> dict[tuple[str, Any], dict[str, Any]]:
+    """Per (arm, group), what Lin's estimate and its HC2 covariance need, computed in the database.
+
+    Pass 1: n, the means of y and X, and ``COVAR_SAMP`` of every pair of X and of X with y — the
+    arm's own OLS of y on its centred X (``beta``). Pass 2: each row's residual ``e`` and leverage
+    ``h`` from those numbers, and the HC2 meat ``sum(e^2 / (1 - h) * z z')`` with ``z = (1, x - mean)``.
+    The fully interacted model of Lin (2013) is the two arms' own regressions side by side, so its
+    HC2 covariance is theirs, block by block (see :func:`lin_row`).
+    """
+    import ibis
+
+    k = len(covariates)
+    keys = [table[arm].cast("string").name("arm"), *([table[by].name(by)] if by else [])]
+    y, xs = _num(table, metric), [_num(table, c) for c in covariates]
+    aggs: dict[str, Any] = {"n": table.count(), "ybar": y.mean()}
+    for j, x in enumerate(xs):
+        aggs[f"m{j}"] = x.mean()
+        aggs[f"cy{j}"] = x.cov(y, how="sample")
+        for i in range(j + 1):
+            aggs[f"c{i}_{j}"] = xs[i].cov(x, how="sample")
+    first = _fetch(table.group_by(keys).aggregate(**aggs))
+    out: dict[tuple[str, Any], dict[str, Any]] = {}
+    for _, row in first.iterrows():
+        n = int(row["n"])
+        sxx = np.array([[float(row[f"c{min(i, j)}_{max(i, j)}"]) for j in range(k)] for i in range(k)]) * (n - 1)
+        sxy = np.array([float(row[f"cy{j}"]) for j in range(k)]) * (n - 1)
+        if n <= k + 1 or not np.all(np.isfinite(sxx)) or np.linalg.matrix_rank(sxx) < k:
+            raise DataError(
+                f"Covariates {list(covariates)} are collinear or constant within arm {row['arm']!r}"
+                f"{f' ({by}={row[by]!r})' if by else ''}: Lin's adjustment needs them to vary independently in every arm."
+            )
+        sinv = np.linalg.inv(sxx)
+        m = np.array([float(row[f"m{j}"]) for j in range(k)])
+        out[(str(row["arm"]), row[by] if by else None)] = {
+            "n": n,
+            "ybar": float(row["ybar"]),
+            "m": m,
+            "beta": sinv @ sxy,
+            "sinv": sinv,
+        }
+
+    def per_key_value(fn: Any) -> Any:
+        """A CASE expression giving each row ``fn`` of its (arm, group)'s numbers, as a literal."""
+        branches = []
+        for (a, g), s in out.items():
+            cond = table[arm].cast("string") == a
+            if by:
+                cond &= table[by] == g
+            branches.append((cond, ibis.literal(float(fn(s)), type="float64")))
+        return ibis.cases(*branches)
+
+    d = [xs[j] - per_key_value(lambda s, j=j: s["m"][j]) for j in range(k)]
+    e = y - per_key_value(lambda s: s["ybar"])
+    for j in range(k):
+        e = e - per_key_value(lambda s, j=j: s["beta"][j]) * d[j]
+    h = per_key_value(lambda s: 1.0 / s["n"])
+    for i in range(k):
+        for j in range(k):
+            h = h + per_key_value(lambda s, i=i, j=j: s["sinv"][i, j]) * d[i] * d[j]
+    w = e * e / (1 - h)
+    meat: dict[str, Any] = {"w": w.sum()}
+    for j in range(k):
+        meat[f"w{j}"] = (w * d[j]).sum()
+        for i in range(j + 1):
+            meat[f"w{i}_{j}"] = (w * d[i] * d[j]).sum()
+    second = _fetch(table.group_by(keys).aggregate(**meat))
+    for _, row in second.iterrows():
+        s = out[(str(row["arm"]), row[by] if by else None)]
+        mt = np.empty((k + 1, k + 1))
+        mt[0, 0] = float(row["w"])
+        for j in range(k):
+            mt[0, j + 1] = mt[j + 1, 0] = float(row[f"w{j}"])
+            for i in range(j + 1):
+                mt[i + 1, j + 1] = mt[j + 1, i + 1] = float(row[f"w{i}_{j}"])
+        bread = np.zeros((k + 1, k + 1))
+        bread[0, 0] = 1.0 / s["n"]
+        bread[1:, 1:] = s["sinv"]
+        s["V"] = bread @ mt @ bread  # HC2 covariance of (intercept at the arm's mean, beta)
+    return out
+
+
+def lin_row(s1: Mapping[str, Any], s0: Mapping[str, Any], alpha: float) -> dict[str, Any]:
+    """Lin's estimate of arm vs control from the two arms' :func:`lin_stats`: the statsmodels OLS
+    (fully interacted, HC2, t with n - 2 - 2k degrees of freedom) of the pandas path, in closed form.
+
+    Centred at the pair's pooled covariate means ``c``, each arm's intercept is ``ybar + beta'(c - m)``
+    with variance ``w' V w``, ``w = (1, c - m)``; the effect is the difference of the intercepts and
+    the intercepts' covariance is block diagonal (the arms' rows are disjoint).
+    """
+    from scipy import stats as st
+
+    from .methods import comparison_row
+
+    n1, n0 = s1["n"], s0["n"]
+    c = (n1 * s1["m"] + n0 * s0["m"]) / (n1 + n0)
+    a1, a0 = (s["ybar"] + s["beta"] @ (c - s["m"]) for s in (s1, s0))
+    v1, v0 = (float(np.r_[1.0, c - s["m"]] @ s["V"] @ np.r_[1.0, c - s["m"]]) for s in (s1, s0))
+    est, se = a1 - a0, float(np.sqrt(v1 + v0))
+    dof = n1 + n0 - 2 - 2 * len(c)
+    q = float(st.t.ppf(1 - alpha / 2, dof))
+    p = float(2 * st.t.sf(abs(est) / se, dof)) if se > 0 else float("nan")
+    rel = rel_lo = rel_hi = float("nan")
+    if a0 != 0:  # b1 / b0 by the delta method with cov(b0, b1) = -var(a0) (see estimators._lin_relative)
+        cov = np.array([[v0, -v0], [-v0, v0 + v1]])
+        grad = np.array([-est / a0**2, 1 / a0])
+        rse = float(np.sqrt(max(grad @ cov @ grad, 0.0)))
+        rel = est / a0
+        rel_lo, rel_hi = rel - q * rse, rel + q * rse
+    m0 = s0["ybar"]
+    return comparison_row(
+        m0, m0 + est, est, (est - q * se, est + q * se), (rel, rel_lo, rel_hi), p, "lin ols (hc2)", "hc2 t"
+    )
+
+
+def _fetch(expr: Any) -> pd.DataFrame:
+    with warnings.catch_warnings():  # the backends' own deprecation notices are not for the analyst
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", FutureWarning)
+        return expr.to_pandas()

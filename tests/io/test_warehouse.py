@@ -111,6 +111,8 @@ CALLS = [
     {"metrics": ["booked"], "ci_method": "newcombe", "correction": "none", "alpha": 0.1},
     {"metrics": ["booked", "spend"], "sequential": True, "allocation": {"control": 0.4, "fast": 0.3, "slow": 0.3}},
     {"metrics": {"attended": "numeric", "spend": "numeric"}},
+    {"metrics": ["booked", "spend"], "covariates": ["visits", "n_touches"]},  # Lin + HC2 in two SQL passes
+    {"metrics": ["attended", "spend"], "covariates": ["visits", "booked"], "by": "source", "correction": "bh"},
 ]
 
 
@@ -169,8 +171,10 @@ def test_database_checks_and_errors(tmp_path: Path) -> None:
         nl.analyze(table, arm="arm", control="ctrl", metrics=["booked"])
     with pytest.raises(nl.DataError, match=r"declared binary but has values other than 0/1 in the table"):
         nl.analyze(table, arm="arm", control="control", metrics={"n_touches": "binary"})
-    with pytest.raises(nl.ParameterError, match=r"covariates are not computed in the database yet"):
-        nl.analyze(table, arm="arm", control="control", metrics=["booked"], covariates=["visits"])
+    with pytest.raises(nl.DataError, match=r"Covariate 'source' is .*covariates must be numbers or booleans"):
+        nl.analyze(table, arm="arm", control="control", metrics=["booked"], covariates=["source"])
+    with pytest.raises(nl.ParameterError, match=r"'covariates' parameter of analyze must be empty with ratio metrics"):
+        nl.analyze(table, arm="arm", control="control", metrics=[nl.Ratio("visits", "n_touches")], covariates=["spend"])
     with pytest.raises(nl.DataError, match=r"DuckDB file not found: .*nope.db"):
         nl.connect(f"duckdb:///{tmp_path / 'nope.db'}")
 
