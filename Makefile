@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup reports simulate test lint lab refresh-notebooks bench clean browser wheel-check
+.PHONY: setup reports simulate test lint lab refresh-notebooks bench clean browser postgres wheel-check
 
 setup: $(STAMP)
 
@@ -26,7 +26,7 @@ simulate: setup
 
 ## the whole test suite: lint, types, unit/statistical tests, every notebook under nbval, and the built
 ## wheel installed in a fresh virtual environment rendering a report outside the checkout
-test: setup browser
+test: setup browser postgres
 	$(BIN)/ruff check nurture_lab tests benchmarks notebooks
 	$(BIN)/ruff format --check nurture_lab tests benchmarks
 	$(BIN)/mypy
@@ -51,6 +51,14 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 	  || echo "chromium could not be installed: the browser test will be skipped"; }
+
+# Debian's PostgreSQL server for the warehouse tests (each test run starts its own cluster in a
+# temporary folder on a free port; installed when missing and possible, else those tests are skipped)
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
+	  || echo "postgresql could not be installed: the PostgreSQL tests will be skipped"; }
 
 lint: setup
 	$(BIN)/ruff check nurture_lab tests benchmarks notebooks

@@ -32,7 +32,7 @@ _EXPORTS: dict[str, str] = {
     "ContactCenter": "scenario.model",
     "erlang_c_agents": "simulation.contact_center",
     # statistics
-    "analyze": "stats.analysis",
+    "analyze": "stats.warehouse",  # a pandas frame, or an Ibis table reduced in the database
     "AnalysisResult": "stats.analysis",
     "Ratio": "stats.ratio",
     "non_inferiority": "stats.guardrails",
@@ -51,6 +51,7 @@ _EXPORTS: dict[str, str] = {
     "read_touches": "io.crm",
     "ImportResult": "io.crm",
     "make_example_export": "io.example",
+    "connect": "io.warehouse",
     # reports
     "render_reports": "reporting.render",
     "ReportRun": "reporting.render",

@@ -14,7 +14,10 @@ from ._args import prob
 
 def add_parser(sub: Any) -> None:
     a = sub.add_parser("analyze", help="analyse an experiment table (CSV or Parquet)")
-    a.add_argument("data", metavar="DATA", type=Path, help="CSV or Parquet file, one row per unit")
+    a.add_argument(
+        "data", metavar="DATA", help="CSV or Parquet file, one row per unit; or a database URL (duckdb:///file.db)"
+    )
+    a.add_argument("--table", default=None, help="the table to analyse when DATA is a database URL")
     a.add_argument("--arm", required=True, help="column with the arm label")
     a.add_argument("--control", required=True, help="the control arm's label")
     a.add_argument("--metric", action="append", default=[], help="metric column (repeat for several)")
@@ -66,7 +69,8 @@ def add_parser(sub: Any) -> None:
 
 
 def add_import_options(parser: Any) -> None:
-    """--timezone and --on-error: how a CRM export is read (with --mapping / --data)."""
+    """--timezone, --on-error, --date-order, --as-of and --fold-case: how a CRM export is read (with
+    --mapping / --data)."""
     parser.add_argument(
         "--timezone",
         default=None,
@@ -79,6 +83,43 @@ def add_import_options(parser: Any) -> None:
         default="raise",
         help="unusable export rows: fail listing them (raise), or drop and list them (drop)",
     )
+    parser.add_argument(
+        "--date-order",
+        choices=["dmy", "mdy", "ymd"],
+        default=None,
+        help="order of dates written with numbers only, e.g. 03/02/2026 (default: detected from the values, "
+        "refused when no value decides; ISO dates always work)",
+    )
+    parser.add_argument(
+        "--as-of",
+        default=None,
+        help="when the export was taken, with its UTC offset (or read in --timezone); default: its latest "
+        "creation or booking time",
+    )
+    parser.add_argument(
+        "--fold-case",
+        action="store_true",
+        help="merge arm labels that differ only in case into the most common spelling (default: refused)",
+    )
+
+
+def import_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The read_leads keyword arguments given by the import options."""
+    return {
+        "timezone": args.timezone,
+        "on_error": args.on_error,
+        "date_order": args.date_order,
+        "as_of": args.as_of,
+        "fold_case": args.fold_case,
+    }
+
+
+def print_import_notes(imp: Any) -> None:
+    """What the import did (rows, zones, date orders, as_of, follow-up, fixes), on stderr."""
+    for line in imp.notes:
+        print(f"import: {line}", file=sys.stderr)
+    if imp.dropped_identifiers:
+        print(f"import: dropped identifier columns {imp.dropped_identifiers}", file=sys.stderr)
 
 
 def parse_allocation(text: str | None) -> dict[str, float] | None:
@@ -113,17 +154,24 @@ def run(args: argparse.Namespace) -> int:
         raise ParameterError("analyze needs at least one --metric COL or --ratio NUM/DEN")
     from ..io.crm import identifier_columns
     from ..io.read import read_table
-    from ..stats.analysis import analyze
+    from ..io.warehouse import is_url, open_table
+    from ..stats.warehouse import analyze
 
-    if args.mapping is not None:  # a CRM export: the import schema, checks and identifier dropping
+    df: Any
+    if is_url(args.data):  # a database: the statistics are computed there, one row per arm comes back
+        if args.mapping is not None:
+            raise ParameterError("--mapping reads a CRM export file; with a database URL name the columns directly")
+        df = open_table(args.data, args.table)
+    elif args.table is not None:
+        raise ParameterError(
+            f"--table names a table of a database URL (duckdb:///file.db); DATA is a file: {args.data}"
+        )
+    elif args.mapping is not None:  # a CRM export: the import schema, checks and identifier dropping
         from ..io.crm import read_leads
 
-        imp = read_leads(args.data, mapping=args.mapping, timezone=args.timezone, on_error=args.on_error)
+        imp = read_leads(args.data, mapping=args.mapping, **import_options(args))
         df = imp.leads
-        for fix in imp.fixes:
-            print(f"import: {fix}", file=sys.stderr)
-        if imp.dropped_identifiers:
-            print(f"import: dropped identifier columns {imp.dropped_identifiers}", file=sys.stderr)
+        print_import_notes(imp)
     else:
         df = read_table(args.data)
         asked = {args.arm, args.by, *args.metric, *args.covariate, *(c for r in args.ratio for c in r.split("/"))}

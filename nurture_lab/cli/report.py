@@ -101,6 +101,7 @@ def parse_params(items: list[str]) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from ..reporting.render import ReportError, render_reports
+    from .analyze import import_options, print_import_notes
 
     params = parse_params(args.param)
     writable_dir(args.out)
@@ -115,13 +116,14 @@ def run(args: argparse.Namespace) -> int:
             service_lines=lines,
             data=args.data,
             mapping=args.mapping,
-            read_options={"timezone": args.timezone, "on_error": args.on_error},
+            read_options=import_options(args),
             seed=args.seed,
             n_leads=args.n_leads,
             out=args.out,
             jobs=args.jobs,
             parameters=params,
             progress=None,  # a bar on a terminal, one summary line in a log
+            on_import=print_import_notes,
         )
     except ReportError as e:
         print(f"nurture-lab report: {e}", file=sys.stderr)

@@ -4,7 +4,8 @@ The leads table has one row per lead; the touches table one row per attempt. Col
 mapped from the export's own names (``mapping``: a dict or a TOML file with a ``[columns]`` table,
 canonical name = export name). Types are parsed and checked; every problem is reported with file,
 line, column and value — all at once, not only the first. Fixes that are safe are made and counted
-(trailing spaces in labels, naive times taken as UTC, a ``;`` or tab delimiter). Direct
+(trailing spaces in labels, local times read in the given zone or each lead's state's zone, a ``;``
+or tab delimiter, dates in the one order of their column); what the import did is in ``.notes``. Direct
 identifiers (names, e-mails, phones, street addresses, free-text notes) are dropped at import and
 listed, so nothing identifying reaches an analysis or a report.
 
@@ -15,7 +16,7 @@ column              required   meaning
 =================== ========== ==========================================================
 lead_id             yes        unique per row
 arm                 yes        the randomized arm's label
-created_at          yes        inquiry time (ISO 8601; with offset, or UTC)
+created_at          yes        inquiry time (with its offset, or read in a zone; ISO or one date order)
 service_line        no         segment columns: service_line, audience, source, intent,
                                coverage, state, channel — kept as given
 booked              no*        booked (yes/no, y/n, true/false, 1/0)
@@ -52,6 +53,18 @@ TIME_COLUMNS = ("created_at", "booked_at", "appointment_at")
 NUMBER_COLUMNS = ("staff_minutes", "n_touches", "first_response_minutes", "spend")
 SEGMENT_COLUMNS = ("service_line", "audience", "source", "intent", "coverage", "state", "channel", "age_group")
 TOUCH_REQUIRED = ("lead_id", "channel", "sent_at")
+TOUCH_OPTIONAL = ("content", "status", "engaged")
+#: Every canonical column a mapping may name (the ``[columns]`` keys), for leads and for touches.
+LEAD_COLUMNS = (*LEAD_REQUIRED, *SEGMENT_COLUMNS, *TIME_COLUMNS[1:], *BOOL_COLUMNS, *NUMBER_COLUMNS)
+TOUCH_COLUMNS = (*TOUCH_REQUIRED, *TOUCH_OPTIONAL)
+#: The keys a mapping file may have besides ``[columns]``.
+MAPPING_OPTIONS = ("date_order", "timezone")
+#: The orders of a date written with numbers only (``03/02/2026``), in words.
+DATE_ORDERS = {"dmy": "day/month/year", "mdy": "month/day/year", "ymd": "year/month/day"}
+#: A date written with numbers: three fields, then the rest (time, offset).
+NUMERIC_DATE = r"^(\d{1,4})[/.\-](\d{1,2})[/.\-](\d{1,4})(.*)$"
+#: Outcome windows: a lead followed less than its window has not had the whole window to book.
+WINDOWS = {"booked_7d": 7.0, "booked_30d": 30.0}
 TRUE = {"1", "y", "yes", "true", "t", "1.0"}
 FALSE = {"0", "n", "no", "false", "f", "0.0"}
 MAX_LISTED = 25
@@ -79,6 +92,9 @@ class ImportResult(ResultMixin):
     kind: str = "leads"
     #: when the export was taken (each lead's follow-up runs to it)
     as_of: Any = None
+    #: what the import did, in sentences: rows read, used and dropped (by reason), the zone rule,
+    #: the order of each date column, as_of and the follow-up (``notes`` adds the fixes)
+    summary: list[str] = field(default_factory=list)
 
     _json_extras = ("settings",)
     _repr_rows = 5
@@ -107,7 +123,13 @@ class ImportResult(ResultMixin):
             "dropped_rows": self.dropped_rows.to_dict(orient="records"),
             "horizon_days": self.horizon_days,
             "as_of": None if self.as_of is None else str(self.as_of),
+            "notes": self.notes,
         }
+
+    @property
+    def notes(self) -> list[str]:
+        """Everything a reader of the analysis must know about the import: :attr:`summary`, then the fixes."""
+        return [*self.summary, *(f for f in self.fixes if f not in self.summary)]
 
     def _table(self) -> pd.DataFrame:
         return self.data
@@ -135,22 +157,79 @@ def identifier_columns(df: pd.DataFrame) -> list[str]:
     return out
 
 
-def _load_mapping(mapping: str | Path | Mapping[str, str] | None) -> dict[str, str]:
+def _did_you_mean(word: str, choices: Any) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``choices`` (difflib), or nothing."""
+    import difflib
+
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    if not close:  # a name that differs only in case, spaces or underscores
+        key = re.sub(r"[^a-z0-9]", "", str(word).lower())
+        close = [c for c in map(str, choices) if re.sub(r"[^a-z0-9]", "", c.lower()) == key][:1]
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _load_mapping(
+    mapping: str | Path | Mapping[str, Any] | None, allowed: tuple[str, ...]
+) -> tuple[dict[str, str], dict[str, Any], str]:
+    """A mapping, checked like a scenario file: ``(columns, options, where)``.
+
+    ``columns`` maps canonical names (keys of ``[columns]``, each one of ``allowed``) to the export's
+    column names; ``options`` holds the other keys (:data:`MAPPING_OPTIONS`); ``where`` names the
+    mapping in messages. Unknown keys are refused with the file, the key and the closest allowed key.
+    """
     if mapping is None:
-        return {}
+        return {}, {}, "the mapping"
     if isinstance(mapping, Mapping):
-        return {str(k): str(v) for k, v in mapping.items()}
-    p = Path(mapping)
-    if not p.is_file():
-        raise DataError(f"Mapping file not found: {p} (expected a TOML file with a [columns] table).")
-    try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as e:
-        raise DataError(f"{p} is not valid TOML: {e}.") from None
+        data: Mapping[str, Any] = {"columns": mapping}
+        where = "the mapping"
+    else:
+        p = Path(mapping)
+        where = str(p)
+        if not p.is_file():
+            raise DataError(f"Mapping file not found: {p} (expected a TOML file with a [columns] table).")
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as e:
+            raise DataError(f"{p} is not valid TOML: {e}.") from None
+        for key in data:
+            if key != "columns" and key not in MAPPING_OPTIONS:
+                raise DataError(
+                    f"Unknown key '{key}' at the top level of {p}{_did_you_mean(key, ['columns', *MAPPING_OPTIONS])}; "
+                    f"expected one of: columns, {', '.join(MAPPING_OPTIONS)}."
+                )
     cols = data.get("columns")
     if not isinstance(cols, Mapping):
-        raise DataError(f'{p} needs a [columns] table: canonical_name = "Export column name".')
-    return {str(k): str(v) for k, v in cols.items()}
+        raise DataError(f'{where} needs a [columns] table: canonical_name = "Export column name".')
+    for key, value in cols.items():
+        if key not in allowed:
+            raise DataError(
+                f"Unknown key '{key}' in [columns] of {where}{_did_you_mean(key, allowed)}; expected one of: "
+                f"{', '.join(allowed)}."
+            )
+        if not isinstance(value, str) or not value:
+            raise DataError(
+                f"'{key}' in [columns] of {where} must be the export's column name (a string). Got {value!r} instead."
+            )
+    options = {k: data[k] for k in MAPPING_OPTIONS if k in data}
+    if "date_order" in options and options["date_order"] not in DATE_ORDERS:
+        raise DataError(
+            f"'date_order' in {where} must be one of {', '.join(DATE_ORDERS)}. Got {options['date_order']!r} instead."
+        )
+    if "timezone" in options:
+        _check_zone("read_leads", str(options["timezone"]))
+    return {str(k): str(v) for k, v in cols.items()}, options, where
+
+
+def _apply_mapping(raw: pd.DataFrame, cmap: Mapping[str, str], where: str, p: Path) -> pd.DataFrame:
+    """Rename the export's columns to the canonical names; a mapped column the export lacks is refused
+    naming the mapping key, the closest real column and every real column."""
+    for key, col in cmap.items():
+        if col not in raw.columns:
+            raise DataError(
+                f"'{key}' in [columns] of {where} maps to column '{col}', which {p} does not have"
+                f"{_did_you_mean(col, raw.columns)}; its columns: {', '.join(map(str, raw.columns))}."
+            )
+    return raw.rename(columns={v: k for k, v in cmap.items()})
 
 
 def _read_raw(path: Path, fixes: list[str]) -> pd.DataFrame:
@@ -203,12 +282,17 @@ class _Problems:
         self.unusable = pd.Series(False, index=source.index)
         self.listed: list[tuple[int, str, str, str]] = []
         self.counts: dict[str, int] = {}
+        #: rows per reason ("column: expected ..."), for the import notes
+        self.reasons: dict[str, int] = {}
 
     def note(self, bad: pd.Series, column: str, expected: str) -> None:
         """Mark the rows where ``bad`` holds as unusable because ``column`` is not ``expected``."""
         bad = bad.fillna(False).astype(bool)
         self.unusable |= bad
         self.counts[column] = self.counts.get(column, 0) + int(bad.sum())
+        if bad.any():
+            reason = f"{column} not {expected}"
+            self.reasons[reason] = self.reasons.get(reason, 0) + int(bad.sum())
         values = self.source[column] if column in self.source else pd.Series("", index=self.source.index)
         for i in np.flatnonzero(bad.to_numpy())[:MAX_LISTED]:
             self.listed.append((int(self.line.iloc[i]), column, str(values.iloc[i]), expected))
@@ -243,6 +327,100 @@ def _bool(col: pd.Series) -> tuple[pd.Series, pd.Series]:
     out[s.isin(FALSE)] = False
     bad = s.notna() & out.isna()
     return out, bad
+
+
+def _date_fields(col: pd.Series) -> pd.DataFrame:
+    """The three number fields of dates written with numbers only (``03/02/2026 10:00``), and the rest."""
+    return col.astype("string").str.strip().str.extract(NUMERIC_DATE)
+
+
+def _detect_order(col: pd.Series, line: pd.Series) -> tuple[str | None, str]:
+    """The order of a column's number-only dates, from its values: ``(order, why)``.
+
+    ISO-like dates (a 4-digit year first) need no order. Otherwise a first field above 12 is a day
+    (``dmy``), a second field above 12 a day (``mdy``); ``(None, "ambiguous")`` when no value decides
+    and ``(None, "mixed")`` when values decide both ways (the why then shows one of each).
+    """
+    f = _date_fields(col)
+    short = f[0].notna() & (f[0].str.len() <= 2)
+    if not short.any():
+        return "ymd" if f[0].notna().any() else None, "iso"
+    first, second = pd.to_numeric(f[0], errors="coerce"), pd.to_numeric(f[1], errors="coerce")
+    day_first, day_second = short & (first > 12), short & (second > 12)
+
+    def example(mask: pd.Series) -> str:
+        i = int(np.flatnonzero(mask.to_numpy())[0])
+        return f"line {int(line.iloc[i])}: {str(col.iloc[i]).strip()!r}"
+
+    if day_first.any() and day_second.any():
+        return None, f"mixed ({example(day_first)} has a day first, {example(day_second)} a month first)"
+    if day_first.any():
+        return "dmy", f"detected: a day above 12 in the first field ({example(day_first)})"
+    if day_second.any():
+        return "mdy", f"detected: a day above 12 in the second field ({example(day_second)})"
+    return None, f"ambiguous (every value, e.g. {example(short)}, reads either way)"
+
+
+def _to_iso_dates(col: pd.Series, order: str | None) -> pd.Series:
+    """Number-only dates rewritten year-month-day in ``order`` (a 4-digit first field is always a year)."""
+    s = col.astype("string").str.strip()
+    f = _date_fields(s)
+    long_first = f[0].str.len() == 4
+    if order == "dmy":
+        day, month, year = f[0], f[1], f[2]
+    elif order == "mdy":
+        month, day, year = f[0], f[1], f[2]
+    else:
+        year, month, day = f[0], f[1], f[2]
+    year, month, day = year.where(~long_first, f[0]), month.where(~long_first, f[1]), day.where(~long_first, f[2])
+    year = year.where(year.str.len() != 2, "20" + year)
+    iso = year + "-" + month.str.zfill(2) + "-" + day.str.zfill(2) + f[3].fillna("")
+    use = f[0].notna() & (long_first | (order is not None))
+    return s.where(~use, iso)
+
+
+def _date_orders(
+    p: Path,
+    df: pd.DataFrame,
+    date_order: str | None,
+    line: pd.Series,
+    given_by: str,
+    time_columns: tuple[str, ...] = TIME_COLUMNS,
+) -> tuple[dict[str, str | None], list[str]]:
+    """One order per date column: given (``date_order``), else detected from its values; a column no
+    value decides takes the order the export's other date columns agree on, else is refused."""
+    columns = [c for c in time_columns if c in df.columns]
+    found = {c: _detect_order(df[c], line) for c in columns}
+    orders: dict[str, str | None] = {}
+    notes = []
+    for c, (order, why) in found.items():
+        if why == "iso":
+            orders[c] = None
+            if order:
+                notes.append(f"{c} dates read year-month-day (ISO)")
+            continue
+        if date_order is not None:
+            orders[c] = date_order
+            notes.append(f"{c} dates read {DATE_ORDERS[date_order]} ({date_order}, given by {given_by})")
+            continue
+        if why.startswith("mixed"):
+            raise DataError(
+                f"{p}: column '{c}' mixes day-first and month-first dates: {why[7:-1]}. One column has one order: "
+                "fix the export, or say its order with date_order='dmy' or 'mdy' (CLI --date-order, mapping key "
+                "date_order) and the values that do not fit it are listed."
+            )
+        others = {o for k, (o, w) in found.items() if k != c and o is not None and w != "iso"}
+        if order is None and len(others) == 1:
+            order = others.pop()
+            why = "as the export's other date columns (no value of this one decides)"
+        if order is None:
+            raise DataError(
+                f"{p}: the dates of column '{c}' are {why}: day/month or month/day cannot be told from the values. "
+                "Say the order with date_order='dmy', 'mdy' or 'ymd' (CLI --date-order, mapping key date_order)."
+            )
+        orders[c] = order
+        notes.append(f"{c} dates read {DATE_ORDERS[order]} ({order}, {why})")
+    return orders, notes
 
 
 def _time(col: pd.Series, tz: str | pd.Series | None) -> tuple[pd.Series, pd.Series, pd.Series]:
@@ -280,41 +458,56 @@ def read_leads(
     horizon_days: float = 60.0,
     as_of: Any = None,
     on_error: str = "raise",
+    date_order: str | None = None,
+    fold_case: bool = False,
 ) -> ImportResult:
     """Read a leads export (CSV or Parquet) into the analysis schema.
 
     Args:
         path: the export.
-        mapping: canonical name -> export column name (dict or TOML file with ``[columns]``).
+        mapping: canonical name -> export column name (dict, or a TOML file with a ``[columns]``
+            table and optionally ``date_order`` and ``timezone``); unknown keys, and mapped columns
+            the export lacks, are refused.
         timezone: IANA zone of the times written without an offset. Without it, when the leads
             carry a ``state``, each lead's zone is inferred from its state (and the import says
             so); otherwise such times are refused — a local time is never silently taken as UTC.
         horizon_days: outcomes are followed this long; bookings after it do not count.
-        as_of: when the export was taken (default: its latest timestamp, stated in ``fixes``):
-            gives each lead's ``followup_days`` for :func:`~nurture_lab.time_to_book`.
+        as_of: when the export was taken, with its UTC offset (or read in ``timezone``); default:
+            the export's latest creation or booking time (visits to come do not count), stated.
+            Gives each lead's ``followup_days``; leads created after it are unusable rows, and
+            bookings made after it do not count.
         on_error: ``"raise"`` (default): any unusable row fails the import with every problem listed;
             ``"drop"``: such rows are removed, counted and listed in ``dropped_rows``.
+        date_order: the order of dates written with numbers only (``03/02/2026``): ``"dmy"``,
+            ``"mdy"`` or ``"ymd"``. Default: detected per column from its values (a day above 12
+            decides), refused when no value decides. ISO dates (year first) always work.
+        fold_case: merge arm labels that differ only in case into the most common spelling
+            (default: refused, naming the labels).
 
     ``booked_at`` is when the booking was made; ``appointment_at`` (optional) is the visit itself.
+    What the import did (rows read, used and dropped by reason, the zone rule, the date orders,
+    as_of and the follow-up) is in ``.notes``.
 
     Raises:
-        DataError: a missing file or column, an empty file, non-UTF-8 bytes, local times without
-            a zone, or (with ``on_error="raise"``) bad values: file, line, column and value of each.
+        DataError: a missing file or column, an unknown mapping key, an empty file, non-UTF-8 bytes,
+            local times without a zone, dates of no clear order, arm labels that differ only in
+            case, or (with ``on_error="raise"``) bad values: file, line, column and value of each.
     """
     check_param("read_leads", "on_error", on_error, kind="choice", choices=("raise", "drop"))
+    check_param("read_leads", "fold_case", fold_case, kind="bool")
+    if date_order is not None:
+        check_param("read_leads", "date_order", date_order, kind="choice", choices=tuple(DATE_ORDERS))
     if timezone is not None:
         _check_zone("read_leads", timezone)
     check_param("read_leads", "horizon_days", horizon_days, low=0, low_open=True)
     p = Path(path)
     fixes: list[str] = []
+    cmap, options, where = _load_mapping(mapping, LEAD_COLUMNS)
+    given_by = "date_order=" if date_order is not None else f"date_order in {where}"
+    date_order = date_order or options.get("date_order")
+    timezone = timezone or options.get("timezone")
     raw = _read_raw(p, fixes)
-    cmap = _load_mapping(mapping)
-    missing_src = [v for v in cmap.values() if v not in raw.columns]
-    if missing_src:
-        raise DataError(
-            f"Mapped column(s) {missing_src} not found in {p}; its columns: {', '.join(map(str, raw.columns))}."
-        )
-    raw = raw.rename(columns={v: k for k, v in cmap.items()})
+    raw = _apply_mapping(raw, cmap, where, p)
     raw.columns = [str(c).strip() for c in raw.columns]
     ids = [c for c in identifier_columns(raw) if c not in LEAD_REQUIRED]
     df = raw.drop(columns=ids)
@@ -339,27 +532,24 @@ def read_leads(
     if dup.any():
         note(dup, "lead_id", "a unique lead id (duplicated)")
     out["lead_id"] = lid
-    arm = df["arm"].astype("string")
-    stripped = arm.str.strip()
-    n_space = int((stripped != arm).fillna(False).sum())
-    if n_space:
-        fixes.append(f"trailing/leading spaces removed from {n_space} arm label(s)")
-    note(stripped.isna() | (stripped == ""), "arm", "an arm label")
-    out["arm"] = stripped
+    out["arm"] = _arm_labels(p, df["arm"], note, fixes, fold_case)
     for c in SEGMENT_COLUMNS:
         if c in df.columns:
             out[c] = df[c].astype("string").str.strip().astype("category")
     zones = _zones(df, timezone)
+    orders, order_notes = _date_orders(p, df, date_order, line, given_by)
     times: dict[str, pd.Series] = {}
+    n_naive = 0
     for c in TIME_COLUMNS:
         if c not in df.columns:
             continue
-        t, bad, naive = _time(df[c], zones)
+        t, bad, naive = _time(_to_iso_dates(df[c], orders[c]), zones)
         note(bad | (df[c].isna() if c == "created_at" else False), c, "a date-time like 2026-01-05T09:30:00-05:00")
         _naive_times(p, c, df[c], naive & t.isna(), line)
         if naive.any() and t[naive].notna().any():
             how = f"in {timezone}" if timezone else "in each lead's zone, inferred from its state"
             fixes.append(f"{int((naive & t.notna()).sum())} {c} value(s) without a UTC offset read {how}")
+            n_naive += int((naive & t.notna()).sum())
         times[c] = t
         out[c] = t
     created = times["created_at"]
@@ -379,13 +569,17 @@ def read_leads(
             out[c] = v
     if decimal_comma and any(c in df.columns for c in NUMBER_COLUMNS):
         fixes.append("decimal commas read as decimal points (the export is ';'-delimited)")
-    end = _as_of(as_of, times, fixes)
+    end, end_note = _as_of(as_of, times, timezone)
+    note(created > end, "created_at", f"a time on or before as_of ({end.isoformat()})")
     out["followup_days"] = ((end - created).dt.total_seconds() / 86400).clip(lower=0)
     if "booked_at" in times:
         bt = times["booked_at"]
         days = (bt - created).dt.total_seconds() / 86400
         note(days < 0, "booked_at", "a time after created_at (booked_at is when the booking was made)")
-        within = bt.notna() & (days >= 0) & (days <= horizon_days)
+        later = bt.notna() & (bt > end) & (days >= 0) & (created <= end)  # made after the export was taken
+        if later.any():
+            fixes.append(f"{int(later.sum()):,} booking(s) made after as_of not counted (not yet seen at as_of)")
+        within = bt.notna() & (days >= 0) & (days <= horizon_days) & ~later
         if "booked" in out.columns:
             conflict = out["booked"].fillna(False).astype(bool) != within
             n_conf = int((conflict & out["booked"].notna()).sum())
@@ -411,7 +605,85 @@ def read_leads(
                 out[c] = out[c].astype(bool)
     out["arm"] = out["arm"].astype(str)
     out["lead_id"] = out["lead_id"].astype(str)
-    return ImportResult(out, str(p), ids, fixes, dropped, horizon_days, as_of=end)
+    summary = [
+        _rows_note(len(raw), len(out), problems),
+        _zone_note(timezone, zones, n_naive),
+        *order_notes,
+        end_note,
+        *_followup_notes(out, horizon_days),
+    ]
+    return ImportResult(out, str(p), ids, fixes, dropped, horizon_days, as_of=end, summary=summary)
+
+
+def _arm_labels(p: Path, arm: pd.Series, note: Any, fixes: list[str], fold_case: bool) -> pd.Series:
+    """Arm labels trimmed; labels that differ only in case refused (with the likely intended one), or
+    merged into the most common spelling with ``fold_case``. Only labels present are arms."""
+    text = arm.astype("string")
+    stripped = text.str.strip()
+    n_space = int((stripped != text).fillna(False).sum())
+    if n_space:
+        fixes.append(f"trailing/leading spaces removed from {n_space} arm label(s)")
+    note(stripped.isna() | (stripped == ""), "arm", "an arm label")
+    counts = stripped[stripped.notna() & (stripped != "")].value_counts()
+    key = pd.Series(counts.index.str.casefold(), index=counts.index)
+    clashes = [list(g.index) for _, g in key.groupby(key.to_numpy(), sort=True) if len(g) > 1]
+    if not clashes:
+        return stripped
+    if not fold_case:
+        shown = "; ".join(
+            " and ".join(f"'{lb}' ({counts[lb]:,} rows)" for lb in group)
+            + f": did you mean '{max(group, key=lambda lb: counts[lb])}'?"
+            for group in clashes
+        )
+        raise DataError(
+            f"{p}: arm labels differ only in case — {shown} Fix the labels in the export, or merge each group into "
+            "its most common spelling with fold_case=True (CLI --fold-case)."
+        )
+    merge = {lb: max(group, key=lambda x: counts[x]) for group in clashes for lb in group}
+    merge = {k: v for k, v in merge.items() if k != v}
+    fixes.append(
+        "arm labels that differ only in case merged (fold_case): "
+        + ", ".join(f"'{k}' ({counts[k]:,} rows) into '{v}'" for k, v in merge.items())
+    )
+    return stripped.replace(merge)
+
+
+def _rows_note(n_read: int, n_used: int, problems: _Problems) -> str:
+    """Rows read, used and dropped, by reason."""
+    text = f"{n_read:,} rows read, {n_used:,} used, {n_read - n_used:,} dropped"
+    if n_read > n_used:
+        text += " (" + "; ".join(f"{r}: {n:,}" for r, n in problems.reasons.items()) + ")"
+    return text
+
+
+def _zone_note(timezone: str | None, zones: Any, n_naive: int) -> str:
+    """How times without a UTC offset were read."""
+    if not n_naive:
+        return "zone rule: every time carries its UTC offset (none was read in a zone)"
+    if timezone:
+        return f"zone rule: {n_naive:,} time(s) without a UTC offset read in {timezone} (timezone=)"
+    return f"zone rule: {n_naive:,} time(s) without a UTC offset read in each lead's zone, inferred from its state"
+
+
+def _followup_notes(out: pd.DataFrame, horizon_days: float) -> list[str]:
+    """The follow-up of the leads used, and how many were not followed for each outcome window."""
+    f = out["followup_days"]
+    if f.empty or f.isna().all():
+        return []
+    notes = [
+        f"follow-up (created_at to as_of): {f.min():.1f} to {f.max():.1f} days, median {f.median():.1f}; "
+        f"bookings count within {horizon_days:g} days"
+    ]
+    windows = {**WINDOWS, "booked": horizon_days}
+    for col, days in windows.items():
+        if col in out.columns:
+            short = int((f < days).sum())
+            if short:
+                notes.append(
+                    f"{short:,} of {len(out):,} leads were followed less than the {days:g} days of {col}: "
+                    "it counts only the bookings they made by as_of"
+                )
+    return notes
 
 
 def _check_zone(func: str, timezone: str) -> None:
@@ -446,20 +718,37 @@ def _naive_times(p: Path, column: str, values: pd.Series, unresolved: pd.Series,
     )
 
 
-def _as_of(as_of: Any, times: dict[str, pd.Series], fixes: list[str]) -> pd.Timestamp:
-    """When the export was taken: given, or its latest timestamp (stated)."""
+def _as_of(as_of: Any, times: dict[str, pd.Series], timezone: str | None) -> tuple[pd.Timestamp, str]:
+    """When the export was taken, and the note that says so: given (with its UTC offset, or read in
+    ``timezone``), or the export's latest creation or booking time — a visit still to come is not
+    a time the export was taken at."""
     if as_of is None:
-        valid = [t.max() for t in times.values() if t.notna().any()]
+        valid = [times[c].max() for c in ("created_at", "booked_at") if c in times and times[c].notna().any()]
         if not valid:
-            return pd.NaT
+            return pd.NaT, "as_of: none (the export has no usable time)"
         latest = max(valid)
-        fixes.append(f"follow-up measured to as_of = {latest.isoformat()} (the export's latest timestamp)")
-        return latest
+        return (
+            latest,
+            f"as_of {latest.isoformat()}: the export's latest created_at or booked_at (pass as_of= to set it)",
+        )
     try:
         end = pd.Timestamp(as_of)
     except (ValueError, TypeError):
-        require("read_leads", "as_of", as_of, "a date or timestamp, e.g. '2026-11-30'", False)
-    return end.tz_localize("UTC") if end.tzinfo is None else end.tz_convert("UTC")
+        end = pd.NaT
+    if end is pd.NaT:
+        require("read_leads", "as_of", as_of, "a date or timestamp, e.g. '2026-11-30T23:59:59-06:00'", False)
+    if end.tzinfo is None:
+        if timezone is None:
+            require(
+                "read_leads",
+                "as_of",
+                as_of,
+                "a time with its UTC offset, e.g. '2026-11-30T23:59:59-06:00' (or pass timezone= to read it in)",
+                False,
+            )
+        end = end.tz_localize(timezone)
+        return end.tz_convert("UTC"), f"as_of {end.tz_convert('UTC').isoformat()}: given ({as_of}, read in {timezone})"
+    return end.tz_convert("UTC"), f"as_of {end.tz_convert('UTC').isoformat()}: given"
 
 
 def read_touches(
@@ -469,22 +758,29 @@ def read_touches(
     timezone: str | None = None,
     leads: pd.DataFrame | None = None,
     on_error: str = "raise",
+    date_order: str | None = None,
 ) -> ImportResult:
     """Read a touches export: one row per attempt (``lead_id, channel, sent_at`` [, content, status, engaged]).
 
     Every problem is reported at once with line, column and value; ``on_error="drop"`` drops and
     lists such rows instead. With ``leads``, touches of unknown leads are counted and dropped, and
-    times without an offset are read in each lead's zone when the leads carry a state. The result
-    holds the table in ``.touches``.
+    times without an offset are read in each lead's zone when the leads carry a state. Dates written
+    with numbers only are read in one order, as by :func:`read_leads` (``date_order``, or detected).
+    The result holds the table in ``.touches``.
     """
     check_param("read_touches", "on_error", on_error, kind="choice", choices=("raise", "drop"))
+    if date_order is not None:
+        check_param("read_touches", "date_order", date_order, kind="choice", choices=tuple(DATE_ORDERS))
     if timezone is not None:
         _check_zone("read_touches", timezone)
     p = Path(path)
     fixes: list[str] = []
+    cmap, options, where = _load_mapping(mapping, TOUCH_COLUMNS)
+    given_by = "date_order=" if date_order is not None else f"date_order in {where}"
+    date_order = date_order or options.get("date_order")
+    timezone = timezone or options.get("timezone")
     raw = _read_raw(p, fixes)
-    cmap = _load_mapping(mapping)
-    raw = raw.rename(columns={v: k for k, v in cmap.items()})
+    raw = _apply_mapping(raw, cmap, where, p)
     ids = [c for c in identifier_columns(raw) if c not in TOUCH_REQUIRED]
     df = raw.drop(columns=ids)
     missing = [c for c in TOUCH_REQUIRED if c not in df.columns]
@@ -506,7 +802,9 @@ def read_touches(
 
         by_lead = leads.set_index(leads["lead_id"].astype(str))["state"].astype(str).map(STATE_TIMEZONES)
         zones = out["lead_id"].map(by_lead).astype("object")
-    t, bad, naive = _time(df["sent_at"], zones)
+    orders, order_notes = _date_orders(p, df, date_order, line, given_by, ("sent_at",))
+    fixes.extend(order_notes)
+    t, bad, naive = _time(_to_iso_dates(df["sent_at"], orders["sent_at"]), zones)
     note(bad | df["sent_at"].isna(), "sent_at", "a date-time like 2026-01-05T09:30:00-05:00")
     _naive_times(p, "sent_at", df["sent_at"], naive & t.isna() & ~bad, line)
     if (naive & t.notna()).any():

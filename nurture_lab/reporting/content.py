@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import html
 import math
 import warnings
 from collections.abc import Mapping
@@ -645,9 +646,15 @@ def methods_note(rd: ReportData, ra: ReportAnalysis) -> str:
         if rd.simulated
         else f"real data: `{text_label(p.get('data_file', '?'))}` (identifiers dropped at import)"
     )
+    notes = [*p.get("import_notes", []), *p.get("report_notes", [])]
     return "\n".join(
         [
             f"- **Data**: {src}; this report: {len(rd.leads):,} leads of {text_label(rd.service_line)}.",
+            *(
+                ["- **Import** (all service lines):", *(f"    - {html.escape(str(n))}" for n in notes)]
+                if notes and not rd.simulated
+                else []
+            ),
             f"- **Tests**: {', '.join(sorted(set(ra.main.results['test'])))}; CI method {s['ci_method']}; "
             f"{s['correction']} correction over {s['family_size']} comparisons; alpha {s['alpha']}.",
             "- **Relative lift**: log-ratio CI (binary), delta method (numeric).",

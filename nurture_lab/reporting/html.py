@@ -172,9 +172,15 @@ def write_index(
     for s in lines:
         err = results.get(s, (None, 0))[0]
         if err:
+            kept = out_dir / f"{slug(s)}.failed.ipynb"
+            link = (
+                f' (its notebook as far as it ran: <a href="{html.escape(kept.name)}">{html.escape(kept.name)}</a>)'
+                if kept.is_file()
+                else ""
+            )
             rows.append(
                 f"<tr><td data-label='Service line'>{html.escape(arm_label(s))}</td><td data-label='Leads per arm'></td>"
-                f"<td data-label='Verdict'><b>report failed</b>: {html.escape(err)}</td></tr>"
+                f"<td data-label='Verdict'><b>report failed</b> {html.escape(err)}; no verdict{link}</td></tr>"
             )
         else:
             rows.append(
@@ -189,12 +195,27 @@ def write_index(
         else f"Real data <code>{html.escape(str(man.get('data_file')))}</code>."
     )
     summary = ""
-    if overall.get("headline"):
+    failed = [s for s in lines if results.get(s, (None, 0))[0]]
+    if failed:
+        summary = (
+            "<h2>All service lines together</h2>"
+            f"<blockquote><b>No recommendation</b>: the report of {len(failed)} of {len(lines)} service line(s) "
+            f"failed ({html.escape(', '.join(arm_label(s) for s in failed))}); the result over all lines includes "
+            "their leads, so it is not given until every line's report runs. See the table below for why.</blockquote>"
+        )
+    elif overall.get("headline"):
         summary = (
             "<h2>All service lines together</h2>"
             f"<blockquote>{_md_inline(overall['headline'])}</blockquote>"
             f"<p>{_md_inline(overall.get('detectable', ''))}</p>"
             + (f"<p>{_md_inline(overall['staff'])}</p>" if overall.get("staff") else "")
+        )
+    notes = [*man.get("import_notes", []), *man.get("report_notes", [])]
+    if notes and not simulated:
+        summary += (
+            "<h2>What the import did</h2><ul class='meta'>"
+            + "".join(f"<li>{html.escape(str(n))}</li>" for n in notes)
+            + "</ul>"
         )
     body = (
         f"<h1>Nurture experiment reports</h1><p class='meta'>{src}</p>{summary}"

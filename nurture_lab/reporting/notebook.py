@@ -11,7 +11,17 @@ import pandas as pd
 from .content import ReportAnalysis, ReportData, analyse_report, load_report_data
 from .labels import arm_label, text_label
 
-__all__ = ["open_report", "show", "show_speed", "show_truth", "title_block"]
+__all__ = [
+    "left_out",
+    "open_report",
+    "show",
+    "show_funnel",
+    "show_segments",
+    "show_speed",
+    "show_time_to_book",
+    "show_truth",
+    "title_block",
+]
 
 
 def show(obj: Any) -> None:
@@ -342,3 +352,53 @@ def show_speed(rd: ReportData) -> None:
             show(plot_first_response(rd.leads, rd.arm, column=col, control=rd.control))
             return
     show("_The data have no first-response times (columns `first_call_minutes` or `first_response_minutes`)._")
+
+
+def left_out(part: str, columns: str) -> str:
+    """The sentence a page shows in place of a part the data cannot give (a column the export lacks)."""
+    return f"_Left out: {part} needs {columns}, which the data do not have._"
+
+
+def show_time_to_book(rd: ReportData, ra: ReportAnalysis) -> None:
+    """The time-to-book section: curves from booking times, or a sentence saying what they need."""
+    from .content import level_text
+    from .plots import plot_time_to_book
+
+    show(
+        "## Time to book\nShare of leads booked by each day after their inquiry "
+        f"(shaded: {level_text(ra)} confidence band)."
+    )
+    if ra.time is None:
+        show(left_out("the time-to-book curve", "booking times (column `booked_at`, or `days_to_book` with `booked`)"))
+        return
+    show(plot_time_to_book(ra.time))
+
+
+def show_funnel(rd: ReportData) -> None:
+    """The funnel by arm over the stages the data have (a sentence when they have none)."""
+    from .plots import FUNNEL, plot_funnel
+
+    missing = [c for c, _ in FUNNEL if c not in rd.leads.columns]
+    if len(missing) == len(FUNNEL):
+        show(left_out("the funnel", "at least one of the columns " + ", ".join(f"`{c}`" for c in missing)))
+        return
+    show(plot_funnel(rd.leads, rd.arm, control=rd.control))
+    if missing:
+        show(f"_Stages left out (no column in the data): {', '.join(f'`{c}`' for c in missing)}._")
+
+
+#: The segment columns a report compares the arms in, with their section's words.
+REPORT_SEGMENTS = {"source": "the comparison by lead source", "audience": "the comparison by audience"}
+
+
+def show_segments(rd: ReportData, ra: ReportAnalysis) -> None:
+    """One segment table per segment column the data have; a sentence for each one they lack."""
+    from .content import segment_table
+
+    for column, part in REPORT_SEGMENTS.items():
+        if column in ra.segments:
+            show(segment_table(ra, column))
+        elif column not in rd.leads.columns:
+            show(left_out(part, f"the column `{column}`"))
+        else:
+            show(f"_Left out: {part}: its groups are too few or too small to compare the arms._")

@@ -337,10 +337,11 @@ def leads_for_power_table(power: Any, target: float = 0.8) -> pd.DataFrame:
 
 
 def import_summary(imp: Any) -> str:
-    """What reading an export did, for people: the identifier columns dropped, and each fix, as a list."""
+    """What reading an export did, for people: the identifier columns dropped, and each note (the date orders,
+    as_of, the follow-up, then each fix), as a list."""
     dropped = ", ".join(f"`{text_label(c)}`" for c in imp.dropped_identifiers) or "none"
-    fixes = "".join(f"\n- {text_label(f)}" for f in imp.fixes)
-    return f"**Identifier columns dropped at import:** {dropped}.\n\n**Fixes:**{fixes or ' none.'}"
+    fixes = "".join(f"\n- {text_label(f)}" for f in imp.notes)
+    return f"**Identifier columns dropped at import:** {dropped}.\n\n**What the import did:**{fixes or ' nothing.'}"
 
 
 def sample_size_table(

@@ -7,13 +7,14 @@ import hashlib
 import math
 import multiprocessing
 import os
+import re
 import shutil
 import sys
 import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
@@ -254,6 +255,7 @@ def _execute(template: str, parameters: Mapping[str, Any]) -> Any:
     try:
         client.execute()
     except CellExecutionError as e:
+        nb.cells.pop(0)
         failed = next(
             (
                 i
@@ -262,12 +264,35 @@ def _execute(template: str, parameters: Mapping[str, Any]) -> Any:
             ),
             None,
         )
-        where = f"cell {failed}" if failed is not None else "a cell"  # the reset cell is 0: template cells count from 1
-        raise _LineFailed(f"{where}: {e.ename}: {e.evalue}") from None
-    finally:
-        nb.cells.pop(0)
+        raise _LineFailed(failure_text(nb, failed, e.ename, e.evalue), nb) from None
+    nb.cells.pop(0)
     _check_figures(nb)
     return nb
+
+
+#: The report sections, by the first words of their heading (what a failure is said to be in).
+_HEADING = re.compile(r"^#{1,3} +(.+)$", re.M)
+
+
+def failure_text(nb: Any, failed: int | None, ename: str, evalue: str) -> str:
+    """A report's failure in words: the section it happened in and what went wrong (a missing column
+    named as such), never a cell number."""
+    what = f"the data have no column {evalue} (KeyError)" if ename == "KeyError" else f"{ename}: {evalue}"
+    return f"in the section \u201c{_section(nb, failed)}\u201d: {what}"
+
+
+def _section(nb: Any, upto: int | None) -> str:
+    """The heading above cell ``upto`` (a markdown heading, or one a code cell showed)."""
+    section = "opening the data"
+    for c in nb.cells[: (upto if upto is not None else len(nb.cells)) + 1]:
+        texts = [c.source] if c.cell_type == "markdown" else []
+        if c.cell_type == "code":
+            texts += [str(o.get("data", {}).get("text/markdown", "")) for o in c.get("outputs", [])]
+        for text in texts:
+            found = _HEADING.findall(text)
+            if found:
+                section = found[-1].strip()
+    return section
 
 
 def _check_figures(nb: Any) -> None:
@@ -277,7 +302,7 @@ def _check_figures(nb: Any) -> None:
             data = out.get("data", {})
             if str(data.get("text/plain", "")).startswith("<Figure size") and "image/png" not in data:
                 raise _LineFailed(
-                    f"cell {i}: a figure was not embedded (shown as {data['text/plain']!r}); "
+                    f"in the section \u201c{_section(nb, i - 1)}\u201d: a figure was not embedded (shown as {data['text/plain']!r}); "
                     f"check the kernel's matplotlib backend (MPLBACKEND={os.environ.get('MPLBACKEND', '')!r})"
                 )
 
@@ -296,7 +321,9 @@ def _render_one(job: _Job) -> tuple[str, str | None, float]:
     ):
         try:
             nb = _execute(job.template, job.parameters)
-        except _LineFailed:
+        except _LineFailed as e:
+            if e.notebook is not None:  # kept beside its error, for debugging (never shown as a report)
+                atomic.write_text(out / failed_notebook(line), nbformat.writes(e.notebook))
             raise
         except DeadKernelError as e:
             _shutdown_kernel()
@@ -325,7 +352,16 @@ def _kernel_log(path: Path) -> Any:
 
 
 class _LineFailed(Exception):
-    pass
+    """A line's report failed: the reason in words, and the notebook as far as it ran (if any)."""
+
+    def __init__(self, reason: str, notebook: Any = None) -> None:
+        super().__init__(reason)
+        self.notebook = notebook
+
+
+def failed_notebook(line: str) -> str:
+    """The file name of a failed line's executed notebook (in the output folder, beside the index)."""
+    return f"{slug(line)}.failed.ipynb"
 
 
 def _safe_render(job: _Job) -> tuple[str, str | None, float]:
@@ -345,8 +381,12 @@ def prepare_data(
     n_leads: int,
     mapping: str | Path | None = None,
     read_options: Mapping[str, Any] | None = None,
+    on_import: Callable[[Any], None] | None = None,
 ) -> tuple[Path, Path | None, dict[str, Any]]:
-    """Simulate once (or import a real export once) for all reports; returns (leads, truth, manifest)."""
+    """Simulate once (or import a real export once) for all reports; returns (leads, truth, manifest).
+
+    An import's notes (rows read, used and dropped by reason, zone rule, date orders, as_of, follow-up)
+    go into the manifest as ``import_notes``, and the import to ``on_import`` when given."""
     from ..scenario.loader import load_scenario
     from ..simulation.engine import simulate
     from ..simulation.store import manifest
@@ -357,6 +397,8 @@ def prepare_data(
         from ..io.crm import read_leads
 
         imp = read_leads(data, mapping=mapping, **dict(read_options or {}))
+        if on_import is not None:
+            on_import(imp)
         key = hashlib.sha256(Path(data).read_bytes()).hexdigest()[:16]
         leads_path = cache / f"real-{key}.parquet"
         atomic.write_parquet(leads_path, imp.leads)
@@ -368,6 +410,7 @@ def prepare_data(
             "control": "",
             "as_of": str(imp.as_of),
             "horizon_days": imp.horizon_days,
+            "import_notes": imp.notes,
         }
         return leads_path, None, man
     sc = load_scenario(scenario or "speed_to_lead")
@@ -396,6 +439,7 @@ def render_reports(
     template: str | Path | None = None,
     progress: bool | None = None,
     executor: Executor | None = None,
+    on_import: Callable[[Any], None] | None = None,
 ) -> ReportRun:
     """Render one HTML report per service line, and the index.
 
@@ -417,6 +461,8 @@ def render_reports(
             (default): the bar on a terminal (stderr a TTY), else one summary line on stderr when the
             report phase ends.
         executor: any ``concurrent.futures.Executor`` instead of the warm worker processes.
+        on_import: called with the :class:`~nurture_lab.io.crm.ImportResult` of ``data`` as soon as it
+            is read (the CLI prints its notes); the notes also reach the index and every page's methods.
 
     Returns:
         A :class:`ReportRun`: ``.index``, ``.reports`` ({line: path}), ``.failed``, ``.seconds``.
@@ -470,8 +516,9 @@ def render_reports(
                     n_leads=n_leads,
                     mapping=mapping,
                     read_options=read_options,
+                    on_import=on_import,
                 )
-                _check_data_inputs(prepared[0], extra)
+                prepared[2]["report_notes"] = _check_data_inputs(prepared[0], extra)
             if executor is None and workers > 1:
                 pool = _warm_pool(workers, work)  # kernels start while the data are prepared
             elif executor is None:
@@ -539,7 +586,12 @@ def render_reports(
     )
     failed = {k: v[0] for k, v in results.items() if v[0]}
     _record_run(
-        out_dir, [index, *(out_dir / f"{slug(s)}.{ext}" for s in lines if s not in failed for ext in ("html", "ipynb"))]
+        out_dir,
+        [
+            index,
+            *(out_dir / f"{slug(s)}.{ext}" for s in lines if s not in failed for ext in ("html", "ipynb")),
+            *(out_dir / failed_notebook(s) for s in failed if (out_dir / failed_notebook(s)).is_file()),
+        ],
     )
     run = ReportRun(
         index=str(index),
@@ -645,18 +697,39 @@ def _check_simulation_inputs(scenario: Any, extra: Mapping[str, Any]) -> None:
             _check_choice(name, extra[name], outcomes, "an outcome column")
 
 
-def _check_data_inputs(leads_path: Path, extra: Mapping[str, Any]) -> None:
-    """Arm column, control, metric and guardrail of a real-data report, checked against the data."""
+#: The primary metric of a real-data report when none is given: the first of these the data have.
+DEFAULT_METRICS = ("booked_30d", "booked", "attended", "contacted", "qualified")
+
+
+def _check_data_inputs(leads_path: Path, extra: dict[str, Any]) -> list[str]:
+    """Arm column, control, metric and guardrail of a real-data report, checked against the data.
+
+    Without a ``metric`` parameter the primary metric is the first of :data:`DEFAULT_METRICS` that the
+    data have (set in ``extra``, and said in the returned notes)."""
     import pyarrow.parquet as pq
 
     columns = [c for c in pq.read_schema(leads_path).names if not c.startswith("__")]
     arm = extra.get("arm", "arm")
     _check_choice("arm", arm, columns, "a column of the data")
+    notes = []
+    if "metric" not in extra and DEFAULT_METRICS[0] not in columns:
+        found = next((m for m in DEFAULT_METRICS if m in columns), None)
+        if found is None:
+            raise ParameterError(
+                f"The data have none of the report's default metrics ({', '.join(DEFAULT_METRICS)}): name the "
+                "primary metric, a binary column of the data, with parameters={'metric': ...} (CLI --param "
+                f"metric=COLUMN). Columns: {', '.join(columns)}."
+            )
+        extra["metric"] = found
+        notes.append(
+            f"primary metric: {found} (the data have no booked_30d, which needs booking times: column booked_at)"
+        )
     for name in ("metric", "guardrail"):
         if name in extra:
             _check_choice(name, extra[name], columns, "a column of the data")
     arms = sorted(map(str, pd.read_parquet(leads_path, columns=[arm])[arm].unique()))
     _check_choice("control", extra.get("control"), arms, f"a value of column '{arm}'")
+    return notes
 
 
 def _check_choice(name: str, value: Any, allowed: Sequence[str], what: str) -> None:
@@ -731,23 +804,25 @@ def _headlines(
         "currency",
     )
     kw = {k: extra[k] for k in keys if k in extra}
-    leads = pd.read_parquet(leads_path)
-    truth = pd.read_csv(truth_path) if truth_path else None
-    control = str(extra.get("control") or man.get("control", ""))
-    rd_all = ReportData(
-        "all service lines",
-        leads,
-        None if truth is None else truth[truth["service_line"] == "all"].reset_index(drop=True),
-        control,
-        **{k: v for k, v in kw.items() if k != "control"},
-        provenance=dict(man),
-    )
-    ra_all = analyse_report(rd_all)
-    overall: dict[str, Any] = {
-        "headline": headline(rd_all, ra_all),
-        "detectable": detectable_text(ra_all, rd_all.metric),
-        "staff": staff_text(rd_all, ra_all),
-    }
+    overall: dict[str, Any] = {}
+    if not any(err for err, _ in results.values()):  # the result over all lines includes every line's leads
+        leads = pd.read_parquet(leads_path)
+        truth = pd.read_csv(truth_path) if truth_path else None
+        control = str(extra.get("control") or man.get("control", ""))
+        rd_all = ReportData(
+            "all service lines",
+            leads,
+            None if truth is None else truth[truth["service_line"] == "all"].reset_index(drop=True),
+            control,
+            **{k: v for k, v in kw.items() if k != "control"},
+            provenance=dict(man),
+        )
+        ra_all = analyse_report(rd_all)
+        overall = {
+            "headline": headline(rd_all, ra_all),
+            "detectable": detectable_text(ra_all, rd_all.metric),
+            "staff": staff_text(rd_all, ra_all),
+        }
     out: dict[str, str] = {}
     sizes: dict[str, str] = {}
     for s in lines:

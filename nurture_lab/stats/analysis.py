@@ -334,11 +334,9 @@ def analyze(
         raise DataError("The data have no rows.")
 
     col = df[arm]
-    if isinstance(col.dtype, pd.CategoricalDtype):
-        labels = [str(c) for c in col.cat.categories[np.unique(col.cat.codes.to_numpy())]]
-        empty = [str(c) for c in col.cat.categories if str(c) not in labels]
-        if empty:
-            raise DataError(f"Arm '{empty[0]}' (a category of column '{arm}') has no rows; every arm needs units.")
+    if isinstance(col.dtype, pd.CategoricalDtype):  # the arms are the labels present, not unused categories
+        df = df.assign(**{arm: col.cat.remove_unused_categories()})
+        labels = [str(c) for c in df[arm].cat.categories]
     else:
         labels = [str(x) for x in pd.unique(col)]
         if not (pd.api.types.is_string_dtype(col) or col.dtype == object) or len(set(labels)) < len(labels):

@@ -101,7 +101,7 @@ def test_non_utf8_bytes(tmp_path: Path) -> None:
 def test_missing_file_and_bad_mapping(tmp_path: Path) -> None:
     with pytest.raises(nl.DataError, match=r"Data file not found"):
         read_leads(tmp_path / "nope.csv")
-    with pytest.raises(nl.DataError, match=r"Mapped column\(s\) \['Lead Id'\] not found"):
+    with pytest.raises(nl.DataError, match=r"'lead_id' in \[columns\] of the mapping maps to column 'Lead Id', which"):
         read_leads(write(tmp_path, GOOD), mapping={"lead_id": "Lead Id"})
 
 
@@ -222,10 +222,11 @@ def test_booking_time_visit_and_follow_up(tmp_path: Path) -> None:
     ok = text.replace("2026-01-11T09:00:00Z", "2026-01-30T09:00:00Z")
     r = read_leads(write(tmp_path, ok))
     assert r.leads["days_to_book"].iloc[0] == pytest.approx(1.0)  # from the booking, not the visit
-    assert r.as_of == pd.Timestamp("2026-01-30T09:00:00Z")  # the export's latest timestamp, stated
-    assert any("follow-up measured to as_of = 2026-01-30" in f for f in r.fixes)
-    assert r.leads["followup_days"].tolist() == pytest.approx([25.0, 20.0, 20.0])
-    r2 = read_leads(write(tmp_path, ok), as_of="2026-02-01")
+    # the export's latest creation or booking, stated: a visit still to come is not when it was taken
+    assert r.as_of == pd.Timestamp("2026-01-12T09:00:00Z")
+    assert any("as_of 2026-01-12T09:00:00+00:00: the export's latest created_at or booked_at" in n for n in r.notes)
+    assert r.leads["followup_days"].tolist() == pytest.approx([7.0, 2.0, 2.0])
+    r2 = read_leads(write(tmp_path, ok), as_of="2026-02-01T00:00:00Z")
     assert r2.leads["followup_days"].iloc[0] == pytest.approx(26.625)  # to midnight UTC on Feb 1
 
 

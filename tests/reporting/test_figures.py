@@ -68,5 +68,5 @@ def test_a_figure_shown_as_text_fails_the_report_with_its_cell() -> None:
     nb.cells[1].outputs = [
         nbformat.v4.new_output("display_data", data={"text/plain": "<Figure size 750x280 with 1 Axes>"})
     ]
-    with pytest.raises(render._LineFailed, match=r"cell 2: a figure was not embedded"):
+    with pytest.raises(render._LineFailed, match=r"in the section .opening the data.: a figure was not embedded"):
         render._check_figures(nb)

@@ -122,11 +122,6 @@ def test_segments_share_one_family_and_warn_when_small() -> None:
             {"metrics": ["y"]},
             r"Column 'y' has 8 missing value\(s\) \(row positions 7, 507, 1007, 1507, 2007, ...\)",
         ),
-        (
-            KNOWN.assign(arm=pd.Categorical(KNOWN["arm"], categories=["control", "treat", "empty"])),
-            {"metrics": ["y"]},
-            r"Arm 'empty' .* has no rows",
-        ),
         (KNOWN.assign(y=KNOWN["y"].astype(str)), {"metrics": ["y"]}, r"Metric column 'y' is not numeric or boolean"),
     ],
 )

@@ -1,0 +1,53 @@
+"""Connecting to where the data live: an Ibis backend by URL (DuckDB files by default, no server).
+
+``nl.connect("duckdb:///warehouse.db")`` opens an embedded DuckDB file; any other Ibis URL
+(``postgres://user:pass@host/db``) opens that backend when its driver is installed.
+``connect(url).table("leads")`` is a table that :func:`nurture_lab.analyze` reduces in the database.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..errors import DataError
+
+__all__ = ["connect", "is_url", "open_table"]
+
+
+def is_url(text: str) -> bool:
+    """Whether a DATA argument names a database (``scheme://...``) rather than a file."""
+    return "://" in str(text)
+
+
+def connect(url: str) -> Any:
+    """An Ibis connection for ``url``: ``duckdb:///path.db`` (an existing file; read only) or any Ibis URL.
+
+    Raises:
+        DataError: a DuckDB file that does not exist, or a URL no installed backend can open.
+    """
+    try:
+        import ibis
+    except ImportError:  # pragma: no cover - ibis comes with the dev extra
+        raise DataError("Database URLs need Ibis: pip install 'ibis-framework[duckdb]'.") from None
+    scheme, _, rest = str(url).partition("://")
+    if scheme == "duckdb":
+        path = Path(rest)
+        if not path.is_file():
+            raise DataError(f"DuckDB file not found: {path} (from {url}); expected duckdb:///path/to/file.db.")
+        return ibis.duckdb.connect(str(path), read_only=True)
+    try:
+        return ibis.connect(str(url))
+    except Exception as e:  # each backend raises its own kinds
+        raise DataError(f"Cannot connect to {scheme}://…: {type(e).__name__}: {e}") from None
+
+
+def open_table(url: str, table: str | None) -> Any:
+    """The table ``table`` of the database at ``url``, refused with the tables it has when missing."""
+    con = connect(url)
+    names = list(con.list_tables())
+    if not table:
+        raise DataError(f"Name the table of {url} to analyse (CLI --table NAME); it has: {', '.join(names)}.")
+    if table not in names:
+        raise DataError(f"Table '{table}' not found in {url}; its tables: {', '.join(names)}.")
+    return con.table(table)

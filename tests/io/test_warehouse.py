@@ -1,0 +1,213 @@
+"""Analysis where the data live (issue 22): an Ibis table on a real DuckDB file, reduced in the database."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+import nurture_lab as nl
+
+from ..conftest import run_cli
+
+duckdb = pytest.importorskip("duckdb")
+
+
+def _frame(n: int = 12_000, seed: int = 5) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    arm = rng.choice(["control", "fast", "slow"], n, p=[0.4, 0.3, 0.3])
+    df = pd.DataFrame(
+        {
+            "arm": arm,
+            "source": rng.choice(["web", "phone", "referral"], n),
+            "booked": rng.random(n) < np.where(arm == "fast", 0.24, 0.2),  # bool
+            "attended": (rng.random(n) < 0.15).astype(np.int64),  # 0/1 integers
+            "spend": rng.gamma(2.0, 50.0, n),
+            "n_touches": rng.poisson(3, n) + 1,
+            "visits": rng.poisson(2, n),
+        }
+    )
+    return df
+
+
+def _duckdb_file(path: Path, df: pd.DataFrame, table: str = "leads") -> str:
+    con = duckdb.connect(str(path))  # DuckDB's own client: Ibis' create_table is never needed
+    con.register("frame", df)
+    con.execute(f"CREATE TABLE {table} AS SELECT * FROM frame")
+    con.close()
+    return f"duckdb:///{path}"
+
+
+def _pg_bin() -> Path | None:
+    """The folder of PostgreSQL's server programs (Debian keeps them off the PATH)."""
+    found = shutil.which("initdb")
+    if found:
+        return Path(found).parent
+    dirs = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    return Path(dirs[-1]).parent if dirs else None
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[str]:
+    """A real PostgreSQL server for this module (a fresh cluster in a temporary folder, on a free port).
+
+    Skipped, saying why, where PostgreSQL or psycopg is not installed (``make test`` installs them
+    when it can). The server runs as the ``postgres`` user when the tests run as root.
+    """
+    pytest.importorskip("psycopg", reason="psycopg is not installed (the dev extra installs it)")
+    bin_dir = _pg_bin()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL is not installed (make test installs Debian's postgresql when it can)")
+    root = Path(tempfile.mkdtemp(prefix="nl-pg-"))
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # the server refuses to run as root
+        shutil.chown(root, "postgres")
+        os.chmod(root, 0o700)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    data = root / "data"
+    run = lambda *cmd: subprocess.run([*as_user, *cmd], capture_output=True, text=True, check=True)  # noqa: E731
+    run(str(bin_dir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres")
+    opts = f"-p {port} -k {root} -c listen_addresses=127.0.0.1"
+    run(str(bin_dir / "pg_ctl"), "-D", str(data), "-o", opts, "-l", str(root / "log"), "-w", "start")
+    try:
+        yield f"postgres://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*as_user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], check=False)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _postgres_table(url: str, df: pd.DataFrame, table: str) -> str:
+    """Load a frame into PostgreSQL with psycopg's COPY (typed columns; no Ibis create_table)."""
+    import psycopg
+
+    sql_types = {"bool": "boolean", "int64": "bigint", "float64": "double precision"}
+    cols = ", ".join(f'"{c}" {sql_types.get(str(t), "text")}' for c, t in df.dtypes.items())
+    with psycopg.connect(url.replace("postgres://", "postgresql://"), autocommit=True) as con:
+        con.execute(f'DROP TABLE IF EXISTS "{table}"')
+        con.execute(f'CREATE TABLE "{table}" ({cols})')
+        with con.cursor().copy(f'COPY "{table}" FROM STDIN') as copy:
+            for row in df.itertuples(index=False):
+                copy.write_row([v.item() if hasattr(v, "item") else v for v in row])
+    return url
+
+
+CALLS = [
+    {"metrics": ["booked", "attended", "spend", nl.Ratio("visits", "n_touches")]},
+    {"metrics": ["booked", "spend"], "by": "source", "correction": "bh"},
+    {"metrics": ["booked"], "ci_method": "newcombe", "correction": "none", "alpha": 0.1},
+    {"metrics": ["booked", "spend"], "sequential": True, "allocation": {"control": 0.4, "fast": 0.3, "slow": 0.3}},
+    {"metrics": {"attended": "numeric", "spend": "numeric"}},
+    {"metrics": ["booked", "spend"], "covariates": ["visits", "n_touches"]},  # Lin + HC2 in two SQL passes
+    {"metrics": ["attended", "spend"], "covariates": ["visits", "booked"], "by": "source", "correction": "bh"},
+]
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> object:
+    """Loads a frame into a real engine and returns its table: a DuckDB file, or the PostgreSQL server."""
+    if request.param == "duckdb":
+        return lambda df, name="leads": nl.connect(_duckdb_file(tmp_path / f"{name}.db", df, name)).table(name)
+    url = request.getfixturevalue("postgres")
+    return lambda df, name="leads": nl.connect(_postgres_table(url, df, name)).table(name)
+
+
+@pytest.mark.parametrize("kwargs", CALLS, ids=range(len(CALLS)))
+def test_a_database_table_gives_the_pandas_result(engine: object, kwargs: dict) -> None:
+    df = _frame()
+    table = engine(df)  # type: ignore[operator]
+    got = nl.analyze(table, arm="arm", control="control", **kwargs)
+    want = nl.analyze(df, arm="arm", control="control", **kwargs)
+    num = want.results.select_dtypes("number").columns
+    pd.testing.assert_frame_equal(got.results.drop(columns=num), want.results.drop(columns=num))
+    np.testing.assert_allclose(
+        got.results[num].to_numpy(float), want.results[num].to_numpy(float), rtol=1e-9, atol=1e-12
+    )
+    assert got.srm["counts"] == want.srm["counts"]
+    assert got.srm["p_value"] == pytest.approx(want.srm["p_value"], rel=1e-12)
+    assert {k: v for k, v in got.settings.items() if k != "computed_in"} == want.settings
+    assert got.warnings == want.warnings
+
+
+def test_a_large_mean_keeps_its_variance(engine: object) -> None:
+    """1e9 + N(0, 1): the database's VAR_SAMP keeps the unit variance a raw sum of squares would lose."""
+    rng = np.random.default_rng(2)
+    n = 20_000
+    df = pd.DataFrame({"arm": np.repeat(["control", "treat"], n // 2), "y": 1e9 + rng.normal(0, 1, n)})
+    df.loc[df["arm"] == "treat", "y"] += 0.05
+    table = engine(df, "big")  # type: ignore[operator]
+    row = nl.analyze(table, arm="arm", control="control", metrics=["y"]).row("y", "treat")
+    a, c = df.loc[df.arm == "treat", "y"].to_numpy(), df.loc[df.arm == "control", "y"].to_numpy()
+    welch = stats.ttest_ind(a - 1e9, c - 1e9, equal_var=False)  # independent: scipy on centred values
+    se = np.sqrt((a - 1e9).var(ddof=1) / a.size + (c - 1e9).var(ddof=1) / c.size)
+    assert (row["diff_ci_high"] - row["diff_ci_low"]) / 2 == pytest.approx(stats.norm.ppf(0.975) * se, rel=1e-3)
+    assert row["p_value"] == pytest.approx(welch.pvalue, abs=1e-4)
+    naive = ((a * a).sum() - a.sum() ** 2 / a.size) / (a.size - 1)  # what raw sums of squares give
+    assert abs(naive - 1) > 0.5  # it would have lost the variance
+
+
+def test_database_checks_and_errors(tmp_path: Path) -> None:
+    df = _frame(600)
+    url = _duckdb_file(tmp_path / "w.db", df.assign(spend=df["spend"].where(df.index % 100 != 3)))
+    table = nl.connect(url).table("leads")
+    with pytest.raises(nl.DataError, match=r"Column 'spend' has 6 missing value\(s\) in the table"):
+        nl.analyze(table, arm="arm", control="control", metrics=["spend"])
+    with pytest.raises(nl.DataError, match=r"Metric column 'spnd' not found in the table; available columns: arm"):
+        nl.analyze(table, arm="arm", control="control", metrics=["spnd"])
+    with pytest.raises(nl.DataError, match=r"Control label 'ctrl' is not a value of column 'arm'"):
+        nl.analyze(table, arm="arm", control="ctrl", metrics=["booked"])
+    with pytest.raises(nl.DataError, match=r"declared binary but has values other than 0/1 in the table"):
+        nl.analyze(table, arm="arm", control="control", metrics={"n_touches": "binary"})
+    with pytest.raises(nl.DataError, match=r"Covariate 'source' is .*covariates must be numbers or booleans"):
+        nl.analyze(table, arm="arm", control="control", metrics=["booked"], covariates=["source"])
+    with pytest.raises(nl.ParameterError, match=r"'covariates' parameter of analyze must be empty with ratio metrics"):
+        nl.analyze(table, arm="arm", control="control", metrics=[nl.Ratio("visits", "n_touches")], covariates=["spend"])
+    with pytest.raises(nl.DataError, match=r"DuckDB file not found: .*nope.db"):
+        nl.connect(f"duckdb:///{tmp_path / 'nope.db'}")
+
+
+def test_cli_analyze_reads_a_duckdb_table_as_it_reads_the_file(tmp_path: Path) -> None:
+    df = _frame(3000)
+    url = _duckdb_file(tmp_path / "w.db", df)
+    csv = tmp_path / "w.csv"
+    df.to_csv(csv, index=False)
+    opts = [
+        "--arm",
+        "arm",
+        "--control",
+        "control",
+        "--metric",
+        "booked",
+        "--ratio",
+        "visits/n_touches",
+        "--format",
+        "json",
+    ]
+    db = run_cli("analyze", url, "--table", "leads", *opts)
+    assert db.returncode == 0, db.stderr
+    fl = run_cli("analyze", str(csv), *opts)
+    a, b = json.loads(db.stdout)["results"], json.loads(fl.stdout)["results"]
+    assert [(r["metric"], r["arm"]) for r in a] == [(r["metric"], r["arm"]) for r in b]
+    for ra, rb in zip(a, b):
+        assert ra["p_value"] == pytest.approx(rb["p_value"], rel=1e-9) and ra["diff"] == pytest.approx(
+            rb["diff"], rel=1e-9
+        )
+    bad = run_cli("analyze", url, "--table", "lead", *opts)
+    assert (
+        bad.returncode == 2
+        and "Table 'lead' not found in duckdb:///" in bad.stderr
+        and "its tables: leads" in bad.stderr
+    )

@@ -1,0 +1,144 @@
+"""Reports from real exports that lack optional columns, and runs where a line fails (issue 22)."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+
+from nurture_lab.reporting import render
+
+from ..conftest import run_cli
+
+
+def _bare_export(path: Path, outcome: str, n: int = 1600, seed: int = 11) -> Path:
+    """An export written by hand: the required columns, one outcome, two service lines, nothing else."""
+    rng = np.random.default_rng(seed)
+    arm = rng.choice(["control", "fast"], n)
+    created = pd.Timestamp("2026-03-02T14:00:00Z") + pd.to_timedelta(rng.uniform(0, 50, n), unit="D")
+    booked = rng.random(n) < np.where(arm == "fast", 0.32, 0.22)
+    cols: dict[str, object] = {
+        "lead_id": [f"R{i:05d}" for i in range(n)],
+        "arm": arm,
+        "created_at": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "service_line": rng.choice(["cardiology", "pediatrics"], n),
+    }
+    if outcome == "booked":
+        cols["booked"] = np.where(booked, "yes", "no")
+    else:
+        at = created + pd.to_timedelta(rng.uniform(0.05, 25, n), unit="D")
+        cols["booked_at"] = np.where(booked, at.strftime("%Y-%m-%dT%H:%M:%SZ"), "")
+    pd.DataFrame(cols).to_csv(path, index=False)
+    return path
+
+
+def _text(page: Path) -> str:
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page.read_text())))
+
+
+@pytest.mark.parametrize("outcome", ["booked", "booked_at"])
+def test_a_report_from_only_the_required_columns_renders_every_page(tmp_path: Path, outcome: str) -> None:
+    export = _bare_export(tmp_path / "export.csv", outcome)
+    run = render.render_reports(
+        data=export, out=tmp_path / "r", parameters={"control": "control"}, jobs=1, progress=False
+    )
+    assert not run.failed and sorted(run.reports) == ["cardiology", "pediatrics"]
+    for line in ("cardiology", "pediatrics"):
+        page = _text(Path(run.reports[line]))
+        for part in (
+            "Verdict",
+            "Key numbers",
+            "In business terms",
+            "Funnel by arm",
+            "Guardrails",
+            "Segments",
+            "Methods",
+        ):
+            assert part in page, (line, part)
+        # the parts that need a missing column say so, each naming the column
+        assert "Left out: the comparison by lead source needs the column source" in page
+        assert "Left out: the comparison by audience needs the column audience" in page
+        if outcome == "booked":
+            assert "Left out: the time-to-book curve needs booking times" in page
+            assert "primary metric: booked" in page  # no booked_30d without booking times: said, not failed
+        else:
+            assert "Left out: the time-to-book curve" not in page
+        nb = nbformat.read(Path(run.reports[line]).with_suffix(".ipynb"), as_version=4)
+        assert '"output_type": "error"' not in json.dumps([c.get("outputs", []) for c in nb.cells])
+    index = _text(Path(run.index))
+    assert "report failed" not in index and "All service lines together" in index
+
+
+def test_a_failed_line_blocks_the_recommendation_and_keeps_its_notebook(tmp_path: Path) -> None:
+    export = _bare_export(tmp_path / "export.csv", "booked_at")
+    tpl = nbformat.read(render.default_template(), as_version=4)
+    at = next(i for i, c in enumerate(tpl.cells) if c.source.startswith("## Segments"))
+    tpl.cells.insert(
+        at + 1, nbformat.v4.new_code_cell('if service_line == "cardiology":\n    rd.leads["intent"].nunique()')
+    )
+    bad = tmp_path / "tpl.ipynb"
+    nbformat.write(tpl, bad)
+    out = tmp_path / "r"
+    with pytest.raises(
+        render.ReportError, match=r"cardiology: in the section .Segments.: the data have no column 'intent'"
+    ):
+        render.render_reports(
+            data=export, out=out, parameters={"control": "control"}, template=bad, jobs=1, progress=False
+        )
+    index_html = (out / "index.html").read_text()
+    index = _text(out / "index.html")
+    # which line failed and why, in words (not a cell number), and no recommendation over it
+    assert "report failed in the section “Segments”: the data have no column 'intent'" in index
+    assert not re.search(r"\bcell \d", index)
+    overall = index[index.index("All service lines together") : index.index("By service line")]
+    assert "No recommendation" in overall and "recommend" not in overall.replace("No recommendation", "")
+    row = next(r for r in index_html.split("<tr>") if 'href="pediatrics.html"' in r)
+    assert "report failed" not in row and "fast" in row  # the line that ran keeps its own verdict
+    assert 'href="pediatrics.html"' in index_html and (out / "pediatrics.html").is_file()
+    assert not (out / "cardiology.html").exists()
+    # the failed line's executed notebook is kept beside its error, with the error in it
+    kept = out / "cardiology.failed.ipynb"
+    assert 'href="cardiology.failed.ipynb"' in index_html
+    nb = nbformat.read(kept, as_version=4)
+    errors = [
+        o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"
+    ]
+    assert len(errors) == 1 and errors[0]["ename"] == "KeyError"
+    assert any("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))  # ran until then
+
+
+def test_import_notes_reach_the_terminal_the_index_and_every_page(tmp_path: Path) -> None:
+    export = _bare_export(tmp_path / "export.csv", "booked_at", n=1200)
+    raw = pd.read_csv(export, dtype=str, keep_default_na=False)
+    raw.loc[:3, "booked_at"] = "2026-01-01T00:00:00Z"  # booked before created: 4 unusable rows
+    raw.loc[4:9, "created_at"] = raw.loc[4:9, "created_at"].str.replace("Z", "").str.replace("T", " ")  # local times
+    raw.to_csv(export, index=False)
+    out = tmp_path / "r"
+    res = run_cli(
+        "report", "--data", str(export), "--control", "control", "--out", str(out), "--jobs", "1",
+        "--on-error", "drop", "--timezone", "America/Chicago",
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    wanted = [
+        "1,200 rows read, 1,196 used, 4 dropped (booked_at not a time after created_at",
+        "zone rule: 6 time(s) without a UTC offset read in America/Chicago",
+        "created_at dates read year-month-day (ISO)",
+        "as_of 2026-",
+        "follow-up (created_at to as_of):",
+        "leads were followed less than the 30 days of booked_30d",
+    ]
+    for text in wanted:
+        assert any(ln.startswith("import: ") and text in ln for ln in res.stderr.splitlines()), text
+    index = _text(out / "index.html")
+    assert "What the import did" in index
+    for line in ("cardiology", "pediatrics"):
+        page = _text(out / f"{line}.html")
+        methods = page[page.index("Methods") :]
+        for text in wanted:
+            assert text in index and text in methods, (line, text)
