@@ -23,6 +23,11 @@ def add_parser(sub: Any) -> None:
     )
     a.add_argument("--by", default=None, help="segment column: the same table per group")
     a.add_argument("--covariate", action="append", default=[], help="pre-treatment covariate (Lin's estimator)")
+    a.add_argument(
+        "--force-covariate",
+        action="store_true",
+        help="keep a covariate that fails the balance check across arms (recorded in the result)",
+    )
     a.add_argument("--ci-method", choices=list(CI_METHODS), default="wald")
     a.add_argument("--correction", choices=list(CORRECTIONS), default="holm")
     a.add_argument("--alpha", type=prob, default=0.05)
@@ -121,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
         allocation=parse_allocation(args.allocation),
         metric_types={**dict.fromkeys(args.binary, "binary"), **dict.fromkeys(args.numeric, "numeric")} or None,
         sequential=args.sequential,
+        force=args.force_covariate,
     )
     if args.format == "json":
         print(res.to_json())

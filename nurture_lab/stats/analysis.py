@@ -18,7 +18,6 @@ statistics never scan rows twice and the same code could take aggregates compute
 from __future__ import annotations
 
 import html
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,7 +27,8 @@ import pandas as pd
 
 from .._results import ResultMixin
 from ..errors import DataError, NoVarianceError, check_param, require
-from .estimators import _adjust, _binary_row, _lin_row, _numeric_row, srm_check, sufficient_stats
+from .covariates import covariate_checks
+from .estimators import _adjust, _binary_row, _fieller, _lin_row, _numeric_row, srm_check, sufficient_stats
 from .methods import CI_METHODS, CORRECTIONS
 from .ratio import Ratio, _ratio_var, ratio_row
 from .sequential import DEFAULT_TUNING, always_valid_p, cs_halfwidth
@@ -252,6 +252,7 @@ def analyze(
     metric_types: Mapping[str, str] | None = None,
     sequential: bool = False,
     sequential_tuning: int = DEFAULT_TUNING,
+    force: bool = False,
 ) -> AnalysisResult:
     """Analyse an A/B/n experiment: every arm against the control, for every metric.
 
@@ -264,7 +265,12 @@ def analyze(
             :class:`~nurture_lab.stats.ratio.Ratio` (``nl.Ratio("booked", "n_touches")``) is a ratio
             of means, analysed by the delta method (tea-tasting's ``RatioOfMeans``).
         by: optional segment column; each group is analysed, all in one correction family.
-        covariates: optional pre-treatment columns for Lin's regression adjustment.
+        covariates: optional pre-treatment columns for Lin's regression adjustment. Each is checked
+            first (:mod:`nurture_lab.stats.covariates`): one collinear with a metric (R² >= 0.9999)
+            is refused, and so is one whose arms differ beyond chance (Welch's t of each arm vs the
+            control, or chi-square for a category, at p < 0.001). The checks and each covariate's
+            variance reduction are in ``settings["covariate_checks"]``; adjusted rows have a
+            ``variance_reduction`` column.
         ci_method: ``wald`` (default), ``newcombe`` or ``agresti-caffo`` (binary metrics).
         correction: ``holm`` (default), ``bh`` or ``none`` over all rows of the call.
         alpha: significance level in (0, 0.5).
@@ -276,13 +282,17 @@ def analyze(
             confidence sequence and every p-value always valid, so they hold however often the
             analyst looks (see :mod:`nurture_lab.stats.sequential`; CLI ``--sequential``).
         sequential_tuning: total units at which the sequence is tightest (default 5000).
+        force: keep a covariate that fails the balance check (CLI ``--force-covariate``); the
+            result records it (``settings["forced_covariates"]`` and a warning).
 
-    Every row also has ``adj_ci_low``, ``adj_ci_high``: intervals at the correction's level,
-    to read beside ``p_adjusted`` — ``holm``: simultaneous Bonferroni intervals at level
-    ``1 - alpha / m`` (conservative: Holm's step-down can reject where they still cover 0, never
-    the reverse); ``bh``: Benjamini-Yekutieli false-coverage-rate intervals at level
-    ``1 - R * alpha / m`` (R = the rows BH rejects, at least 1); ``none``: the plain intervals.
-    ``m`` is the size of the correction family (every row of the call with a p-value).
+    Every row's intervals and p-value come from one method and agree: the difference's interval and
+    the relative lift's exclude 0 exactly when ``p_value < alpha``. Every row also has
+    ``adj_ci_low``, ``adj_ci_high``: intervals at the correction's level, which exclude 0 exactly
+    when ``p_adjusted < alpha`` (``significant``) — ``holm``: level ``1 - alpha / (m - R)``, the
+    last step of Holm's procedure (R = the rows Holm rejects; with none rejected these are
+    Bonferroni's simultaneous intervals); ``bh``: Benjamini-Yekutieli false-coverage-rate intervals
+    at level ``1 - R * alpha / m`` (R at least 1); ``none``: the plain intervals. ``m`` is the size
+    of the correction family (every row of the call with a p-value).
 
     Returns:
         An :class:`AnalysisResult`; ``.to_pandas()`` gives the tidy table.
@@ -305,6 +315,7 @@ def analyze(
     check_param("analyze", "alpha", alpha, low=0, high=0.5, low_open=True, high_open=True)
     check_param("analyze", "sequential", sequential, kind="bool")
     check_param("analyze", "sequential_tuning", sequential_tuning, kind="int", low=1)
+    check_param("analyze", "force", force, kind="bool")
     covariates = list(covariates or [])
     _require_columns(df, [arm], "Arm")
     ratio_metrics = {} if isinstance(metrics, (str, Mapping)) else {m.name: m for m in metrics if isinstance(m, Ratio)}
@@ -356,6 +367,11 @@ def analyze(
     if len(labels) < 2:
         raise DataError(f"Column '{arm}' has only the control arm {control!r}; nothing to compare.")
     arms = [a for a in sorted(labels) if a != control]
+    checks: list[dict[str, Any]] = []
+    notes: list[str] = []
+    if covariates:
+        plain_metrics = [m for m in types if m not in ratio_metrics]
+        checks, notes = covariate_checks(df, arm, control, arms, plain_metrics, covariates, force)
 
     suff = sufficient_stats(df, arm, [ratio_metrics.get(m, m) for m in types], by)
     suff["arm"] = suff["arm"].astype(str)
@@ -370,8 +386,9 @@ def analyze(
 
     rows: list[dict[str, Any]] = []
     estimators: list[Any] = []
+    degenerate: list[DataError] = []
     nonneg = {m: bool(t != "numeric" or (df[m].to_numpy() >= 0).all()) for m, t in types.items()}
-    notes: list[str] = []
+    _check_ratio_denominators(suff, types, by)
     groups = [None] if by is None else sorted(suff[by].unique(), key=str)
     for m, mtype in types.items():
         sm_ = suff[suff["metric"] == m]
@@ -393,11 +410,12 @@ def analyze(
                     continue
                 no_var = _no_variance(r, c, mtype)
                 if no_var and g is None:
-                    raise NoVarianceError(m, (a, control), float(r["sum"]) / n1)
+                    degenerate.append(_constant_arms_error(m, a, control, r, c))
+                    notes.append(f"{degenerate[-1]} No test for {a} vs {control}.")
                 sub = df if g is None else df[df[by] == g]
                 estimate = _estimator(sub, arm, control, a, m, mtype, r, c, covariates, ci_method, nonneg[m])
                 if sequential:
-                    estimate = _sequential_estimator(estimate, r, c, mtype, sequential_tuning)
+                    estimate = _sequential_estimator(estimate, r, c, mtype, sequential_tuning, alpha, nonneg[m])
                 vals = estimate(alpha)
                 small = min(n1, n0) < MIN_GROUP_N or no_var
                 if g is not None and small:
@@ -419,6 +437,8 @@ def analyze(
                     row["small_group"] = bool(small)
                 rows.append(row)
                 estimators.append(estimate)
+    if degenerate and len(degenerate) == len(rows) and by is None:
+        raise degenerate[0]
     res = pd.DataFrame(rows)
     if res.empty:
         raise DataError("No comparison could be made: every group lacks the control or an arm.")
@@ -430,7 +450,12 @@ def analyze(
     adj = [est(level) if level != alpha else None for est in estimators]
     res["adj_ci_low"] = [v["diff_ci_low"] if v else lo for v, lo in zip(adj, res["diff_ci_low"])]
     res["adj_ci_high"] = [v["diff_ci_high"] if v else hi for v, hi in zip(adj, res["diff_ci_high"])]
-    cols = ([by] if by else []) + RESULT_COLUMNS + (["small_group"] if by else [])
+    cols = (
+        ([by] if by else [])
+        + RESULT_COLUMNS
+        + (["small_group"] if by else [])
+        + (["variance_reduction"] if covariates else [])
+    )
     res = res[cols]
     settings = {
         "arm": arm,
@@ -451,6 +476,8 @@ def analyze(
             else None
         ),
         "adjusted_intervals": ADJUSTED_INTERVALS[correction],
+        "covariate_checks": checks,
+        "forced_covariates": sorted({r["covariate"] for r in checks if r["forced"]}),
     }
     if srm["flagged"]:
         notes.insert(
@@ -463,7 +490,7 @@ def analyze(
 
 #: What ``adj_ci_low`` / ``adj_ci_high`` are, per correction (also in each result's settings).
 ADJUSTED_INTERVALS = {
-    "holm": "simultaneous Bonferroni intervals at 1 - alpha/m (conservative beside Holm's p-values)",
+    "holm": "intervals at 1 - alpha/(m - R), Holm's last step (R rows rejected; Bonferroni's when R = 0)",
     "bh": "Benjamini-Yekutieli false-coverage-rate intervals at 1 - R*alpha/m",
     "none": "the plain intervals (no correction)",
 }
@@ -474,9 +501,9 @@ def _adjusted_alpha(p: np.ndarray, p_adj: np.ndarray, correction: str, alpha: fl
     m = int(np.isfinite(p).sum())
     if correction == "none" or m <= 1:
         return alpha
-    if correction == "holm":
-        return alpha / m
     rejected = int((p_adj[np.isfinite(p_adj)] < alpha).sum())
+    if correction == "holm":
+        return alpha / max(m - rejected, 1)
     return max(rejected, 1) * alpha / m
 
 
@@ -496,7 +523,7 @@ def _estimator(
     """The row's estimator as a function of alpha (the same estimate, an interval at any level)."""
     n1, n0 = int(r["n"]), int(c["n"])
     if mtype == "ratio":
-        return lambda a: ratio_row(r, c, a)
+        return lambda a: ratio_row(r, c, a, nonneg)
     if covariates:
         return lambda a: _lin_row(df, arm, control, label, metric, covariates, a)
     if mtype == "binary":
@@ -504,8 +531,15 @@ def _estimator(
     return lambda a: _numeric_row(float(r["sum"]), float(r["css"]), n1, float(c["sum"]), float(c["css"]), n0, a, nonneg)
 
 
-def _sequential_estimator(estimate: Any, r: pd.Series, c: pd.Series, mtype: str, tuning: int) -> Any:
-    """Wrap a fixed-sample estimator: the same estimate, with a confidence sequence and an always-valid p."""
+def _sequential_estimator(
+    estimate: Any, r: pd.Series, c: pd.Series, mtype: str, tuning: int, tuned_at: float, nonneg: bool
+) -> Any:
+    """Wrap a fixed-sample estimator: the same estimate, with a confidence sequence and an always-valid p.
+
+    The mixture is tuned once at the call's alpha (``tuned_at``), so the sequence at any level
+    (plain or adjusted) excludes 0 exactly when the always-valid p is below that level. The
+    relative interval is Fieller's with the sequence's boundary as the critical value.
+    """
     n1, n0 = int(r["n"]), int(c["n"])
     if mtype == "ratio":
         v1, v0 = _ratio_var(r) / n1, _ratio_var(c) / n0
@@ -519,21 +553,34 @@ def _sequential_estimator(estimate: Any, r: pd.Series, c: pd.Series, mtype: str,
     def run(a: float) -> dict[str, Any]:
         vals = dict(estimate(a))
         d, var = vals["diff"], v1 + v0
-        half = cs_halfwidth(var, t, a, tuning) if var > 0 else float("nan")
+        half = cs_halfwidth(var, t, a, tuning, tuned_at) if var > 0 else float("nan")
         vals["diff_ci_low"], vals["diff_ci_high"] = d - half, d + half
-        vals["p_value"] = always_valid_p(d, var, t, a, tuning)
+        vals["p_value"] = always_valid_p(d, var, t, tuned_at, tuning)
         m1, m0 = vals["arm_value"], vals["control_value"]
-        if m1 > 0 and m0 > 0 and var > 0:
-            log_half = cs_halfwidth(v1 / m1**2 + v0 / m0**2, t, a, tuning)
-            vals["rel_ci_low"] = m1 / m0 * math.exp(-log_half) - 1
-            vals["rel_ci_high"] = m1 / m0 * math.exp(log_half) - 1
-        else:
-            vals["rel_ci_low"] = vals["rel_ci_high"] = float("nan")
+        q = cs_halfwidth(1.0, t, a, tuning, tuned_at)  # the boundary per unit standard error
+        vals["rel_ci_low"], vals["rel_ci_high"] = _fieller(m1, m0, v1, v0, 0.0, q, nonneg or mtype == "binary")
         vals["test"] = f"{vals['test']}; always valid"
         vals["ci_method"] = "confidence sequence"
         return vals
 
     return run
+
+
+def _check_ratio_denominators(suff: pd.DataFrame, types: Mapping[str, str], by: str | None) -> None:
+    """A ratio metric needs a non-zero mean denominator in every arm (and group) it compares."""
+    for m, t in types.items():
+        if t != "ratio":
+            continue
+        s = suff[(suff["metric"] == m) & (suff["n"] > 0)]
+        bad = s[s["mean_den"] == 0]
+        if len(bad):
+            where = ", ".join(
+                f"arm {row['arm']!r}" + (f" ({by}={row[by]!r})" if by else "") for _, row in bad.head(3).iterrows()
+            )
+            raise DataError(
+                f"Ratio metric '{m}' has a denominator that is 0 for every unit of {where}; "
+                "a ratio of means needs a non-zero mean denominator in every arm."
+            )
 
 
 def _check_allocation(allocation: Mapping[str, float] | None) -> None:
@@ -546,6 +593,17 @@ def _check_allocation(allocation: Mapping[str, float] | None) -> None:
     for a, share in allocation.items():
         check_param("analyze", f"allocation['{a}']", share, low=0, expected="a finite share >= 0")
     require("analyze", "allocation", dict(allocation), "shares with a positive sum", sum(allocation.values()) > 0)
+
+
+def _constant_arms_error(m: str, a: str, control: str, r: pd.Series, c: pd.Series) -> DataError:
+    """The error naming both constant arms' values (a NoVarianceError when they are the same)."""
+    v1, v0 = float(r["sum"]) / float(r["n"]), float(c["sum"]) / float(c["n"])
+    if v1 == v0:
+        return NoVarianceError(m, (a, control), v1)
+    return DataError(
+        f"Metric '{m}' has no variance in arms {a!r} (every value {v1:g}) and {control!r} (every value {v0:g}); "
+        "the difference is exact and there is no sampling error to test."
+    )
 
 
 def _no_variance(r: pd.Series, c: pd.Series, mtype: str) -> bool:

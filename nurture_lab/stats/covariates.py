@@ -1,0 +1,165 @@
+"""Checks that a covariate for Lin's adjustment is pre-treatment, and what it buys.
+
+A covariate can only sharpen an estimate if the arm could not have changed it. Two stated checks
+guard that, before any adjusted row is computed:
+
+- **collinear with the metric**: the covariate explains at least :data:`COLLINEAR_R2` of the
+  metric's variance (R² of the metric on the covariate, all units pooled) — a copy or a function of
+  the outcome, which would absorb the effect. Always refused.
+- **balance across arms**: the randomisation makes a pre-treatment covariate's distribution the same
+  in every arm. A numeric (or 0/1) covariate is compared by Welch's t-test of each arm against the
+  control, a categorical one by the chi-square test of independence of category and arm; a
+  covariate with p < :data:`BALANCE_ALPHA` is refused as likely changed by the arm (an outcome of
+  the cadence, such as staff minutes). ``force=True`` (CLI ``--force-covariate``) keeps it, and the
+  result records that it was forced.
+
+Each covariate's **variance reduction** is reported per metric: the share of the metric's
+within-arm variance it explains (``1 - sum of within-arm residual sums of squares / sum of
+within-arm sums of squares``), the variance Lin's estimator removes with that covariate alone in
+large samples. Each adjusted row also carries its own ``variance_reduction``: ``1 - SE_adjusted² /
+SE_unadjusted²`` (the unadjusted one is Welch's, which HC2 gives for a plain difference of means).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..errors import DataError
+
+__all__ = ["BALANCE_ALPHA", "COLLINEAR_R2", "covariate_checks", "design_columns"]
+
+#: A covariate whose arms differ at p below this is refused (the balance test's level).
+BALANCE_ALPHA = 0.001
+#: A covariate that explains this share of a metric's variance or more is refused as collinear.
+COLLINEAR_R2 = 0.9999
+
+
+def _is_numeric(col: pd.Series) -> bool:
+    return bool(pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col))
+
+
+def design_columns(col: pd.Series) -> np.ndarray:
+    """A covariate as regression columns: a number as itself, a category as indicators (first dropped)."""
+    if _is_numeric(col):
+        return col.to_numpy(dtype=np.float64)[:, None]
+    return pd.get_dummies(col.astype(str), drop_first=True, dtype=np.float64).to_numpy()
+
+
+def _balance(col: pd.Series, arms: np.ndarray, control: str, labels: Sequence[str]) -> tuple[str, float, str]:
+    """(test, p-value, where): the smallest p over arms (numeric) or the chi-square test (categorical)."""
+    if _is_numeric(col):
+        x = col.to_numpy(dtype=np.float64)
+        x0 = x[arms == control]
+        best, where = 1.0, ""
+        for a in labels:
+            x1 = x[arms == a]
+            if np.ptp(x1) == 0 and np.ptp(x0) == 0:
+                p = 1.0 if x1[0] == x0[0] else 0.0
+            else:
+                p = float(stats.ttest_ind(x1, x0, equal_var=False).pvalue)
+            if p < best or not where:
+                best, where = p, a
+        return "welch t, each arm vs control", best, where
+    table = pd.crosstab(col.astype(str), arms).to_numpy()
+    if table.shape[0] < 2:
+        return "chi-square independence", 1.0, ""
+    return "chi-square independence", float(stats.chi2_contingency(table, correction=False)[1]), "all arms"
+
+
+def _r2(y: np.ndarray, x: np.ndarray) -> float:
+    """R² of ``y`` on ``x`` with an intercept (least squares on centred columns)."""
+    yc = y - y.mean()
+    tss = float(yc @ yc)
+    if tss == 0 or x.shape[1] == 0:
+        return 0.0
+    xc = x - x.mean(axis=0)
+    beta = np.linalg.lstsq(xc, yc, rcond=None)[0]
+    resid = yc - xc @ beta
+    return 1.0 - float(resid @ resid) / tss
+
+
+def _within_r2(y: np.ndarray, x: np.ndarray, arms: np.ndarray) -> float:
+    """Share of the within-arm variance of ``y`` explained by ``x`` fitted within each arm."""
+    rss = tss = 0.0
+    for a in np.unique(arms):
+        sel = arms == a
+        ya = y[sel] - y[sel].mean()
+        t = float(ya @ ya)
+        tss += t
+        if t == 0 or sel.sum() < 2:
+            rss += t
+            continue
+        xa = x[sel] - x[sel].mean(axis=0)
+        beta = np.linalg.lstsq(xa, ya, rcond=None)[0]
+        r = ya - xa @ beta
+        rss += float(r @ r)
+    return 1.0 - rss / tss if tss > 0 else float("nan")
+
+
+def covariate_checks(
+    df: pd.DataFrame,
+    arm: str,
+    control: str,
+    labels: Sequence[str],
+    metrics: Sequence[str],
+    covariates: Sequence[str],
+    force: bool,
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """Check every covariate against every metric; refuse (DataError) or, with ``force``, record.
+
+    Returns the check table (one record per metric and covariate: ``metric, covariate, balance_test,
+    balance_p, balanced, r2_with_metric, variance_reduction, forced``) and the warnings to show.
+    """
+    arms = df[arm].astype(str).to_numpy()
+    records: list[dict[str, Any]] = []
+    notes: list[str] = []
+    balance = {c: _balance(df[c], arms, control, labels) for c in covariates}
+    for m in metrics:
+        y = df[m].to_numpy(dtype=np.float64)
+        for c in covariates:
+            x = design_columns(df[c])
+            r2 = _r2(y, x)
+            if r2 >= COLLINEAR_R2:
+                raise DataError(
+                    f"Covariate '{c}' is collinear with metric '{m}' (it explains {r2:.6%} of its variance, "
+                    f"R² >= {COLLINEAR_R2}): a covariate that copies the outcome absorbs the effect. "
+                    "Use only pre-treatment covariates."
+                )
+            test, p, _where = balance[c]
+            records.append(
+                {
+                    "metric": m,
+                    "covariate": c,
+                    "balance_test": test,
+                    "balance_p": p,
+                    "balanced": bool(p >= BALANCE_ALPHA),
+                    "r2_with_metric": r2,
+                    "variance_reduction": _within_r2(y, x, arms),
+                    "forced": bool(p < BALANCE_ALPHA),
+                }
+            )
+        if len(covariates) > 1:
+            r2 = _r2(y, np.hstack([design_columns(df[c]) for c in covariates]))
+            if r2 >= COLLINEAR_R2:
+                raise DataError(
+                    f"Covariates {list(covariates)} together are collinear with metric '{m}' (they explain "
+                    f"{r2:.6%} of its variance, R² >= {COLLINEAR_R2}): covariates that reproduce the outcome "
+                    "absorb the effect. Use only pre-treatment covariates."
+                )
+    for c, (test, p, where) in balance.items():
+        if p < BALANCE_ALPHA:
+            why = (
+                f"Covariate '{c}' is not balanced across arms ({test}: p = {p:.2g} < {BALANCE_ALPHA}"
+                f"{f', arm {where!r} vs control' if where and where != 'all arms' else ''}): it looks changed "
+                "by the arm (an outcome of the cadence, not a pre-treatment value), and adjusting for it "
+                "can erase or invent an effect."
+            )
+            if not force:
+                raise DataError(why + " Use only pre-treatment covariates, or force=True (--force-covariate).")
+            notes.append(why + " Kept because force=True.")
+    return records, notes
