@@ -2,10 +2,11 @@
 
 Every result row says which method made it (``test``, ``ci_method``). Defaults follow DESIGN.md:
 
-- binary metric: difference of proportions; CI by ``ci_method`` (statsmodels
-  ``confint_proportions_2indep``: wald, newcomb, agresti-caffo) and the p-value from the matching
-  test (``test_proportions_2indep``: wald, score, agresti-caffo); relative lift CI from the log ratio;
-- numeric metric: Welch's t-test and CI; relative lift CI by the delta method;
+- binary metric: difference of proportions by ``ci_method`` (wald, newcombe, agresti-caffo: the
+  intervals of statsmodels ``confint_proportions_2indep``), with the p-value and the relative lift's
+  interval from the same method (Fieller's interval; Newcombe's interval inverted for its p-value
+  and MOVER-R for its relative lift), so a row's intervals and p-value never disagree;
+- numeric metric: Welch's t-test and CI; relative lift CI by Fieller's method;
 - one correction family per call (Holm default, Benjamini-Hochberg, none);
 - sample ratio mismatch: chi-square goodness of fit against the planned allocation, flagged at p < 0.001;
 - covariates: Lin's (2013) estimator, OLS with centred covariates and their interactions, HC2 errors;
