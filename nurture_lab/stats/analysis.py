@@ -29,8 +29,8 @@ import pandas as pd
 from .._results import ResultMixin
 from ..errors import DataError, NoVarianceError, check_param, require
 from .covariates import covariate_checks
-from .estimators import _adjust, _binary_row, _fieller, _lin_row, _numeric_row, srm_check, sufficient_stats
-from .methods import CI_METHODS, CORRECTIONS
+from .estimators import _adjust, _binary_row, _lin_row, _numeric_row, srm_check, sufficient_stats
+from .methods import CI_METHODS, CORRECTIONS, _fieller
 from .ratio import Ratio, _ratio_var, ratio_row
 from .sequential import DEFAULT_TUNING, always_valid_p, cs_halfwidth
 

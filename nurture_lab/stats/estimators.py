@@ -21,7 +21,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import ParameterError
-from .methods import comparison_row
+from .methods import _fieller, comparison_row
 from .ratio import Ratio, ratio_stats
 
 SRM_THRESHOLD = 0.001
@@ -186,33 +186,6 @@ def _mover_ratio(c1: float, n1: int, c0: float, n0: int, z: float) -> tuple[floa
     r_lo = c_lo / den if den > 0 else np.nan
     r_hi = (b + math.sqrt(max(disc_hi, 0.0))) / a_hi if a_hi > 0 else np.nan
     return max(r_lo, 0.0) - 1, r_hi - 1
-
-
-def _fieller(
-    m1: float, m0: float, v1: float, v0: float, cov: float, q: float, nonneg: bool = False
-) -> tuple[float, float]:
-    """Fieller's interval for ``m1 / m0``, returned as relative lift bounds ``(lo - 1, hi - 1)``.
-
-    The ratios ``r`` that the test of ``m1 - r * m0 = 0`` (standard error
-    ``sqrt(v1 - 2 r cov + r**2 v0)``, critical value ``q``) does not reject; at ``r = 1`` it is the
-    difference's own test, so the relative interval excludes 0 exactly when the difference's does.
-    Unbounded (NaN) when the control mean is not distinguishable from 0. For a metric that cannot
-    be negative the lower bound stops at -100%.
-    """
-    if not (m0 != 0 and np.isfinite(v1 + v0) and v1 + v0 > 0 and np.isfinite(q)):
-        return np.nan, np.nan
-    qq = q * q
-    a = m0 * m0 - qq * v0
-    b = m1 * m0 - qq * cov
-    c = m1 * m1 - qq * v1
-    disc = b * b - a * c
-    if a <= 0 or disc < 0:
-        return np.nan, np.nan
-    root = math.sqrt(disc)
-    lo, hi = (b - root) / a, (b + root) / a
-    if nonneg:
-        lo = max(lo, 0.0)
-    return lo - 1, hi - 1
 
 
 def _numeric_row(

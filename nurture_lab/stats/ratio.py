@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .methods import comparison_row
+from .methods import _fieller, comparison_row
 
 __all__ = ["Ratio", "ratio_stats"]
 
@@ -101,8 +101,6 @@ def ratio_row(s1: Any, s0: Any, alpha: float, nonneg: bool = False) -> dict[str,
     """Arm vs control for a ratio metric: Welch's t on the difference of ratios (delta-method
     variances), and Fieller's interval for the ratio of ratios with the same variances and degrees
     of freedom (so the relative interval excludes 0 exactly when the difference's does)."""
-    from .estimators import _fieller
-
     n1, n0 = int(s1["n"]), int(s0["n"])
     r1 = float(s1["mean_num"]) / float(s1["mean_den"])
     r0 = float(s0["mean_num"]) / float(s0["mean_den"])

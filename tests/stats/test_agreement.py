@@ -95,7 +95,9 @@ def test_covariate_and_ratio_rows_agree(seed: int, correction: str) -> None:
     touches = gen.integers(1, 6, n)
     booked = (gen.random(n) < 0.2 + 0.05 * (arm == "t2")).astype(int)
     df = pd.DataFrame({"arm": arm, "y": y, "x": x, "touches": touches, "booked": booked})
-    lin = nl.analyze(df, arm="arm", control="c", metrics=["y", "booked"], covariates=["x"], correction=correction)
+    lin = nl.analyze(
+        df, arm="arm", control="c", metrics=["y", "booked"], covariates=["x"], correction=correction, force=True
+    )
     assert check_agreement(lin) == 4
     ratio = nl.analyze(df, arm="arm", control="c", metrics=[nl.Ratio("booked", "touches")], correction=correction)
     assert check_agreement(ratio) == 2
