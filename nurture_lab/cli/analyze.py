@@ -39,6 +39,24 @@ def add_parser(sub: Any) -> None:
         action="store_true",
         help="always-valid p-values and confidence sequences (monitoring a running test)",
     )
+    a.add_argument(
+        "--bayesian",
+        action="store_true",
+        help="add chance to beat control, probability of being best, risks and credible intervals (Gaussian model)",
+    )
+    a.add_argument(
+        "--prior",
+        default=None,
+        metavar="MEAN,SD",
+        help="with --bayesian: a normal prior on the relative effect, e.g. 0,0.3 (default flat)",
+    )
+    a.add_argument(
+        "--lower-is-better",
+        action="append",
+        default=[],
+        metavar="COL",
+        help="with --bayesian: a metric where lower is better (flips chance to win and the risks)",
+    )
     a.add_argument("--format", choices=["table", "json", "csv"], default="table")
     a.add_argument(
         "--mapping",
@@ -78,6 +96,18 @@ def parse_allocation(text: str | None) -> dict[str, float] | None:
         except ValueError:
             raise ParameterError(f"--allocation expects ARM=SHARE,ARM=SHARE; got {part!r}") from None
     return allocation
+
+
+def parse_prior(text: str | None) -> tuple[float, float] | None:
+    """``MEAN,SD`` -> ``(mean, sd)`` of the prior on the relative effect."""
+    if not text:
+        return None
+    parts = text.split(",")
+    try:
+        mean, sd = (float(x) for x in parts)
+    except ValueError:
+        raise ParameterError(f"--prior expects MEAN,SD of the relative effect, e.g. 0,0.3; got {text!r}") from None
+    return mean, sd
 
 
 def parse_ratios(items: list[str]) -> list[Any]:
@@ -127,6 +157,9 @@ def run(args: argparse.Namespace) -> int:
         metric_types={**dict.fromkeys(args.binary, "binary"), **dict.fromkeys(args.numeric, "numeric")} or None,
         sequential=args.sequential,
         force=args.force_covariate,
+        bayesian=args.bayesian,
+        prior=parse_prior(args.prior),
+        lower_is_better=args.lower_is_better,
     )
     if args.format == "json":
         print(res.to_json())

@@ -19,6 +19,7 @@ statistics never scan rows twice and the same code could take aggregates compute
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,7 @@ import pandas as pd
 
 from .._results import ResultMixin
 from ..errors import DataError, NoVarianceError, check_param, require
+from .bayes import BAYES_COLUMNS, ArmStats, bayes_rows
 from .covariates import covariate_checks
 from .estimators import _adjust, _binary_row, _lin_row, _numeric_row, srm_check, sufficient_stats
 from .methods import CI_METHODS, CORRECTIONS, _fieller
@@ -254,6 +256,9 @@ def analyze(
     sequential: bool = False,
     sequential_tuning: int = DEFAULT_TUNING,
     force: bool = False,
+    bayesian: bool = False,
+    prior: tuple[float, float] | None = None,
+    lower_is_better: Sequence[str] = (),
 ) -> AnalysisResult:
     """Analyse an A/B/n experiment: every arm against the control, for every metric.
 
@@ -285,6 +290,15 @@ def analyze(
         sequential_tuning: total units at which the sequence is tightest (default 5000).
         force: keep a covariate that fails the balance check (CLI ``--force-covariate``); the
             result records it (``settings["forced_covariates"]`` and a warning).
+        bayesian: add GrowthBook's Gaussian-model decision metrics to every binary and numeric row
+            (:mod:`nurture_lab.stats.bayes`): ``chance_to_win``, ``prob_best``, ``risk_ship``,
+            ``risk_keep``, ``post_mean``, ``cred_low``/``cred_high`` and the relative
+            ``rel_chance_to_win``, ``rel_risk_ship``, ``rel_risk_keep``, ``rel_post_mean``,
+            ``rel_cred_low``/``rel_cred_high``. With the default flat prior chance to win is
+            ``1 - one-sided p``. CLI ``--bayesian``.
+        prior: a proper normal prior ``(mean, sd)`` on the relative effect (e.g. ``(0, 0.3)``);
+            default flat. CLI ``--prior MEAN,SD``.
+        lower_is_better: metrics where lower is better (opt-outs): chance to win and the risks flip.
 
     Every row's intervals and p-value come from one method and agree: the difference's interval and
     the relative lift's exclude 0 exactly when ``p_value < alpha``. Every row also has
@@ -317,6 +331,8 @@ def analyze(
     check_param("analyze", "sequential", sequential, kind="bool")
     check_param("analyze", "sequential_tuning", sequential_tuning, kind="int", low=1)
     check_param("analyze", "force", force, kind="bool")
+    check_param("analyze", "bayesian", bayesian, kind="bool")
+    prior = _check_prior(prior, bayesian)
     covariates = list(covariates or [])
     _require_columns(df, [arm], "Arm")
     ratio_metrics = {} if isinstance(metrics, (str, Mapping)) else {m.name: m for m in metrics if isinstance(m, Ratio)}
@@ -332,6 +348,14 @@ def analyze(
     )
     require("analyze", "covariates", covariates, "empty with sequential=True", not (covariates and sequential))
     types = _metric_types(df, metrics, metric_types)
+    lower_is_better = [lower_is_better] if isinstance(lower_is_better, str) else list(lower_is_better)
+    require(
+        "analyze",
+        "lower_is_better",
+        lower_is_better,
+        f"names of this call's metrics ({', '.join(types)})",
+        all(m in types for m in lower_is_better),
+    )
     value_columns = list(dict.fromkeys([m for m in types if m not in ratio_metrics] + columns))
     if by is not None:
         _require_columns(df, [by], "Segment (--by)")
@@ -388,6 +412,7 @@ def analyze(
     rows: list[dict[str, Any]] = []
     estimators: list[Any] = []
     degenerate: list[DataError] = []
+    bayes_in: dict[tuple[str, Any], dict[str, Any]] = {}  # (metric, group) -> control and arms' stats
     nonneg = {m: bool(t != "numeric" or (df[m].to_numpy() >= 0).all()) for m, t in types.items()}
     _check_ratio_denominators(suff, types, by)
     groups = [None] if by is None else sorted(suff[by].unique(), key=str)
@@ -436,6 +461,9 @@ def analyze(
                 if by is not None:
                     row[by] = g
                     row["small_group"] = bool(small)
+                if bayesian and mtype in ("binary", "numeric") and not covariates:
+                    slot = bayes_in.setdefault((m, g), {"control": _arm_stats(c, mtype), "arms": {}})
+                    slot["arms"][len(rows)] = _arm_stats(r, mtype)
                 rows.append(row)
                 estimators.append(estimate)
     if degenerate and len(degenerate) == len(rows) and by is None:
@@ -451,11 +479,13 @@ def analyze(
     adj = [est(level) if level != alpha else None for est in estimators]
     res["adj_ci_low"] = [v["diff_ci_low"] if v else lo for v, lo in zip(adj, res["diff_ci_low"])]
     res["adj_ci_high"] = [v["diff_ci_high"] if v else hi for v, hi in zip(adj, res["diff_ci_high"])]
+    best_control = _add_bayes(res, bayes_in, alpha, prior, set(lower_is_better)) if bayesian else {}
     cols = (
         ([by] if by else [])
         + RESULT_COLUMNS
         + (["small_group"] if by else [])
         + (["variance_reduction"] if covariates else [])
+        + (BAYES_COLUMNS if bayesian else [])
     )
     res = res[cols]
     settings = {
@@ -479,6 +509,18 @@ def analyze(
         "adjusted_intervals": ADJUSTED_INTERVALS[correction],
         "covariate_checks": checks,
         "forced_covariates": sorted({r["covariate"] for r in checks if r["forced"]}),
+        "bayesian": (
+            None
+            if not bayesian
+            else "Gaussian effect model (as GrowthBook's gbstats), "
+            + (
+                "flat prior"
+                if prior is None
+                else f"normal prior on the relative effect, mean {prior[0]}, sd {prior[1]}"
+            )
+        ),
+        "prob_best_control": best_control,
+        "lower_is_better": sorted(lower_is_better),
     }
     if srm["flagged"]:
         notes.insert(
@@ -582,6 +624,50 @@ def _check_ratio_denominators(suff: pd.DataFrame, types: Mapping[str, str], by: 
                 f"Ratio metric '{m}' has a denominator that is 0 for every unit of {where}; "
                 "a ratio of means needs a non-zero mean denominator in every arm."
             )
+
+
+def _check_prior(prior: Any, bayesian: bool) -> tuple[float, float] | None:
+    if prior is None:
+        return None
+    require("analyze", "prior", prior, "None unless bayesian=True", bayesian)
+    ok = (
+        isinstance(prior, (tuple, list))
+        and len(prior) == 2
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in prior)
+        and prior[1] > 0
+    )
+    require("analyze", "prior", prior, "(mean, sd) of the relative effect: two finite numbers, sd > 0", ok)
+    return float(prior[0]), float(prior[1])
+
+
+def _arm_stats(s: pd.Series, mtype: str) -> ArmStats:
+    n = int(s["n"])
+    mean = float(s["sum"]) / n
+    var = mean * (1 - mean) if mtype == "binary" else float(s["css"]) / (n - 1)
+    return ArmStats(mean, var, n)
+
+
+def _add_bayes(
+    res: pd.DataFrame,
+    inputs: Mapping[tuple[str, Any], Mapping[str, Any]],
+    alpha: float,
+    prior: tuple[float, float] | None,
+    lower: set[str],
+) -> dict[str, Any]:
+    """Fill the Bayesian columns of ``res`` per (metric, group); return each one's P(control best)."""
+    for col in BAYES_COLUMNS:
+        res[col] = np.nan
+    best_control: dict[str, Any] = {}
+    for (m, g), slot in inputs.items():
+        idx = list(slot["arms"])
+        vals, p0 = bayes_rows(
+            slot["control"], [slot["arms"][i] for i in idx], alpha=alpha, prior=prior, lower_is_better=m in lower
+        )
+        for i, v in zip(idx, vals):
+            for k, x in v.items():
+                res.at[i, k] = x
+        best_control[m if g is None else f"{m} | {g}"] = p0
+    return best_control
 
 
 def _check_allocation(allocation: Mapping[str, float] | None) -> None:
