@@ -86,8 +86,10 @@ def test_flat_prior_chance_to_win_is_one_minus_one_sided_p_and_risks_add_up() ->
         assert r["risk_keep"] - r["risk_ship"] == pytest.approx(r["post_mean"], abs=1e-12)
         assert r["rel_risk_keep"] - r["rel_risk_ship"] == pytest.approx(r["rel_post_mean"], abs=1e-12)
         # the expected losses by numerical integration of the normal posterior
-        sd = se
-        ship = integrate.quad(lambda e: max(0.0, -e) * stats.norm.pdf(e, r["post_mean"], sd), -50 * sd, 50 * sd)[0]
+        mu, sd = float(r["post_mean"]), se
+        ship = integrate.quad(
+            lambda e, mu=mu, sd=sd: max(0.0, -e) * stats.norm.pdf(e, mu, sd), -50 * sd, 50 * sd, points=[0.0]
+        )[0]
         assert r["risk_ship"] == pytest.approx(ship, rel=1e-6, abs=1e-12)
     flipped = nl.analyze(df, arm="arm", control="c", metrics=["x", "y"], bayesian=True, lower_is_better=["y"])
     a, b = res.row("y", "t"), flipped.row("y", "t")
