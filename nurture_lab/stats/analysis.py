@@ -33,6 +33,7 @@ from .bayes import BAYES_COLUMNS, ArmStats, bayes_rows
 from .covariates import covariate_checks
 from .estimators import _adjust, _binary_row, _lin_row, _numeric_row, srm_check, sufficient_stats
 from .methods import CI_METHODS, CORRECTIONS, _fieller
+from .pooling import POOLED_COLUMNS, dersimonian_laird
 from .ratio import Ratio, _ratio_var, ratio_row
 from .sequential import DEFAULT_TUNING, always_valid_p, cs_halfwidth
 
@@ -270,7 +271,11 @@ def analyze(
             types with a mapping ``{"visit": "binary", "spend": "numeric"}``. A
             :class:`~nurture_lab.stats.ratio.Ratio` (``nl.Ratio("booked", "n_touches")``) is a ratio
             of means, analysed by the delta method (tea-tasting's ``RatioOfMeans``).
-        by: optional segment column; each group is analysed, all in one correction family.
+        by: optional segment column; each group is analysed, all in one correction family. Each
+            arm's segments are also pooled toward the whole (:mod:`nurture_lab.stats.pooling`):
+            Cochran's Q (``heterogeneity_p``) and DerSimonian-Laird empirical-Bayes effects
+            (``pooled_diff``, ``pooled_ci_low``, ``pooled_ci_high``); the overall random-effects
+            effect, Q, I² and tau² are in ``settings["heterogeneity"]``.
         covariates: optional pre-treatment columns for Lin's regression adjustment. Each is checked
             first (:mod:`nurture_lab.stats.covariates`): one collinear with a metric (R² >= 0.9999)
             is refused, and so is one whose arms differ beyond chance (Welch's t of each arm vs the
@@ -413,6 +418,7 @@ def analyze(
     estimators: list[Any] = []
     degenerate: list[DataError] = []
     bayes_in: dict[tuple[str, Any], dict[str, Any]] = {}  # (metric, group) -> control and arms' stats
+    pool_in: dict[tuple[str, str], dict[int, tuple[float, float]]] = {}  # (metric, arm) -> row -> (diff, se)
     nonneg = {m: bool(t != "numeric" or (df[m].to_numpy() >= 0).all()) for m, t in types.items()}
     _check_ratio_denominators(suff, types, by)
     groups = [None] if by is None else sorted(suff[by].unique(), key=str)
@@ -461,6 +467,11 @@ def analyze(
                 if by is not None:
                     row[by] = g
                     row["small_group"] = bool(small)
+                if by is not None and mtype in ("binary", "numeric") and not covariates:
+                    v1, v0 = _arm_stats(r, mtype), _arm_stats(c, mtype)
+                    var_d = v1.var / v1.n + v0.var / v0.n
+                    if var_d > 0:
+                        pool_in.setdefault((m, a), {})[len(rows)] = (float(v1.mean - v0.mean), math.sqrt(var_d))
                 if bayesian and mtype in ("binary", "numeric") and not covariates:
                     slot = bayes_in.setdefault((m, g), {"control": _arm_stats(c, mtype), "arms": {}})
                     slot["arms"][len(rows)] = _arm_stats(r, mtype)
@@ -480,11 +491,13 @@ def analyze(
     res["adj_ci_low"] = [v["diff_ci_low"] if v else lo for v, lo in zip(adj, res["diff_ci_low"])]
     res["adj_ci_high"] = [v["diff_ci_high"] if v else hi for v, hi in zip(adj, res["diff_ci_high"])]
     best_control = _add_bayes(res, bayes_in, alpha, prior, set(lower_is_better)) if bayesian else {}
+    heterogeneity = _add_pooled(res, pool_in, alpha) if by is not None else []
     cols = (
         ([by] if by else [])
         + RESULT_COLUMNS
         + (["small_group"] if by else [])
         + (["variance_reduction"] if covariates else [])
+        + (POOLED_COLUMNS if by else [])
         + (BAYES_COLUMNS if bayesian else [])
     )
     res = res[cols]
@@ -520,6 +533,7 @@ def analyze(
             )
         ),
         "prob_best_control": best_control,
+        "heterogeneity": heterogeneity,
         "lower_is_better": sorted(lower_is_better),
     }
     if srm["flagged"]:
@@ -668,6 +682,31 @@ def _add_bayes(
                 res.at[i, k] = x
         best_control[m if g is None else f"{m} | {g}"] = p0
     return best_control
+
+
+def _add_pooled(
+    res: pd.DataFrame, inputs: Mapping[tuple[str, str], Mapping[int, tuple[float, float]]], alpha: float
+) -> list[dict[str, Any]]:
+    """Fill the pooled columns per (metric, arm) across segments; return the heterogeneity table."""
+    for col in POOLED_COLUMNS:
+        res[col] = np.nan
+    table = []
+    for (m, a), cells in inputs.items():
+        idx = list(cells)
+        if len(idx) < 2:
+            continue
+        d = np.array([cells[i][0] for i in idx])
+        se = np.array([cells[i][1] for i in idx])
+        out = dersimonian_laird(d, se, alpha)
+        res.loc[idx, "pooled_diff"] = out["shrunk"]
+        res.loc[idx, "pooled_ci_low"] = out["shrunk_low"]
+        res.loc[idx, "pooled_ci_high"] = out["shrunk_high"]
+        res.loc[idx, "heterogeneity_p"] = out["p_value"]
+        table.append(
+            {"metric": m, "arm": a, "segments": len(idx), "test": "cochran q (dersimonian-laird)"}
+            | {k: v for k, v in out.items() if not k.startswith("shrunk")}
+        )
+    return table
 
 
 def _check_allocation(allocation: Mapping[str, float] | None) -> None:
