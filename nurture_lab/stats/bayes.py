@@ -19,7 +19,7 @@ scaled by the control mean, as gbstats does. The posterior is normal; from it, p
   numbers GrowthBook shows, its default);
 - ``prob_best``: the probability that the arm is the best of all arms and the control, from the
   joint posterior of the absolute effects (they share the control, so they are correlated), by
-  200,000 draws from a fixed seed; the control's is in ``settings["prob_best_control"]``. The
+  200,000 draws from a fixed seed (exact with one arm: the chance to win); the control's is in ``settings["prob_best_control"]``. The
   probabilities of the control and every arm sum to 1.
 
 Rows adjusted for covariates and ratio metrics get no Bayesian columns (NaN).
@@ -173,6 +173,10 @@ def _prob_best(
         lik_prec = np.linalg.inv(cov)
         cov = np.linalg.inv(lik_prec + np.eye(k) / psd**2)
         d = cov @ (lik_prec @ d + pm / psd**2)
+    if k == 1:  # one arm: P(best) is the chance to win, exactly
+        up = float(stats.norm.sf(0, d[0], math.sqrt(cov[0, 0])))
+        p = 1 - up if lower else up
+        return [p], 1 - p
     gen = np.random.default_rng(20231)
     draws = gen.multivariate_normal(d, cov, size=PROB_BEST_DRAWS, method="cholesky")
     full = np.column_stack([np.zeros(PROB_BEST_DRAWS), draws])  # the control's effect is 0
