@@ -18,8 +18,9 @@ scaled by the control mean, as gbstats does. The posterior is normal; from it, p
 - ``rel_chance_to_win``, ``rel_risk_ship``, ``rel_risk_keep``: the same on the relative scale (the
   numbers GrowthBook shows, its default);
 - ``prob_best``: the probability that the arm is the best of all arms and the control, from the
-  joint posterior of the absolute effects (they share the control, so they are correlated), by
-  200,000 draws from a fixed seed (exact with one arm: the chance to win); the control's is in ``settings["prob_best_control"]``. The
+  joint posterior of the absolute effects (they share the control, so they are correlated): with
+  the flat prior by numerical integration over the arms' independent posterior means, with a
+  proper prior by 200,000 draws from a fixed seed (exact with one arm: the chance to win); the control's is in ``settings["prob_best_control"]``. The
   probabilities of the control and every arm sum to 1.
 
 Rows adjusted for covariates and ratio metrics get no Bayesian columns (NaN).
@@ -177,9 +178,27 @@ def _prob_best(
         up = float(stats.norm.sf(0, d[0], math.sqrt(cov[0, 0])))
         p = 1 - up if lower else up
         return [p], 1 - p
+    if prior is None:  # flat prior: the arms' means are independent normals; integrate on a grid
+        return _prob_best_flat(d, var, control_var, lower)
     gen = np.random.default_rng(20231)
     draws = gen.multivariate_normal(d, cov, size=PROB_BEST_DRAWS, method="cholesky")
     full = np.column_stack([np.zeros(PROB_BEST_DRAWS), draws])  # the control's effect is 0
     winner = full.argmin(axis=1) if lower else full.argmax(axis=1)
     counts = np.bincount(winner, minlength=k + 1) / PROB_BEST_DRAWS
     return [float(c) for c in counts[1:]], float(counts[0])
+
+
+def _prob_best_flat(d: np.ndarray, var: np.ndarray, control_var: float, lower: bool) -> tuple[list[float], float]:
+    """P(best) with independent normal arm means (flat prior): ``∫ f_i(x) prod_j F_j(x) dx`` on a fine
+    grid (trapezoid rule over +/- 12 standard deviations of every arm; error far below 1e-6)."""
+    means = np.r_[0.0, d]  # relative to the control's mean
+    sds = np.sqrt(np.r_[control_var, var - control_var])
+    lo, hi = float((means - 12 * sds).min()), float((means + 12 * sds).max())
+    x = np.linspace(lo, hi, 20_001)
+    z = (x[None, :] - means[:, None]) / sds[:, None]
+    logc = stats.norm.logsf(z) if lower else stats.norm.logcdf(z)
+    total = logc.sum(axis=0)
+    dens = stats.norm.pdf(z) / sds[:, None]
+    probs = np.trapezoid(dens * np.exp(total[None, :] - logc), x, axis=1)
+    probs = probs / probs.sum()
+    return [float(p) for p in probs[1:]], float(probs[0])

@@ -50,14 +50,16 @@ def design_columns(col: pd.Series) -> np.ndarray:
     return pd.get_dummies(col.astype(str), drop_first=True, dtype=np.float64).to_numpy()
 
 
-def _balance(col: pd.Series, arms: np.ndarray, control: str, labels: Sequence[str]) -> tuple[str, float, str]:
+def _balance(col: pd.Series, codes: np.ndarray, labels: Sequence[str], control: int) -> tuple[str, float, str]:
     """(test, p-value, where): the smallest p over arms (numeric) or the chi-square test (categorical)."""
     if _is_numeric(col):
         x = col.to_numpy(dtype=np.float64)
-        x0 = x[arms == control]
+        x0 = x[codes == control]
         best, where = 1.0, ""
-        for a in labels:
-            x1 = x[arms == a]
+        for j, a in enumerate(labels):
+            if j == control:
+                continue
+            x1 = x[codes == j]
             if np.ptp(x1) == 0 and np.ptp(x0) == 0:
                 p = 1.0 if x1[0] == x0[0] else 0.0
             else:
@@ -65,39 +67,39 @@ def _balance(col: pd.Series, arms: np.ndarray, control: str, labels: Sequence[st
             if p < best or not where:
                 best, where = p, a
         return "welch t, each arm vs control", best, where
-    table = pd.crosstab(col.astype(str), arms).to_numpy()
+    cat_codes, cats = pd.factorize(col, sort=True)
+    table = np.bincount(cat_codes * len(labels) + codes, minlength=len(cats) * len(labels)).reshape(len(cats), -1)
+    table = table[table.sum(axis=1) > 0]
     if table.shape[0] < 2:
         return "chi-square independence", 1.0, ""
     return "chi-square independence", float(stats.chi2_contingency(table, correction=False)[1]), "all arms"
 
 
-def _r2(y: np.ndarray, x: np.ndarray) -> float:
-    """R² of ``y`` on ``x`` with an intercept (least squares on centred columns)."""
+def _ols_rss(y: np.ndarray, x: np.ndarray) -> tuple[float, float]:
+    """(residual, total) sums of squares of ``y`` on ``x`` with an intercept (normal equations, centred)."""
     yc = y - y.mean()
     tss = float(yc @ yc)
-    if tss == 0 or x.shape[1] == 0:
-        return 0.0
+    if tss == 0 or x.shape[1] == 0 or y.size < 2:
+        return tss, tss
     xc = x - x.mean(axis=0)
-    beta = np.linalg.lstsq(xc, yc, rcond=None)[0]
-    resid = yc - xc @ beta
-    return 1.0 - float(resid @ resid) / tss
+    xtx, xty = xc.T @ xc, xc.T @ yc
+    beta = np.linalg.lstsq(xtx, xty, rcond=None)[0]
+    return max(tss - float(xty @ beta), 0.0), tss
 
 
-def _within_r2(y: np.ndarray, x: np.ndarray, arms: np.ndarray) -> float:
+def _r2(y: np.ndarray, x: np.ndarray) -> float:
+    """R² of ``y`` on ``x`` with an intercept."""
+    rss, tss = _ols_rss(y, x)
+    return 1.0 - rss / tss if tss > 0 else 0.0
+
+
+def _within_r2(y: np.ndarray, x: np.ndarray, codes: np.ndarray, k: int) -> float:
     """Share of the within-arm variance of ``y`` explained by ``x`` fitted within each arm."""
     rss = tss = 0.0
-    for a in np.unique(arms):
-        sel = arms == a
-        ya = y[sel] - y[sel].mean()
-        t = float(ya @ ya)
-        tss += t
-        if t == 0 or sel.sum() < 2:
-            rss += t
-            continue
-        xa = x[sel] - x[sel].mean(axis=0)
-        beta = np.linalg.lstsq(xa, ya, rcond=None)[0]
-        r = ya - xa @ beta
-        rss += float(r @ r)
+    for j in range(k):
+        sel = codes == j
+        r, t = _ols_rss(y[sel], x[sel])
+        rss, tss = rss + r, tss + t
     return 1.0 - rss / tss if tss > 0 else float("nan")
 
 
@@ -115,10 +117,11 @@ def covariate_checks(
     Returns the check table (one record per metric and covariate: ``metric, covariate, balance_test,
     balance_p, balanced, r2_with_metric, variance_reduction, forced``) and the warnings to show.
     """
-    arms = df[arm].astype(str).to_numpy()
+    codes, uniques = pd.factorize(df[arm])
+    names = [str(u) for u in uniques]
     records: list[dict[str, Any]] = []
     notes: list[str] = []
-    balance = {c: _balance(df[c], arms, control, labels) for c in covariates}
+    balance = {c: _balance(df[c], codes, names, names.index(control)) for c in covariates}
     for m in metrics:
         y = df[m].to_numpy(dtype=np.float64)
         for c in covariates:
@@ -139,7 +142,7 @@ def covariate_checks(
                     "balance_p": p,
                     "balanced": bool(p >= BALANCE_ALPHA),
                     "r2_with_metric": r2,
-                    "variance_reduction": _within_r2(y, x, arms),
+                    "variance_reduction": _within_r2(y, x, codes, len(names)),
                     "forced": bool(p < BALANCE_ALPHA),
                 }
             )
