@@ -75,32 +75,40 @@ def _balance(col: pd.Series, codes: np.ndarray, labels: Sequence[str], control: 
     return "chi-square independence", float(stats.chi2_contingency(table, correction=False)[1]), "all arms"
 
 
-def _ols_rss(y: np.ndarray, x: np.ndarray) -> tuple[float, float]:
-    """(residual, total) sums of squares of ``y`` on ``x`` with an intercept (normal equations, centred)."""
-    yc = y - y.mean()
-    tss = float(yc @ yc)
-    if tss == 0 or x.shape[1] == 0 or y.size < 2:
-        return tss, tss
-    xc = x - x.mean(axis=0)
-    xtx, xty = xc.T @ xc, xc.T @ yc
-    beta = np.linalg.lstsq(xtx, xty, rcond=None)[0]
-    return max(tss - float(xty @ beta), 0.0), tss
+class _Moments:
+    """Centred cross-products of ``[X, y]`` overall and per arm, from one pass (one matrix product per arm).
 
+    Every R² the checks need (a covariate alone, all together, within arms) is then a small solve.
+    Columns are centred on their overall means first, so large means do not cancel the variances.
+    """
 
-def _r2(y: np.ndarray, x: np.ndarray) -> float:
-    """R² of ``y`` on ``x`` with an intercept."""
-    rss, tss = _ols_rss(y, x)
-    return 1.0 - rss / tss if tss > 0 else 0.0
+    def __init__(self, z: np.ndarray, codes: np.ndarray, k: int) -> None:
+        z = z - z.mean(axis=0)
+        self.per_arm = []
+        for j in range(k):
+            zj = z[codes == j]
+            s = zj.sum(axis=0)
+            self.per_arm.append(zj.T @ zj - np.outer(s, s) / max(len(zj), 1))
+        self.total = z.T @ z
 
+    @staticmethod
+    def rss(c: np.ndarray, cols: list[int]) -> tuple[float, float]:
+        """(residual, total) sum of squares of the last column on ``cols`` of centred cross-products ``c``."""
+        tss = float(c[-1, -1])
+        if tss <= 0 or not cols:
+            return max(tss, 0.0), max(tss, 0.0)
+        sxx, sxy = c[np.ix_(cols, cols)], c[cols, -1]
+        beta = np.linalg.lstsq(sxx, sxy, rcond=None)[0]
+        return max(tss - float(sxy @ beta), 0.0), tss
 
-def _within_r2(y: np.ndarray, x: np.ndarray, codes: np.ndarray, k: int) -> float:
-    """Share of the within-arm variance of ``y`` explained by ``x`` fitted within each arm."""
-    rss = tss = 0.0
-    for j in range(k):
-        sel = codes == j
-        r, t = _ols_rss(y[sel], x[sel])
-        rss, tss = rss + r, tss + t
-    return 1.0 - rss / tss if tss > 0 else float("nan")
+    def r2(self, cols: list[int]) -> float:
+        rss, tss = self.rss(self.total, cols)
+        return 1.0 - rss / tss if tss > 0 else 0.0
+
+    def within_r2(self, cols: list[int]) -> float:
+        parts = [self.rss(c, cols) for c in self.per_arm]
+        tss = sum(t for _, t in parts)
+        return 1.0 - sum(r for r, _ in parts) / tss if tss > 0 else float("nan")
 
 
 def covariate_checks(
@@ -122,11 +130,16 @@ def covariate_checks(
     records: list[dict[str, Any]] = []
     notes: list[str] = []
     balance = {c: _balance(df[c], codes, names, names.index(control)) for c in covariates}
+    blocks = [design_columns(df[c]) for c in covariates]
+    spans, start = [], 0
+    for blk in blocks:
+        spans.append(list(range(start, start + blk.shape[1])))
+        start += blk.shape[1]
+    x_all = np.hstack(blocks)
     for m in metrics:
-        y = df[m].to_numpy(dtype=np.float64)
-        for c in covariates:
-            x = design_columns(df[c])
-            r2 = _r2(y, x)
+        mom = _Moments(np.column_stack([x_all, df[m].to_numpy(dtype=np.float64)]), codes, len(names))
+        for c, cols in zip(covariates, spans):
+            r2 = mom.r2(cols)
             if r2 >= COLLINEAR_R2:
                 raise DataError(
                     f"Covariate '{c}' is collinear with metric '{m}' (it explains {r2:.6%} of its variance, "
@@ -142,12 +155,12 @@ def covariate_checks(
                     "balance_p": p,
                     "balanced": bool(p >= BALANCE_ALPHA),
                     "r2_with_metric": r2,
-                    "variance_reduction": _within_r2(y, x, codes, len(names)),
+                    "variance_reduction": mom.within_r2(cols),
                     "forced": bool(p < BALANCE_ALPHA),
                 }
             )
         if len(covariates) > 1:
-            r2 = _r2(y, np.hstack([design_columns(df[c]) for c in covariates]))
+            r2 = mom.r2(list(range(start)))
             if r2 >= COLLINEAR_R2:
                 raise DataError(
                     f"Covariates {list(covariates)} together are collinear with metric '{m}' (they explain "
