@@ -147,3 +147,19 @@ def test_bayesian_arguments_and_cli(tmp_path) -> None:  # type: ignore[no-untype
     shrunk = nl.analyze(df, arm="arm", control="c", metrics=["y"], bayesian=True, prior=(0, 0.3)).row("y", "t")
     assert out["results"][0]["chance_to_win"] == pytest.approx(shrunk["chance_to_win"])
     assert 0 < shrunk["post_mean"] < 0.025  # pulled toward 0 from +2.5 points
+
+
+def test_probability_of_being_best_with_a_proper_prior() -> None:
+    counts = {"c": (200, 2000), "t1": (240, 2000), "t2": (250, 2100)}
+    df = binary_frame(counts)
+    flat = nl.analyze(df, arm="arm", control="c", metrics=["y"], bayesian=True)
+    wide = nl.analyze(df, arm="arm", control="c", metrics=["y"], bayesian=True, prior=(0.0, 100.0))
+    tight = nl.analyze(df, arm="arm", control="c", metrics=["y"], bayesian=True, prior=(0.0, 0.01))
+    for res in (wide, tight):
+        total = res.settings["prob_best_control"]["y"] + res.results["prob_best"].sum()
+        assert total == pytest.approx(1.0, abs=1e-12)
+    # a very wide prior is the flat one (draws vs integration, within Monte Carlo error)
+    for a in ("t1", "t2"):
+        assert wide.row("y", a)["prob_best"] == pytest.approx(flat.row("y", a)["prob_best"], abs=0.005)
+    # a tight prior at 0 pulls every effect to 0: the best arm is much less certain
+    assert tight.row("y", "t2")["prob_best"] < flat.row("y", "t2")["prob_best"]
