@@ -31,8 +31,9 @@ def sufficient_stats(df: pd.DataFrame, arm: str, metrics: Sequence[str | Ratio],
     """Per (group, arm): ``n`` and, per metric, ``sum``, ``sumsq`` and ``css`` — one pass over the rows.
 
     ``css`` is the sum of squares about the group's own mean, computed from values shifted by each
-    (group, arm)'s own first value, so a variance of 1 around a mean of 1e7 survives (``sumsq / n -
-    mean**2`` would cancel it to rounding noise) whatever the other arms' means and the row order.
+    (group, arm)'s own mean (a first pass), so a variance of 1 around a mean of 1e7 survives
+    (``sumsq / n - mean**2`` would cancel it to rounding noise) whatever the other arms' means and
+    the row order.
 
     A :class:`~nurture_lab.stats.ratio.Ratio` metric gets, instead, the means, variances and
     covariance of its numerator and denominator (``mean_num, mean_den, var_num, var_den, cov``).
@@ -50,19 +51,16 @@ def sufficient_stats(df: pd.DataFrame, arm: str, metrics: Sequence[str | Ratio],
         key = arm_codes
         n_key = n_arm
     counts = np.bincount(key, minlength=n_key)
-    first = np.zeros(n_key, dtype=np.int64)  # each key's first row: its own shift
-    uniq, idx = np.unique(key, return_index=True)
-    first[uniq] = idx
     frames = []
     for m in metrics:
         if isinstance(m, Ratio):
-            rs = ratio_stats(df, key, n_key, m, first)
+            rs = ratio_stats(df, key, n_key, m)
             rs.insert(0, "metric", m.name)
             rs["k"] = np.arange(n_key)
             frames.append(rs)
             continue
         v = df[m].to_numpy(dtype=np.float64)
-        shift = v[first] if v.size else np.zeros(n_key)
+        shift = _key_means(v, key, counts)
         d = v - shift[key]
         s1 = np.bincount(key, weights=d, minlength=n_key)
         s2 = np.bincount(key, weights=d * d, minlength=n_key)
@@ -85,6 +83,12 @@ def sufficient_stats(df: pd.DataFrame, arm: str, metrics: Sequence[str | Ratio],
     if by is not None:
         out.insert(0, by, np.asarray(g_labels, dtype=object)[out["k"] // n_arm])
     return out.drop(columns="k")
+
+
+def _key_means(v: np.ndarray, key: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Each key's mean (0 for an empty key): the shift that keeps the sums of squares exact."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, np.bincount(key, weights=v, minlength=counts.size) / counts, 0.0)
 
 
 def _binary_row(c1: float, n1: int, c0: float, n0: int, ci_method: str, alpha: float) -> dict[str, Any]:

@@ -49,22 +49,18 @@ class Ratio:
         return self.name
 
 
-def ratio_stats(
-    df: pd.DataFrame, key: np.ndarray, n_key: int, ratio: Ratio, first: np.ndarray | None = None
-) -> pd.DataFrame:
+def ratio_stats(df: pd.DataFrame, key: np.ndarray, n_key: int, ratio: Ratio) -> pd.DataFrame:
     """Per key (group x arm): n, the two means, their variances and covariance (ddof 1), one pass each.
 
-    Sums are taken of values shifted by each key's first value (``first``: its first row), so the
-    (co)variances do not cancel whatever the other keys' means.
+    Sums are taken of values shifted by each key's own mean (a first pass), so the (co)variances do
+    not cancel whatever the other keys' means.
     """
     x = df[ratio.numerator].to_numpy(dtype=np.float64)
     y = df[ratio.denominator].to_numpy(dtype=np.float64)
     n = np.bincount(key, minlength=n_key).astype(np.float64)
-    if first is None:
-        first = np.zeros(n_key, dtype=np.int64)
-        uniq, idx = np.unique(key, return_index=True)
-        first[uniq] = idx
-    x0, y0 = (x[first], y[first]) if x.size else (np.zeros(n_key), np.zeros(n_key))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        x0 = np.where(n > 0, np.bincount(key, x, n_key) / n, 0.0)
+        y0 = np.where(n > 0, np.bincount(key, y, n_key) / n, 0.0)
     dx, dy = x - x0[key], y - y0[key]
     sx, sy = np.bincount(key, dx, n_key), np.bincount(key, dy, n_key)
     with np.errstate(invalid="ignore", divide="ignore"):
