@@ -74,6 +74,30 @@ def main() -> None:
         f"  nl.analyze, sequential=True:                    {t_seq * 1000:8.1f} ms   "
         f"{(t_seq / t_ours - 1) * 100:+.0f}% vs fixed-sample (target <= +20%)"
     )
+    t_bayes = best(lambda: nl.analyze(df, arm="arm", control="control", metrics=["booked"], bayesian=True))
+    print(
+        f"  nl.analyze, bayesian=True:                      {t_bayes * 1000:8.1f} ms   "
+        f"{t_bayes / t_ours:.2f}x the plain analysis (target <= 1.3)"
+    )
+    df3 = df.assign(arm=pd.Categorical.from_codes(rng.integers(0, 4, N), categories=["control", "a", "b", "c"]))
+    t_plain3 = best(lambda: nl.analyze(df3, arm="arm", control="control", metrics=["booked"]))
+    t_bayes3 = best(lambda: nl.analyze(df3, arm="arm", control="control", metrics=["booked"], bayesian=True))
+    print(
+        f"  4 arms, bayesian=True (P(best) integrated):     {t_bayes3 * 1000:8.1f} ms   "
+        f"{t_bayes3 / t_plain3:.2f}x the plain 4-arm analysis (target <= 1.3)"
+    )
+    seg = df.assign(line=pd.Categorical.from_codes(rng.integers(0, 8, N), categories=[f"l{i}" for i in range(8)]))
+    t_by = best(lambda: nl.analyze(seg, arm="arm", control="control", metrics=["booked"], by="line"))
+    res_by = nl.analyze(seg, arm="arm", control="control", metrics=["booked"], by="line")
+    d = res_by.results["diff"].to_numpy()
+    se = (res_by.results["diff_ci_high"] - res_by.results["diff_ci_low"]).to_numpy() / (2 * 1.959963984540054)
+    from nurture_lab.stats.pooling import dersimonian_laird
+
+    t_pool = best(lambda: dersimonian_laird(d, se, 0.05), repeat=20)
+    print(
+        f"  by=line (8 lines), Q and pooling included:      {t_by * 1000:8.1f} ms   "
+        f"the pooling step {t_pool * 1000:.2f} ms = {t_pool / t_by * 100:.2f}% of it (target: pooling <= 30%)"
+    )
     try:
         import tea_tasting as tt
     except ImportError:

@@ -42,6 +42,8 @@ _EXPORTS: dict[str, str] = {
     "sample_size": "stats.power",
     "power_at": "stats.power",
     "mde": "stats.power",
+    "monitor": "stats.monitor",
+    "MonitorResult": "stats.monitor",
     "simulate_power": "stats.simulated",
     "calibrate": "stats.simulated",
     "PowerResult": "stats.simulated",

@@ -27,6 +27,11 @@ def add_parser(sub: Any) -> None:
     a.add_argument("--by", default=None, help="segment column: the same table per group")
     a.add_argument("--covariate", action="append", default=[], help="pre-treatment covariate (Lin's estimator)")
     a.add_argument(
+        "--force-covariate",
+        action="store_true",
+        help="keep a covariate that fails the balance check across arms (recorded in the result)",
+    )
+    a.add_argument(
         "--ci-method",
         choices=list(CI_METHODS),
         default="wald",
@@ -51,6 +56,24 @@ def add_parser(sub: Any) -> None:
         "--sequential",
         action="store_true",
         help="always-valid p-values and confidence sequences (monitoring a running test)",
+    )
+    a.add_argument(
+        "--bayesian",
+        action="store_true",
+        help="add chance to beat control, probability of being best, risks and credible intervals (Gaussian model)",
+    )
+    a.add_argument(
+        "--prior",
+        default=None,
+        metavar="MEAN,SD",
+        help="with --bayesian: a normal prior on the relative effect, e.g. 0,0.3 (default flat)",
+    )
+    a.add_argument(
+        "--lower-is-better",
+        action="append",
+        default=[],
+        metavar="COL",
+        help="with --bayesian: a metric where lower is better (flips chance to win and the risks)",
     )
     a.add_argument(
         "--format",
@@ -136,6 +159,18 @@ def parse_allocation(text: str | None) -> dict[str, float] | None:
     return allocation
 
 
+def parse_prior(text: str | None) -> tuple[float, float] | None:
+    """``MEAN,SD`` -> ``(mean, sd)`` of the prior on the relative effect."""
+    if not text:
+        return None
+    parts = text.split(",")
+    try:
+        mean, sd = (float(x) for x in parts)
+    except ValueError:
+        raise ParameterError(f"--prior expects MEAN,SD of the relative effect, e.g. 0,0.3; got {text!r}") from None
+    return mean, sd
+
+
 def parse_ratios(items: list[str]) -> list[Any]:
     """``NUM/DEN`` -> :class:`~nurture_lab.stats.ratio.Ratio` (at least one metric in all is required)."""
     from ..stats.ratio import Ratio
@@ -189,6 +224,10 @@ def run(args: argparse.Namespace) -> int:
         allocation=parse_allocation(args.allocation),
         metric_types={**dict.fromkeys(args.binary, "binary"), **dict.fromkeys(args.numeric, "numeric")} or None,
         sequential=args.sequential,
+        force=args.force_covariate,
+        bayesian=args.bayesian,
+        prior=parse_prior(args.prior),
+        lower_is_better=args.lower_is_better,
     )
     if args.format == "json":
         print(res.to_json())

@@ -39,6 +39,17 @@ def add_parser(sub: Any) -> None:
         help="chance of detecting the effect when it is there (default: %(default)s)",
     )
     p.add_argument("--ratio", type=number, default=1.0, help="control units per arm unit")
+    p.add_argument(
+        "--sequential",
+        action="store_true",
+        help="analytic: plan for always-valid monitoring (analyze --sequential), same tuning as the analysis",
+    )
+    p.add_argument(
+        "--sequential-tuning",
+        type=int_at_least(1),
+        default=5000,
+        help="analytic, with --sequential: total units at which the confidence sequence is tightest",
+    )
     p.add_argument("--n-leads", default="2000,4000,8000", help="simulation: comma-separated total leads")
     p.add_argument("--replications", type=int_at_least(2), default=200, help="simulation: experiments per size")
     p.add_argument("--metric", default="booked_30d", help="simulation: the metric")
@@ -65,8 +76,18 @@ def run(args: argparse.Namespace) -> int:
             "power needs --baseline (or --sd for a numeric metric) and --mde (sample size) or --n (minimum "
             "detectable effect), or a SCENARIO for simulation-based power"
         )
-    kw = {"alpha": args.alpha, "ratio": args.ratio, "test": args.test, "relative": args.relative, "sd": args.sd}
+    kw = {
+        "alpha": args.alpha,
+        "ratio": args.ratio,
+        "test": args.test,
+        "relative": args.relative,
+        "sd": args.sd,
+        "sequential": args.sequential,
+        "sequential_tuning": args.sequential_tuning,
+    }
     tail = f"power {args.power:.0%}, two-sided alpha {args.alpha}, {args.test} test"
+    if args.sequential:
+        tail += f", always valid (tuned for {args.sequential_tuning:,} units)"
     if args.mde is not None:
         n = sample_size(args.baseline, args.mde, power=args.power, **kw)
         print(f"n per arm: {n:,} (control: {math.ceil(args.ratio * n):,}) to detect {_effect(args, args.mde)}; {tail}")

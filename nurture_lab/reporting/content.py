@@ -657,7 +657,8 @@ def methods_note(rd: ReportData, ra: ReportAnalysis) -> str:
             ),
             f"- **Tests**: {', '.join(sorted(set(ra.main.results['test'])))}; CI method {s['ci_method']}; "
             f"{s['correction']} correction over {s['family_size']} comparisons; alpha {s['alpha']}.",
-            "- **Relative lift**: log-ratio CI (binary), delta method (numeric).",
+            "- **Relative lift**: Fieller's interval from each row's own test (MOVER-R with Newcombe), "
+            "so it agrees with the row's p-value.",
             f"- **Guardrail**: one-sided non-inferiority of {metric_label(rd.guardrail)}, margin "
             f"{rd.guardrail_margin * 100:.1f} points, at alpha {rd.alpha}.",
             "- **Time to book**: Kaplan–Meier, log-rank test, Cox proportional hazards (statsmodels).",

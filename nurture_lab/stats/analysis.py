@@ -2,10 +2,11 @@
 
 Every result row says which method made it (``test``, ``ci_method``). Defaults follow DESIGN.md:
 
-- binary metric: difference of proportions; CI by ``ci_method`` (statsmodels
-  ``confint_proportions_2indep``: wald, newcomb, agresti-caffo) and the p-value from the matching
-  test (``test_proportions_2indep``: wald, score, agresti-caffo); relative lift CI from the log ratio;
-- numeric metric: Welch's t-test and CI; relative lift CI by the delta method;
+- binary metric: difference of proportions by ``ci_method`` (wald, newcombe, agresti-caffo: the
+  intervals of statsmodels ``confint_proportions_2indep``), with the p-value and the relative lift's
+  interval from the same method (Fieller's interval; Newcombe's interval inverted for its p-value
+  and MOVER-R for its relative lift), so a row's intervals and p-value never disagree;
+- numeric metric: Welch's t-test and CI; relative lift CI by Fieller's method;
 - one correction family per call (Holm default, Benjamini-Hochberg, none);
 - sample ratio mismatch: chi-square goodness of fit against the planned allocation, flagged at p < 0.001;
 - covariates: Lin's (2013) estimator, OLS with centred covariates and their interactions, HC2 errors;
@@ -28,8 +29,11 @@ import pandas as pd
 
 from .._results import ResultMixin
 from ..errors import DataError, NoVarianceError, check_param, require
+from .bayes import BAYES_COLUMNS, ArmStats, bayes_rows
+from .covariates import covariate_checks
 from .estimators import _adjust, _binary_row, _lin_row, _numeric_row, srm_check, sufficient_stats
-from .methods import CI_METHODS, CORRECTIONS
+from .methods import CI_METHODS, CORRECTIONS, _fieller
+from .pooling import POOLED_COLUMNS, dersimonian_laird
 from .ratio import Ratio, _ratio_var, ratio_row
 from .sequential import DEFAULT_TUNING, always_valid_p, cs_halfwidth
 
@@ -252,6 +256,10 @@ def analyze(
     metric_types: Mapping[str, str] | None = None,
     sequential: bool = False,
     sequential_tuning: int = DEFAULT_TUNING,
+    force: bool = False,
+    bayesian: bool = False,
+    prior: tuple[float, float] | None = None,
+    lower_is_better: Sequence[str] = (),
 ) -> AnalysisResult:
     """Analyse an A/B/n experiment: every arm against the control, for every metric.
 
@@ -263,8 +271,17 @@ def analyze(
             types with a mapping ``{"visit": "binary", "spend": "numeric"}``. A
             :class:`~nurture_lab.stats.ratio.Ratio` (``nl.Ratio("booked", "n_touches")``) is a ratio
             of means, analysed by the delta method (tea-tasting's ``RatioOfMeans``).
-        by: optional segment column; each group is analysed, all in one correction family.
-        covariates: optional pre-treatment columns for Lin's regression adjustment.
+        by: optional segment column; each group is analysed, all in one correction family. Each
+            arm's segments are also pooled toward the whole (:mod:`nurture_lab.stats.pooling`):
+            Cochran's Q (``heterogeneity_p``) and DerSimonian-Laird empirical-Bayes effects
+            (``pooled_diff``, ``pooled_ci_low``, ``pooled_ci_high``); the overall random-effects
+            effect, Q, I² and tau² are in ``settings["heterogeneity"]``.
+        covariates: optional pre-treatment columns for Lin's regression adjustment. Each is checked
+            first (:mod:`nurture_lab.stats.covariates`): one collinear with a metric (R² >= 0.9999)
+            is refused, and so is one whose arms differ beyond chance (Welch's t of each arm vs the
+            control, or chi-square for a category, at p < 0.001). The checks and each covariate's
+            variance reduction are in ``settings["covariate_checks"]``; adjusted rows have a
+            ``variance_reduction`` column.
         ci_method: ``wald`` (default), ``newcombe`` or ``agresti-caffo`` (binary metrics).
         correction: ``holm`` (default), ``bh`` or ``none`` over all rows of the call.
         alpha: significance level in (0, 0.5).
@@ -276,13 +293,26 @@ def analyze(
             confidence sequence and every p-value always valid, so they hold however often the
             analyst looks (see :mod:`nurture_lab.stats.sequential`; CLI ``--sequential``).
         sequential_tuning: total units at which the sequence is tightest (default 5000).
+        force: keep a covariate that fails the balance check (CLI ``--force-covariate``); the
+            result records it (``settings["forced_covariates"]`` and a warning).
+        bayesian: add GrowthBook's Gaussian-model decision metrics to every binary and numeric row
+            (:mod:`nurture_lab.stats.bayes`): ``chance_to_win``, ``prob_best``, ``risk_ship``,
+            ``risk_keep``, ``post_mean``, ``cred_low``/``cred_high`` and the relative
+            ``rel_chance_to_win``, ``rel_risk_ship``, ``rel_risk_keep``, ``rel_post_mean``,
+            ``rel_cred_low``/``rel_cred_high``. With the default flat prior chance to win is
+            ``1 - one-sided p``. CLI ``--bayesian``.
+        prior: a proper normal prior ``(mean, sd)`` on the relative effect (e.g. ``(0, 0.3)``);
+            default flat. CLI ``--prior MEAN,SD``.
+        lower_is_better: metrics where lower is better (opt-outs): chance to win and the risks flip.
 
-    Every row also has ``adj_ci_low``, ``adj_ci_high``: intervals at the correction's level,
-    to read beside ``p_adjusted`` — ``holm``: simultaneous Bonferroni intervals at level
-    ``1 - alpha / m`` (conservative: Holm's step-down can reject where they still cover 0, never
-    the reverse); ``bh``: Benjamini-Yekutieli false-coverage-rate intervals at level
-    ``1 - R * alpha / m`` (R = the rows BH rejects, at least 1); ``none``: the plain intervals.
-    ``m`` is the size of the correction family (every row of the call with a p-value).
+    Every row's intervals and p-value come from one method and agree: the difference's interval and
+    the relative lift's exclude 0 exactly when ``p_value < alpha``. Every row also has
+    ``adj_ci_low``, ``adj_ci_high``: intervals at the correction's level, which exclude 0 exactly
+    when ``p_adjusted < alpha`` (``significant``) — ``holm``: level ``1 - alpha / (m - R)``, the
+    last step of Holm's procedure (R = the rows Holm rejects; with none rejected these are
+    Bonferroni's simultaneous intervals); ``bh``: Benjamini-Yekutieli false-coverage-rate intervals
+    at level ``1 - R * alpha / m`` (R at least 1); ``none``: the plain intervals. ``m`` is the size
+    of the correction family (every row of the call with a p-value).
 
     Returns:
         An :class:`AnalysisResult`; ``.to_pandas()`` gives the tidy table.
@@ -305,6 +335,9 @@ def analyze(
     check_param("analyze", "alpha", alpha, low=0, high=0.5, low_open=True, high_open=True)
     check_param("analyze", "sequential", sequential, kind="bool")
     check_param("analyze", "sequential_tuning", sequential_tuning, kind="int", low=1)
+    check_param("analyze", "force", force, kind="bool")
+    check_param("analyze", "bayesian", bayesian, kind="bool")
+    prior = _check_prior(prior, bayesian)
     covariates = list(covariates or [])
     _require_columns(df, [arm], "Arm")
     ratio_metrics = {} if isinstance(metrics, (str, Mapping)) else {m.name: m for m in metrics if isinstance(m, Ratio)}
@@ -320,6 +353,14 @@ def analyze(
     )
     require("analyze", "covariates", covariates, "empty with sequential=True", not (covariates and sequential))
     types = _metric_types(df, metrics, metric_types)
+    lower_is_better = [lower_is_better] if isinstance(lower_is_better, str) else list(lower_is_better)
+    require(
+        "analyze",
+        "lower_is_better",
+        lower_is_better,
+        f"names of this call's metrics ({', '.join(types)})",
+        all(m in types for m in lower_is_better),
+    )
     value_columns = list(dict.fromkeys([m for m in types if m not in ratio_metrics] + columns))
     if by is not None:
         _require_columns(df, [by], "Segment (--by)")
@@ -354,6 +395,11 @@ def analyze(
     if len(labels) < 2:
         raise DataError(f"Column '{arm}' has only the control arm {control!r}; nothing to compare.")
     arms = [a for a in sorted(labels) if a != control]
+    checks: list[dict[str, Any]] = []
+    notes: list[str] = []
+    if covariates:
+        plain_metrics = [m for m in types if m not in ratio_metrics]
+        checks, notes = covariate_checks(df, arm, control, arms, plain_metrics, covariates, force)
 
     suff = sufficient_stats(df, arm, [ratio_metrics.get(m, m) for m in types], by)
     suff["arm"] = suff["arm"].astype(str)
@@ -368,8 +414,11 @@ def analyze(
 
     rows: list[dict[str, Any]] = []
     estimators: list[Any] = []
+    degenerate: list[DataError] = []
+    bayes_in: dict[tuple[str, Any], dict[str, Any]] = {}  # (metric, group) -> control and arms' stats
+    pool_in: dict[tuple[str, str], dict[int, tuple[float, float]]] = {}  # (metric, arm) -> row -> (diff, se)
     nonneg = {m: bool(t != "numeric" or (df[m].to_numpy() >= 0).all()) for m, t in types.items()}
-    notes: list[str] = []
+    _check_ratio_denominators(suff, types, by)
     groups = [None] if by is None else sorted(suff[by].unique(), key=str)
     for m, mtype in types.items():
         sm_ = suff[suff["metric"] == m]
@@ -391,11 +440,12 @@ def analyze(
                     continue
                 no_var = _no_variance(r, c, mtype)
                 if no_var and g is None:
-                    raise NoVarianceError(m, (a, control), float(r["sum"]) / n1)
+                    degenerate.append(_constant_arms_error(m, a, control, r, c))
+                    notes.append(f"{degenerate[-1]} No test for {a} vs {control}.")
                 sub = df if g is None else df[df[by] == g]
                 estimate = _estimator(sub, arm, control, a, m, mtype, r, c, covariates, ci_method, nonneg[m])
                 if sequential:
-                    estimate = _sequential_estimator(estimate, r, c, mtype, sequential_tuning)
+                    estimate = _sequential_estimator(estimate, r, c, mtype, sequential_tuning, alpha, nonneg[m])
                 vals = estimate(alpha)
                 small = min(n1, n0) < MIN_GROUP_N or no_var
                 if g is not None and small:
@@ -415,8 +465,18 @@ def analyze(
                 if by is not None:
                     row[by] = g
                     row["small_group"] = bool(small)
+                if by is not None and mtype in ("binary", "numeric") and not covariates:
+                    v1, v0 = _arm_stats(r, mtype), _arm_stats(c, mtype)
+                    var_d = v1.var / v1.n + v0.var / v0.n
+                    if var_d > 0:
+                        pool_in.setdefault((m, a), {})[len(rows)] = (float(v1.mean - v0.mean), math.sqrt(var_d))
+                if bayesian and mtype in ("binary", "numeric") and not covariates:
+                    slot = bayes_in.setdefault((m, g), {"control": _arm_stats(c, mtype), "arms": {}})
+                    slot["arms"][len(rows)] = _arm_stats(r, mtype)
                 rows.append(row)
                 estimators.append(estimate)
+    if degenerate and len(degenerate) == len(rows) and by is None:
+        raise degenerate[0]
     res = pd.DataFrame(rows)
     if res.empty:
         raise DataError("No comparison could be made: every group lacks the control or an arm.")
@@ -428,7 +488,16 @@ def analyze(
     adj = [est(level) if level != alpha else None for est in estimators]
     res["adj_ci_low"] = [v["diff_ci_low"] if v else lo for v, lo in zip(adj, res["diff_ci_low"])]
     res["adj_ci_high"] = [v["diff_ci_high"] if v else hi for v, hi in zip(adj, res["diff_ci_high"])]
-    cols = ([by] if by else []) + RESULT_COLUMNS + (["small_group"] if by else [])
+    best_control = _add_bayes(res, bayes_in, alpha, prior, set(lower_is_better)) if bayesian else {}
+    heterogeneity = _add_pooled(res, pool_in, alpha) if by is not None else []
+    cols = (
+        ([by] if by else [])
+        + RESULT_COLUMNS
+        + (["small_group"] if by else [])
+        + (["variance_reduction"] if covariates else [])
+        + (POOLED_COLUMNS if by else [])
+        + (BAYES_COLUMNS if bayesian else [])
+    )
     res = res[cols]
     settings = {
         "arm": arm,
@@ -449,6 +518,21 @@ def analyze(
             else None
         ),
         "adjusted_intervals": ADJUSTED_INTERVALS[correction],
+        "covariate_checks": checks,
+        "forced_covariates": sorted({r["covariate"] for r in checks if r["forced"]}),
+        "bayesian": (
+            None
+            if not bayesian
+            else "Gaussian effect model (as GrowthBook's gbstats), "
+            + (
+                "flat prior"
+                if prior is None
+                else f"normal prior on the relative effect, mean {prior[0]}, sd {prior[1]}"
+            )
+        ),
+        "prob_best_control": best_control,
+        "heterogeneity": heterogeneity,
+        "lower_is_better": sorted(lower_is_better),
     }
     if srm["flagged"]:
         notes.insert(
@@ -461,7 +545,7 @@ def analyze(
 
 #: What ``adj_ci_low`` / ``adj_ci_high`` are, per correction (also in each result's settings).
 ADJUSTED_INTERVALS = {
-    "holm": "simultaneous Bonferroni intervals at 1 - alpha/m (conservative beside Holm's p-values)",
+    "holm": "intervals at 1 - alpha/(m - R), Holm's last step (R rows rejected; Bonferroni's when R = 0)",
     "bh": "Benjamini-Yekutieli false-coverage-rate intervals at 1 - R*alpha/m",
     "none": "the plain intervals (no correction)",
 }
@@ -472,9 +556,9 @@ def _adjusted_alpha(p: np.ndarray, p_adj: np.ndarray, correction: str, alpha: fl
     m = int(np.isfinite(p).sum())
     if correction == "none" or m <= 1:
         return alpha
-    if correction == "holm":
-        return alpha / m
     rejected = int((p_adj[np.isfinite(p_adj)] < alpha).sum())
+    if correction == "holm":
+        return alpha / max(m - rejected, 1)
     return max(rejected, 1) * alpha / m
 
 
@@ -494,7 +578,7 @@ def _estimator(
     """The row's estimator as a function of alpha (the same estimate, an interval at any level)."""
     n1, n0 = int(r["n"]), int(c["n"])
     if mtype == "ratio":
-        return lambda a: ratio_row(r, c, a)
+        return lambda a: ratio_row(r, c, a, nonneg)
     if covariates:
         return lambda a: _lin_row(df, arm, control, label, metric, covariates, a)
     if mtype == "binary":
@@ -502,8 +586,15 @@ def _estimator(
     return lambda a: _numeric_row(float(r["sum"]), float(r["css"]), n1, float(c["sum"]), float(c["css"]), n0, a, nonneg)
 
 
-def _sequential_estimator(estimate: Any, r: pd.Series, c: pd.Series, mtype: str, tuning: int) -> Any:
-    """Wrap a fixed-sample estimator: the same estimate, with a confidence sequence and an always-valid p."""
+def _sequential_estimator(
+    estimate: Any, r: pd.Series, c: pd.Series, mtype: str, tuning: int, tuned_at: float, nonneg: bool
+) -> Any:
+    """Wrap a fixed-sample estimator: the same estimate, with a confidence sequence and an always-valid p.
+
+    The mixture is tuned once at the call's alpha (``tuned_at``), so the sequence at any level
+    (plain or adjusted) excludes 0 exactly when the always-valid p is below that level. The
+    relative interval is Fieller's with the sequence's boundary as the critical value.
+    """
     n1, n0 = int(r["n"]), int(c["n"])
     if mtype == "ratio":
         v1, v0 = _ratio_var(r) / n1, _ratio_var(c) / n0
@@ -517,21 +608,103 @@ def _sequential_estimator(estimate: Any, r: pd.Series, c: pd.Series, mtype: str,
     def run(a: float) -> dict[str, Any]:
         vals = dict(estimate(a))
         d, var = vals["diff"], v1 + v0
-        half = cs_halfwidth(var, t, a, tuning) if var > 0 else float("nan")
+        half = cs_halfwidth(var, t, a, tuning, tuned_at) if var > 0 else float("nan")
         vals["diff_ci_low"], vals["diff_ci_high"] = d - half, d + half
-        vals["p_value"] = always_valid_p(d, var, t, a, tuning)
+        vals["p_value"] = always_valid_p(d, var, t, tuned_at, tuning)
         m1, m0 = vals["arm_value"], vals["control_value"]
-        if m1 > 0 and m0 > 0 and var > 0:
-            log_half = cs_halfwidth(v1 / m1**2 + v0 / m0**2, t, a, tuning)
-            vals["rel_ci_low"] = m1 / m0 * math.exp(-log_half) - 1
-            vals["rel_ci_high"] = m1 / m0 * math.exp(log_half) - 1
-        else:
-            vals["rel_ci_low"] = vals["rel_ci_high"] = float("nan")
+        q = cs_halfwidth(1.0, t, a, tuning, tuned_at)  # the boundary per unit standard error
+        vals["rel_ci_low"], vals["rel_ci_high"] = _fieller(m1, m0, v1, v0, 0.0, q, nonneg or mtype == "binary")
         vals["test"] = f"{vals['test']}; always valid"
         vals["ci_method"] = "confidence sequence"
         return vals
 
     return run
+
+
+def _check_ratio_denominators(suff: pd.DataFrame, types: Mapping[str, str], by: str | None) -> None:
+    """A ratio metric needs a non-zero mean denominator in every arm (and group) it compares."""
+    for m, t in types.items():
+        if t != "ratio":
+            continue
+        s = suff[(suff["metric"] == m) & (suff["n"] > 0)]
+        bad = s[s["mean_den"] == 0]
+        if len(bad):
+            where = ", ".join(
+                f"arm {row['arm']!r}" + (f" ({by}={row[by]!r})" if by else "") for _, row in bad.head(3).iterrows()
+            )
+            raise DataError(
+                f"Ratio metric '{m}' has a denominator that is 0 for every unit of {where}; "
+                "a ratio of means needs a non-zero mean denominator in every arm."
+            )
+
+
+def _check_prior(prior: Any, bayesian: bool) -> tuple[float, float] | None:
+    if prior is None:
+        return None
+    require("analyze", "prior", prior, "None unless bayesian=True", bayesian)
+    ok = (
+        isinstance(prior, (tuple, list))
+        and len(prior) == 2
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in prior)
+        and prior[1] > 0
+    )
+    require("analyze", "prior", prior, "(mean, sd) of the relative effect: two finite numbers, sd > 0", ok)
+    return float(prior[0]), float(prior[1])
+
+
+def _arm_stats(s: pd.Series, mtype: str) -> ArmStats:
+    n = int(s["n"])
+    mean = float(s["sum"]) / n
+    var = mean * (1 - mean) if mtype == "binary" else float(s["css"]) / (n - 1)
+    return ArmStats(mean, var, n)
+
+
+def _add_bayes(
+    res: pd.DataFrame,
+    inputs: Mapping[tuple[str, Any], Mapping[str, Any]],
+    alpha: float,
+    prior: tuple[float, float] | None,
+    lower: set[str],
+) -> dict[str, Any]:
+    """Fill the Bayesian columns of ``res`` per (metric, group); return each one's P(control best)."""
+    for col in BAYES_COLUMNS:
+        res[col] = np.nan
+    best_control: dict[str, Any] = {}
+    for (m, g), slot in inputs.items():
+        idx = list(slot["arms"])
+        vals, p0 = bayes_rows(
+            slot["control"], [slot["arms"][i] for i in idx], alpha=alpha, prior=prior, lower_is_better=m in lower
+        )
+        for i, v in zip(idx, vals):
+            for k, x in v.items():
+                res.at[i, k] = x
+        best_control[m if g is None else f"{m} | {g}"] = p0
+    return best_control
+
+
+def _add_pooled(
+    res: pd.DataFrame, inputs: Mapping[tuple[str, str], Mapping[int, tuple[float, float]]], alpha: float
+) -> list[dict[str, Any]]:
+    """Fill the pooled columns per (metric, arm) across segments; return the heterogeneity table."""
+    for col in POOLED_COLUMNS:
+        res[col] = np.nan
+    table = []
+    for (m, a), cells in inputs.items():
+        idx = list(cells)
+        if len(idx) < 2:
+            continue
+        d = np.array([cells[i][0] for i in idx])
+        se = np.array([cells[i][1] for i in idx])
+        out = dersimonian_laird(d, se, alpha)
+        res.loc[idx, "pooled_diff"] = out["shrunk"]
+        res.loc[idx, "pooled_ci_low"] = out["shrunk_low"]
+        res.loc[idx, "pooled_ci_high"] = out["shrunk_high"]
+        res.loc[idx, "heterogeneity_p"] = out["p_value"]
+        table.append(
+            {"metric": m, "arm": a, "segments": len(idx), "test": "cochran q (dersimonian-laird)"}
+            | {k: v for k, v in out.items() if not k.startswith("shrunk")}
+        )
+    return table
 
 
 def _check_allocation(allocation: Mapping[str, float] | None) -> None:
@@ -544,6 +717,17 @@ def _check_allocation(allocation: Mapping[str, float] | None) -> None:
     for a, share in allocation.items():
         check_param("analyze", f"allocation['{a}']", share, low=0, expected="a finite share >= 0")
     require("analyze", "allocation", dict(allocation), "shares with a positive sum", sum(allocation.values()) > 0)
+
+
+def _constant_arms_error(m: str, a: str, control: str, r: pd.Series, c: pd.Series) -> DataError:
+    """The error naming both constant arms' values (a NoVarianceError when they are the same)."""
+    v1, v0 = float(r["sum"]) / float(r["n"]), float(c["sum"]) / float(c["n"])
+    if v1 == v0:
+        return NoVarianceError(m, (a, control), v1)
+    return DataError(
+        f"Metric '{m}' has no variance in arms {a!r} (every value {v1:g}) and {control!r} (every value {v0:g}); "
+        "the difference is exact and there is no sampling error to test."
+    )
 
 
 def _no_variance(r: pd.Series, c: pd.Series, mtype: str) -> bool:

@@ -1,10 +1,11 @@
 """The estimators behind every result row, on sufficient statistics (n, sum, sum of squares).
 
-- binary metric: difference of proportions; CI by ``ci_method`` (statsmodels
-  ``confint_proportions_2indep``: wald, newcomb, agresti-caffo) and the p-value from the matching
-  test (``test_proportions_2indep``: wald, score, agresti-caffo); relative lift CI from the log ratio;
-- numeric metric: Welch's t-test and CI; relative lift CI by the delta method;
+- binary metric: difference of proportions by ``ci_method`` (wald, newcombe, agresti-caffo; the
+  intervals of statsmodels ``confint_proportions_2indep``), the p-value and the relative lift's
+  interval from the same method (Fieller's interval for the ratio; MOVER-R for newcombe);
+- numeric metric: Welch's t-test and CI; relative lift CI by Fieller's method (same test at ratio 1);
 - covariates: Lin's (2013) estimator, OLS with centred covariates and interactions, HC2 errors;
+  relative lift by Fieller's method on the adjusted means;
 - sample ratio mismatch: chi-square goodness of fit against the planned allocation;
 - multiplicity: Holm or Benjamini-Hochberg adjusted p-values.
 """
@@ -12,7 +13,6 @@
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -21,7 +21,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import ParameterError
-from .methods import CI_METHODS, comparison_row
+from .methods import _fieller, comparison_row
 from .ratio import Ratio, ratio_stats
 
 SRM_THRESHOLD = 0.001
@@ -30,9 +30,10 @@ SRM_THRESHOLD = 0.001
 def sufficient_stats(df: pd.DataFrame, arm: str, metrics: Sequence[str | Ratio], by: str | None = None) -> pd.DataFrame:
     """Per (group, arm): ``n`` and, per metric, ``sum``, ``sumsq`` and ``css`` — one pass over the rows.
 
-    ``css`` is the sum of squares about the group's own mean, computed from values shifted by the
-    metric's first value, so a variance of 1 around a mean of 1e7 survives (``sumsq / n - mean**2``
-    would cancel it to rounding noise).
+    ``css`` is the sum of squares about the group's own mean, computed from values shifted by each
+    (group, arm)'s own mean (a first pass), so a variance of 1 around a mean of 1e7 survives
+    (``sumsq / n - mean**2`` would cancel it to rounding noise) whatever the other arms' means and
+    the row order.
 
     A :class:`~nurture_lab.stats.ratio.Ratio` metric gets, instead, the means, variances and
     covariance of its numerator and denominator (``mean_num, mean_den, var_num, var_den, cov``).
@@ -59,8 +60,8 @@ def sufficient_stats(df: pd.DataFrame, arm: str, metrics: Sequence[str | Ratio],
             frames.append(rs)
             continue
         v = df[m].to_numpy(dtype=np.float64)
-        shift = float(v[0]) if v.size else 0.0
-        d = v - shift
+        shift = _key_means(v, key, counts)
+        d = v - shift[key]
         s1 = np.bincount(key, weights=d, minlength=n_key)
         s2 = np.bincount(key, weights=d * d, minlength=n_key)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -84,37 +85,111 @@ def sufficient_stats(df: pd.DataFrame, arm: str, metrics: Sequence[str | Ratio],
     return out.drop(columns="k")
 
 
-def _binary_row(c1: float, n1: int, c0: float, n0: int, ci_method: str, alpha: float) -> dict[str, Any]:
-    from statsmodels.stats.proportion import confint_proportions_2indep, test_proportions_2indep
+def _key_means(v: np.ndarray, key: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Each key's mean (0 for an empty key): the shift that keeps the sums of squares exact."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, np.bincount(key, weights=v, minlength=counts.size) / counts, 0.0)
 
+
+def _binary_row(c1: float, n1: int, c0: float, n0: int, ci_method: str, alpha: float) -> dict[str, Any]:
+    """Difference of proportions: the interval, the p-value and the relative interval of one method.
+
+    - ``wald``: unpooled z interval and test (statsmodels ``wald``); relative lift by Fieller's
+      interval for ``p1 / p0`` with the same unpooled variances, so at ratio 1 it is the same test;
+    - ``agresti-caffo``: the same on proportions with one success and one failure added per arm;
+    - ``newcombe``: Newcombe's hybrid score interval; its p-value is the interval inverted (the
+      largest level at which it still excludes 0), and the relative lift the MOVER-R interval
+      built from the same Wilson intervals (at ratio 1 it is Newcombe's interval).
+
+    So the difference interval, the relative interval and the p-value agree on the decision at any
+    level. Where Wald's standard error is 0 (a rate at 0% or 100%) the row uses Newcombe's method and
+    says so.
+    """
     p1, p0 = c1 / n1, c0 / n0
     if ci_method == "wald" and _at_edge(c1, n1, c0, n0):
-        # Wald's standard error is 0 when both rates sit at 0% or 100% (or one does with the other
-        # at the same edge): its interval collapses to a point and its p-value to 0. The Newcombe
-        # interval with the matching score test stays honest there; the row names it.
         ci_method = "newcombe"
-    ci_name, test_name = CI_METHODS[ci_method]
-    with warnings.catch_warnings(), np.errstate(all="ignore"):
-        warnings.simplefilter("ignore")
-        lo, hi = confint_proportions_2indep(c1, n1, c0, n0, method=ci_name, compare="diff", alpha=alpha)
-        res = test_proportions_2indep(c1, n1, c0, n0, method=test_name, compare="diff", return_results=True)
-        p = float(res.pvalue)
-        if c0 > 0 and c1 > 0:
-            rlo, rhi = confint_proportions_2indep(c1, n1, c0, n0, method="log", compare="ratio", alpha=alpha)
-            rel, rel_lo, rel_hi = p1 / p0 - 1, float(rlo) - 1, float(rhi) - 1
-        else:
-            rel, rel_lo, rel_hi = (p1 / p0 - 1 if p0 > 0 else np.nan), np.nan, np.nan
-    test = {
-        "wald": "two-proportion z (wald, unpooled)",
-        "score": "two-proportion score",
-        "agresti-caffo": "two-proportion z (agresti-caffo)",
-    }[test_name]
+    rel = p1 / p0 - 1 if p0 > 0 else np.nan
+    z = float(stats.norm.ppf(1 - alpha / 2))
+    if ci_method == "newcombe":
+        lo, hi = _newcombe(c1, n1, c0, n0, z)
+        p = _newcombe_p(c1, n1, c0, n0)
+        rel_lo, rel_hi = _mover_ratio(c1, n1, c0, n0, z)
+        test = "newcombe hybrid score (interval inverted)"
+    else:
+        a1, a0 = (c1 + 1) / (n1 + 2), (c0 + 1) / (n0 + 2)
+        m1, m0, k1, k0 = (p1, p0, n1, n0) if ci_method == "wald" else (a1, a0, n1 + 2, n0 + 2)
+        v1, v0 = m1 * (1 - m1) / k1, m0 * (1 - m0) / k0
+        se = math.sqrt(v1 + v0)
+        d = m1 - m0
+        lo, hi = d - z * se, d + z * se
+        p = float(2 * stats.norm.sf(abs(d) / se)) if se > 0 else (1.0 if d == 0 else 0.0)
+        rel_lo, rel_hi = _fieller(m1, m0, v1, v0, 0.0, z, nonneg=True)
+        test = "two-proportion z (wald, unpooled)" if ci_method == "wald" else "two-proportion z (agresti-caffo)"
     return comparison_row(p0, p1, p1 - p0, (float(lo), float(hi)), (rel, rel_lo, rel_hi), p, test, ci_method)
 
 
 def _at_edge(c1: float, n1: int, c0: float, n0: int) -> bool:
     """Is either arm's rate exactly 0% or 100% (where the Wald standard error of that arm is 0)?"""
     return c1 in (0, n1) or c0 in (0, n0)
+
+
+def _wilson(c: float, n: int, z: float) -> tuple[float, float]:
+    """Wilson's score interval for one proportion (closed form)."""
+    p = c / n
+    centre = p + z * z / (2 * n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    den = 1 + z * z / n
+    return max((centre - half) / den, 0.0), min((centre + half) / den, 1.0)
+
+
+def _newcombe(c1: float, n1: int, c0: float, n0: int, z: float) -> tuple[float, float]:
+    """Newcombe's hybrid score interval for ``p1 - p0`` (method 10), from two Wilson intervals."""
+    p1, p0 = c1 / n1, c0 / n0
+    l1, u1 = _wilson(c1, n1, z)
+    l0, u0 = _wilson(c0, n0, z)
+    d = p1 - p0
+    return d - math.sqrt((p1 - l1) ** 2 + (u0 - p0) ** 2), d + math.sqrt((u1 - p1) ** 2 + (p0 - l0) ** 2)
+
+
+def _newcombe_p(c1: float, n1: int, c0: float, n0: int) -> float:
+    """Newcombe's interval inverted: the two-sided level ``2 * (1 - Phi(z))`` at which a bound touches 0."""
+    from scipy.optimize import brentq
+
+    d = c1 / n1 - c0 / n0
+    if d == 0:
+        return 1.0
+
+    def f(z: float) -> float:  # the bound nearer 0: the estimate at z = 0, across 0 for a large z
+        lo, hi = _newcombe(c1, n1, c0, n0, z)
+        return lo if d > 0 else -hi
+
+    hi_z = 1.0
+    while f(hi_z) > 0 and hi_z < 64:
+        hi_z *= 2
+    if f(hi_z) > 0:
+        return 0.0
+    z = brentq(f, 0.0, hi_z, xtol=1e-13, rtol=1e-13)
+    return float(2 * stats.norm.sf(z))
+
+
+def _mover_ratio(c1: float, n1: int, c0: float, n0: int, z: float) -> tuple[float, float]:
+    """Relative lift ``p1 / p0 - 1`` by MOVER-R (Donner & Zou 2012) from Wilson intervals.
+
+    The set of ratios ``r`` whose MOVER interval for ``p1 - r * p0`` holds 0; at ``r = 1`` that
+    interval is Newcombe's, so the relative interval excludes 0 exactly when Newcombe's does.
+    The upper bound is unbounded (NaN) when the control's Wilson interval reaches 0.
+    """
+    p1, p0 = c1 / n1, c0 / n0
+    l1, u1 = _wilson(c1, n1, z)
+    l0, u0 = _wilson(c0, n0, z)
+    b = p1 * p0
+    a_lo, c_lo = u0 * (2 * p0 - u0), l1 * (2 * p1 - l1)
+    a_hi, c_hi = l0 * (2 * p0 - l0), u1 * (2 * p1 - u1)
+    disc_lo, disc_hi = b * b - a_lo * c_lo, b * b - a_hi * c_hi
+    den = b + math.sqrt(max(disc_lo, 0.0))
+    r_lo = c_lo / den if den > 0 else np.nan
+    r_hi = (b + math.sqrt(max(disc_hi, 0.0))) / a_hi if a_hi > 0 else np.nan
+    return max(r_lo, 0.0) - 1, r_hi - 1
 
 
 def _numeric_row(
@@ -132,40 +207,14 @@ def _numeric_row(
     diff = m1 - m0
     if se > 0:
         df = (a + b) ** 2 / ((a * a / (n1 - 1) if n1 > 1 else 0) + (b * b / (n0 - 1) if n0 > 1 else 0))
-        tq = stats.t.ppf(1 - alpha / 2, df)
-        p = float(stats.ttest_ind_from_stats(m1, math.sqrt(v1), n1, m0, math.sqrt(v0), n0, equal_var=False).pvalue)
+        tq = float(stats.t.ppf(1 - alpha / 2, df))
+        p = float(2 * stats.t.sf(abs(diff) / se, df))
         lo, hi = diff - tq * se, diff + tq * se
+        rel_lo, rel_hi = _fieller(m1, m0, a, b, 0.0, tq, nonneg)
     else:
-        df, p, lo, hi = np.nan, np.nan, np.nan, np.nan
-    rel, rel_lo, rel_hi = _fieller_ci(m1, a, m0, b, df, alpha, nonneg)
-    return comparison_row(m0, m1, diff, (lo, hi), (rel, rel_lo, rel_hi), p, "welch t", "welch")
-
-
-def _fieller_ci(
-    m1: float, var1: float, m0: float, var0: float, df: float, alpha: float, nonneg: bool = True
-) -> tuple[float, float, float]:
-    """Relative lift ``m1 / m0 - 1`` with Fieller's interval for a ratio of independent means, t(df).
-
-    The interval holds every ratio ``r`` that the test of ``m1 - r * m0 = 0`` (standard error
-    ``sqrt(var1 + r**2 * var0)``, Welch's degrees of freedom) does not reject, so at ``r = 1`` it is
-    Welch's own test: the relative interval excludes 0 exactly when Welch's p is below alpha. It is
-    asymmetric, as a ratio of skewed means is. When the control mean is not distinguishable from 0
-    the interval is unbounded (NaN). For a metric that cannot be negative the ratio cannot either,
-    so the lower bound stops at -100%.
-    """
+        df, p, lo, hi, rel_lo, rel_hi = np.nan, np.nan, np.nan, np.nan, np.nan, np.nan
     rel = m1 / m0 - 1 if m0 != 0 else np.nan
-    if not (m0 != 0 and np.isfinite(var1 + var0) and var1 + var0 > 0):
-        return rel, np.nan, np.nan
-    q = stats.t.ppf(1 - alpha / 2, df) if np.isfinite(df) else stats.norm.ppf(1 - alpha / 2)
-    qa = m0 * m0 - q * q * var0
-    disc = (m1 * m0) ** 2 - qa * (m1 * m1 - q * q * var1)
-    if qa <= 0 or disc < 0:
-        return rel, np.nan, np.nan
-    root = math.sqrt(disc)
-    lo, hi = (m1 * m0 - root) / qa, (m1 * m0 + root) / qa
-    if nonneg:
-        lo = max(lo, 0.0)
-    return rel, lo - 1, hi - 1
+    return comparison_row(m0, m1, diff, (lo, hi), (rel, rel_lo, rel_hi), p, "welch t", "welch")
 
 
 def _lin_row(
@@ -177,14 +226,9 @@ def _lin_row(
     sub = df[df[arm].isin([control, label])]
     t = (sub[arm] == label).to_numpy(dtype=np.float64)
     y = sub[metric].to_numpy(dtype=np.float64)
-    xs = []
-    for c in covariates:
-        col = sub[c]
-        if pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
-            xs.append(col.to_numpy(dtype=np.float64)[:, None])
-        else:
-            dummies = pd.get_dummies(col.astype(str), drop_first=True, dtype=np.float64)
-            xs.append(dummies.to_numpy())
+    from .covariates import design_columns
+
+    xs = [design_columns(sub[c]) for c in covariates]
     x = np.hstack(xs) if xs else np.empty((len(sub), 0))
     x = x - x.mean(axis=0)
     keep = x.std(axis=0) > 0
@@ -194,10 +238,14 @@ def _lin_row(
     est = float(fit.params[1])
     lo, hi = (float(v) for v in fit.conf_int(alpha=alpha)[1])
     m0 = float(y[t == 0].mean())
-    rel, rel_lo, rel_hi = _lin_relative(fit, alpha)
-    return comparison_row(
+    rel, rel_lo, rel_hi = _lin_relative(fit, alpha, nonneg=bool((y >= 0).all()))
+    y1, y0 = y[t == 1], y[t == 0]
+    plain_var = y1.var(ddof=1) / y1.size + y0.var(ddof=1) / y0.size  # Welch's = HC2 without covariates
+    row = comparison_row(
         m0, m0 + est, est, (lo, hi), (rel, rel_lo, rel_hi), float(fit.pvalues[1]), "lin ols (hc2)", "hc2 t"
     )
+    row["variance_reduction"] = 1 - float(fit.bse[1]) ** 2 / plain_var if plain_var > 0 else np.nan
+    return row
 
 
 def srm_check(counts: Mapping[str, int], allocation: Mapping[str, float] | None = None) -> dict[str, Any]:
@@ -254,20 +302,22 @@ def _adjust(p: np.ndarray, correction: str) -> np.ndarray:
     return out
 
 
-def _lin_relative(fit: Any, alpha: float) -> tuple[float, float, float]:
-    """Relative lift of Lin's estimate, ``b1 / b0``, with a delta-method CI from the HC2 covariance.
+def _lin_relative(fit: Any, alpha: float, nonneg: bool = False) -> tuple[float, float, float]:
+    """Relative lift of Lin's estimate, ``b1 / b0``, with Fieller's interval from the HC2 covariance.
 
-    With centred covariates the intercept ``b0`` is the covariate-adjusted control mean and ``b1``
-    the effect; the gradient of ``b1 / b0`` is ``(-b1 / b0**2, 1 / b0)``, so both estimates'
-    uncertainty — and their covariance — enter the interval (dividing the effect's CI by a fixed
-    control mean would ignore the control mean's own uncertainty).
+    With centred covariates the intercept ``b0`` is the covariate-adjusted control mean and
+    ``b0 + b1`` the adjusted arm mean; the interval holds the ratios ``r`` of the two that the t-test
+    of ``b0 + b1 - r * b0 = 0`` (its variance from the HC2 covariance, the fit's degrees of freedom)
+    does not reject. At ``r = 1`` that is the effect's own test, so the relative interval excludes 0
+    exactly when the effect's interval does; it is asymmetric, and for a metric that cannot be
+    negative it stays above -100%.
     """
     b0, b1 = float(fit.params[0]), float(fit.params[1])
     if b0 == 0:
         return np.nan, np.nan, np.nan
-    cov = np.asarray(fit.cov_params())[:2, :2]
-    grad = np.array([-b1 / b0**2, 1 / b0])
-    se = math.sqrt(max(float(grad @ cov @ grad), 0.0))
-    q = stats.t.ppf(1 - alpha / 2, fit.df_resid)
-    rel = b1 / b0
-    return rel, rel - q * se, rel + q * se
+    v = np.asarray(fit.cov_params())[:2, :2]
+    var_arm = float(v[0, 0] + 2 * v[0, 1] + v[1, 1])  # Var(b0 + b1)
+    cov = float(v[0, 0] + v[0, 1])  # Cov(b0 + b1, b0)
+    q = float(stats.t.ppf(1 - alpha / 2, fit.df_resid))
+    lo, hi = _fieller(b0 + b1, b0, var_arm, float(v[0, 0]), cov, q, nonneg)
+    return b1 / b0, lo, hi

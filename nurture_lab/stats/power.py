@@ -15,6 +15,13 @@ Every function plans for the test the analysis will run (two-sided, normal appro
   :class:`~nurture_lab.stats.ratio.Ratio`; the mean and the per-unit variance (delta method for a
   ratio) come from the pilot.
 
+``sequential=True`` plans for the always-valid test of ``analyze(..., sequential=True)`` with the
+same ``sequential_tuning``: the confidence sequence at ``t = n (1 + ratio)`` units excludes 0 when
+``|d| > K(t) * se`` with ``K(t) = sqrt(2 (t rho^2 + 1) / (t rho^2) * log(sqrt(t rho^2 + 1) / alpha))``
+(:mod:`nurture_lab.stats.sequential`; unpooled variance, as the analysis), so the power at ``n`` is
+``Phi(|d| / se - K) + Phi(-|d| / se - K)``. This is the power of the look at the planned ``n``;
+looks before it can only add to it (the always-valid p is the running minimum over looks).
+
 ``relative=True`` reads ``mde`` as a relative change (0.2 = +20 %). ``ratio`` is control units per
 arm unit. A plan whose n is too small for the normal approximation (under 30 per arm, or under 10
 expected events or non-events in an arm) comes with a warning.
@@ -48,8 +55,13 @@ class _Plan:
         sd: Any,
         pilot: Any,
         metric: Any,
+        sequential: Any = False,
+        tuning: Any = 5000,
     ) -> None:
         self.func = func
+        check_param(func, "sequential", sequential, kind="bool")
+        check_param(func, "sequential_tuning", tuning, kind="int", low=1)
+        self.sequential, self.tuning = bool(sequential), int(tuning)
         check_param(func, "alpha", alpha, low=0, high=0.5, low_open=True, high_open=True)
         check_param(func, "ratio", ratio, low=0, low_open=True, expected="a float > 0 (control units per arm unit)")
         check_param(func, "test", test, kind="choice", choices=PLANNING_TESTS)
@@ -93,22 +105,39 @@ class _Plan:
             return s, s
         p0, p1 = self.baseline, self.baseline + d
         alt = math.sqrt(p1 * (1 - p1) + p0 * (1 - p0) / self.ratio)
-        if self.test == "wald":
+        if self.test == "wald" or self.sequential:
             return alt, alt
         pbar = (p1 + p0 * self.ratio) / (1 + self.ratio)
         return math.sqrt(pbar * (1 - pbar) * (1 + 1 / self.ratio)), alt
 
+    def crit(self, n: float) -> float:
+        """The critical value of the test at ``n`` arm units: z, or the sequence's boundary K(t)."""
+        from scipy.stats import norm
+
+        if not self.sequential:
+            return float(norm.ppf(1 - self.alpha / 2))
+        from .sequential import cs_halfwidth
+
+        return cs_halfwidth(1.0, n * (1 + self.ratio), self.alpha, self.tuning)
+
     def n_for(self, d: float, power: float) -> float:
+        from scipy.optimize import brentq
         from scipy.stats import norm
 
         s0, s1 = self.sd_null_alt(d)
-        return ((norm.ppf(1 - self.alpha / 2) * s0 + norm.ppf(power) * s1) / abs(d)) ** 2
+        fixed = ((norm.ppf(1 - self.alpha / 2) * s0 + norm.ppf(power) * s1) / abs(d)) ** 2
+        if not self.sequential:
+            return fixed
+        hi = max(fixed, 2.0)
+        while self.power(d, hi) < power:
+            hi *= 2
+        return float(brentq(lambda n: self.power(d, n) - power, 1.0, hi, xtol=1e-6))
 
     def power(self, d: float, n: float) -> float:
         from scipy.stats import norm
 
         s0, s1 = self.sd_null_alt(d)
-        z = norm.ppf(1 - self.alpha / 2)
+        z = self.crit(n)
         shift = abs(d) * math.sqrt(n)
         return float(norm.cdf((shift - z * s0) / s1) + norm.cdf((-shift - z * s0) / s1))
 
@@ -174,6 +203,8 @@ def sample_size(
     sd: float | None = None,
     pilot: Any = None,
     metric: Any = None,
+    sequential: bool = False,
+    sequential_tuning: int = 5000,
 ) -> int:
     """Units needed in the arm to detect an effect ``mde`` with the test the analysis runs.
 
@@ -188,6 +219,8 @@ def sample_size(
         relative: read ``mde`` as a relative change of ``baseline``.
         sd: per-unit standard deviation of a numeric metric.
         pilot, metric: a pilot table and a column or ``Ratio`` whose mean and variance to plan with.
+        sequential: plan for always-valid monitoring (``analyze(..., sequential=True)``);
+            ``sequential_tuning`` as in the analysis (total units where the sequence is tightest).
 
     Returns:
         n per arm (rounded up).
@@ -200,7 +233,9 @@ def sample_size(
         >>> sample_size(baseline=0.10, mde=0.2, relative=True)
         3839
     """
-    plan = _Plan("sample_size", baseline, alpha, ratio, test, relative, sd, pilot, metric)
+    plan = _Plan(
+        "sample_size", baseline, alpha, ratio, test, relative, sd, pilot, metric, sequential, sequential_tuning
+    )
     check_param("sample_size", "power", power, low=0, high=1, low_open=True, high_open=True)
     d = plan.effect(mde)
     n = math.ceil(plan.n_for(d, float(power)) - 1e-9)
@@ -220,6 +255,8 @@ def power_at(
     sd: float | None = None,
     pilot: Any = None,
     metric: Any = None,
+    sequential: bool = False,
+    sequential_tuning: int = 5000,
 ) -> float:
     """Power of the two-sided test with ``n`` units in the arm (``ratio * n`` in control).
 
@@ -227,7 +264,7 @@ def power_at(
         >>> round(power_at(baseline=0.10, mde=0.02, n=3839), 3)
         0.8
     """
-    plan = _Plan("power_at", baseline, alpha, ratio, test, relative, sd, pilot, metric)
+    plan = _Plan("power_at", baseline, alpha, ratio, test, relative, sd, pilot, metric, sequential, sequential_tuning)
     d = plan.effect(mde)
     n = check_param("power_at", "n", n, kind="int", low=2)
     plan.warn_if_small(n, d)
@@ -246,6 +283,8 @@ def mde(
     sd: float | None = None,
     pilot: Any = None,
     metric: Any = None,
+    sequential: bool = False,
+    sequential_tuning: int = 5000,
 ) -> float:
     """Smallest increase over ``baseline`` detectable with ``n`` units per arm (the inverse of sample_size).
 
@@ -258,7 +297,7 @@ def mde(
     """
     from scipy.optimize import brentq
 
-    plan = _Plan("mde", baseline, alpha, ratio, test, relative, sd, pilot, metric)
+    plan = _Plan("mde", baseline, alpha, ratio, test, relative, sd, pilot, metric, sequential, sequential_tuning)
     check_param("mde", "power", power, low=0, high=1, low_open=True, high_open=True)
     n = check_param("mde", "n", n, kind="int", low=2)
     if plan.kind == "binary":

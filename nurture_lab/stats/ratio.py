@@ -3,8 +3,9 @@
 ``Ratio("booked", "n_touches")`` in ``analyze(metrics=...)`` compares ``mean(booked) / mean(n_touches)``
 between arms. The unit of randomisation is the lead, not the touch, so the variance comes from
 the delta method on the per-lead numerator and denominator (Deng, Knoblich & Lu 2018) — the
-estimator and interval of tea-tasting's ``RatioOfMeans``: Welch's t on the difference of ratios,
-and for the relative lift the log of the ratio of ratios with its own Welch degrees of freedom.
+estimator and interval of tea-tasting's ``RatioOfMeans``: Welch's t on the difference of ratios.
+The relative lift's interval is Fieller's for the ratio of ratios, from the same variances and
+degrees of freedom, so it agrees with the difference's test (tea-tasting uses the log scale).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .methods import comparison_row
+from .methods import _fieller, comparison_row
 
 __all__ = ["Ratio", "ratio_stats"]
 
@@ -51,12 +52,16 @@ class Ratio:
 def ratio_stats(df: pd.DataFrame, key: np.ndarray, n_key: int, ratio: Ratio) -> pd.DataFrame:
     """Per key (group x arm): n, the two means, their variances and covariance (ddof 1), one pass each.
 
-    Sums are taken of values shifted by their first value, so the (co)variances do not cancel.
+    Sums are taken of values shifted by each key's own mean (a first pass), so the (co)variances do
+    not cancel whatever the other keys' means.
     """
     x = df[ratio.numerator].to_numpy(dtype=np.float64)
     y = df[ratio.denominator].to_numpy(dtype=np.float64)
     n = np.bincount(key, minlength=n_key).astype(np.float64)
-    dx, dy = x - (x[0] if x.size else 0.0), y - (y[0] if y.size else 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        x0 = np.where(n > 0, np.bincount(key, x, n_key) / n, 0.0)
+        y0 = np.where(n > 0, np.bincount(key, y, n_key) / n, 0.0)
+    dx, dy = x - x0[key], y - y0[key]
     sx, sy = np.bincount(key, dx, n_key), np.bincount(key, dy, n_key)
     with np.errstate(invalid="ignore", divide="ignore"):
         cxx = np.bincount(key, dx * dx, n_key) - sx * sx / n
@@ -65,9 +70,9 @@ def ratio_stats(df: pd.DataFrame, key: np.ndarray, n_key: int, ratio: Ratio) -> 
         return pd.DataFrame(
             {
                 "n": n.astype(np.int64),
-                "sum": sx + n * (x[0] if x.size else 0.0),  # the numerator's total
-                "mean_num": sx / n + (x[0] if x.size else 0.0),
-                "mean_den": sy / n + (y[0] if y.size else 0.0),
+                "sum": sx + n * x0,  # the numerator's total
+                "mean_num": sx / n + x0,
+                "mean_den": sy / n + y0,
                 "var_num": np.maximum(cxx, 0) / (n - 1),
                 "var_den": np.maximum(cyy, 0) / (n - 1),
                 "cov": cxy / (n - 1),
@@ -88,26 +93,24 @@ def _welch(v1: float, n1: int, v0: float, n0: int) -> tuple[float, float]:
     return se, df
 
 
-def ratio_row(s1: Any, s0: Any, alpha: float) -> dict[str, Any]:
-    """Arm vs control for a ratio metric: difference and relative lift with Welch intervals (delta method)."""
+def ratio_row(s1: Any, s0: Any, alpha: float, nonneg: bool = False) -> dict[str, Any]:
+    """Arm vs control for a ratio metric: Welch's t on the difference of ratios (delta-method
+    variances), and Fieller's interval for the ratio of ratios with the same variances and degrees
+    of freedom (so the relative interval excludes 0 exactly when the difference's does)."""
     n1, n0 = int(s1["n"]), int(s0["n"])
     r1 = float(s1["mean_num"]) / float(s1["mean_den"])
     r0 = float(s0["mean_num"]) / float(s0["mean_den"])
     v1, v0 = _ratio_var(s1), _ratio_var(s0)
     diff = r1 - r0
     se, df = _welch(v1, n1, v0, n0)
+    rel, rel_lo, rel_hi = (r1 / r0 - 1 if r0 else float("nan")), float("nan"), float("nan")
     if se > 0 and np.isfinite(df):
         q = float(stats.t.ppf(1 - alpha / 2, df))
         lo, hi = diff - q * se, diff + q * se
         p = float(2 * stats.t.sf(abs(diff) / se, df))
+        rel_lo, rel_hi = _fieller(r1, r0, v1 / n1, v0 / n0, 0.0, q, nonneg)
     else:
         lo = hi = p = float("nan")
-    rel, rel_lo, rel_hi = (r1 / r0 - 1 if r0 else float("nan")), float("nan"), float("nan")
-    if r1 > 0 and r0 > 0:
-        log_se, log_df = _welch(v1 / r1 / r1, n1, v0 / r0 / r0, n0)
-        if log_se > 0 and np.isfinite(log_df):
-            half = math.exp(float(stats.t.ppf(1 - alpha / 2, log_df)) * log_se)
-            rel_lo, rel_hi = (r1 / r0) / half - 1, (r1 / r0) * half - 1
     return comparison_row(
         r0, r1, diff, (lo, hi), (rel, rel_lo, rel_hi), p, "welch t (delta-method ratio of means)", "delta"
     )

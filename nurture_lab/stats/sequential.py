@@ -20,6 +20,10 @@ so a sequence interval that excludes 0 always comes with p < alpha. The tuning `
 intervals tightest at ``tuning`` units (default :data:`DEFAULT_TUNING`):
 ``rho^2 = (-2 log alpha + log(-2 log alpha + 1)) / tuning``. Intervals are wider than fixed-sample
 ones — the price of looking as often as one likes.
+
+One call tunes ``rho`` once, at its nominal alpha (``tuned_at``), and uses it for intervals at every
+level (plain and multiplicity-adjusted): with one ``rho`` the interval at level ``a`` excludes 0
+exactly when ``p < a``, so the adjusted intervals and adjusted p-values agree.
 """
 
 from __future__ import annotations
@@ -38,15 +42,21 @@ def rho_squared(alpha: float, tuning: float = DEFAULT_TUNING) -> float:
     return (a + math.log(a + 1)) / tuning
 
 
-def cs_halfwidth(variance: float, t: float, alpha: float, tuning: float = DEFAULT_TUNING) -> float:
-    """Half-width of the confidence sequence for an estimate with ``variance`` after ``t`` units."""
-    r2 = rho_squared(alpha, tuning)
+def cs_halfwidth(
+    variance: float, t: float, alpha: float, tuning: float = DEFAULT_TUNING, tuned_at: float | None = None
+) -> float:
+    """Half-width of the confidence sequence for an estimate with ``variance`` after ``t`` units.
+
+    ``tuned_at``: the alpha ``rho`` is tuned at (default ``alpha``).
+    """
+    r2 = rho_squared(alpha if tuned_at is None else tuned_at, tuning)
     tr = t * r2
     return math.sqrt(variance * t) * math.sqrt(2 * (tr + 1) / (t * tr) * math.log(math.sqrt(tr + 1) / alpha))
 
 
 def always_valid_p(diff: float, variance: float, t: float, alpha: float, tuning: float = DEFAULT_TUNING) -> float:
-    """The always-valid p-value of ``diff`` (the sequence at this alpha's tuning excludes 0 iff p < alpha)."""
+    """The always-valid p-value of ``diff``, ``rho`` tuned at ``alpha``: the sequence with that ``rho``
+    at any level ``a`` excludes 0 iff ``p < a``."""
     if not variance > 0:
         return float("nan")
     tr = t * rho_squared(alpha, tuning)

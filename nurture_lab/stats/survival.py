@@ -94,6 +94,14 @@ def time_to_book(
     labels = sorted(set(groups))
     if control is None or control not in labels:
         raise DataError(f"Control label {control!r} is not a value of column '{arm}'; values: {', '.join(labels)}.")
+    if len(labels) < 2:
+        raise DataError(f"Column '{arm}' has only the control arm {control!r}; nothing to compare.")
+    if not ev.any():
+        why = "every lead's follow-up is 0 days" if not (follow > 0).any() else "no lead booked within its follow-up"
+        raise DataError(
+            f"Time to book needs bookings to compare, but {why} (column '{event}', {len(df)} leads); "
+            "no curve, test or hazard ratio can be estimated."
+        )
     curves, meds = [], []
     for g in labels:
         sel = groups == g
@@ -115,18 +123,7 @@ def time_to_book(
         meds.append({"arm": g, "n": int(sel.sum()), "n_booked": int(ev[sel].sum()), "median_days": float(med)})
     chi2, p = survdiff(t, ev.astype(int), groups)
     others = [g for g in labels if g != control]
-    beta, se = _arm_cox(t, ev, groups, [control, *others])
-    z = stats.norm.ppf(1 - alpha / 2)
-    cox = pd.DataFrame(
-        {
-            "arm": others,
-            "control": control,
-            "hazard_ratio": np.exp(beta),
-            "ci_low": np.exp(beta - z * se),
-            "ci_high": np.exp(beta + z * se),
-            "p_value": 2 * stats.norm.sf(np.abs(beta / se)),
-        }
-    )
+    cox = _cox_table(t, ev, groups, control, others, alpha)
     rmst = _rmst_table(t, ev, groups, labels, control, horizon, alpha)
     return TimeToBookResult(
         pd.concat(curves, ignore_index=True),
@@ -141,6 +138,48 @@ def time_to_book(
             "followup": followup_days or (f"{created} to {as_of}" if as_of is not None else "the horizon"),
         },
         rmst,
+    )
+
+
+def _cox_table(
+    t: np.ndarray, ev: np.ndarray, groups: np.ndarray, control: str, others: list[str], alpha: float
+) -> pd.DataFrame:
+    """Cox hazard ratio of each arm vs the control, with its Wald interval and p-value.
+
+    An arm with no bookings (or a control with none) has no finite hazard ratio: its maximum
+    likelihood estimate is 0 (or infinite) and the Wald interval does not exist. Such a row gets the
+    estimate (0, inf, or NaN when neither has bookings), no interval, and the two-arm log-rank
+    p-value (the Cox score test) with ``test`` saying so; the other arms are fitted without it.
+    """
+    from statsmodels.duration.survfunc import survdiff
+
+    booked = {g: bool(ev[groups == g].any()) for g in [control, *others]}
+    fit = [g for g in others if booked[g]] if booked[control] else []
+    z = stats.norm.ppf(1 - alpha / 2)
+    rows = {}
+    if fit:
+        keep = np.isin(groups, [control, *fit])
+        beta, se = _arm_cox(t[keep], ev[keep], groups[keep], [control, *fit])
+        for g, b, s_ in zip(fit, beta, se):
+            rows[g] = (np.exp(b), np.exp(b - z * s_), np.exp(b + z * s_), 2 * stats.norm.sf(abs(b / s_)), "cox (wald)")
+    for g in others:
+        if g in rows:
+            continue
+        pair = np.isin(groups, [control, g])
+        p_pair = survdiff(t[pair], ev[pair].astype(int), groups[pair])[1] if ev[pair].any() else np.nan
+        hr = 0.0 if booked[control] else (np.inf if booked[g] else np.nan)
+        who = f"arm {g!r}" if booked[control] else f"the control {control!r}"
+        rows[g] = (hr, np.nan, np.nan, float(p_pair), f"log-rank (no bookings in {who}: no finite hazard ratio)")
+    return pd.DataFrame(
+        {
+            "arm": others,
+            "control": control,
+            "hazard_ratio": [rows[g][0] for g in others],
+            "ci_low": [rows[g][1] for g in others],
+            "ci_high": [rows[g][2] for g in others],
+            "p_value": [rows[g][3] for g in others],
+            "test": [rows[g][4] for g in others],
+        }
     )
 
 

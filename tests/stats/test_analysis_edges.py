@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from statsmodels.stats.proportion import confint_proportions_2indep
-from statsmodels.stats.proportion import test_proportions_2indep as sm_test_2indep
 
 import nurture_lab as nl
 
@@ -26,10 +25,20 @@ def test_zero_and_hundred_percent_arms_get_an_interval_that_does_not_collapse() 
     df = binary_frame({"c": (0, 5), "t": (5, 5)})
     r = nl.analyze(df, arm="arm", control="c", metrics=["y"]).row("y", "t")
     lo, hi = confint_proportions_2indep(5, 5, 0, 5, method="newcomb", compare="diff")
-    p = sm_test_2indep(5, 5, 0, 5, method="score", compare="diff").pvalue
-    assert r["ci_method"] == "newcombe" and r["test"] == "two-proportion score"
+    assert r["ci_method"] == "newcombe" and r["test"] == "newcombe hybrid score (interval inverted)"
     assert (r["diff_ci_low"], r["diff_ci_high"]) == pytest.approx((lo, hi))
-    assert r["diff_ci_high"] - r["diff_ci_low"] > 0.3 and r["p_value"] == pytest.approx(p) and r["p_value"] > 1e-6
+    assert r["diff_ci_high"] - r["diff_ci_low"] > 0.3 and r["p_value"] > 1e-6
+    # the p-value is Newcombe's interval inverted: at level 1 - p statsmodels' interval touches 0
+    at_p = confint_proportions_2indep(5, 5, 0, 5, method="newcomb", compare="diff", alpha=r["p_value"])
+    assert at_p[0] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_four_of_twenty_against_none_gives_one_answer() -> None:
+    """Issue 23: 4/20 vs 0/20 gave score p 0.037 beside a Newcombe interval that held 0."""
+    r = nl.analyze(binary_frame({"c": (0, 20), "t": (4, 20)}), arm="arm", control="c", metrics=["y"]).row("y", "t")
+    lo, _hi = confint_proportions_2indep(4, 20, 0, 20, method="newcomb", compare="diff")
+    assert r["diff_ci_low"] == pytest.approx(lo) and lo < 0
+    assert r["p_value"] > 0.05 and not r["significant"]
     # away from the edges the default stays Wald
     assert nl.analyze(KNOWN, arm="arm", control="control", metrics=["y"]).row("y", "treat")["ci_method"] == "wald"
 
@@ -78,16 +87,20 @@ def test_cli_declares_types(tmp_path) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("method", ["wald", "newcombe", "agresti-caffo"])
-def test_holm_intervals_are_bonferroni_intervals(method: str) -> None:
-    df = binary_frame({"c": (200, 2000), "t1": (240, 2000), "t2": (260, 2000)})
+def test_holm_intervals_are_at_holms_last_step(method: str) -> None:
+    df = binary_frame({"c": (200, 2000), "t1": (240, 2000), "t2": (260, 2000), "t3": (205, 2000)})
     res = nl.analyze(df, arm="arm", control="c", metrics=["y"], ci_method=method)
+    rejected = int(res.results["significant"].sum())
+    assert 1 <= rejected < 3
+    level = 0.05 / (3 - rejected)
     sm = {"wald": "wald", "newcombe": "newcomb", "agresti-caffo": "agresti-caffo"}[method]
-    for arm, k in (("t1", 240), ("t2", 260)):
+    for arm, k in (("t1", 240), ("t2", 260), ("t3", 205)):
         r = res.row("y", arm)
-        lo, hi = confint_proportions_2indep(k, 2000, 200, 2000, method=sm, compare="diff", alpha=0.05 / 2)
-        assert (r["adj_ci_low"], r["adj_ci_high"]) == pytest.approx((lo, hi), rel=1e-10)
+        lo, hi = confint_proportions_2indep(k, 2000, 200, 2000, method=sm, compare="diff", alpha=level)
+        assert (r["adj_ci_low"], r["adj_ci_high"]) == pytest.approx((lo, hi), rel=1e-9)
         assert r["adj_ci_low"] <= r["diff_ci_low"] and r["diff_ci_high"] <= r["adj_ci_high"]
-    assert res.settings["adjusted_alpha"] == pytest.approx(0.025)
+        assert (lo > 0 or hi < 0) == bool(r["significant"])  # the interval and Holm's verdict agree
+    assert res.settings["adjusted_alpha"] == pytest.approx(level)
     plain = nl.analyze(df, arm="arm", control="c", metrics=["y"], correction="none")
     assert (plain.results["adj_ci_low"] == plain.results["diff_ci_low"]).all()
 

@@ -24,11 +24,13 @@ def test_wald_against_hand_calculation() -> None:
     assert r["diff_ci_low"] == pytest.approx(0.025 - z * se, rel=1e-9)
     assert r["diff_ci_high"] == pytest.approx(0.025 + z * se, rel=1e-9)
     assert r["p_value"] == pytest.approx(2 * stats.norm.sf(0.025 / se), rel=1e-9)
-    # relative lift: log of the ratio
-    se_log = math.sqrt(1 / 250 - 1 / 2000 + 1 / 200 - 1 / 2000)
+    # relative lift: Fieller's interval — at each bound R the Wald statistic of p1 - R p0 is exactly z
     assert r["rel_lift"] == pytest.approx(0.25)
-    assert r["rel_ci_low"] == pytest.approx(1.25 * math.exp(-z * se_log) - 1, rel=1e-9)
-    assert r["rel_ci_high"] == pytest.approx(1.25 * math.exp(z * se_log) - 1, rel=1e-9)
+    for bound in (r["rel_ci_low"], r["rel_ci_high"]):
+        ratio = 1 + bound
+        stat = abs(0.125 - ratio * 0.1) / math.sqrt(0.125 * 0.875 / 2000 + ratio**2 * 0.1 * 0.9 / 2000)
+        assert stat == pytest.approx(z, rel=1e-9)
+    assert r["rel_ci_low"] < 0.25 < r["rel_ci_high"]
     assert r["test"].startswith("two-proportion z (wald") and r["ci_method"] == "wald"
 
 
@@ -41,7 +43,12 @@ def test_every_ci_method_matches_statsmodels(method: str, sm_ci: str, sm_test: s
     lo, hi = confint_proportions_2indep(250, 2000, 200, 2000, method=sm_ci, compare="diff")
     p = sm_test_2indep(250, 2000, 200, 2000, method=sm_test, compare="diff").pvalue
     assert (r["diff_ci_low"], r["diff_ci_high"]) == pytest.approx((lo, hi), rel=1e-12)
-    assert r["p_value"] == pytest.approx(p, rel=1e-12)
+    if method == "newcombe":  # Newcombe's interval inverted: close to the score test, the same as its interval
+        assert r["p_value"] == pytest.approx(p, rel=0.05)
+        at_p = confint_proportions_2indep(250, 2000, 200, 2000, method=sm_ci, compare="diff", alpha=r["p_value"])
+        assert at_p[0] == pytest.approx(0.0, abs=1e-10)
+    else:
+        assert r["p_value"] == pytest.approx(p, rel=1e-12)
     assert r["ci_method"] == method
 
 

@@ -8,22 +8,27 @@ import nurture_lab as nl
 
 
 def logrank_by_hand(t: np.ndarray, event: np.ndarray, group: np.ndarray) -> tuple[float, float]:
-    """The k-sample log-rank test from its definition (observed minus expected, hypergeometric variance)."""
+    """The k-sample log-rank test from its definition (observed minus expected, hypergeometric
+    variance), vectorised over event times: counts at risk and events per time by binary search."""
     from scipy import stats
 
     labels = np.unique(group)
     times = np.unique(t[event])
-    o_minus_e = np.zeros(len(labels))
-    var = np.zeros((len(labels), len(labels)))
-    at_risk_all = np.array([(t >= u).sum() for u in times], dtype=float)
-    d_all = np.array([((t == u) & event).sum() for u in times], dtype=float)
-    n_j = np.array([[((t >= u) & (group == g)).sum() for g in labels] for u in times], dtype=float)
-    d_j = np.array([[((t == u) & event & (group == g)).sum() for g in labels] for u in times], dtype=float)
+
+    def at_risk(x: np.ndarray) -> np.ndarray:  # how many of x are >= each event time
+        return x.size - np.searchsorted(np.sort(x), times, side="left")
+
+    def events_at(x: np.ndarray) -> np.ndarray:  # how many of x equal each event time
+        xs = np.sort(x)
+        return np.searchsorted(xs, times, side="right") - np.searchsorted(xs, times, side="left")
+
+    at_risk_all = at_risk(t).astype(float)
+    d_all = events_at(t[event]).astype(float)
+    n_j = np.column_stack([at_risk(t[group == g]) for g in labels]).astype(float)
+    d_j = np.column_stack([events_at(t[event & (group == g)]) for g in labels]).astype(float)
     o_minus_e = (d_j - n_j * (d_all / at_risk_all)[:, None]).sum(axis=0)
     w = d_all * (at_risk_all - d_all) / np.maximum(at_risk_all - 1, 1) / at_risk_all**2
-    for a in range(len(labels)):
-        for b in range(len(labels)):
-            var[a, b] = np.sum(w * (n_j[:, a] * at_risk_all * (a == b) - n_j[:, a] * n_j[:, b]))
+    var = np.diag((w[:, None] * n_j * at_risk_all[:, None]).sum(axis=0)) - np.einsum("t,ta,tb->ab", w, n_j, n_j)
     k = len(labels) - 1
     chi2 = float(o_minus_e[:k] @ np.linalg.solve(var[:k, :k], o_minus_e[:k]))
     return chi2, float(stats.chi2.sf(chi2, k))
