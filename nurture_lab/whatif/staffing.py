@@ -337,23 +337,26 @@ class StaffingResult(ResultMixin):
 
     def summary(self) -> str:
         """The formatted table and, per faster arm, its break-even staffing in a sentence."""
-        lines = [self.formatted().to_string(index=False), ""]
+        return "\n".join([self.formatted().to_string(index=False), "", *self.break_even_text()])
+
+    def break_even_text(self) -> list[str]:
+        """Per arm other than the control, its break-even staffing in a sentence."""
         unit = "a booking" if self.settings["staff_cost_per_hour"] is not None else "staff hours a booking"
+        lines = []
         for r in self.break_even().itertuples():
             ref = f"{self.settings['control']} at {r.reference_agents} agents ({r.reference_cost:,.2f} {unit})"
             if not math.isfinite(r.break_even_agents):
                 lines.append(f"{r.arm}: costs more per booking than {ref} at every level tried")
             elif r.pays_beyond:
                 lines.append(
-                    f"{r.arm}: costs no more per booking than {ref} up to {r.break_even_agents:.0f} "
-                    "agents, the most tried"
+                    f"{r.arm}: costs no more per booking than {ref} up to {r.break_even_agents:.0f} agents, the most tried"
                 )
             else:
                 lines.append(
                     f"{r.arm}: costs no more per booking than {ref} up to about "
                     f"{r.break_even_agents:.1f} agents (break-even staffing)"
                 )
-        return "\n".join(lines)
+        return lines
 
     def plot(self, title: str | None = None) -> Any:
         """Bookings per 1,000 leads and cost per booking against agents, one line per arm."""
