@@ -295,3 +295,22 @@ def test_the_cli_prints_the_table_and_writes_the_chart(tmp_path: Path) -> None:
     assert list(table["agents"].unique()) == [16, 32] and len(table) == 6
     assert res.stdout.splitlines()[0] == ",".join(table.columns)
     assert (tmp_path / "staffing.png").stat().st_size > 10_000
+
+
+def test_each_task_returns_a_few_totals_not_a_lead_table(speed: nl.Scenario) -> None:
+    import pickle
+
+    from nurture_lab.whatif.staffing import _run, _Task, one_arm, staffed
+
+    out = _run(_Task(one_arm(staffed(speed, 8), "within_5_min"), 8, 0, 1, 2000))
+    assert all(isinstance(v, (int, float, str)) for v in out.values())
+    assert len(pickle.dumps(out)) < 1024  # bytes, whatever the number of leads
+
+
+def test_a_scenario_without_a_centre_gets_the_default_one(speed: nl.Scenario) -> None:
+    res = nl.staffing_curve(
+        dataclasses.replace(speed, contact_center=None), [2, 4], n_leads=600, replications=1, jobs=1
+    )
+    assert sorted(res.to_pandas()["agents"].unique()) == [2, 4]  # no "today" to add
+    assert res.settings["reference_agents"] == 2
+    assert (res.to_pandas()["staff_hours_per_week"] == [100] * 3 + [200] * 3).all()  # Mon-Fri 8:00-18:00
