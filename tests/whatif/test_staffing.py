@@ -175,13 +175,20 @@ def test_the_simulated_queue_is_near_erlang_c_where_erlang_c_holds(tmp_path: Pat
 
 
 def test_the_same_numbers_whatever_runs_them(speed: nl.Scenario) -> None:
-    kw = {"n_leads": 1500, "seed": 3, "replications": 2}
+    kw = {"n_leads": 1000, "seed": 3, "replications": 2}
     one = nl.staffing_curve(speed, [8, 32], jobs=1, **kw).to_pandas()
     two = nl.staffing_curve(speed, [8, 32], jobs=2, **kw).to_pandas()
     with ThreadPoolExecutor(2) as ex:
         threads = nl.staffing_curve(speed, [8, 32], executor=ex, **kw).to_pandas()
     pd.testing.assert_frame_equal(one, two)
     pd.testing.assert_frame_equal(one, threads)
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        dask = nl.staffing_curve(speed, [8, 32], executor=client.get_executor(), **kw).to_pandas()
+    pd.testing.assert_frame_equal(one, dask)
     assert len(one) == 6 and one["bookings_ci_low"].lt(one["bookings_per_1000"]).all()
 
 
