@@ -48,6 +48,9 @@ _EXPORTS: dict[str, str] = {
     "calibrate": "stats.simulated",
     "PowerResult": "stats.simulated",
     "CalibrationResult": "stats.simulated",
+    # what-if designs
+    "staffing_curve": "whatif.staffing",
+    "StaffingResult": "whatif.staffing",
     # files
     "read_leads": "io.crm",
     "read_touches": "io.crm",
@@ -71,6 +74,7 @@ _MODULES: dict[str, str] = {
     "stats": "stats",
     "io": "io",
     "reporting": "reporting",
+    "whatif": "whatif",
 }
 
 __all__ = sorted([*_EXPORTS, *_MODULES, "__version__"])

@@ -18,7 +18,7 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 def test_every_numbered_notebook_exists() -> None:
     names = [p.stem for p in NOTEBOOKS]
-    for prefix in ("01_", "02_", "03_", "04_", "05_", "06_"):
+    for prefix in ("01_", "02_", "03_", "04_", "05_", "06_", "07_"):
         assert any(n.startswith(prefix) for n in names), prefix
     assert "report_template" in names
 

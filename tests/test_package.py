@@ -80,8 +80,8 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
 
 
 def test_the_data_flow_runs_one_way() -> None:
-    """No stage imports a later one: scenario < simulation < stats < reporting (io and cli aside)."""
-    order = {"scenario": 0, "simulation": 1, "stats": 2, "reporting": 3}
+    """No stage imports a later one: scenario < simulation < stats < reporting < whatif (io and cli aside)."""
+    order = {"scenario": 0, "simulation": 1, "stats": 2, "reporting": 3, "whatif": 4}
     late_ok = {("nurture_lab.stats.simulated", "nurture_lab.reporting.plots")}  # PowerResult.plot(), lazily
     for mod, deps in import_graph().items():
         stage = order.get(mod.split(".")[1] if mod.count(".") else "", -1)

@@ -17,11 +17,11 @@ import sys
 from collections.abc import Sequence
 
 from .._version import __version__
-from . import analyze, lint, power, report, simulate
+from . import analyze, lint, power, report, simulate, staffing
 
 __all__ = ["build_parser", "main"]
 
-COMMANDS = (simulate, lint, analyze, power, report)
+COMMANDS = (simulate, lint, analyze, power, report, staffing)
 
 
 def build_parser() -> argparse.ArgumentParser:
