@@ -186,7 +186,7 @@ def write_index(
             rows.append(
                 f'<tr><td data-label="Service line"><a href="{html.escape(slug(s))}.html">{html.escape(arm_label(s))}</a></td>'
                 f"<td data-label='Leads per arm'>{html.escape(sizes.get(s, ''))}</td>"
-                f"<td data-label='Verdict'>{_md_inline(headlines.get(s, ''))}</td></tr>"
+                f"<td data-label='Verdict' class='line-verdict'>{_md_inline(headlines.get(s, ''))}</td></tr>"
             )
     size = html.escape(str(man["sizing"])) if man.get("sizing") else f"{n_leads:,} leads"
     src = (
@@ -206,9 +206,13 @@ def write_index(
     elif overall.get("headline"):
         summary = (
             "<h2>All service lines together</h2>"
-            f"<blockquote>{_md_inline(overall['headline'])}</blockquote>"
-            f"<p>{_md_inline(overall.get('detectable', ''))}</p>"
-            + (f"<p>{_md_inline(overall['staff'])}</p>" if overall.get("staff") else "")
+            f"<blockquote class='decision'>{_md_inline(overall['headline'])}</blockquote>"
+            + (f"<p class='lines'>{_md_inline(overall['lines'])}</p>" if overall.get("lines") else "")
+            + (
+                f"<h2>What it is worth</h2><p class='worth'>{_md_inline(overall['worth'])}</p>"
+                if overall.get("worth")
+                else ""
+            )
         )
     notes = [*man.get("import_notes", []), *man.get("report_notes", [])]
     if notes and not simulated:
@@ -220,7 +224,9 @@ def write_index(
     body = (
         f"<h1>Nurture experiment reports</h1><p class='meta'>{src}</p>{summary}"
         "<h2>By service line</h2><p class='meta'>One report per service line; click a line for its numbers, "
-        "pictures and methods. Each line has fewer leads than the whole test, so it can detect less.</p>"
+        "pictures and methods. The result over all service lines decides; a line gets a verdict of its own only "
+        "when it differs from the whole (heterogeneity test below alpha and its pooled interval excludes the "
+        "overall effect).</p>"
         "<table class='index'><thead><tr><th>Service line</th><th>Leads per arm</th><th>Verdict</th></tr></thead>"
         "<tbody>" + "".join(rows) + "</tbody></table>"
     )
