@@ -150,20 +150,21 @@ class RunDecision:
         """The run's decision, as every page and the index state it (Markdown bold)."""
         arm, ctrl, what = text_label(self.arm), text_label(self.control), metric_label(self.metric)
         target = f"the target of {_pts(self.target)} points ({self.target_source})"
+        what_c = what[:1].upper() + what[1:]
         if self.status == SHIP:
-            head = f"**Ship {arm}** everywhere: {what} {self.effect_text()} over all service lines"
+            head = f"**Ship {arm} everywhere.** {what_c} {self.effect_text()} over all service lines"
             tail = "." if self.low >= self.target else f"; the gain may be smaller than {target}."
         elif self.status == ROLL_BACK:
-            head = f"**Roll back**: keep {ctrl}; every cadence lowered {what}, the best, {arm}, by {self.effect_text()}"
+            head = f"**Roll back: keep {ctrl}.** Every cadence lowered {what}; the best, {arm}: {self.effect_text()}"
             tail = "."
         elif self.status == STOP:
             head = (
-                f"**Stop: no effect worth shipping is left plausible**; keep {ctrl}. The best, {arm}: "
+                f"**Stop: no effect worth shipping is left plausible; keep {ctrl}.** The best, {arm}: "
                 f"{what} {self.effect_text()}; {self.gains_ruled_out()}, below {target}"
             )
             tail = "."
         else:
-            head = f"**{self.status_text()}**; meanwhile keep {ctrl}. The best, {arm}: {what} {self.effect_text()}"
+            head = f"**{self.status_text()}; meanwhile keep {ctrl}.** The best, {arm}: {what} {self.effect_text()}"
             tail = (
                 f"; a gain is not shown and {target} is not ruled out"
                 + (" (or the guardrail is not yet shown safe)" if self.guardrail_ok is False else "")

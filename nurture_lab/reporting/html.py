@@ -69,6 +69,16 @@ GLOSSARY = {
     "Alpha": "the chance, set before the test, of calling a difference real when there is none (0.05: 5%).",
     "Adjusted": "p-values and intervals widened because several arms and metrics are compared at once "
     "(Holm's method), so the chance of any false call stays at alpha; the verdict reads these.",
+    "Status": "the decision against the target set before the test: Ship (a gain is shown), Roll back (every "
+    "new cadence is worse), Stop (no gain as large as the target is left plausible) or Keep running (neither yet).",
+    "Target": "the smallest effect worth shipping, set before the test (default: the planned MDE, the effect "
+    "the test's leads detect with 80% power).",
+    "Decision interval": "the adjusted interval over all service lines that the status reads; its level is in "
+    "its label. Every other interval on a page describes and says it does not decide.",
+    "Chance to beat the control": "the Bayesian probability that the arm does better than the control, given "
+    "the data (flat prior); shown beside the status, it does not decide.",
+    "Heterogeneity test": "Cochran's Q test of whether the service lines' effects differ more than chance "
+    "allows; a line gets its own verdict only when it does and its pooled interval excludes the overall effect.",
     "Guardrail": "a metric that must not get worse (opt-outs), checked beside the goal.",
     "Non-inferiority": "the guardrail's test: passed when the top of its 90% interval stays below the "
     "margin, the largest rise we accept.",
