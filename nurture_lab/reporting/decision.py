@@ -20,10 +20,10 @@ Bonferroni over the m comparisons, as :func:`~nurture_lab.reporting.render.auto_
 - *Stop* (keep the control) when every arm's upper bound is below ``target``: no effect worth
   shipping is left plausible;
 - *Keep running* otherwise (also when a shown gain's guardrail is not yet shown non-inferior), with
-  about N more leads: per arm, :func:`~nurture_lab.stats.power.sample_size` for ``target`` at the
-  decision's level minus the leads already in, or, when the test already has that many, the leads at
-  which the interval (shrinking as 1/sqrt(n)) would settle Ship or Stop if the estimate holds; in days
-  at the test's lead volume.
+  about N more leads (all arms): per arm, the larger of :func:`~nurture_lab.stats.power.sample_size`
+  for ``target`` at the decision's level (80% power) and the leads at which the decision interval
+  (shrinking as 1/sqrt(n)) would settle Ship or Stop if the estimate holds, minus the leads already
+  in; in days at the test's lead volume.
 
 **Lines** are framed against the run's decision with the pooled (partially pooled, DerSimonian-Laird)
 line estimates of ``analyze(..., by="service_line")`` and Cochran's Q heterogeneity test. A line gets
@@ -108,8 +108,12 @@ class RunDecision:
     # ------------------------------------------------------------------ words
     def interval_label(self) -> str:
         """The decision interval's name, with its level: '98.75% interval, adjusted for 6 comparisons'."""
-        kind = "confidence sequence (valid at every look)" if self.sequential else "interval"
-        adj = f", adjusted for {self.comparisons} comparisons" if self.comparisons > 1 else ""
+        kind = "confidence sequence, valid at every look" if self.sequential else "interval"
+        adj = (
+            f"{' and' if self.sequential else ','} adjusted for {self.comparisons} comparisons"
+            if self.comparisons > 1
+            else ""
+        )
         return f"{_pct(self.level)} {kind}{adj}"
 
     def effect_text(self) -> str:
@@ -136,7 +140,13 @@ class RunDecision:
     def status_text(self) -> str:
         """The status in one phrase: Ship / Roll back / Keep running (about N more leads) / Stop."""
         if self.status == KEEP and self.more_leads > 0:
-            days = f" / about {self.more_days:,.0f} more days at this volume" if math.isfinite(self.more_days) else ""
+            days = (
+                ""
+                if not math.isfinite(self.more_days)
+                else " / under a day at this volume"
+                if self.more_days < 1
+                else f" / about {self.more_days:,.0f} more days at this volume"
+            )
             return f"Keep running (about {self.more_leads:,} more leads{days})"
         if self.status == STOP:
             return "Stop: no effect worth shipping is left plausible"
@@ -389,14 +399,14 @@ def _more_leads(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            need = float(sample_size(base, target, alpha=alpha, sequential=sequential))
+            power = float(sample_size(base, target, alpha=alpha, sequential=sequential))
         except Exception:
-            need = math.nan
-    if not (math.isfinite(need) and need > n):
-        h = (float(row["adj_ci_high"]) - float(row["adj_ci_low"])) / 2
-        d = float(row["diff"])
-        gap = max(d, target - d)
-        need = n * (h / gap) ** 2 if gap > 0 and h > 0 else math.nan
+            power = math.nan
+    h = (float(row["adj_ci_high"]) - float(row["adj_ci_low"])) / 2
+    d = float(row["diff"])
+    gap = max(d, target - d)
+    settle = n * (h / gap) ** 2 if gap > 0 and h > 0 else math.nan
+    need = max((x for x in (power, settle) if math.isfinite(x)), default=math.nan)
     if not math.isfinite(need) or need <= n:
         return 0
     return int(math.ceil((need - n) * arms / 100) * 100)

@@ -86,7 +86,9 @@ def test_no_gain_states_the_gains_ruled_out_and_the_status_against_the_target() 
     keep = decide(leads, control="control", target_effect=0.005)  # a small target is still plausible
     assert keep.status == KEEP
     n = min(int((leads["arm"] == "control").sum()), int((leads["arm"] == keep.arm).sum()))
-    need = sample_size(keep.control_rate, 0.005, alpha=1 - keep.level)
+    power = sample_size(keep.control_rate, 0.005, alpha=1 - keep.level)
+    h, gap = (keep.high - keep.low) / 2, max(keep.diff, 0.005 - keep.diff)
+    need = max(power, n * (h / gap) ** 2)  # 80% power for the target, or where the interval settles
     assert need > n and keep.more_leads == math.ceil((need - n) * 3 / 100) * 100
     assert f"about {keep.more_leads:,} more leads" in keep.run_sentence()
     assert keep.more_days == pytest.approx(keep.more_leads / (len(leads) / keep.worth["days"]), rel=1e-6)
@@ -130,3 +132,12 @@ def test_target_effect_is_checked_before_anything_runs(tmp_path) -> None:
 
     with pytest.raises(nl.ParameterError, match="target_effect"):
         render.render_reports(service_lines=["orthopedics"], out=tmp_path, parameters={"target_effect": -0.01})
+
+
+def test_a_sequential_decision_quotes_the_confidence_sequence() -> None:
+    leads = _leads({"fast": 0.03, "slow": 0.0}, n=800)
+    dec = decide(leads, control="control", sequential=True)
+    a = nl.analyze(leads, arm="arm", control="control", metrics=["booked_30d"], sequential=True)
+    row = a.row("booked_30d", dec.arm)
+    assert (dec.low, dec.high) == pytest.approx((row["adj_ci_low"], row["adj_ci_high"]))
+    assert "confidence sequence, valid at every look and adjusted for 2 comparisons" in dec.run_sentence()
