@@ -553,8 +553,8 @@ def key_numbers(ra: ReportAnalysis, decision: Any = None, line: str = "") -> pd.
     decides = (r["metric"] == decision.metric) & (r["arm"].astype(str) == decision.arm)
     out["Verdict"] = np.where(
         decides,
-        f"{decision.status_phrase()}" + (" (decided over all service lines)" if own else ""),
-        np.where(r["metric"] == decision.metric, "not the decision's arm", "secondary metric: does not decide"),
+        decision.short_status() + ("\n(over all lines)" if own else ""),
+        np.where(r["metric"] == decision.metric, "not the\ndecision's arm", "secondary:\ndoes not decide"),
     )
     return out
 

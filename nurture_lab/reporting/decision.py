@@ -156,6 +156,10 @@ class RunDecision:
         """The status naming the arm when it ships ('Ship within 5 min')."""
         return f"Ship {text_label(self.arm)}" if self.status == SHIP else self.status_text()
 
+    def short_status(self) -> str:
+        """The status in two or three words, for a table cell ('Ship within 5 min', 'Keep running')."""
+        return f"Ship {text_label(self.arm)}" if self.status == SHIP else self.status
+
     def run_sentence(self) -> str:
         """The run's decision, as every page and the index state it (Markdown bold)."""
         arm, ctrl, what = text_label(self.arm), text_label(self.control), metric_label(self.metric)

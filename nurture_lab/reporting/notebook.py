@@ -387,7 +387,7 @@ def show_time_to_book(rd: ReportData, ra: ReportAnalysis) -> None:
 
     show(
         "## Time to book\nShare of leads booked by each day after their inquiry "
-        f"(shaded: {level_text(ra)} confidence band)."
+        f"(shaded: {level_text(ra)} confidence band). How fast leads book describes the arms; it does not decide."
     )
     if ra.time is None:
         show(left_out("the time-to-book curve", "booking times (column `booked_at`, or `days_to_book` with `booked`)"))
