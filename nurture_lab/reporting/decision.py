@@ -227,10 +227,15 @@ class RunDecision:
         return f"**{self.status_phrase()}**, as over all service lines: {name} does not differ detectably ({est})."
 
     def worth_text(self) -> str:
-        """What the decision is worth, in a leader's units (index)."""
+        """What the decision is worth, in a leader's units, as one paragraph."""
+        return " ".join(self.worth_items())
+
+    def worth_items(self) -> list[str]:
+        """What the decision is worth, in a leader's units (the index's list): test period and volume,
+        extra bookings a month with the decision interval's range, staffing, cost per extra booking."""
         w = self.worth
         if not w:
-            return ""
+            return []
         parts = [
             f"Test period {w['start']} to {w['end']} ({w['days']:.0f} days), about {w['per_month']:,.0f} leads a month."
         ]
@@ -260,7 +265,7 @@ class RunDecision:
             )
         if w.get("cost_per_extra"):
             parts.append(f"Staff cost per extra booking: {w['cost_per_extra']} (at the estimate).")
-        return " ".join(parts)
+        return parts
 
 
 def status_rule(

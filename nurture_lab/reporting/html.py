@@ -219,7 +219,9 @@ def write_index(
             f"<blockquote class='decision'>{_md_inline(overall['headline'])}</blockquote>"
             + (f"<p class='lines'>{_md_inline(overall['lines'])}</p>" if overall.get("lines") else "")
             + (
-                f"<h2>What it is worth</h2><p class='worth'>{_md_inline(overall['worth'])}</p>"
+                "<h2>What it is worth</h2><ul class='worth'>"
+                + "".join(f"<li>{_md_inline(item)}</li>" for item in overall["worth"])
+                + "</ul>"
                 if overall.get("worth")
                 else ""
             )

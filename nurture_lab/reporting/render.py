@@ -835,6 +835,6 @@ def _headlines(
         )
         return dict.fromkeys(lines, ""), overall
     dec = RunDecision.from_dict(man["decision"])
-    overall |= {"headline": dec.run_sentence(), "lines": dec.lines_sentence(), "worth": dec.worth_text()}
+    overall |= {"headline": dec.run_sentence(), "lines": dec.lines_sentence(), "worth": dec.worth_items()}
     out = {s: ("" if results.get(s, ("x", 0))[0] else dec.line_sentence(s)) for s in lines}
     return out, overall

@@ -586,7 +586,7 @@ def test_index_and_every_page_state_the_one_decision(rendered: tuple[Path, dict]
     ).analysis_frame()
     dec = decide(leads, control="next_business_day", staffed_agents=32)
     assert headline == _plain(dec.run_sentence()) and lines_text == _plain(dec.lines_sentence())
-    assert _plain(dec.worth_text()) == _text(index.select_one("p.worth"))
+    assert [_plain(x) for x in dec.worth_items()] == [_text(li) for li in index.select("ul.worth li")]
     for line in ("orthopedics", "behavioral_health"):
         assert rows[line] == _plain(dec.line_sentence(line))
         page = BeautifulSoup((out / f"{line}.html").read_text(), "html.parser")
