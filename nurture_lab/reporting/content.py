@@ -515,8 +515,14 @@ def rate_with_counts(value: float, n: int, binary: bool, digits: int = 1) -> str
     return f"{value:.2f}\nn = {int(n):,}"
 
 
-def key_numbers(ra: ReportAnalysis) -> pd.DataFrame:
-    """The key numbers table: per metric and arm, value (with its counts), difference with CI, adjusted p."""
+def key_numbers(ra: ReportAnalysis, decision: Any = None, line: str = "") -> pd.DataFrame:
+    """The key numbers table: per metric and arm, value (with its counts), difference with CI, adjusted p.
+
+    With the run's ``decision`` (:class:`~nurture_lab.reporting.decision.RunDecision`) a *Verdict*
+    column reads it: the decision's status on the primary metric's row of the decision's arm, and on
+    every other row that it does not decide. The intervals here are this line's own: when the decision
+    is made over more leads than the page's (``line`` is one of its lines) their titles say they do
+    not decide."""
     r = ra.main.results
     binary = r["metric_type"] == "binary"
     out = pd.DataFrame(
@@ -536,6 +542,19 @@ def key_numbers(ra: ReportAnalysis) -> pd.DataFrame:
                 for lo, hi, b in zip(r["adj_ci_low"], r["adj_ci_high"], binary)
             ],
         }
+    )
+    if decision is None:
+        return out
+    own = line in decision.lines  # a line of a larger run: its intervals describe, the run's decide
+    if own:
+        out = out.rename(columns=lambda c: f"{c}, this line (does not decide)" if "CI" in c else c)
+    else:
+        out = out.rename(columns={f"{_level(ra.main)} CI": f"{_level(ra.main)} CI (does not decide)"})
+    decides = (r["metric"] == decision.metric) & (r["arm"].astype(str) == decision.arm)
+    out["Verdict"] = np.where(
+        decides,
+        decision.short_status() + ("\n(over all lines)" if own else ""),
+        np.where(r["metric"] == decision.metric, "not the\ndecision's arm", "secondary:\ndoes not decide"),
     )
     return out
 

@@ -69,6 +69,16 @@ GLOSSARY = {
     "Alpha": "the chance, set before the test, of calling a difference real when there is none (0.05: 5%).",
     "Adjusted": "p-values and intervals widened because several arms and metrics are compared at once "
     "(Holm's method), so the chance of any false call stays at alpha; the verdict reads these.",
+    "Status": "the decision against the target set before the test: Ship (a gain is shown), Roll back (every "
+    "new cadence is worse), Stop (no gain as large as the target is left plausible) or Keep running (neither yet).",
+    "Target": "the smallest effect worth shipping, set before the test (default: the planned MDE, the effect "
+    "the test's leads detect with 80% power).",
+    "Decision interval": "the adjusted interval over all service lines that the status reads; its level is in "
+    "its label. Every other interval on a page describes and says it does not decide.",
+    "Chance to beat the control": "the Bayesian probability that the arm does better than the control, given "
+    "the data (flat prior); shown beside the status, it does not decide.",
+    "Heterogeneity test": "Cochran's Q test of whether the service lines' effects differ more than chance "
+    "allows; a line gets its own verdict only when it does and its pooled interval excludes the overall effect.",
     "Guardrail": "a metric that must not get worse (opt-outs), checked beside the goal.",
     "Non-inferiority": "the guardrail's test: passed when the top of its 90% interval stays below the "
     "margin, the largest rise we accept.",
@@ -186,7 +196,7 @@ def write_index(
             rows.append(
                 f'<tr><td data-label="Service line"><a href="{html.escape(slug(s))}.html">{html.escape(arm_label(s))}</a></td>'
                 f"<td data-label='Leads per arm'>{html.escape(sizes.get(s, ''))}</td>"
-                f"<td data-label='Verdict'>{_md_inline(headlines.get(s, ''))}</td></tr>"
+                f"<td data-label='Verdict' class='line-verdict'>{_md_inline(headlines.get(s, ''))}</td></tr>"
             )
     size = html.escape(str(man["sizing"])) if man.get("sizing") else f"{n_leads:,} leads"
     src = (
@@ -206,9 +216,15 @@ def write_index(
     elif overall.get("headline"):
         summary = (
             "<h2>All service lines together</h2>"
-            f"<blockquote>{_md_inline(overall['headline'])}</blockquote>"
-            f"<p>{_md_inline(overall.get('detectable', ''))}</p>"
-            + (f"<p>{_md_inline(overall['staff'])}</p>" if overall.get("staff") else "")
+            f"<blockquote class='decision'>{_md_inline(overall['headline'])}</blockquote>"
+            + (f"<p class='lines'>{_md_inline(overall['lines'])}</p>" if overall.get("lines") else "")
+            + (
+                "<h2>What it is worth</h2><ul class='worth'>"
+                + "".join(f"<li>{_md_inline(item)}</li>" for item in overall["worth"])
+                + "</ul>"
+                if overall.get("worth")
+                else ""
+            )
         )
     notes = [*man.get("import_notes", []), *man.get("report_notes", [])]
     if notes and not simulated:
@@ -220,7 +236,9 @@ def write_index(
     body = (
         f"<h1>Nurture experiment reports</h1><p class='meta'>{src}</p>{summary}"
         "<h2>By service line</h2><p class='meta'>One report per service line; click a line for its numbers, "
-        "pictures and methods. Each line has fewer leads than the whole test, so it can detect less.</p>"
+        "pictures and methods. The result over all service lines decides; a line gets a verdict of its own only "
+        "when it differs from the whole (heterogeneity test below alpha and its pooled interval excludes the "
+        "overall effect).</p>"
         "<table class='index'><thead><tr><th>Service line</th><th>Leads per arm</th><th>Verdict</th></tr></thead>"
         "<tbody>" + "".join(rows) + "</tbody></table>"
     )

@@ -275,7 +275,7 @@ def show_truth(rd: ReportData, ra: ReportAnalysis) -> None:
         {
             "Arm": [arm_label(a) for a in rows.index],
             "True effect": [f"{v * 100:+.2f} pts" for v in rows],
-            f"Estimate ({100 * (1 - rd.alpha):.3g}% CI)": [
+            f"Estimate ({100 * (1 - rd.alpha):.3g}% CI, does not decide)": [
                 f"{est.loc[a, 'diff'] * 100:+.2f} ({est.loc[a, 'diff_ci_low'] * 100:+.2f} to "
                 f"{est.loc[a, 'diff_ci_high'] * 100:+.2f})"
                 for a in rows.index
@@ -327,8 +327,29 @@ def open_report(
         leads_path, truth_path = str(lp), str(tp)
     else:
         man = json.loads(Path(manifest_path).read_text()) if manifest_path else {}
+    target_effect = float(kwargs.pop("target_effect", 0.0) or 0.0)
+    if "decision" not in man:  # a page rendered alone: the run's decision, by the same function
+        from .render import _decision
+
+        man["control"] = kwargs.get("control") or man.get("control", "")
+        extra = {k: v for k, v in kwargs.items() if k != "control"} | {"target_effect": target_effect}
+        man["decision"], man["decision_error"] = _decision(Path(leads_path), man, extra)
     rd = load_report_data(service_line, leads_path, truth_path, man, **kwargs)
     return rd, analyse_report(rd)
+
+
+def verdict_text(rd: ReportData) -> str:
+    """The page's verdict: the run's decision, how the lines relate to it, and this line's verdict —
+    the very sentences of the index (one :class:`~nurture_lab.reporting.decision.RunDecision`)."""
+    from .decision import decision_of
+
+    dec = decision_of(rd.provenance)
+    if dec is None:
+        return f"> **No recommendation**: the decision could not be made ({rd.provenance.get('decision_error', '')})."
+    parts = [dec.run_sentence(), dec.lines_sentence()]
+    if rd.service_line in dec.lines:
+        parts.append(f"**This line**: {dec.line_sentence(rd.service_line)}")
+    return "\n>\n".join(f"> {p}" for p in parts if p)
 
 
 def title_block(rd: ReportData) -> str:
@@ -366,12 +387,16 @@ def show_time_to_book(rd: ReportData, ra: ReportAnalysis) -> None:
 
     show(
         "## Time to book\nShare of leads booked by each day after their inquiry "
-        f"(shaded: {level_text(ra)} confidence band)."
+        f"(shaded: {level_text(ra)} confidence band). How fast leads book describes the arms; it does not decide."
     )
     if ra.time is None:
         show(left_out("the time-to-book curve", "booking times (column `booked_at`, or `days_to_book` with `booked`)"))
         return
-    show(plot_time_to_book(ra.time))
+    show(
+        plot_time_to_book(
+            ra.time, title=f"Time to book (log-rank p = {ra.time.logrank_p:.3g}: describes speed, does not decide)"
+        )
+    )
 
 
 def show_funnel(rd: ReportData) -> None:
@@ -402,3 +427,11 @@ def show_segments(rd: ReportData, ra: ReportAnalysis) -> None:
             show(left_out(part, f"the column `{column}`"))
         else:
             show(f"_Left out: {part}: its groups are too few or too small to compare the arms._")
+
+
+def decided_lines(rd: ReportData) -> list[str]:
+    """The service lines the run's decision frames (each line's own intervals there do not decide)."""
+    from .decision import decision_of
+
+    dec = decision_of(rd.provenance)
+    return [] if dec is None else list(dec.lines)

@@ -323,7 +323,7 @@ def plot_truth_vs_estimate(
     ax.set_yticks(y, [label(a) for a in r["arm"]])
     ax.set_xlabel(f"difference in {metric_label(metric)} vs control ({'percentage points' if binary else 'units'})")
     level = 100 * (1 - float(result.settings["alpha"]))
-    ax.set_title(f"Estimate ({level:.3g}% interval, unadjusted) beside the simulator's true effect")
+    ax.set_title(f"Estimate ({level:.3g}% interval, unadjusted; does not decide) beside the true effect")
     ax.legend(handles=handles, frameon=False, loc="best")
     _style(ax)
     fig.tight_layout()

@@ -26,7 +26,6 @@ from .. import _parallel
 from .._results import ResultMixin
 from ..errors import NurtureLabError, ParameterError, check_param
 from ..io import atomic
-from .content import analyse_report, headline, load_report_data
 from .html import export_html, write_index
 from .labels import arm_label, slug
 
@@ -529,6 +528,7 @@ def render_reports(
             man["control"] = extra.get("control") or man.get("control", "")
             if sizing:
                 man["sizing"] = sizing
+            man["decision"], man["decision_error"] = _decision(leads_path, man, extra)
             man_path = work / "manifest.json"
             atomic.write_json(man_path, man)
             available = _service_lines(leads_path)
@@ -754,6 +754,9 @@ def _check_parameters(template: Path, parameters: Mapping[str, Any] | None, data
             f"Unknown report parameter(s) {', '.join(map(repr, unknown))}; the template {template.name} takes: "
             f"{', '.join(sorted(set(known) - fixed))}."
         )
+    if "target_effect" in extra:
+        check_param("render_reports", "target_effect", extra["target_effect"], low=0, high=1)
+        extra["target_effect"] = float(extra["target_effect"])
     if "currency" in extra:
         from .content import check_currency
 
@@ -781,6 +784,27 @@ def _service_lines(leads_path: Path) -> list[str]:
     return sorted(map(str, col.unique()))
 
 
+def _decision(leads_path: Path, man: Mapping[str, Any], extra: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str]:
+    """The run's one decision (see :mod:`~nurture_lab.reporting.decision`), made once over every lead
+    and stored in the manifest that every page reads; (None, the reason) when it cannot be made."""
+    from .decision import decide, staffed_agents
+
+    keys = ("arm", "metric", "guardrail", "guardrail_margin", "alpha", "sequential", "target_effect")
+    kw = {k: extra[k] for k in keys if k in extra}
+    try:
+        dec = decide(
+            pd.read_parquet(leads_path),
+            control=str(man.get("control", "")),
+            staff_cost_per_hour=float(extra.get("staff_cost_per_hour", 0.0)),
+            currency=str(extra.get("currency", "USD")),
+            staffed_agents=staffed_agents(man),
+            **kw,
+        )
+    except NurtureLabError as e:
+        return None, str(e)
+    return dec.to_dict(), ""
+
+
 def _headlines(
     lines: Sequence[str],
     leads_path: Path,
@@ -789,49 +813,28 @@ def _headlines(
     extra: Mapping[str, Any],
     results: Mapping[str, tuple[str | None, float]],
 ) -> tuple[dict[str, str], dict[str, Any]]:
-    """Each line's verdict (and leads per arm), and the result over all service lines first."""
-    from .content import ReportData, detectable_text, planned_effect, staff_text
+    """Each line's verdict and leads per arm, and the run's decision first: every sentence from the
+    one :class:`~nurture_lab.reporting.decision.RunDecision` the pages also read (the manifest's)."""
+    from .decision import RunDecision
 
-    keys = (
-        "arm",
-        "control",
-        "metric",
-        "guardrail",
-        "guardrail_margin",
-        "alpha",
-        "sequential",
-        "staff_cost_per_hour",
-        "currency",
-    )
-    kw = {k: extra[k] for k in keys if k in extra}
-    overall: dict[str, Any] = {}
-    if not any(err for err, _ in results.values()):  # the result over all lines includes every line's leads
-        leads = pd.read_parquet(leads_path)
-        truth = pd.read_csv(truth_path) if truth_path else None
-        control = str(extra.get("control") or man.get("control", ""))
-        rd_all = ReportData(
-            "all service lines",
-            leads,
-            None if truth is None else truth[truth["service_line"] == "all"].reset_index(drop=True),
-            control,
-            **{k: v for k, v in kw.items() if k != "control"},
-            provenance=dict(man),
-        )
-        ra_all = analyse_report(rd_all)
-        overall = {
-            "headline": headline(rd_all, ra_all),
-            "detectable": detectable_text(ra_all, rd_all.metric),
-            "staff": staff_text(rd_all, ra_all),
-        }
-    out: dict[str, str] = {}
-    sizes: dict[str, str] = {}
+    arm = str(extra.get("arm", "arm"))
+    leads = pd.read_parquet(leads_path, columns=[c for c in (arm, "service_line") if c])
+    if "service_line" not in leads.columns:
+        leads["service_line"] = "all"
+    counts = leads.groupby(["service_line", arm], observed=True).size()
+    control = str(man.get("control", ""))
+    sizes = {}
     for s in lines:
-        if results.get(s, ("x", 0))[0]:
-            out[s] = ""
-            continue
-        rd = load_report_data(s, str(leads_path), str(truth_path) if truth_path else "", man, **kw)
-        ra = analyse_report(rd)
-        out[s] = headline(rd, ra, planned_effect(rd))  # the very verdict of the line's own page
-        sizes[s] = ", ".join(f"{arm_label(a)} {n:,}" for a, n in ra.main.srm["counts"].items())  # arms named
-    overall["sizes"] = sizes
+        c = counts.loc[s] if s in counts.index.get_level_values(0) else pd.Series(dtype=int)
+        order = [control, *sorted(a for a in map(str, c.index) if a != control)]
+        sizes[s] = ", ".join(f"{arm_label(a)} {int(c[a]):,}" for a in order if a in c.index)  # arms named
+    overall: dict[str, Any] = {"sizes": sizes}
+    if not man.get("decision"):
+        overall["headline"] = (
+            f"**No recommendation**: the decision could not be made ({man.get('decision_error', '')})."
+        )
+        return dict.fromkeys(lines, ""), overall
+    dec = RunDecision.from_dict(man["decision"])
+    overall |= {"headline": dec.run_sentence(), "lines": dec.lines_sentence(), "worth": dec.worth_items()}
+    out = {s: ("" if results.get(s, ("x", 0))[0] else dec.line_sentence(s)) for s in lines}
     return out, overall
