@@ -272,3 +272,23 @@ def test_cli_analyze_reads_a_duckdb_table_as_it_reads_the_file(tmp_path: Path) -
         and "Table 'lead' not found in duckdb:///" in bad.stderr
         and "its tables: leads" in bad.stderr
     )
+
+
+@pytest.mark.parametrize(
+    ("metric", "margin", "higher"),
+    [("booked", 0.02, True), ("attended", 0.02, False), ("opted_out", 0.01, False), ("spend", 5.0, True)],
+)
+def test_non_inferiority_on_a_table_gives_the_frame_result(
+    engine: object, metric: str, margin: float, higher: bool
+) -> None:
+    """Guardrails from SQL sufficient statistics: binary (bool and 0/1; none at all: Newcombe) and numeric."""
+    df = _frame(4000).assign(opted_out=0)  # an opt-out guardrail with no opt-outs at all
+    table = engine(df)  # type: ignore[operator]
+    got = nl.non_inferiority(table, "arm", "control", metric, margin, higher_is_better=higher)
+    want = nl.non_inferiority(df, "arm", "control", metric, margin, higher_is_better=higher)
+    num = want.results.select_dtypes("number").columns
+    pd.testing.assert_frame_equal(got.results.drop(columns=num), want.results.drop(columns=num))
+    np.testing.assert_allclose(got.results[num].to_numpy(float), want.results[num].to_numpy(float), rtol=1e-9)
+    assert got.settings == want.settings
+    if metric == "opted_out":  # it exists at zero events, and no opt-outs in any arm pass the guardrail
+        assert got.results["test"].str.contains("newcombe").all() and got.results["non_inferior"].all()
