@@ -12,8 +12,10 @@ Every result row says which method made it (``test``, ``ci_method``). Defaults f
 - covariates: Lin's (2013) estimator, OLS with centred covariates and their interactions, HC2 errors;
 - guardrails: :func:`non_inferiority`; time to book: :func:`time_to_book`.
 
-Rows are first reduced to sufficient statistics per arm and group (n, sum, sum of squares), so the
-statistics never scan rows twice and the same code could take aggregates computed elsewhere.
+Rows are first reduced to sufficient statistics per arm and group (n, sum, sum of squares about the
+arm's mean); the rows of the result are then built from those alone by
+:func:`nurture_lab.stats.compare.compare`, the same code that builds them from a database's
+aggregates (:mod:`nurture_lab.stats.warehouse`). Only a covariate-adjusted row reads the frame again.
 """
 
 from __future__ import annotations

@@ -254,6 +254,7 @@ def test_cli_analyze_reads_a_duckdb_table_as_it_reads_the_file(tmp_path: Path) -
         "booked",
         "--ratio",
         "visits/n_touches",
+        "--bayesian",
         "--format",
         "json",
     ]
@@ -266,6 +267,7 @@ def test_cli_analyze_reads_a_duckdb_table_as_it_reads_the_file(tmp_path: Path) -
         assert ra["p_value"] == pytest.approx(rb["p_value"], rel=1e-9) and ra["diff"] == pytest.approx(
             rb["diff"], rel=1e-9
         )
+    assert a[0]["chance_to_win"] == pytest.approx(b[0]["chance_to_win"], rel=1e-9)  # --bayesian in the database
     bad = run_cli("analyze", url, "--table", "lead", *opts)
     assert (
         bad.returncode == 2
