@@ -250,14 +250,7 @@ def analyze(
     if len(df) == 0:
         raise DataError("The data have no rows.")
 
-    col = df[arm]
-    if isinstance(col.dtype, pd.CategoricalDtype):  # the arms are the labels present, not unused categories
-        df = df.assign(**{arm: col.cat.remove_unused_categories()})
-        labels = [str(c) for c in df[arm].cat.categories]
-    else:
-        labels = [str(x) for x in pd.unique(col)]
-        if not (pd.api.types.is_string_dtype(col) or col.dtype == object) or len(set(labels)) < len(labels):
-            df = df.assign(**{arm: col.astype(str)})
+    df, labels = _arm_labels(df, arm)
     control, arms = _check_labels(labels, arm, control, allocation)
     checks: list[dict[str, Any]] = []
     notes: list[str] = []
@@ -400,3 +393,15 @@ def _check_labels(
     if len(labels) < 2:
         raise DataError(f"Column '{arm}' has only the control arm {control!r}; nothing to compare.")
     return str(control), [a for a in sorted(labels) if a != control]
+
+
+def _arm_labels(df: pd.DataFrame, arm: str) -> tuple[pd.DataFrame, list[str]]:
+    """The arms are the labels present (not a categorical's unused categories), as strings."""
+    col = df[arm]
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        df = df.assign(**{arm: col.cat.remove_unused_categories()})
+        return df, [str(c) for c in df[arm].cat.categories]
+    labels = [str(x) for x in pd.unique(col)]
+    if not (pd.api.types.is_string_dtype(col) or col.dtype == object) or len(set(labels)) < len(labels):
+        df = df.assign(**{arm: col.astype(str)})
+    return df, labels
