@@ -38,7 +38,15 @@ from scipy import stats
 
 from ..errors import DataError
 
-__all__ = ["BALANCE_ALPHA", "COLLINEAR_R2", "ArmMoments", "check_moments", "covariate_checks", "design_columns"]
+__all__ = [
+    "BALANCE_ALPHA",
+    "COLLINEAR_R2",
+    "ArmMoments",
+    "check_moments",
+    "chi_square_balance",
+    "covariate_checks",
+    "design_columns",
+]
 
 #: A covariate whose arms differ at p below this is refused (the balance test's level).
 BALANCE_ALPHA = 0.001
@@ -129,6 +137,11 @@ def _chi_square_balance(col: pd.Series, codes: np.ndarray, n_arms: int) -> tuple
     """The chi-square test of independence of a categorical covariate and the arm (needs the rows)."""
     cat_codes, cats = pd.factorize(col, sort=True)
     table = np.bincount(cat_codes * n_arms + codes, minlength=len(cats) * n_arms).reshape(len(cats), -1)
+    return chi_square_balance(table)
+
+
+def chi_square_balance(table: np.ndarray) -> tuple[str, float, str]:
+    """The chi-square test of independence of a category-by-arm table of counts (empty categories dropped)."""
     table = table[table.sum(axis=1) > 0]
     if table.shape[0] < 2:
         return "chi-square independence", 1.0, ""

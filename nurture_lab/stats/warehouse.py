@@ -13,8 +13,9 @@ Covariates (Lin's adjustment with HC2 errors) take two more passes (:func:`lin_s
 means and ``COVAR_SAMP`` of the covariates and the metric, then each row's residual and leverage
 from those numbers and the HC2 sums. Their checks (collinear with a metric, balanced across arms)
 run on per-arm moments from one more query (:func:`table_moments`) by the same code as the pandas
-path (:func:`nurture_lab.stats.covariates.check_moments`). Numeric and boolean covariates only
-(make indicator columns of a category).
+path (:func:`nurture_lab.stats.covariates.check_moments`). Numeric, boolean and text covariates (a
+text category becomes indicators of its levels but the first, as in the pandas path, and its balance
+is the chi-square test of its category-by-arm counts).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import pandas as pd
 from ..errors import DataError, check_param, require
 from . import analysis as _a
 from .compare import Call, compare, plain_estimator
-from .covariates import ArmMoments, check_moments
+from .covariates import ArmMoments, check_moments, chi_square_balance
 from .ratio import Ratio
 from .result import AnalysisResult
 from .sequential import DEFAULT_TUNING
@@ -136,17 +137,17 @@ def table_stats(
 
 
 def _check_covariates(table: Any, covariates: Sequence[str]) -> None:
-    """Covariates of a table: present, numeric or boolean, and without missing values (counted in SQL)."""
+    """Covariates of a table: present, numbers, booleans or text, without missing values (counted in SQL)."""
     if not covariates:
         return
     schema = table.schema()
     for c in covariates:
         if c not in schema:
             raise DataError(f"Covariate column '{c}' not found in the table; available columns: {', '.join(schema)}.")
-        if not (schema[c].is_numeric() or schema[c].is_boolean()):
+        if not (schema[c].is_numeric() or schema[c].is_boolean() or schema[c].is_string()):
             raise DataError(
-                f"Covariate '{c}' is {schema[c]}: in the database, covariates must be numbers or booleans "
-                "(make indicator columns of a category, or analyse a pandas frame)."
+                f"Covariate '{c}' is {schema[c]}: in the database, covariates must be numbers, booleans or "
+                "text categories (or analyse a pandas frame)."
             )
     counts = _fetch(table.aggregate(n=table.count(), **{f"{c}__count": table[c].count() for c in covariates}))
     for c in covariates:
@@ -194,15 +195,16 @@ def analyze_table(
 ) -> AnalysisResult:
     """:func:`nurture_lab.analyze` on an Ibis table: the same result, from one row per arm (and group).
 
-    Every option of the pandas path works the same; covariates must be numbers or booleans (a
-    category is refused: make indicator columns, or analyse a pandas frame). The covariate checks
-    run on per-arm moments computed in SQL (:func:`table_moments`).
+    Every option of the pandas path works the same; covariates are numbers, booleans or text
+    categories (other types are refused). The covariate checks run on per-arm moments computed in
+    SQL (:func:`table_moments`).
     """
     prior = _a._check_options(ci_method, correction, alpha, sequential, sequential_tuning, force, bayesian, prior)
     covariates = list(covariates or [])
     names, ratio_metrics = _names(metrics)
     _a._check_covariate_options(covariates, bool(ratio_metrics), sequential)
     _check_covariates(table, covariates)
+    xcols = _covariate_columns(table, covariates)
     if not names:
         require("analyze", "metrics", [], "at least one column", False)
     _a._check_allocation(allocation)
@@ -217,11 +219,11 @@ def analyze_table(
     cov_checks: list[dict[str, Any]] = []
     notes: list[str] = []
     if covariates:
-        cov_checks, notes = check_moments(
-            table_moments(table, arm, covariates, plain), control, plain, covariates, force
-        )
+        mom = table_moments(table, arm, xcols, plain)
+        categorical = {c: _chi_square_balance(table, arm, c) for c in covariates if _is_category(table, c)}
+        cov_checks, notes = check_moments(mom, control, plain, covariates, force, categorical)
     nonneg = {m: bool(t != "numeric" or checks[m]["min"] >= 0) for m, t in types.items()}
-    lin = {m: lin_stats(table, arm, m, covariates, by) for m in plain} if covariates else {}
+    lin = {m: lin_stats(table, arm, m, covariates, by, xcols) for m in plain} if covariates else {}
 
     def make_estimator(m: str, mtype: str, g: Any, a: str, r: pd.Series, c: pd.Series) -> Any:
         if m in lin:  # Lin's adjustment, from the two passes of lin_stats
@@ -291,14 +293,40 @@ def _types(
     return types
 
 
-def table_moments(table: Any, arm: str, covariates: Sequence[str], metrics: Sequence[str]) -> ArmMoments:
+def _is_category(table: Any, c: str) -> bool:
+    return not (table.schema()[c].is_numeric() or table.schema()[c].is_boolean())
+
+
+def _covariate_columns(table: Any, covariates: Sequence[str]) -> dict[str, list[Any]]:
+    """Each covariate as regression columns in SQL: a number as itself (double precision), a text
+    category as indicators of its levels but the first (in sorted order, as the pandas path's
+    ``get_dummies(drop_first=True)``); the levels come from one ``SELECT DISTINCT``."""
+    out: dict[str, list[Any]] = {}
+    for c in covariates:
+        if not _is_category(table, c):
+            out[c] = [_num(table, c)]
+            continue
+        col = table[c].cast("string")
+        levels = sorted(map(str, _fetch(table.select(col.name("v")).distinct())["v"]))
+        out[c] = [(col == lv).ifelse(1, 0).cast("float64") for lv in levels[1:]]
+    return out
+
+
+def _chi_square_balance(table: Any, arm: str, c: str) -> tuple[str, float, str]:
+    """The chi-square test of a text covariate against the arm, from its category-by-arm counts in SQL."""
+    keys = [table[arm].cast("string").name("arm"), table[c].cast("string").name("v")]
+    got = _fetch(table.group_by(keys).aggregate(n=table.count()))
+    counts = got.pivot_table(index="v", columns="arm", values="n", fill_value=0, aggfunc="sum")
+    return chi_square_balance(counts.to_numpy(dtype=np.int64))
+
+
+def table_moments(table: Any, arm: str, xcols: Mapping[str, Sequence[Any]], metrics: Sequence[str]) -> ArmMoments:
     """Per arm, in the database: n, the means and ``COVAR_SAMP`` of every pair of covariates and metrics.
 
     The covariate checks (:func:`~nurture_lab.stats.covariates.check_moments`) need nothing else;
     the centred cross-products are ``(n - 1) * COVAR_SAMP``.
     """
-    cols = [*covariates, *metrics]
-    zs = [_num(table, c) for c in cols]
+    zs = [*(x for xs in xcols.values() for x in xs), *(_num(table, m) for m in metrics)]
     aggs: dict[str, Any] = {"n": table.count()}
     for j, z in enumerate(zs):
         aggs[f"m{j}"] = z.mean()
@@ -306,7 +334,7 @@ def table_moments(table: Any, arm: str, covariates: Sequence[str], metrics: Sequ
             aggs[f"c{i}_{j}"] = zs[i].cov(z, how="sample")
     got = _fetch(table.group_by(table[arm].cast("string").name("arm")).aggregate(**aggs))
     got = got.sort_values("arm").reset_index(drop=True)
-    p, k = len(cols), len(got)
+    p, k = len(zs), len(got)
     n = got["n"].to_numpy(dtype=np.int64)
     mean = got[[f"m{j}" for j in range(p)]].to_numpy(dtype=np.float64)
     css = np.zeros((k, p, p))
@@ -314,8 +342,11 @@ def table_moments(table: Any, arm: str, covariates: Sequence[str], metrics: Sequ
         for i in range(j + 1):
             v = got[f"c{i}_{j}"].astype(float).fillna(0.0).to_numpy() * (n - 1)
             css[:, i, j] = css[:, j, i] = v
-    spans = {c: [j] for j, c in enumerate(covariates)}
-    metric_col = {m: len(covariates) + i for i, m in enumerate(metrics)}
+    spans, start = {}, 0
+    for c, xs in xcols.items():
+        spans[c] = list(range(start, start + len(xs)))
+        start += len(xs)
+    metric_col = {m: start + i for i, m in enumerate(metrics)}
     return ArmMoments([str(a) for a in got["arm"]], n, mean, css, spans, metric_col)
 
 
@@ -329,7 +360,12 @@ def _num(table: Any, c: str) -> Any:
 
 
 def lin_stats(
-    table: Any, arm: str, metric: str, covariates: Sequence[str], by: str | None = None
+    table: Any,
+    arm: str,
+    metric: str,
+    covariates: Sequence[str],
+    by: str | None = None,
+    xcols: Mapping[str, Sequence[Any]] | None = None,
 ) -> dict[tuple[str, Any], dict[str, Any]]:
     """Per (arm, group), what Lin's estimate and its HC2 covariance need, computed in the database.
 
@@ -341,9 +377,10 @@ def lin_stats(
     """
     import ibis
 
-    k = len(covariates)
+    xcols = xcols if xcols is not None else _covariate_columns(table, covariates)
     keys = [table[arm].cast("string").name("arm"), *([table[by].name(by)] if by else [])]
-    y, xs = _num(table, metric), [_num(table, c) for c in covariates]
+    y, xs = _num(table, metric), [x for c in covariates for x in xcols[c]]
+    k = len(xs)
     aggs: dict[str, Any] = {"n": table.count(), "ybar": y.mean(), "ymin": y.min(), "yvar": y.var(how="sample")}
     for j, x in enumerate(xs):
         aggs[f"m{j}"] = x.mean()

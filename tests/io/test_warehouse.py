@@ -121,6 +121,7 @@ CALLS = [
     {"metrics": ["booked", "spend", "attended"], "by": "source", "bayesian": True},  # pooled + Bayesian per group
     {"metrics": ["spend"], "covariates": ["prior_spend", "staff_minutes"], "force": True},  # forced, recorded
     {"metrics": ["booked", "spend"], "sequential": True, "correction": "holm", "by": "source"},
+    {"metrics": ["booked", "spend"], "covariates": ["source", "prior_spend"]},  # a text category: indicators in SQL
 ]
 
 
@@ -196,6 +197,14 @@ def test_the_covariate_checks_run_in_the_database(engine: object) -> None:
             nl.analyze(data, covariates=["prior_spend", "staff_minutes"], **opts)
         messages.append(str(e.value))
     assert messages[0] == messages[1]
+    # a text category changed by the arm: the chi-square test on its category-by-arm counts, in SQL
+    sent = df.assign(channel=np.where((df["arm"] == "fast") | (np.arange(len(df)) % 2 == 0), "sms", "email"))
+    messages = []
+    for data in (engine(sent, "sent"), sent):  # type: ignore[operator]
+        with pytest.raises(nl.DataError, match=r"Covariate 'channel' is not balanced across arms \(chi-square") as e:
+            nl.analyze(data, covariates=["channel"], **opts)
+        messages.append(str(e.value))
+    assert messages[0] == messages[1]
     for data in (table, df.assign(copy=df["spend"] * 2 + 1)):
         if data is table:
             data = engine(df.assign(copy=df["spend"] * 2 + 1), "copied")  # type: ignore[operator]
@@ -222,7 +231,8 @@ def test_a_large_mean_keeps_its_variance(engine: object) -> None:
 
 def test_database_checks_and_errors(tmp_path: Path) -> None:
     df = _frame(600)
-    url = _duckdb_file(tmp_path / "w.db", df.assign(spend=df["spend"].where(df.index % 100 != 3)))
+    created = pd.Timestamp("2026-01-01") + pd.to_timedelta(np.arange(len(df)), "h")
+    url = _duckdb_file(tmp_path / "w.db", df.assign(spend=df["spend"].where(df.index % 100 != 3), created=created))
     table = nl.connect(url).table("leads")
     with pytest.raises(nl.DataError, match=r"Column 'spend' has 6 missing value\(s\) in the table"):
         nl.analyze(table, arm="arm", control="control", metrics=["spend"])
@@ -232,8 +242,8 @@ def test_database_checks_and_errors(tmp_path: Path) -> None:
         nl.analyze(table, arm="arm", control="ctrl", metrics=["booked"])
     with pytest.raises(nl.DataError, match=r"declared binary but has values other than 0/1 in the table"):
         nl.analyze(table, arm="arm", control="control", metrics={"n_touches": "binary"})
-    with pytest.raises(nl.DataError, match=r"Covariate 'source' is .*covariates must be numbers or booleans"):
-        nl.analyze(table, arm="arm", control="control", metrics=["booked"], covariates=["source"])
+    with pytest.raises(nl.DataError, match=r"Covariate 'created' is .*covariates must be numbers, booleans or text"):
+        nl.analyze(table, arm="arm", control="control", metrics=["booked"], covariates=["created"])
     with pytest.raises(nl.ParameterError, match=r"'covariates' parameter of analyze must be empty with ratio metrics"):
         nl.analyze(table, arm="arm", control="control", metrics=[nl.Ratio("visits", "n_touches")], covariates=["spend"])
     with pytest.raises(nl.DataError, match=r"DuckDB file not found: .*nope.db"):
