@@ -13,6 +13,12 @@ guard that, before any adjusted row is computed:
   the cadence, such as staff minutes). ``force=True`` (CLI ``--force-covariate``) keeps it, and the
   result records that it was forced.
 
+Every check works on per-arm moments (:class:`ArmMoments`: each arm's size, means and centred
+cross-products of the covariates' columns and the metrics), so a database computes them in SQL
+(``COVAR_SAMP``; :mod:`nurture_lab.stats.warehouse`) and the same code decides; from a pandas frame
+they are built by :func:`frame_moments`. Only the chi-square test of a categorical covariate needs
+the frame (its category-by-arm table).
+
 Each covariate's **variance reduction** is reported per metric: the share of the metric's
 within-arm variance it explains (``1 - sum of within-arm residual sums of squares / sum of
 within-arm sums of squares``), the variance Lin's estimator removes with that covariate alone in
@@ -22,7 +28,8 @@ SE_unadjusted²`` (the unadjusted one is Welch's, which HC2 gives for a plain di
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,7 +38,15 @@ from scipy import stats
 
 from ..errors import DataError
 
-__all__ = ["BALANCE_ALPHA", "COLLINEAR_R2", "covariate_checks", "design_columns"]
+__all__ = [
+    "BALANCE_ALPHA",
+    "COLLINEAR_R2",
+    "ArmMoments",
+    "check_moments",
+    "chi_square_balance",
+    "covariate_checks",
+    "design_columns",
+]
 
 #: A covariate whose arms differ at p below this is refused (the balance test's level).
 BALANCE_ALPHA = 0.001
@@ -50,65 +65,108 @@ def design_columns(col: pd.Series) -> np.ndarray:
     return pd.get_dummies(col.astype(str), drop_first=True, dtype=np.float64).to_numpy()
 
 
-def _balance(col: pd.Series, codes: np.ndarray, labels: Sequence[str], control: int) -> tuple[str, float, str]:
-    """(test, p-value, where): the smallest p over arms (numeric) or the chi-square test (categorical)."""
-    if _is_numeric(col):
-        x = col.to_numpy(dtype=np.float64)
-        x0 = x[codes == control]
-        best, where = 1.0, ""
-        for j, a in enumerate(labels):
-            if j == control:
-                continue
-            x1 = x[codes == j]
-            if np.ptp(x1) == 0 and np.ptp(x0) == 0:
-                p = 1.0 if x1[0] == x0[0] else 0.0
-            else:
-                p = float(stats.ttest_ind(x1, x0, equal_var=False).pvalue)
-            if p < best or not where:
-                best, where = p, a
-        return "welch t, each arm vs control", best, where
+@dataclass(frozen=True)
+class ArmMoments:
+    """Per arm: its size, the means and the centred cross-products (sums of squares and products about
+    the arm's own means) of the columns ``[covariates' design columns..., metrics...]``.
+
+    ``spans`` gives each covariate's columns; ``metric_col`` each metric's column.
+    """
+
+    labels: list[str]
+    n: np.ndarray  # (arms,)
+    mean: np.ndarray  # (arms, columns)
+    css: np.ndarray  # (arms, columns, columns)
+    spans: dict[str, list[int]]
+    metric_col: dict[str, int]
+
+    def pooled(self) -> tuple[list[np.ndarray], np.ndarray]:
+        """(per-arm, total) centred cross-products: total = sum of the arms' + n_j (mean_j - mean)(mean_j - mean)'."""
+        grand = (self.n[:, None] * self.mean).sum(axis=0) / self.n.sum()
+        dev = self.mean - grand
+        total = self.css.sum(axis=0) + np.einsum("j,ja,jb->ab", self.n.astype(float), dev, dev)
+        return list(self.css), total
+
+
+def frame_moments(
+    df: pd.DataFrame, arm: str, covariates: Sequence[str], metrics: Sequence[str]
+) -> tuple[ArmMoments, np.ndarray]:
+    """:class:`ArmMoments` of a frame (arms in order of appearance), and each row's arm code."""
+    codes, uniques = pd.factorize(df[arm])
+    blocks = [design_columns(df[c]) for c in covariates]
+    spans, start = {}, 0
+    for c, blk in zip(covariates, blocks):
+        spans[c] = list(range(start, start + blk.shape[1]))
+        start += blk.shape[1]
+    z = np.column_stack([*blocks, *(df[m].to_numpy(dtype=np.float64) for m in metrics)])
+    k = len(uniques)
+    n, mean, css = np.zeros(k, dtype=np.int64), np.zeros((k, z.shape[1])), np.zeros((k, z.shape[1], z.shape[1]))
+    for j in range(k):
+        zj = z[codes == j]
+        n[j], mean[j] = len(zj), zj.mean(axis=0)
+        d = zj - mean[j]
+        css[j] = d.T @ d
+    metric_col = {m: start + i for i, m in enumerate(metrics)}
+    return ArmMoments([str(u) for u in uniques], n, mean, css, spans, metric_col), codes
+
+
+def _welch_balance(mom: ArmMoments, col: int, control: str) -> tuple[str, float, str]:
+    """Welch's t of each arm vs the control on one numeric column: (test, the smallest p, its arm)."""
+    c = mom.labels.index(control)
+    var = mom.css[:, col, col] / np.maximum(mom.n - 1, 1)
+    const = var <= (1e-12 * np.maximum(np.abs(mom.mean[:, col]), 1e-300)) ** 2
+    best, where = 1.0, ""
+    for j, a in enumerate(mom.labels):
+        if j == c:
+            continue
+        m1, m0 = float(mom.mean[j, col]), float(mom.mean[c, col])
+        if const[j] and const[c]:
+            p = 1.0 if abs(m1 - m0) <= 1e-12 * max(abs(m1), abs(m0)) else 0.0
+        else:
+            p = float(
+                stats.ttest_ind_from_stats(
+                    m1, np.sqrt(var[j]), int(mom.n[j]), m0, np.sqrt(var[c]), int(mom.n[c]), equal_var=False
+                ).pvalue
+            )
+        if p < best or not where:
+            best, where = p, a
+    return "welch t, each arm vs control", best, where
+
+
+def _chi_square_balance(col: pd.Series, codes: np.ndarray, n_arms: int) -> tuple[str, float, str]:
+    """The chi-square test of independence of a categorical covariate and the arm (needs the rows)."""
     cat_codes, cats = pd.factorize(col, sort=True)
-    table = np.bincount(cat_codes * len(labels) + codes, minlength=len(cats) * len(labels)).reshape(len(cats), -1)
+    table = np.bincount(cat_codes * n_arms + codes, minlength=len(cats) * n_arms).reshape(len(cats), -1)
+    return chi_square_balance(table)
+
+
+def chi_square_balance(table: np.ndarray) -> tuple[str, float, str]:
+    """The chi-square test of independence of a category-by-arm table of counts (empty categories dropped)."""
     table = table[table.sum(axis=1) > 0]
     if table.shape[0] < 2:
         return "chi-square independence", 1.0, ""
     return "chi-square independence", float(stats.chi2_contingency(table, correction=False)[1]), "all arms"
 
 
-class _Moments:
-    """Centred cross-products of ``[X, y]`` overall and per arm, from one pass (one matrix product per arm).
+def _rss(c: np.ndarray, cols: list[int], y: int) -> tuple[float, float]:
+    """(residual, total) sum of squares of column ``y`` on ``cols`` of centred cross-products ``c``."""
+    tss = float(c[y, y])
+    if tss <= 0 or not cols:
+        return max(tss, 0.0), max(tss, 0.0)
+    sxx, sxy = c[np.ix_(cols, cols)], c[cols, y]
+    beta = np.linalg.lstsq(sxx, sxy, rcond=None)[0]
+    return max(tss - float(sxy @ beta), 0.0), tss
 
-    Every R² the checks need (a covariate alone, all together, within arms) is then a small solve.
-    Columns are centred on their overall means first, so large means do not cancel the variances.
-    """
 
-    def __init__(self, z: np.ndarray, codes: np.ndarray, k: int) -> None:
-        z = z - z.mean(axis=0)
-        self.per_arm = []
-        for j in range(k):
-            zj = z[codes == j]
-            s = zj.sum(axis=0)
-            self.per_arm.append(zj.T @ zj - np.outer(s, s) / max(len(zj), 1))
-        self.total = z.T @ z
+def _r2(total: np.ndarray, cols: list[int], y: int) -> float:
+    rss, tss = _rss(total, cols, y)
+    return 1.0 - rss / tss if tss > 0 else 0.0
 
-    @staticmethod
-    def rss(c: np.ndarray, cols: list[int]) -> tuple[float, float]:
-        """(residual, total) sum of squares of the last column on ``cols`` of centred cross-products ``c``."""
-        tss = float(c[-1, -1])
-        if tss <= 0 or not cols:
-            return max(tss, 0.0), max(tss, 0.0)
-        sxx, sxy = c[np.ix_(cols, cols)], c[cols, -1]
-        beta = np.linalg.lstsq(sxx, sxy, rcond=None)[0]
-        return max(tss - float(sxy @ beta), 0.0), tss
 
-    def r2(self, cols: list[int]) -> float:
-        rss, tss = self.rss(self.total, cols)
-        return 1.0 - rss / tss if tss > 0 else 0.0
-
-    def within_r2(self, cols: list[int]) -> float:
-        parts = [self.rss(c, cols) for c in self.per_arm]
-        tss = sum(t for _, t in parts)
-        return 1.0 - sum(r for r, _ in parts) / tss if tss > 0 else float("nan")
+def _within_r2(per_arm: list[np.ndarray], cols: list[int], y: int) -> float:
+    parts = [_rss(c, cols, y) for c in per_arm]
+    tss = sum(t for _, t in parts)
+    return 1.0 - sum(r for r, _ in parts) / tss if tss > 0 else float("nan")
 
 
 def covariate_checks(
@@ -120,26 +178,36 @@ def covariate_checks(
     covariates: Sequence[str],
     force: bool,
 ) -> tuple[list[dict[str, Any]], list[str]]:
+    """Check every covariate of a frame against every metric (see :func:`check_moments`)."""
+    mom, codes = frame_moments(df, arm, covariates, metrics)
+    categorical = {c: _chi_square_balance(df[c], codes, len(mom.labels)) for c in covariates if not _is_numeric(df[c])}
+    return check_moments(mom, control, metrics, covariates, force, categorical)
+
+
+def check_moments(
+    mom: ArmMoments,
+    control: str,
+    metrics: Sequence[str],
+    covariates: Sequence[str],
+    force: bool,
+    categorical: Mapping[str, tuple[str, float, str]] | None = None,
+) -> tuple[list[dict[str, Any]], list[str]]:
     """Check every covariate against every metric; refuse (DataError) or, with ``force``, record.
 
-    Returns the check table (one record per metric and covariate: ``metric, covariate, balance_test,
-    balance_p, balanced, r2_with_metric, variance_reduction, forced``) and the warnings to show.
+    ``categorical`` holds the balance test of each categorical covariate (the others are tested
+    here, by Welch's t from the moments). Returns the check table (one record per metric and
+    covariate: ``metric, covariate, balance_test, balance_p, balanced, r2_with_metric,
+    variance_reduction, forced``) and the warnings to show.
     """
-    codes, uniques = pd.factorize(df[arm])
-    names = [str(u) for u in uniques]
+    cat = dict(categorical or {})
+    balance = {c: cat[c] if c in cat else _welch_balance(mom, mom.spans[c][0], control) for c in covariates}
+    per_arm, total = mom.pooled()
     records: list[dict[str, Any]] = []
-    notes: list[str] = []
-    balance = {c: _balance(df[c], codes, names, names.index(control)) for c in covariates}
-    blocks = [design_columns(df[c]) for c in covariates]
-    spans, start = [], 0
-    for blk in blocks:
-        spans.append(list(range(start, start + blk.shape[1])))
-        start += blk.shape[1]
-    x_all = np.hstack(blocks)
     for m in metrics:
-        mom = _Moments(np.column_stack([x_all, df[m].to_numpy(dtype=np.float64)]), codes, len(names))
-        for c, cols in zip(covariates, spans):
-            r2 = mom.r2(cols)
+        y = mom.metric_col[m]
+        for c in covariates:
+            cols = mom.spans[c]
+            r2 = _r2(total, cols, y)
             if r2 >= COLLINEAR_R2:
                 raise DataError(
                     f"Covariate '{c}' is collinear with metric '{m}' (it explains {r2:.6%} of its variance, "
@@ -155,18 +223,29 @@ def covariate_checks(
                     "balance_p": p,
                     "balanced": bool(p >= BALANCE_ALPHA),
                     "r2_with_metric": r2,
-                    "variance_reduction": mom.within_r2(cols),
+                    "variance_reduction": _within_r2(per_arm, cols, y),
                     "forced": bool(p < BALANCE_ALPHA),
                 }
             )
-        if len(covariates) > 1:
-            r2 = mom.r2(list(range(start)))
-            if r2 >= COLLINEAR_R2:
-                raise DataError(
-                    f"Covariates {list(covariates)} together are collinear with metric '{m}' (they explain "
-                    f"{r2:.6%} of its variance, R² >= {COLLINEAR_R2}): covariates that reproduce the outcome "
-                    "absorb the effect. Use only pre-treatment covariates."
-                )
+        _check_together(total, mom, covariates, m, y)
+    return records, _balance_notes(balance, force)
+
+
+def _check_together(total: np.ndarray, mom: ArmMoments, covariates: Sequence[str], m: str, y: int) -> None:
+    if len(covariates) < 2:
+        return
+    r2 = _r2(total, [i for c in covariates for i in mom.spans[c]], y)
+    if r2 >= COLLINEAR_R2:
+        raise DataError(
+            f"Covariates {list(covariates)} together are collinear with metric '{m}' (they explain "
+            f"{r2:.6%} of its variance, R² >= {COLLINEAR_R2}): covariates that reproduce the outcome "
+            "absorb the effect. Use only pre-treatment covariates."
+        )
+
+
+def _balance_notes(balance: Mapping[str, tuple[str, float, str]], force: bool) -> list[str]:
+    """Refuse an imbalanced covariate (DataError), or with ``force`` keep it with a warning."""
+    notes = []
     for c, (test, p, where) in balance.items():
         if p < BALANCE_ALPHA:
             why = (
@@ -178,4 +257,4 @@ def covariate_checks(
             if not force:
                 raise DataError(why + " Use only pre-treatment covariates, or force=True (--force-covariate).")
             notes.append(why + " Kept because force=True.")
-    return records, notes
+    return notes

@@ -11,7 +11,7 @@ from scipy import stats
 
 from .._results import ResultMixin
 from ..errors import DataError, check_param
-from .analysis import _check_binary, _metric_types, _require_columns, _require_frame, analyze
+from .analysis import _check_binary, _metric_types, _require_columns, _require_frame
 
 
 @dataclass(frozen=True, repr=False)
@@ -52,8 +52,15 @@ def non_inferiority(
     (statsmodels ``test_proportions_2indep(value=margin)`` gives the same p), or Newcombe's hybrid
     score interval when a rate is 0% or 100% — it exists at zero events, so an opt-out guardrail
     with no opt-outs at all can pass. Numeric metrics: Welch.
+
+    ``data`` is a pandas frame or an Ibis table (``nl.connect(url).table(name)``); a table is reduced
+    to per-arm counts, sums and ``VAR_SAMP`` in the database (:mod:`nurture_lab.stats.warehouse`),
+    with the same result.
     """
-    df = _require_frame(data, "non_inferiority")
+    from .warehouse import is_table
+
+    in_db = is_table(data)
+    df = data if in_db else _require_frame(data, "non_inferiority")
     check_param(
         "non_inferiority",
         "margin",
@@ -64,9 +71,9 @@ def non_inferiority(
     )
     check_param("non_inferiority", "alpha", alpha, low=0, high=0.25, low_open=True, high_open=True)
     check_param("non_inferiority", "higher_is_better", higher_is_better, kind="bool")
-    _require_columns(df, [arm, metric], "Non-inferiority")
-    if _metric_types(df, [metric])[metric] == "binary":
-        rows = _binary_rows(df, arm, control, metric, margin, higher_is_better, alpha)
+    counts = _table_counts(df, arm, metric) if in_db else _frame_counts(df, arm, metric)
+    if counts is not None:
+        rows = _binary_rows(counts, arm, control, metric, margin, higher_is_better, alpha)
     else:
         rows = _numeric_rows(df, arm, control, metric, margin, higher_is_better, alpha)
     settings = {"alpha": alpha, "margin": margin, "higher_is_better": higher_is_better, "ci_level": 1 - 2 * alpha}
@@ -90,15 +97,30 @@ def _row(r: dict[str, Any], metric: str, control: str, margin: float, p: float, 
     }
 
 
+def _frame_counts(df: pd.DataFrame, arm: str, metric: str) -> pd.DataFrame | None:
+    """Per arm ``sum`` and ``count`` of a binary metric of a frame (None for a numeric metric)."""
+    _require_columns(df, [arm, metric], "Non-inferiority")
+    if _metric_types(df, [metric])[metric] != "binary":
+        return None
+    _check_binary(df, metric)
+    return df[metric].astype(float).groupby(df[arm].astype(str)).agg(["sum", "count"])
+
+
+def _table_counts(table: Any, arm: str, metric: str) -> pd.DataFrame | None:
+    """The same from an Ibis table, computed in the database (its checks: missing values, 0/1)."""
+    from .warehouse import _types, table_stats
+
+    suff, checks = table_stats(table, arm, [metric])
+    if _types(table, [metric], None, [metric], {}, checks)[metric] != "binary":
+        return None
+    return suff.set_index(suff["arm"].astype(str))[["sum", "n"]].rename(columns={"n": "count"})
+
+
 def _binary_rows(
-    df: pd.DataFrame, arm: str, control: str, metric: str, margin: float, higher: bool, alpha: float
+    counts: pd.DataFrame, arm: str, control: str, metric: str, margin: float, higher: bool, alpha: float
 ) -> list[dict[str, Any]]:
     from .estimators import _at_edge, _newcombe
 
-    _check_binary(df, metric)
-    y = df[metric].astype(float)
-    groups = df[arm].astype(str)
-    counts = y.groupby(groups).agg(["sum", "count"])
     if control not in counts.index:
         raise DataError(
             f"Control label {control!r} is not a value of column '{arm}'; values: {', '.join(map(str, counts.index))}."
@@ -169,8 +191,10 @@ def _one_sided_p(interval: Any, margin: float) -> float:
 
 
 def _numeric_rows(
-    df: pd.DataFrame, arm: str, control: str, metric: str, margin: float, higher: bool, alpha: float
+    df: Any, arm: str, control: str, metric: str, margin: float, higher: bool, alpha: float
 ) -> list[dict[str, Any]]:
+    from .warehouse import analyze  # a frame or an Ibis table alike
+
     base = analyze(df, arm=arm, control=control, metrics={metric: "numeric"}, correction="none", alpha=2 * alpha)
     rows = []
     for r in base.results.to_dict(orient="records"):

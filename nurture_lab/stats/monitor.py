@@ -27,9 +27,10 @@ import pandas as pd
 
 from .._results import ResultMixin
 from ..errors import DataError, check_param, require
-from .analysis import _fmt_p, _require_columns, _require_frame, analyze
+from .analysis import _require_columns, _require_frame, analyze
 from .estimators import _adjust
 from .ratio import Ratio
+from .result import _fmt_p
 from .sequential import DEFAULT_TUNING
 
 __all__ = ["MonitorResult", "monitor"]

@@ -27,7 +27,7 @@ from .._results import ResultMixin
 from ..errors import check_param, require
 from ..scenario.model import Scenario
 from ..simulation.engine import simulate, simulate_stats, truth_in
-from .analysis import _adjust, _binary_row, _numeric_row
+from .estimators import _adjust, _binary_row, _numeric_row
 from .sequential import always_valid_p
 
 __all__ = ["CalibrationResult", "PowerResult", "calibrate", "simulate_power"]

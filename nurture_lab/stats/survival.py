@@ -12,7 +12,8 @@ from scipy import stats
 
 from .._results import ResultMixin
 from ..errors import DataError, check_param, require
-from .analysis import _fmt_p, _require_columns, _require_frame
+from .analysis import _require_columns, _require_frame
+from .result import _fmt_p
 
 
 @dataclass(frozen=True, repr=False)

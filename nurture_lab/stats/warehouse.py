@@ -5,13 +5,17 @@ For a table, one ``GROUP BY`` query computes, per arm (and ``by`` group), the co
 the sum and the database's own ``VAR_SAMP`` (and ``COVAR_SAMP`` for a ratio's numerator and
 denominator) — never a raw sum of squares, which loses every digit of a variance of 1 around a mean
 of 1e9. The same query counts missing values and values other than 0/1, so the checks of the pandas
-path run in SQL too. One row per arm and group comes back; the statistics are then the very row
-functions of :mod:`nurture_lab.stats.analysis`, so both paths agree to rounding.
+path run in SQL too. One row per arm and group comes back; the rows are then built by the pandas
+path's own row builder (:func:`nurture_lab.stats.compare.compare`: corrections, adjusted intervals,
+sequential, Bayesian and pooled columns), so both paths agree to rounding.
 
 Covariates (Lin's adjustment with HC2 errors) take two more passes (:func:`lin_stats`): the arms'
 means and ``COVAR_SAMP`` of the covariates and the metric, then each row's residual and leverage
-from those numbers and the HC2 sums; numeric and boolean covariates (make indicator columns of a
-category).
+from those numbers and the HC2 sums. Their checks (collinear with a metric, balanced across arms)
+run on per-arm moments from one more query (:func:`table_moments`) by the same code as the pandas
+path (:func:`nurture_lab.stats.covariates.check_moments`). Numeric, boolean and text covariates (a
+text category becomes indicators of its levels but the first, as in the pandas path, and its balance
+is the chi-square test of its category-by-arm counts).
 """
 
 from __future__ import annotations
@@ -24,11 +28,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import DataError, NoVarianceError, check_param, require
+from ..errors import DataError, check_param, require
 from . import analysis as _a
-from .estimators import _adjust, srm_check
-from .methods import CI_METHODS, CORRECTIONS
+from .compare import Call, compare, plain_estimator
+from .covariates import ArmMoments, check_moments, chi_square_balance
 from .ratio import Ratio
+from .result import AnalysisResult
 from .sequential import DEFAULT_TUNING
 
 __all__ = ["analyze", "is_table", "table_stats"]
@@ -40,7 +45,7 @@ def is_table(data: Any) -> bool:
 
 
 @functools.wraps(_a.analyze)
-def analyze(data: Any, *args: Any, **kwargs: Any) -> _a.AnalysisResult:
+def analyze(data: Any, *args: Any, **kwargs: Any) -> AnalysisResult:
     if is_table(data):
         return analyze_table(data, *args, **kwargs)
     return _a.analyze(data, *args, **kwargs)
@@ -132,17 +137,17 @@ def table_stats(
 
 
 def _check_covariates(table: Any, covariates: Sequence[str]) -> None:
-    """Covariates of a table: present, numeric or boolean, and without missing values (counted in SQL)."""
+    """Covariates of a table: present, numbers, booleans or text, without missing values (counted in SQL)."""
     if not covariates:
         return
     schema = table.schema()
     for c in covariates:
         if c not in schema:
             raise DataError(f"Covariate column '{c}' not found in the table; available columns: {', '.join(schema)}.")
-        if not (schema[c].is_numeric() or schema[c].is_boolean()):
+        if not (schema[c].is_numeric() or schema[c].is_boolean() or schema[c].is_string()):
             raise DataError(
-                f"Covariate '{c}' is {schema[c]}: in the database, covariates must be numbers or booleans "
-                "(make indicator columns of a category, or analyse a pandas frame)."
+                f"Covariate '{c}' is {schema[c]}: in the database, covariates must be numbers, booleans or "
+                "text categories (or analyse a pandas frame)."
             )
     counts = _fetch(table.aggregate(n=table.count(), **{f"{c}__count": table[c].count() for c in covariates}))
     for c in covariates:
@@ -183,27 +188,80 @@ def analyze_table(
     metric_types: Mapping[str, str] | None = None,
     sequential: bool = False,
     sequential_tuning: int = DEFAULT_TUNING,
-) -> _a.AnalysisResult:
-    """:func:`nurture_lab.analyze` on an Ibis table: the same result, from one row per arm (and group)."""
-    check_param("analyze", "ci_method", ci_method, kind="choice", choices=CI_METHODS)
-    check_param("analyze", "correction", correction, kind="choice", choices=CORRECTIONS)
-    check_param("analyze", "alpha", alpha, low=0, high=0.5, low_open=True, high_open=True)
-    check_param("analyze", "sequential", sequential, kind="bool")
-    check_param("analyze", "sequential_tuning", sequential_tuning, kind="int", low=1)
+    force: bool = False,
+    bayesian: bool = False,
+    prior: tuple[float, float] | None = None,
+    lower_is_better: Sequence[str] = (),
+) -> AnalysisResult:
+    """:func:`nurture_lab.analyze` on an Ibis table: the same result, from one row per arm (and group).
+
+    Every option of the pandas path works the same; covariates are numbers, booleans or text
+    categories (other types are refused). The covariate checks run on per-arm moments computed in
+    SQL (:func:`table_moments`).
+    """
+    prior = _a._check_options(ci_method, correction, alpha, sequential, sequential_tuning, force, bayesian, prior)
     covariates = list(covariates or [])
     names, ratio_metrics = _names(metrics)
-    require(
-        "analyze",
-        "covariates",
-        covariates,
-        "empty with ratio metrics (Lin's adjustment is for plain metrics)",
-        not (covariates and ratio_metrics),
-    )
-    require("analyze", "covariates", covariates, "empty with sequential=True", not (covariates and sequential))
+    _a._check_covariate_options(covariates, bool(ratio_metrics), sequential)
     _check_covariates(table, covariates)
+    xcols = _covariate_columns(table, covariates)
     if not names:
         require("analyze", "metrics", [], "at least one column", False)
     _a._check_allocation(allocation)
+    suff, checks = table_stats(table, arm, [ratio_metrics.get(m, m) for m in names], by)
+    types = _types(table, metrics, metric_types, names, ratio_metrics, checks)
+    lower = _a._check_lower_is_better(lower_is_better, types)
+    n_units = int(suff[suff["metric"] == names[0]]["n"].sum())
+    if n_units == 0:
+        raise DataError("The data have no rows.")
+    control, arms = _a._check_labels(sorted(map(str, suff["arm"].unique())), arm, control, allocation)
+    plain = [m for m in types if m not in ratio_metrics]
+    cov_checks: list[dict[str, Any]] = []
+    notes: list[str] = []
+    if covariates:
+        mom = table_moments(table, arm, xcols, plain)
+        categorical = {c: _chi_square_balance(table, arm, c) for c in covariates if _is_category(table, c)}
+        cov_checks, notes = check_moments(mom, control, plain, covariates, force, categorical)
+    nonneg = {m: bool(t != "numeric" or checks[m]["min"] >= 0) for m, t in types.items()}
+    lin = {m: lin_stats(table, arm, m, covariates, by, xcols) for m in plain} if covariates else {}
+
+    def make_estimator(m: str, mtype: str, g: Any, a: str, r: pd.Series, c: pd.Series) -> Any:
+        if m in lin:  # Lin's adjustment, from the two passes of lin_stats
+            return functools.partial(lin_row, lin[m][(a, g)], lin[m][(control, g)])
+        return plain_estimator(mtype, r, c, ci_method, nonneg[m])
+
+    call = Call(
+        arm=arm,
+        control=control,
+        arms=arms,
+        types=types,
+        by=by,
+        covariates=covariates,
+        ci_method=ci_method,
+        correction=correction,
+        alpha=alpha,
+        allocation=allocation,
+        sequential=sequential,
+        sequential_tuning=sequential_tuning,
+        bayesian=bayesian,
+        prior=prior,
+        lower_is_better=lower,
+        nonneg=nonneg,
+        n_units=n_units,
+        extra_settings={"computed_in": "the database (one row per arm and group)"},
+    )
+    return compare(suff, call, make_estimator, cov_checks, notes)
+
+
+def _types(
+    table: Any,
+    metrics: Sequence[str | Ratio] | Mapping[str, str],
+    metric_types: Mapping[str, str] | None,
+    names: Sequence[str],
+    ratio_metrics: Mapping[str, Ratio],
+    checks: Mapping[str, Mapping[str, float]],
+) -> dict[str, str]:
+    """Each metric's type, declared or found from the SQL checks; missing and infinite values refused."""
     given = {**(dict(metrics) if isinstance(metrics, Mapping) else {}), **dict(metric_types or {})}
     for m, t in given.items():
         check_param("analyze", f"metric_types['{m}']", t, kind="choice", choices=("binary", "numeric"))
@@ -211,8 +269,6 @@ def analyze_table(
     require(
         "analyze", "metric_types", dict(given), f"types for this call's metrics only ({', '.join(names)})", not extra
     )
-    reduced = [ratio_metrics.get(m, m) for m in names]
-    suff, checks = table_stats(table, arm, reduced, by)
     for c, k in checks.items():
         if k.get("nulls"):
             raise DataError(
@@ -234,147 +290,64 @@ def analyze_table(
                 raise DataError(f"Metric '{m}' is declared binary but has values other than 0/1 in the table.")
         else:
             types[m] = "binary" if schema[m].is_boolean() or not checks[m]["non01"] else "numeric"
-    n_units = int(suff[suff["metric"] == names[0]]["n"].sum())
-    if n_units == 0:
-        raise DataError("The data have no rows.")
-    labels = sorted(map(str, suff["arm"].unique()))
-    if control is None:
-        require("analyze", "control", None, "the control arm's label", False)
-    if control not in labels:
-        raise DataError(
-            f"Control label {control!r} is not a value of column '{arm}'; values: {', '.join(sorted(labels))}."
-        )
-    if allocation is not None:
-        for a in allocation:
-            if a not in labels:
-                raise DataError(f"Arm '{a}' of the allocation has no rows in column '{arm}'.")
-    if len(labels) < 2:
-        raise DataError(f"Column '{arm}' has only the control arm {control!r}; nothing to compare.")
-    arms = [a for a in labels if a != control]
-    counts = suff[suff["metric"] == names[0]].groupby("arm")["n"].sum()
-    tiny = {a: int(n) for a, n in counts.items() if n < _a.MIN_ARM_N}
-    if tiny:
-        raise DataError(
-            f"Arm(s) {tiny} of column '{arm}' have fewer than {_a.MIN_ARM_N} units: an arm needs at least "
-            f"{_a.MIN_ARM_N} to have a variance, so no interval or test can be honest."
-        )
-    srm = srm_check({a: int(counts.get(a, 0)) for a in [control, *arms]}, allocation)
-    nonneg = {m: bool(t != "numeric" or checks[m]["min"] >= 0) for m, t in types.items()}
-    lin = {m: lin_stats(table, arm, m, covariates, by) for m in types} if covariates else {}
-    rows, estimators, notes = _rows(
-        suff, types, arm, control, arms, by, ci_method, alpha, nonneg, sequential, sequential_tuning, lin
-    )
-    return _finish(rows, estimators, notes, srm, locals())
+    return types
 
 
-def _rows(
-    suff: pd.DataFrame,
-    types: Mapping[str, str],
-    arm: str,
-    control: str,
-    arms: Sequence[str],
-    by: str | None,
-    ci_method: str,
-    alpha: float,
-    nonneg: Mapping[str, bool],
-    sequential: bool,
-    tuning: int,
-    lin: Mapping[str, Mapping[tuple[str, Any], Any]],
-) -> tuple[list[dict[str, Any]], list[Any], list[str]]:
-    """One result row per (metric, arm[, group]), as :func:`nurture_lab.analyze` makes them."""
-    rows: list[dict[str, Any]] = []
-    estimators: list[Any] = []
-    notes: list[str] = []
-    groups = [None] if by is None else sorted(suff[by].unique(), key=str)
-    for m, mtype in types.items():
-        sm_ = suff[suff["metric"] == m]
-        for g in groups:
-            st = (sm_ if g is None else sm_[sm_[by] == g]).set_index("arm")
-            if control not in st.index or st.loc[control, "n"] == 0:
-                notes.append(f"Group {by}={g!r}: no control units; skipped.")
-                continue
-            c = st.loc[control]
-            for a in arms:
-                if a not in st.index or st.loc[a, "n"] == 0:
-                    notes.append(f"Group {by}={g!r}: arm {a!r} has no units; skipped.")
-                    continue
-                r = st.loc[a]
-                n1, n0 = int(r["n"]), int(c["n"])
-                if min(n1, n0) < _a.MIN_ARM_N:
-                    notes.append(f"Group {by}={g!r}: {a} vs {control} has {n1} vs {n0} units; skipped.")
-                    continue
-                no_var = _a._no_variance(r, c, mtype)
-                if no_var and g is None:
-                    raise NoVarianceError(m, (a, control), float(r["sum"]) / n1)
-                if lin:  # Lin's adjustment, from the two passes of lin_stats
-                    s1, s0 = lin[m][(a, g)], lin[m][(control, g)]
-                    estimate = functools.partial(lin_row, s1, s0)
-                else:
-                    estimate = _a._estimator(pd.DataFrame(), arm, control, a, m, mtype, r, c, [], ci_method, nonneg[m])
-                if sequential:
-                    estimate = _a._sequential_estimator(estimate, r, c, mtype, tuning)
-                vals = estimate(alpha)
-                small = min(n1, n0) < _a.MIN_GROUP_N or no_var
-                if g is not None and small:
-                    notes.append(
-                        f"Group {by}={g!r}, metric {m!r}, {a} vs {control}: too small to say anything "
-                        f"(n = {n1} vs {n0}{', no variance' if no_var else ''})."
-                    )
-                row = {"metric": m, "arm": a, "control": control, "n_control": n0, "n_arm": n1, **vals}
-                row["metric_type"] = mtype
-                if by is not None:
-                    row[by] = g
-                    row["small_group"] = bool(small)
-                rows.append(row)
-                estimators.append(estimate)
-    return rows, estimators, notes
+def _is_category(table: Any, c: str) -> bool:
+    return not (table.schema()[c].is_numeric() or table.schema()[c].is_boolean())
 
 
-def _finish(
-    rows: list[dict[str, Any]], estimators: list[Any], notes: list[str], srm: dict[str, Any], call: Mapping[str, Any]
-) -> _a.AnalysisResult:
-    """Corrections, adjusted intervals and settings, as :func:`nurture_lab.analyze` gives them."""
-    by, correction, alpha = call["by"], call["correction"], call["alpha"]
-    res = pd.DataFrame(rows)
-    if res.empty:
-        raise DataError("No comparison could be made: every group lacks the control or an arm.")
-    res["p_adjusted"] = _adjust(res["p_value"].to_numpy(dtype=float), correction)
-    res["significant"] = res["p_adjusted"] < alpha
-    level = _a._adjusted_alpha(
-        res["p_value"].to_numpy(dtype=float), res["p_adjusted"].to_numpy(dtype=float), correction, alpha
-    )
-    adj = [est(level) if level != alpha else None for est in estimators]
-    res["adj_ci_low"] = [v["diff_ci_low"] if v else lo for v, lo in zip(adj, res["diff_ci_low"])]
-    res["adj_ci_high"] = [v["diff_ci_high"] if v else hi for v, hi in zip(adj, res["diff_ci_high"])]
-    res = res[([by] if by else []) + _a.RESULT_COLUMNS + (["small_group"] if by else [])]
-    settings = {
-        "arm": call["arm"],
-        "control": call["control"],
-        "metrics": dict(call["types"]),
-        "by": by,
-        "covariates": call["covariates"],
-        "ci_method": call["ci_method"],
-        "correction": correction,
-        "alpha": alpha,
-        "allocation": dict(call["allocation"]) if call["allocation"] else None,
-        "n_units": call["n_units"],
-        "family_size": int(res["p_value"].notna().sum()),
-        "adjusted_alpha": level,
-        "sequential": (
-            f"asymptotic confidence sequence (Waudby-Smith et al. 2021), tuned for {call['sequential_tuning']:,} units"
-            if call["sequential"]
-            else None
-        ),
-        "adjusted_intervals": _a.ADJUSTED_INTERVALS[correction],
-        "computed_in": "the database (one row per arm and group)",
-    }
-    if srm["flagged"]:
-        notes.insert(
-            0,
-            f"Sample ratio mismatch: arm sizes {srm['counts']} differ from the planned allocation "
-            f"(chi-square p = {_a._fmt_p(srm['p_value'])}); check assignment before trusting effects.",
-        )
-    return _a.AnalysisResult(res, srm, settings, tuple(notes))
+def _covariate_columns(table: Any, covariates: Sequence[str]) -> dict[str, list[Any]]:
+    """Each covariate as regression columns in SQL: a number as itself (double precision), a text
+    category as indicators of its levels but the first (in sorted order, as the pandas path's
+    ``get_dummies(drop_first=True)``); the levels come from one ``SELECT DISTINCT``."""
+    out: dict[str, list[Any]] = {}
+    for c in covariates:
+        if not _is_category(table, c):
+            out[c] = [_num(table, c)]
+            continue
+        col = table[c].cast("string")
+        levels = sorted(map(str, _fetch(table.select(col.name("v")).distinct())["v"]))
+        out[c] = [(col == lv).ifelse(1, 0).cast("float64") for lv in levels[1:]]
+    return out
+
+
+def _chi_square_balance(table: Any, arm: str, c: str) -> tuple[str, float, str]:
+    """The chi-square test of a text covariate against the arm, from its category-by-arm counts in SQL."""
+    keys = [table[arm].cast("string").name("arm"), table[c].cast("string").name("v")]
+    got = _fetch(table.group_by(keys).aggregate(n=table.count()))
+    counts = got.pivot_table(index="v", columns="arm", values="n", fill_value=0, aggfunc="sum")
+    return chi_square_balance(counts.to_numpy(dtype=np.int64))
+
+
+def table_moments(table: Any, arm: str, xcols: Mapping[str, Sequence[Any]], metrics: Sequence[str]) -> ArmMoments:
+    """Per arm, in the database: n, the means and ``COVAR_SAMP`` of every pair of covariates and metrics.
+
+    The covariate checks (:func:`~nurture_lab.stats.covariates.check_moments`) need nothing else;
+    the centred cross-products are ``(n - 1) * COVAR_SAMP``.
+    """
+    zs = [*(x for xs in xcols.values() for x in xs), *(_num(table, m) for m in metrics)]
+    aggs: dict[str, Any] = {"n": table.count()}
+    for j, z in enumerate(zs):
+        aggs[f"m{j}"] = z.mean()
+        for i in range(j + 1):
+            aggs[f"c{i}_{j}"] = zs[i].cov(z, how="sample")
+    got = _fetch(table.group_by(table[arm].cast("string").name("arm")).aggregate(**aggs))
+    got = got.sort_values("arm").reset_index(drop=True)
+    p, k = len(zs), len(got)
+    n = got["n"].to_numpy(dtype=np.int64)
+    mean = got[[f"m{j}" for j in range(p)]].to_numpy(dtype=np.float64)
+    css = np.zeros((k, p, p))
+    for j in range(p):
+        for i in range(j + 1):
+            v = got[f"c{i}_{j}"].astype(float).fillna(0.0).to_numpy() * (n - 1)
+            css[:, i, j] = css[:, j, i] = v
+    spans, start = {}, 0
+    for c, xs in xcols.items():
+        spans[c] = list(range(start, start + len(xs)))
+        start += len(xs)
+    metric_col = {m: start + i for i, m in enumerate(metrics)}
+    return ArmMoments([str(a) for a in got["arm"]], n, mean, css, spans, metric_col)
 
 
 # ---- Lin's covariate adjustment (HC2) in two passes over the table
@@ -387,7 +360,12 @@ def _num(table: Any, c: str) -> Any:
 
 
 def lin_stats(
-    table: Any, arm: str, metric: str, covariates: Sequence[str], by: str | None = None
+    table: Any,
+    arm: str,
+    metric: str,
+    covariates: Sequence[str],
+    by: str | None = None,
+    xcols: Mapping[str, Sequence[Any]] | None = None,
 ) -> dict[tuple[str, Any], dict[str, Any]]:
     """Per (arm, group), what Lin's estimate and its HC2 covariance need, computed in the database.
 
@@ -399,10 +377,11 @@ def lin_stats(
     """
     import ibis
 
-    k = len(covariates)
+    xcols = xcols if xcols is not None else _covariate_columns(table, covariates)
     keys = [table[arm].cast("string").name("arm"), *([table[by].name(by)] if by else [])]
-    y, xs = _num(table, metric), [_num(table, c) for c in covariates]
-    aggs: dict[str, Any] = {"n": table.count(), "ybar": y.mean()}
+    y, xs = _num(table, metric), [x for c in covariates for x in xcols[c]]
+    k = len(xs)
+    aggs: dict[str, Any] = {"n": table.count(), "ybar": y.mean(), "ymin": y.min(), "yvar": y.var(how="sample")}
     for j, x in enumerate(xs):
         aggs[f"m{j}"] = x.mean()
         aggs[f"cy{j}"] = x.cov(y, how="sample")
@@ -424,6 +403,8 @@ def lin_stats(
         out[(str(row["arm"]), row[by] if by else None)] = {
             "n": n,
             "ybar": float(row["ybar"]),
+            "ymin": float(row["ymin"]),
+            "yvar": float(row["yvar"]),
             "m": m,
             "beta": sinv @ sxy,
             "sinv": sinv,
@@ -475,11 +456,13 @@ def lin_row(s1: Mapping[str, Any], s0: Mapping[str, Any], alpha: float) -> dict[
 
     Centred at the pair's pooled covariate means ``c``, each arm's intercept is ``ybar + beta'(c - m)``
     with variance ``w' V w``, ``w = (1, c - m)``; the effect is the difference of the intercepts and
-    the intercepts' covariance is block diagonal (the arms' rows are disjoint).
+    the intercepts' covariance is block diagonal (the arms' rows are disjoint). The relative lift is
+    Fieller's interval for the ratio of the adjusted means (as ``estimators._lin_relative``, with
+    their covariance 0), and ``variance_reduction`` is ``1 - se² / Welch's variance``.
     """
     from scipy import stats as st
 
-    from .methods import comparison_row
+    from .methods import _fieller, comparison_row
 
     n1, n0 = s1["n"], s0["n"]
     c = (n1 * s1["m"] + n0 * s0["m"]) / (n1 + n0)
@@ -489,17 +472,16 @@ def lin_row(s1: Mapping[str, Any], s0: Mapping[str, Any], alpha: float) -> dict[
     dof = n1 + n0 - 2 - 2 * len(c)
     q = float(st.t.ppf(1 - alpha / 2, dof))
     p = float(2 * st.t.sf(abs(est) / se, dof)) if se > 0 else float("nan")
-    rel = rel_lo = rel_hi = float("nan")
-    if a0 != 0:  # b1 / b0 by the delta method with cov(b0, b1) = -var(a0) (see estimators._lin_relative)
-        cov = np.array([[v0, -v0], [-v0, v0 + v1]])
-        grad = np.array([-est / a0**2, 1 / a0])
-        rse = float(np.sqrt(max(grad @ cov @ grad, 0.0)))
-        rel = est / a0
-        rel_lo, rel_hi = rel - q * rse, rel + q * rse
+    if a0 != 0:
+        rel_lo, rel_hi = _fieller(a1, a0, v1, v0, 0.0, q, min(s1["ymin"], s0["ymin"]) >= 0)
+        rel = (est / a0, rel_lo, rel_hi)
+    else:
+        rel = (float("nan"),) * 3
     m0 = s0["ybar"]
-    return comparison_row(
-        m0, m0 + est, est, (est - q * se, est + q * se), (rel, rel_lo, rel_hi), p, "lin ols (hc2)", "hc2 t"
-    )
+    row = comparison_row(m0, m0 + est, est, (est - q * se, est + q * se), rel, p, "lin ols (hc2)", "hc2 t")
+    plain_var = s1["yvar"] / n1 + s0["yvar"] / n0
+    row["variance_reduction"] = 1 - se**2 / plain_var if plain_var > 0 else float("nan")
+    return row
 
 
 def _fetch(expr: Any) -> pd.DataFrame:

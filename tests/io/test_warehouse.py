@@ -36,8 +36,12 @@ def _frame(n: int = 12_000, seed: int = 5) -> pd.DataFrame:
             "spend": rng.gamma(2.0, 50.0, n),
             "n_touches": rng.poisson(3, n) + 1,
             "visits": rng.poisson(2, n),
+            "returning": rng.random(n) < 0.3,  # a boolean pre-treatment covariate
+            "prior_spend": rng.gamma(2.0, 40.0, n),  # a numeric one
         }
     )
+    # an outcome of the arm, not a pre-treatment value: the covariate checks refuse it unless forced
+    df["staff_minutes"] = 5 + 2 * (arm == "fast") + rng.normal(0, 1, n)
     return df
 
 
@@ -112,7 +116,12 @@ CALLS = [
     {"metrics": ["booked", "spend"], "sequential": True, "allocation": {"control": 0.4, "fast": 0.3, "slow": 0.3}},
     {"metrics": {"attended": "numeric", "spend": "numeric"}},
     {"metrics": ["booked", "spend"], "covariates": ["visits", "n_touches"]},  # Lin + HC2 in two SQL passes
-    {"metrics": ["attended", "spend"], "covariates": ["visits", "booked"], "by": "source", "correction": "bh"},
+    {"metrics": ["attended", "spend"], "covariates": ["visits", "returning"], "by": "source", "correction": "bh"},
+    {"metrics": ["booked", "spend"], "bayesian": True, "prior": (0.0, 0.3), "lower_is_better": ["spend"]},
+    {"metrics": ["booked", "spend", "attended"], "by": "source", "bayesian": True},  # pooled + Bayesian per group
+    {"metrics": ["spend"], "covariates": ["prior_spend", "staff_minutes"], "force": True},  # forced, recorded
+    {"metrics": ["booked", "spend"], "sequential": True, "correction": "holm", "by": "source"},
+    {"metrics": ["booked", "spend"], "covariates": ["source", "prior_spend"]},  # a text category: indicators in SQL
 ]
 
 
@@ -138,8 +147,69 @@ def test_a_database_table_gives_the_pandas_result(engine: object, kwargs: dict) 
     )
     assert got.srm["counts"] == want.srm["counts"]
     assert got.srm["p_value"] == pytest.approx(want.srm["p_value"], rel=1e-12)
-    assert {k: v for k, v in got.settings.items() if k != "computed_in"} == want.settings
+    assert got.settings["computed_in"].startswith("the database")
+    _assert_close({k: v for k, v in got.settings.items() if k != "computed_in"}, want.settings)
     assert got.warnings == want.warnings
+    if kwargs.get("correction", "holm") == "holm" and want.settings["adjusted_alpha"] < want.settings["alpha"]:
+        # Holm's adjusted intervals are wider than the plain ones (alpha / (m - R)), on both paths alike
+        assert (
+            got.results["adj_ci_high"] - got.results["adj_ci_low"]
+            > got.results["diff_ci_high"] - got.results["diff_ci_low"]
+        ).all()
+
+
+def _assert_close(got: object, want: object, where: str = "settings") -> None:
+    """Equal structure and values; floats to rtol 1e-9 (the two paths round differently)."""
+    if isinstance(want, dict):
+        assert isinstance(got, dict) and list(got) == list(want), where
+        for k in want:
+            _assert_close(got[k], want[k], f"{where}[{k!r}]")
+    elif isinstance(want, (list, tuple)):
+        assert isinstance(got, (list, tuple)) and len(got) == len(want), where
+        for i, (a, b) in enumerate(zip(got, want)):
+            _assert_close(a, b, f"{where}[{i}]")
+    elif isinstance(want, float) and not isinstance(want, bool):
+        assert got == pytest.approx(want, rel=1e-9, abs=1e-12, nan_ok=True), where
+    else:
+        assert got == want, where
+
+
+def test_the_covariate_checks_run_in_the_database(engine: object) -> None:
+    """The checks of the pandas path, from per-arm SQL moments: the same records, the same refusals."""
+    df = _frame()
+    table = engine(df)  # type: ignore[operator]
+    opts = {"arm": "arm", "control": "control", "metrics": ["spend", "booked"]}
+    got = nl.analyze(table, covariates=["prior_spend", "returning"], **opts)
+    recs = got.settings["covariate_checks"]
+    assert [(r["metric"], r["covariate"]) for r in recs] == [
+        ("spend", "prior_spend"),
+        ("spend", "returning"),
+        ("booked", "prior_spend"),
+        ("booked", "returning"),
+    ]
+    # independent: scipy's Welch test of the covariate between the raw rows of each arm and the control
+    x = df["prior_spend"]
+    p = min(stats.ttest_ind(x[df.arm == a], x[df.arm == "control"], equal_var=False).pvalue for a in ("fast", "slow"))
+    assert recs[0]["balance_p"] == pytest.approx(p, rel=1e-9) and recs[0]["balanced"]
+    messages = []
+    for data in (table, df):
+        with pytest.raises(nl.DataError, match=r"Covariate 'staff_minutes' is not balanced across arms \(welch t") as e:
+            nl.analyze(data, covariates=["prior_spend", "staff_minutes"], **opts)
+        messages.append(str(e.value))
+    assert messages[0] == messages[1]
+    # a text category changed by the arm: the chi-square test on its category-by-arm counts, in SQL
+    sent = df.assign(channel=np.where((df["arm"] == "fast") | (np.arange(len(df)) % 2 == 0), "sms", "email"))
+    messages = []
+    for data in (engine(sent, "sent"), sent):  # type: ignore[operator]
+        with pytest.raises(nl.DataError, match=r"Covariate 'channel' is not balanced across arms \(chi-square") as e:
+            nl.analyze(data, covariates=["channel"], **opts)
+        messages.append(str(e.value))
+    assert messages[0] == messages[1]
+    for data in (table, df.assign(copy=df["spend"] * 2 + 1)):
+        if data is table:
+            data = engine(df.assign(copy=df["spend"] * 2 + 1), "copied")  # type: ignore[operator]
+        with pytest.raises(nl.DataError, match=r"Covariate 'copy' is collinear with metric 'spend'"):
+            nl.analyze(data, covariates=["copy"], **opts)
 
 
 def test_a_large_mean_keeps_its_variance(engine: object) -> None:
@@ -161,7 +231,8 @@ def test_a_large_mean_keeps_its_variance(engine: object) -> None:
 
 def test_database_checks_and_errors(tmp_path: Path) -> None:
     df = _frame(600)
-    url = _duckdb_file(tmp_path / "w.db", df.assign(spend=df["spend"].where(df.index % 100 != 3)))
+    created = pd.Timestamp("2026-01-01") + pd.to_timedelta(np.arange(len(df)), "h")
+    url = _duckdb_file(tmp_path / "w.db", df.assign(spend=df["spend"].where(df.index % 100 != 3), created=created))
     table = nl.connect(url).table("leads")
     with pytest.raises(nl.DataError, match=r"Column 'spend' has 6 missing value\(s\) in the table"):
         nl.analyze(table, arm="arm", control="control", metrics=["spend"])
@@ -171,8 +242,8 @@ def test_database_checks_and_errors(tmp_path: Path) -> None:
         nl.analyze(table, arm="arm", control="ctrl", metrics=["booked"])
     with pytest.raises(nl.DataError, match=r"declared binary but has values other than 0/1 in the table"):
         nl.analyze(table, arm="arm", control="control", metrics={"n_touches": "binary"})
-    with pytest.raises(nl.DataError, match=r"Covariate 'source' is .*covariates must be numbers or booleans"):
-        nl.analyze(table, arm="arm", control="control", metrics=["booked"], covariates=["source"])
+    with pytest.raises(nl.DataError, match=r"Covariate 'created' is .*covariates must be numbers, booleans or text"):
+        nl.analyze(table, arm="arm", control="control", metrics=["booked"], covariates=["created"])
     with pytest.raises(nl.ParameterError, match=r"'covariates' parameter of analyze must be empty with ratio metrics"):
         nl.analyze(table, arm="arm", control="control", metrics=[nl.Ratio("visits", "n_touches")], covariates=["spend"])
     with pytest.raises(nl.DataError, match=r"DuckDB file not found: .*nope.db"):
@@ -193,6 +264,7 @@ def test_cli_analyze_reads_a_duckdb_table_as_it_reads_the_file(tmp_path: Path) -
         "booked",
         "--ratio",
         "visits/n_touches",
+        "--bayesian",
         "--format",
         "json",
     ]
@@ -205,9 +277,30 @@ def test_cli_analyze_reads_a_duckdb_table_as_it_reads_the_file(tmp_path: Path) -
         assert ra["p_value"] == pytest.approx(rb["p_value"], rel=1e-9) and ra["diff"] == pytest.approx(
             rb["diff"], rel=1e-9
         )
+    assert a[0]["chance_to_win"] == pytest.approx(b[0]["chance_to_win"], rel=1e-9)  # --bayesian in the database
     bad = run_cli("analyze", url, "--table", "lead", *opts)
     assert (
         bad.returncode == 2
         and "Table 'lead' not found in duckdb:///" in bad.stderr
         and "its tables: leads" in bad.stderr
     )
+
+
+@pytest.mark.parametrize(
+    ("metric", "margin", "higher"),
+    [("booked", 0.02, True), ("attended", 0.02, False), ("opted_out", 0.01, False), ("spend", 5.0, True)],
+)
+def test_non_inferiority_on_a_table_gives_the_frame_result(
+    engine: object, metric: str, margin: float, higher: bool
+) -> None:
+    """Guardrails from SQL sufficient statistics: binary (bool and 0/1; none at all: Newcombe) and numeric."""
+    df = _frame(4000).assign(opted_out=0)  # an opt-out guardrail with no opt-outs at all
+    table = engine(df)  # type: ignore[operator]
+    got = nl.non_inferiority(table, "arm", "control", metric, margin, higher_is_better=higher)
+    want = nl.non_inferiority(df, "arm", "control", metric, margin, higher_is_better=higher)
+    num = want.results.select_dtypes("number").columns
+    pd.testing.assert_frame_equal(got.results.drop(columns=num), want.results.drop(columns=num))
+    np.testing.assert_allclose(got.results[num].to_numpy(float), want.results[num].to_numpy(float), rtol=1e-9)
+    assert got.settings == want.settings
+    if metric == "opted_out":  # it exists at zero events, and no opt-outs in any arm pass the guardrail
+        assert got.results["test"].str.contains("newcombe").all() and got.results["non_inferior"].all()
