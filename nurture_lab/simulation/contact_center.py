@@ -11,7 +11,9 @@ How a call is placed (see :class:`Queue`):
   agent is free that minute, else missed), round ``r`` the ``r``-th outbound call of every lead's
   cadence, across every arm and chunk. Earlier rounds go first (a lead's first call before anyone's
   follow-up, as speed-to-lead practice asks); within a round the order is first requested, first
-  served (``queue = "fifo"``) or higher lead score first (``"score"``), then fifo.
+  served (``queue = "fifo"``) or higher lead score first (``"score"``), then fifo; calls requested
+  in the same minute go in the leads' order of arrival, whatever their arm (no arm is ahead of
+  another in the experiment's queue).
 * An agent takes a call when free and only if the shift lasts for the longest handle time (no
   call is cut by the end of a shift), so the calls in progress never exceed the agents on shift —
   a test checks it minute by minute.
@@ -38,7 +40,7 @@ from ..scenario.model import ContactCenter
 from .behaviour import near_preferred_hour, time_factor
 from .calendar import DAY, CentreClock
 
-__all__ = ["Calls", "CentreClock", "Queue", "VirtualQueue", "erlang_c_agents", "erlang_c_wait"]
+__all__ = ["Calls", "CentreClock", "Queue", "erlang_c_agents", "erlang_c_wait"]
 
 INF = np.inf
 
@@ -126,8 +128,8 @@ class Queue:
         self.n = n_minutes
         self.agents = clock.capacity(g0, n_minutes + self.hmax + 1)
         self.busy = np.zeros(self.agents.size, dtype=np.int64)  # calls in progress per minute
-        #: per round and level: (arrivals, reached) cumulative counts per minute, for VirtualQueue
-        self.curves: dict[int, dict[int, tuple[np.ndarray, np.ndarray]]] = {}
+        #: what each pass did, call by call, for the truth's ``experiment`` setting (:mod:`.truth_queue`)
+        self.log: Any = None
 
     def _capmin(self) -> np.ndarray:
         """Agents free in every minute of [m, m + longest handle): no call is cut by a shift's end."""
@@ -178,7 +180,7 @@ class Queue:
         self.commit(start, np.where(answered, h, 0))
         return answered
 
-    def serve(self, c: Calls, rnd: int, record: bool) -> Served:
+    def serve(self, c: Calls, rnd: int, sub: int, ident: Any = None) -> Served:
         """Serve one batch of calls (one round, or calls put back in it) through the free agents.
 
         A call's agent minutes depend on its outcome, and its outcome on the moment an agent reaches
@@ -199,10 +201,13 @@ class Queue:
         inside = np.flatnonzero(a < self.n)
         ok[inside], conn[inside], handle[inside] = judge(c, inside, (a[inside] + self.g0).astype(np.float64), self.mdl)
         levels = sorted(np.unique(c.level[inside]).tolist(), reverse=True)
+        # within a level: first requested first, then the leads' order of arrival (chunk, position),
+        # whatever their arm (``ident``; without it, the batch's order)
+        order_key = a if ident is None else ident.order_key(a)
         orders = []
         for lv in levels:
             rows = inside[c.level[inside] == lv]
-            orders.append(rows[np.argsort(a[rows], kind="stable")])
+            orders.append(rows[np.argsort(order_key[rows], kind="stable")])
         cap = self._capmin()
         # the next minute (>= m) with a free agent before this batch: skips nights and booked stretches
         pos = np.where(cap > 0, np.arange(self.n), self.n)
@@ -225,15 +230,19 @@ class Queue:
             ch = reached[~same]
             ok[ch], conn[ch], handle[ch] = o2[~same], c2[~same], h2[~same]
             judged[ch] = start[ch]
-        if record and rnd not in self.curves:
-            curves = {}
-            for lv, o in zip(levels, orders, strict=True):
-                arrived = np.cumsum(np.bincount(a[o], minlength=self.n))
-                s = start[o]
-                reached_m = (s[np.isfinite(s)] - self.g0).astype(np.int64)
-                curves[lv] = (arrived, np.cumsum(np.bincount(reached_m, minlength=self.n))[: self.n])
-            self.curves[rnd] = curves
-        return Served(start, ok, conn, np.where(np.isfinite(start), handle, 0))
+        sv = Served(start, ok, conn, np.where(np.isfinite(start), handle, 0))
+        if self.log is not None and ident is not None:
+            self.log.add(rnd, sub, c.level, a, ident, sv, self.g0, self._left_free(cap, sv))
+        return sv
+
+    def _left_free(self, cap: np.ndarray, sv: Served) -> np.ndarray:
+        """Minutes with an agent still free after a pass placed its calls (before later passes)."""
+        keep = np.isfinite(sv.start) & (sv.handle > 0)
+        s = sv.start[keep].astype(np.int64) - self.g0
+        d = np.zeros(self.n + self.hmax + 2, dtype=np.int64)
+        np.add.at(d, s, 1)
+        np.add.at(d, s + sv.handle[keep], -1)
+        return cap - np.cumsum(d)[: self.n] > 0
 
     def _place(
         self,
@@ -311,47 +320,6 @@ class Queue:
 
 #: Passes of the queue per batch (see :meth:`Queue.serve`).
 MAX_PASSES = 4
-
-
-class VirtualQueue:
-    """The queue an experiment's calls met, applied to calls that were not made (the truth's
-    ``experiment`` setting): a call requested at minute ``a`` is reached when the real queue had
-    reached every call of its round and level requested by ``a``; it takes no agent time."""
-
-    def __init__(self, real: Queue) -> None:
-        self.real = real
-
-    def serve(self, c: Calls, rnd: int, record: bool) -> Served:
-        q = self.real
-        n_calls = c.req.size
-        a = np.maximum(np.ceil(c.req).astype(np.int64) - q.g0, 0)
-        start = np.full(n_calls, np.nan)
-        inside = a < q.n
-        curves = q.curves.get(rnd, {})
-        if not curves:
-            start[inside] = a[inside] + q.g0
-        else:
-            lv_known = np.array(sorted(curves))
-            for lv in np.unique(c.level[inside]):
-                rows = np.flatnonzero(inside & (c.level == lv))
-                use = lv_known[lv_known <= lv]
-                key = int(use.max()) if use.size else int(lv_known.min())
-                arrived, reached = curves[key]
-                need = arrived[a[rows]]
-                m = np.searchsorted(reached, need, side="left")
-                m = np.maximum(m, a[rows])
-                good = m < q.n
-                start[rows[good]] = m[good] + q.g0
-        rows = np.flatnonzero(np.isfinite(start))
-        ok = np.zeros(n_calls, dtype=bool)
-        conn = np.zeros(n_calls, dtype=bool)
-        handle = np.zeros(n_calls, dtype=np.int64)
-        o, cn, h = judge(c, rows, start[rows], q.mdl)
-        ok[rows], conn[rows], handle[rows] = o, cn, h
-        return Served(start, ok, conn, handle)
-
-    def commit(self, start: np.ndarray, handle: np.ndarray) -> None:
-        """A virtual call takes no agent time."""
 
 
 def model_of(cc: ContactCenter, beh: Any) -> _Model:
