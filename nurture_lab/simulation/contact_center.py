@@ -14,9 +14,11 @@ How a call is placed (see :class:`Queue`):
   served (``queue = "fifo"``) or higher lead score first (``"score"``), then fifo; calls requested
   in the same minute go in the leads' order of arrival, whatever their arm (no arm is ahead of
   another in the experiment's queue).
-* An agent takes a call when free and only if the shift lasts for the longest handle time (no
-  call is cut by the end of a shift), so the calls in progress never exceed the agents on shift —
-  a test checks it minute by minute.
+* An agent takes an outbound call when free and only if the shift lasts for the longest handle
+  time (no call is cut by the end of a shift); an inbound call ringing while an agent on shift is
+  free is answered, even near the shift's end, and finished after it. So the calls *started* never
+  exceed the agents on shift, and a call in progress may run past the shift's end — a test checks
+  both minute by minute.
 * When the agent reaches the call the lead's situation is judged again: outside the lead's legal
   calling hours, or after a stop (booked, lost, opted out, answered) the agent spends no time on it;
   the engine's policy gate then decides, at that moment, to skip it or to put it back in the queue
@@ -152,10 +154,12 @@ class Queue:
         self.busy[lo:hi] += np.cumsum(d)[: hi - lo]
 
     def inbound(self, arrive_abs: np.ndarray) -> np.ndarray:
-        """Inbound calls ring at ``arrive_abs``: answered (True) when an agent is free that minute."""
+        """Inbound calls ring at ``arrive_abs``: answered (True) when an agent on shift is free that
+        minute. An agent answers even in the last minutes of a shift and finishes the call after it
+        ends (outbound calls, placed later, are not started unless they end within the shift)."""
         a = np.ceil(arrive_abs).astype(np.int64) - self.g0
         order = np.argsort(a, kind="stable")
-        cap = self._capmin()
+        cap = (self.agents - self.busy)[: self.n]
         answered = np.zeros(a.size, dtype=bool)
         if a.size == 0:
             return answered

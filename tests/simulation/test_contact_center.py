@@ -118,11 +118,23 @@ def test_inbound_calls_are_missed_when_the_centre_is_closed_or_full(scarce: nl.S
     pol = scarce.scenario.policy
     hour = loc.dt.hour + loc.dt.minute / 60
     open_ = loc.dt.day_of_week.isin(pol.staffed_days) & (hour >= pol.staffed_hours[0]) & (hour < pol.staffed_hours[1])
-    # a ring in the last minutes of a shift cannot be taken (no call is cut by the shift's end)
     assert L.loc[phone & ~open_, "missed_call"].all()
     answered = L[phone & ~L["missed_call"]]
     assert len(answered) > 20 and (answered["contacted_minutes"] == 0).all()
     assert 0.3 < L.loc[phone, "missed_call"].mean() < 0.9
+    # a missed call rang while every agent on shift was busy (or none was on shift): the roster from
+    # the scenario's table and zoneinfo, the calls in progress from the log
+    minutes, busy = concurrent_calls(scarce)
+    agents = agents_on_shift(scarce.scenario, minutes)
+    missed = L.loc[phone & L["missed_call"], "created_at"].dt.ceil("min")
+    at = ((missed - minutes[0]) // pd.Timedelta(minutes=1)).to_numpy()
+    inside = (at >= 0) & (at < minutes.size)
+    assert inside.mean() > 0.95
+    assert (busy[at[inside]] >= agents[at[inside]]).all(), "an inbound call missed with an agent free"
+    # an agent answers near a shift's end and finishes after it: some calls run past a shift
+    ring = (answered["created_at"].dt.ceil("min") - minutes[0]) // pd.Timedelta(minutes=1)
+    end = pd.Series(agents).shift(-8, fill_value=0).to_numpy()  # agents 8 minutes later
+    assert (end[ring.to_numpy()] < agents[ring.to_numpy()]).any(), "no inbound call answered near a shift's end"
 
 
 def test_without_a_centre_the_two_truths_coincide() -> None:
