@@ -191,6 +191,7 @@ def book(
     when the lead is ready; a booking link books online at any waking hour; otherwise staff book in
     staffed hours once the lead is ready. A lead keeps its earliest booking."""
     p_book = beh.book_rate * booking_mult * np.where(rel, beh.relevance_multiplier, 1.0)
+    p_book = p_book * intent_readiness(beh, st.lead, idx)
     p_book = np.where(read, p_book * beh.read_book_factor, p_book)
     books = interested & (u[:, U_BOOK] < np.minimum(p_book, 1.0))
     ready = np.maximum(t, c_dec)
@@ -204,6 +205,12 @@ def book(
     when = np.where(np.isnan(when), INF, when)
     new = books & (when < st.booked_at[idx])
     st.booked_at[idx[new]] = when[new]
+
+
+def intent_readiness(beh: Behaviour, lead: Leads, idx: np.ndarray) -> np.ndarray:
+    """Each lead's readiness to book by its intent (``intent_book_multiplier``, a factor on booking)."""
+    mult = np.array([float(beh.intent_book_multiplier[c]) for c in lead.cats["intent"]])
+    return mult[lead.codes["intent"][idx]]  # type: ignore[no-any-return]
 
 
 def inbound_conversation(beh: Behaviour, st: ArmState, ans: np.ndarray, draws: Draws, handle_minutes: float) -> None:
@@ -220,7 +227,7 @@ def inbound_conversation(beh: Behaviour, st: ArmState, ans: np.ndarray, draws: D
     st.qualified_at[ans[fit]] = 0.0
     st.disqualified_at[ans[~fit]] = 0.0
     u = draws(K_INBOUND)[lead.pos[ans]]
-    books = fit & (u[:, U_BOOK] < min(beh.book_rate, 1.0))
+    books = fit & (u[:, U_BOOK] < np.minimum(beh.book_rate * intent_readiness(beh, lead, ans), 1.0))
     b = ans[books]
     ready = np.maximum(st.decision[b], 0.0)
     when = np.where(st.decision[b] <= 0, 0.0, st.next_staffed(b, ready))

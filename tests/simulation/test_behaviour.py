@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
+import pytest
 
+import nurture_lab as nl
 from nurture_lab.simulation.behaviour import near_preferred_hour, time_factor
 from nurture_lab.simulation.draws import N_UNIFORMS, U_DUP_ENGAGE, U_DUP_VOICEMAIL, U_READ, U_VOICEMAIL
 
@@ -30,3 +33,27 @@ def test_the_preferred_hour_window_is_two_hours_either_side() -> None:
 def test_shared_draws_say_so_by_name() -> None:
     assert U_VOICEMAIL == U_READ  # a call's voicemail draw is its step's read draw
     assert {U_DUP_ENGAGE, U_DUP_VOICEMAIL} < set(range(N_UNIFORMS))
+
+
+def test_intent_raises_readiness_to_book() -> None:
+    """High-intent leads book more than low-intent ones with the default readiness multipliers (a
+    two-proportion z-test, statsmodels, z > 4), while with the multipliers set to 1 intent acts
+    through the competitor hazard alone and high intent books less: a scenario can say so."""
+    from statsmodels.stats.proportion import test_proportions_2indep
+
+    sc = nl.load_scenario("speed_to_lead")
+
+    def booked(s: nl.Scenario) -> tuple[float, float]:
+        g = nl.simulate(s, seed=3, n_leads=12_000, truth=False).leads.groupby("intent", observed=True)["booked"]
+        k, n = g.sum(), g.count()
+        return k["high"] / n["high"] - k["low"] / n["low"], test_proportions_2indep(
+            k["high"], n["high"], k["low"], n["low"]
+        ).statistic
+
+    gap, z = booked(sc)
+    assert gap > 0 and z > 4
+    flat = dataclasses.replace(sc.behaviour, intent_book_multiplier={"high": 1.0, "medium": 1.0, "low": 1.0})
+    gap, _ = booked(dataclasses.replace(sc, behaviour=flat))
+    assert gap < 0
+    with pytest.raises(TypeError, match=r"intent_book_multiplier.*keys high, medium, low"):
+        dataclasses.replace(sc.behaviour, intent_book_multiplier={"high": 1.0})
