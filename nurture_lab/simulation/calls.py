@@ -133,7 +133,7 @@ class CallTask:
         res.t[lost] = np.nan
         r, ts, req = rows[reached], ts[reached], self.req[reached]
         ok, conn, handle = sv.ok[reached], sv.connected[reached], sv.handle[reached]
-        self.queue[r] += ts - req
+        self.queue[r] += np.maximum(ts - req, 0.0)  # no negative float noise on a call reached at once
         # agents start calls on whole minutes: any wait, even to the next minute, is the queue's
         res.defer[r[ts > req + 1e-9]] |= QUEUE_BIT
         waited = ts >= req + 1.0
@@ -157,6 +157,8 @@ class CallTask:
         self.handle[r[made]] = handle[made]
         # allowed later, or allowed now though the agent found it could not be made: back in the queue
         again = ~stopped & ~made
+        # allowed now by the gate but not makeable by the agent: it waits in the queue for the next minute
+        res.defer[r[again & ~(again_t > ts + 1e-9)]] |= QUEUE_BIT
         self.rows = r[again]
         self.req = np.where(again_t > ts + 1e-9, again_t, ts + 1.0)[again]
         self.made = (sv.start[reached][made], handle[made])
