@@ -134,7 +134,7 @@ class CallTask:
         r, ts, req = rows[reached], ts[reached], self.req[reached]
         ok, conn, handle = sv.ok[reached], sv.connected[reached], sv.handle[reached]
         self.queue[r] += np.maximum(ts - req, 0.0)  # no negative float noise on a call reached at once
-        # agents start calls on whole minutes: any wait, even to the next minute, is the queue's
+        # a call reached in its request's minute starts at the request; any wait is the queue's
         res.defer[r[ts > req + 1e-9]] |= QUEUE_BIT
         waited = ts >= req + 1.0
         # the gate judges again every call that waited or that the agent could not make; a call

@@ -6,7 +6,9 @@ Time unit: UTC minutes since 1970-01-01 (``abs``); the centre's clock is its own
 How a call is placed (see :class:`Queue`):
 
 * The policy gate gives the earliest moment the call may be made (the *request*); the call joins
-  the queue at the next whole minute.
+  the queue in the minute the request falls in and, reached in that minute, starts at the request
+  itself (to the second); a call that waits starts at the whole minute an agent reaches it. An
+  agent's time is counted by the minute a call starts in.
 * Calls are served in **rounds**: round 0 are the inbound phone inquiries (answered live when an
   agent is free that minute, else missed), round ``r`` the ``r``-th outbound call of every lead's
   cadence, across every arm and chunk. Earlier rounds go first (a lead's first call before anyone's
@@ -201,9 +203,12 @@ class Queue:
         handle = np.zeros(n_calls, dtype=np.int64)
         if n_calls == 0:
             return Served(start, ok, conn, handle)
-        a = np.maximum(np.ceil(c.req).astype(np.int64) - self.g0, 0)
+        # a call joins the queue in the minute its request falls in; reached in that minute it starts
+        # at the request itself (to the second), later at the start of the minute an agent reaches it
+        a = np.maximum(np.floor(c.req).astype(np.int64) - self.g0, 0)
+        at_once = np.maximum(c.req, (a + self.g0).astype(np.float64))
         inside = np.flatnonzero(a < self.n)
-        ok[inside], conn[inside], handle[inside] = judge(c, inside, (a[inside] + self.g0).astype(np.float64), self.mdl)
+        ok[inside], conn[inside], handle[inside] = judge(c, inside, at_once[inside], self.mdl)
         levels = sorted(np.unique(c.level[inside]).tolist(), reverse=True)
         # within a level: first requested first, then the leads' order of arrival (chunk, position),
         # whatever their arm (``ident``; without it, the batch's order)
@@ -219,9 +224,9 @@ class Queue:
         cums = [np.cumsum(np.bincount(a[o], minlength=self.n)) for o in orders]
         # the minute each call's outcome was judged at: a call reached at that very minute keeps it
         # (judging is a function of the call and the minute), so only calls that moved are judged again
-        judged = (a + self.g0).astype(np.float64)
+        judged = at_once.copy()
         for it in range(MAX_PASSES):
-            start = self._place(a, orders, handle, cap, open_next, cums)
+            start = np.maximum(self._place(a, orders, handle, cap, open_next, cums), at_once)
             reached = np.flatnonzero(np.isfinite(start) & (start != judged))
             o2, c2, h2 = judge(c, reached, start[reached], self.mdl)
             same = h2 == handle[reached]

@@ -145,7 +145,7 @@ class ReplayQueue:
         assert ident is not None and self.log.served is not None
         q, rec = self.real, self.log.served
         n_calls = c.req.size
-        a = np.maximum(np.ceil(c.req).astype(np.int64) - q.g0, 0)
+        a = np.maximum(np.floor(c.req).astype(np.int64) - q.g0, 0)
         real_arm = _by_chunk(ident, self.arm_of)
         own = real_arm == self.arm
         found, j = self.log.lookup(ident.lead_key())
@@ -171,7 +171,7 @@ class ReplayQueue:
         cf = np.flatnonzero(~rep & ~same & (a < q.n))
         s = self._slot(a[cf], ident, cf, c.level[cf], rnd, sub)
         rows = cf[s < q.n]
-        start[rows] = s[s < q.n] + q.g0
+        start[rows] = np.maximum(s[s < q.n] + q.g0, c.req[rows])
         ok[rows], conn[rows], handle[rows] = judge(c, rows, start[rows], q.mdl)
         return Served(start, ok, conn, handle)
 
