@@ -371,7 +371,7 @@ class Behaviour:
     #: Engaging with relevant education shortens the remaining decision time by this factor [ASSUMPTION].
     education_decision_factor: float = 0.7
     #: Probability that a qualified lead who engages decides to book [ASSUMPTION]. With the seed
-    #: cadence about 29% of leads book within 60 days, below the ~40% of inbound healthcare
+    #: cadence about 31% of leads book within 60 days, below the ~40% of inbound healthcare
     #: marketing leads reported by [VENDOR] Liine (a vendor figure, likely optimistic).
     book_rate: float = 0.7
     #: A qualified lead who reads a message without replying books with book_rate times this [ASSUMPTION].
@@ -381,6 +381,14 @@ class Behaviour:
     #: Daily hazard of booking elsewhere before first contact, by intent [ASSUMPTION].
     competitor_daily_hazard: Mapping[str, float] = field(
         default_factory=lambda: {"high": 0.02, "medium": 0.008, "low": 0.003}
+    )
+    #: Readiness to book by intent: an odds ratio on the probability of booking (book_rate, and a
+    #: reader's) [ASSUMPTION]. A lead who says it is ready to book soon converts more often, as a
+    #: high-intent lead is also the one competitors take first (competitor_daily_hazard); with these
+    #: defaults high-intent leads book more than low-intent ones. Set all three to 1 to let intent
+    #: act through the competitor hazard alone (high intent then books least).
+    intent_book_odds_ratio: Mapping[str, float] = field(
+        default_factory=lambda: {"high": 2.0, "medium": 1.0, "low": 0.5}
     )
     #: Once contacted, the competitor hazard is multiplied by this [ASSUMPTION].
     contacted_hazard_multiplier: float = 0.25
@@ -428,11 +436,12 @@ class Behaviour:
             "reminder_odds_ratio",
         ):
             check_number(k, getattr(self, k), low=0)
-        haz = self.competitor_daily_hazard
-        if not isinstance(haz, Mapping) or set(haz) != set(INTENTS):
-            raise field_error("competitor_daily_hazard", "a table with keys high, medium, low", haz, True)
-        for k, v in haz.items():
-            check_number(f"competitor_daily_hazard.{k}", v, low=0)
+        for name in ("competitor_daily_hazard", "intent_book_odds_ratio"):
+            table = getattr(self, name)
+            if not isinstance(table, Mapping) or set(table) != set(INTENTS):
+                raise field_error(name, "a table with keys high, medium, low", table, True)
+            for k, v in table.items():
+                check_number(f"{name}.{k}", v, low=0)
 
 
 # --------------------------------------------------------------------------------------

@@ -192,7 +192,8 @@ def book(
     staffed hours once the lead is ready. A lead keeps its earliest booking."""
     p_book = beh.book_rate * booking_mult * np.where(rel, beh.relevance_multiplier, 1.0)
     p_book = np.where(read, p_book * beh.read_book_factor, p_book)
-    books = interested & (u[:, U_BOOK] < np.minimum(p_book, 1.0))
+    p_book = intent_readiness(beh, st.lead, idx, np.minimum(p_book, 1.0))
+    books = interested & (u[:, U_BOOK] < p_book)
     ready = np.maximum(t, c_dec)
     online = booking_mult > 1.0
     on_call = is_call & (c_dec <= t)
@@ -204,6 +205,13 @@ def book(
     when = np.where(np.isnan(when), INF, when)
     new = books & (when < st.booked_at[idx])
     st.booked_at[idx[new]] = when[new]
+
+
+def intent_readiness(beh: Behaviour, lead: Leads, idx: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """The probability of booking ``p`` of the leads ``idx`` with their intent's readiness: the odds
+    times ``intent_book_odds_ratio`` (a probability of 1 stays 1, 0 stays 0)."""
+    ratio = np.array([float(beh.intent_book_odds_ratio[c]) for c in lead.cats["intent"]])[lead.codes["intent"][idx]]
+    return np.where(p >= 1.0, 1.0, p * ratio / np.maximum(1.0 - p + p * ratio, 1e-300))  # type: ignore[no-any-return]
 
 
 def inbound_conversation(beh: Behaviour, st: ArmState, ans: np.ndarray, draws: Draws, handle_minutes: float) -> None:
@@ -220,7 +228,7 @@ def inbound_conversation(beh: Behaviour, st: ArmState, ans: np.ndarray, draws: D
     st.qualified_at[ans[fit]] = 0.0
     st.disqualified_at[ans[~fit]] = 0.0
     u = draws(K_INBOUND)[lead.pos[ans]]
-    books = fit & (u[:, U_BOOK] < min(beh.book_rate, 1.0))
+    books = fit & (u[:, U_BOOK] < intent_readiness(beh, lead, ans, np.full(ans.size, min(beh.book_rate, 1.0))))
     b = ans[books]
     ready = np.maximum(st.decision[b], 0.0)
     when = np.where(st.decision[b] <= 0, 0.0, st.next_staffed(b, ready))
@@ -238,16 +246,30 @@ def settle(st: ArmState, horizon: float) -> tuple[np.ndarray, np.ndarray, np.nda
     return booked, lost, loss
 
 
+#: Appointment slots start on this grid of minutes within clinic hours [ASSUMPTION].
+SLOT_MINUTES = 15
+
+
 def visit_times(st: ArmState, pol: Policy, booked: np.ndarray, booked_min: np.ndarray) -> np.ndarray:
-    """The visit of each booked lead: its appointment lead time after booking, moved into clinic hours
-    in the lead's local time (NaN: not booked)."""
+    """The visit of each booked lead (NaN: not booked): the first appointment slot, on a clinic day, at
+    or after its appointment lead time from the booking.
+
+    [ASSUMPTION] A lead's slot time of day spreads over clinic hours: the time of day its lead time
+    ends at, scaled from the 24-hour day onto clinic hours and floored to the slot grid (a lead whose
+    lead time ends in the evening gets a late slot, at night an early one), so visits fill the clinic
+    day instead of piling up at opening. The visit is that slot on the first clinic day it is not
+    earlier than the lead time allows (in the lead's local time, daylight-saving changes included).
+    """
     clinic_days = np.zeros(7, dtype=bool)
     clinic_days[list(pol.clinic_days)] = True
     ca, cb_ = pol.clinic_hours[0] * 60, pol.clinic_hours[1] * 60
     everyone = np.arange(st.lead.n)
-    visit = np.nan_to_num(booked_min + st.lead.appt_min, nan=0.0)
+    earliest = np.nan_to_num(booked_min + st.lead.appt_min, nan=0.0)
+    tod = st.lead.local(everyone, earliest) % DAY
+    slot = ca + np.floor(tod / DAY * (cb_ - ca) / SLOT_MINUTES) * SLOT_MINUTES
+    visit = earliest
     for _ in range(3):  # a daylight-saving change in between is caught by the next pass
-        visit = st.next_local(everyone, visit, ca, cb_, clinic_days)
+        visit = st.next_local(everyone, visit, slot, slot + 1.0, clinic_days)
     return np.where(booked, visit, np.nan)
 
 

@@ -8,7 +8,7 @@ judges each call again at the moment an agent reaches it.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,10 +16,11 @@ import numpy as np
 
 from ..scenario.model import Scenario
 from .calendar import DAY, CentreClock
-from .contact_center import Calls, Queue, Served, VirtualQueue, model_of
+from .contact_center import Calls, Queue, Served, model_of
 from .leads import Leads
 from .policy import QUEUE_BIT, REASON_CODE, GateResult, Message, call_window, gate, stop_time, subset, voicemail_allowed
 from .state import INF, ArmState
+from .truth_queue import Ident, ReplayQueue
 
 __all__ = ["MAX_QUEUE_PASSES", "CallTask", "CentreView", "centre_of", "drive"]
 
@@ -132,8 +133,8 @@ class CallTask:
         res.t[lost] = np.nan
         r, ts, req = rows[reached], ts[reached], self.req[reached]
         ok, conn, handle = sv.ok[reached], sv.connected[reached], sv.handle[reached]
-        self.queue[r] += ts - req
-        # agents start calls on whole minutes: any wait, even to the next minute, is the queue's
+        self.queue[r] += np.maximum(ts - req, 0.0)  # no negative float noise on a call reached at once
+        # a call reached in its request's minute starts at the request; any wait is the queue's
         res.defer[r[ts > req + 1e-9]] |= QUEUE_BIT
         waited = ts >= req + 1.0
         # the gate judges again every call that waited or that the agent could not make; a call
@@ -156,6 +157,8 @@ class CallTask:
         self.handle[r[made]] = handle[made]
         # allowed later, or allowed now though the agent found it could not be made: back in the queue
         again = ~stopped & ~made
+        # allowed now by the gate but not makeable by the agent: it waits in the queue for the next minute
+        res.defer[r[again & ~(again_t > ts + 1e-9)]] |= QUEUE_BIT
         self.rows = r[again]
         self.req = np.where(again_t > ts + 1e-9, again_t, ts + 1.0)[again]
         self.made = (sv.start[reached][made], handle[made])
@@ -171,11 +174,20 @@ class CallTask:
 MAX_QUEUE_PASSES = 8
 
 
-def drive(gens: list[Generator[CallTask, None, Any]], server: Queue | VirtualQueue) -> list[Any]:
+#: Who a generator's calls are: its chunk's index, the arm it runs, its leads' chunk positions
+#: (None: the generator's leads are the whole chunk), the chunk's size.
+Who = tuple[int, int, np.ndarray | None, int]
+
+
+def drive(
+    gens: list[Generator[CallTask, None, Any]], server: Queue | ReplayQueue, who: Sequence[Who] | None = None
+) -> list[Any]:
     """Run arm generators in lockstep: each round, every generator's next batch of calls is served
-    together by one queue (the calls of every arm and chunk share the agents)."""
+    together by one queue (the calls of every arm and chunk share the agents). ``who`` (one per
+    generator) names each call's lead for the queue's record (:mod:`.truth_queue`)."""
     out: list[Any] = [None] * len(gens)
     tasks: dict[int, CallTask] = {}
+    seqs: dict[int, np.ndarray] = {}  # per chunk: calls of each lead served so far
 
     def advance(i: int, first: bool) -> None:
         try:
@@ -189,20 +201,37 @@ def drive(gens: list[Generator[CallTask, None, Any]], server: Queue | VirtualQue
     rnd = 1
     while tasks:
         for sub in range(MAX_QUEUE_PASSES):
-            parts = [(t, t.calls()) for t in tasks.values() if t.rows.size]
+            parts = [(i, t, t.calls()) for i, t in tasks.items() if t.rows.size]
             if not parts:
                 break
-            batch = Calls.concat([c for _, c in parts])
-            sv = server.serve(batch, rnd, record=sub == 0)
+            batch = Calls.concat([c for _, _, c in parts])
+            ident = None if who is None else _ident([(who[i], t) for i, t, _ in parts], seqs)
+            sv = server.serve(batch, rnd, sub, ident)
             lo = 0
-            for t, c in parts:
+            for _, t, c in parts:
                 hi = lo + c.req.size
                 t.answer(Served(sv.start[lo:hi], sv.ok[lo:hi], sv.connected[lo:hi], sv.handle[lo:hi]))
                 lo = hi
-            server.commit(np.concatenate([t.made[0] for t, _ in parts]), np.concatenate([t.made[1] for t, _ in parts]))
+            made = [t.made for _, t, _ in parts]
+            server.commit(np.concatenate([m[0] for m in made]), np.concatenate([m[1] for m in made]))
         for t in tasks.values():
             t.give_up()
         for i in list(tasks):
             advance(i, False)
         rnd += 1
     return out
+
+
+def _ident(parts: list[tuple[Who, CallTask]], seqs: dict[int, np.ndarray]) -> Ident:
+    """Who the calls of a batch are (in batch order), counting each lead's calls served."""
+    cols: list[list[np.ndarray]] = [[], [], [], []]
+    for (chunk, arm, posmap, n), t in parts:
+        local = t.msg.idx[t.rows]
+        pos = (local if posmap is None else posmap[local]).astype(np.int64)
+        cnt = seqs.setdefault(chunk, np.zeros(n, dtype=np.int64))
+        cols[0].append(np.full(pos.size, chunk, dtype=np.int64))
+        cols[1].append(np.full(pos.size, arm, dtype=np.int64))
+        cols[2].append(pos)
+        cols[3].append(cnt[pos].copy())
+        cnt[pos] += 1
+    return Ident(*(np.concatenate(c) for c in cols))

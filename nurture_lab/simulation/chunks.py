@@ -20,12 +20,13 @@ from ..scenario.model import Scenario
 from .cadence import run_arm, run_arm_unlimited
 from .calendar import DAY
 from .calls import CallTask, CentreView, centre_of, drive
-from .contact_center import Queue, VirtualQueue
+from .contact_center import Queue
 from .draws import Draws
 from .leads import Ids, Leads, subset_leads, timeline_days
 from .population import make_leads_chunk
 from .results import SETTINGS, TRUTH_METRICS, concat_cats, concat_columns, truth_sums
 from .touchlog import touch_columns, touch_frame, utc_from_minutes
+from .truth_queue import PassLog, ReplayQueue
 
 __all__ = [
     "Chunk",
@@ -318,13 +319,20 @@ def _gather(chunks: list[Chunk], meta: list[tuple[int, int, np.ndarray]], outs: 
 
 
 def simulate_centre(
-    sc: Scenario, seed: int, n_leads: int, truth: bool, progress: bool = False, frames: bool = True
+    sc: Scenario,
+    seed: int,
+    n_leads: int,
+    truth: bool,
+    progress: bool = False,
+    frames: bool = True,
+    sink: list[tuple[str, int, int, dict[str, np.ndarray]]] | None = None,
 ) -> tuple[list[ChunkRun], pd.DataFrame]:
     """A run with a contact centre: every chunk and arm in lockstep in this process, one shared queue.
 
     Returns the observed run per chunk and the truth sums. Same seed, same result whatever ``jobs``:
     the queue is one deterministic pass. ``progress``: a bar over the run's passes (each chunk's
-    preparation, the observed run, each arm and setting of the truth).
+    preparation, the observed run, each arm and setting of the truth). ``sink``: gets every lead's
+    potential outcomes, ``(setting, arm index, chunk index, outcomes)`` per chunk (for tests).
     """
     parts = _random.chunks(n_leads)
     bar = _bar(progress, len(parts) + 1 + (2 * len(sc.experiment.arms) if truth else 0))
@@ -336,11 +344,16 @@ def simulate_centre(
     centre, q = span.centre(sc)
     arrivals, inbound = _ring_inbound(sc, chunks, q)
     gens, meta = _observed_runs(sc, seed, chunks, centre, inbound, frames, keep=truth)
-    outs = drive(gens, q)
+    if truth:  # the truth's experiment setting replays this queue: record it call by call
+        q.log = PassLog()
+    who = [(i, a, pos, chunks[i].lead.n) for i, a, pos in meta]
+    outs = drive(gens, q, who)
+    if truth:
+        q.log.freeze()
     bar.update()
     release_free_memory()  # the queue rounds' call batches and gate temporaries, before the frames are built
     runs = _gather(chunks, meta, outs)
-    truth_rows = _truth_runs(sc, seed, chunks, centre, inbound, (q, span, arrivals), bar) if truth else []
+    truth_rows = _truth_runs(sc, seed, chunks, centre, inbound, (q, span, arrivals), bar, sink) if truth else []
     bar.close()
     return runs, pd.concat(truth_rows, ignore_index=True) if truth_rows else pd.DataFrame()
 
@@ -353,6 +366,7 @@ def _truth_runs(
     inbound: list[np.ndarray],
     queue: tuple[Queue, _Timeline, np.ndarray],
     bar: Any,
+    sink: list[tuple[str, int, int, dict[str, np.ndarray]]] | None = None,
 ) -> list[pd.DataFrame]:
     """Every lead through every arm: with the experiment's queue as the arms shared it (``experiment``),
     and alone with the same staff (``rollout``); ``queue``: the observed run's queue, the timeline, the
@@ -361,10 +375,11 @@ def _truth_runs(
     leads = [ch.lead for ch in chunks if isinstance(ch.lead, Leads)]
     assert len(leads) == len(chunks)
     rows: list[pd.DataFrame] = []
-    for arm in sc.experiment.arms:
+    arm_of = [ch.arm_idx for ch in chunks]
+    for a, arm in enumerate(sc.experiment.arms):
         for setting in ("experiment", "rollout"):
             if setting == "experiment":
-                server: Queue | VirtualQueue = VirtualQueue(q)
+                server: Queue | ReplayQueue = ReplayQueue(q, q.log, a, arm_of)
             else:
                 _, server = span.centre(sc)
                 server.inbound(arrivals)
@@ -372,7 +387,10 @@ def _truth_runs(
                 run_arm(sc, arm, lead, _draws_for(seed, ch.index, lead.n, [len(arm.steps)]), None, centre, code)
                 for ch, lead, code in zip(chunks, leads, inbound, strict=True)
             ]
-            for lead, (out, _) in zip(leads, drive(gens, server), strict=True):
+            who = [(i, a, None, lead.n) for i, lead in enumerate(leads)]
+            for i, (lead, (out, _)) in enumerate(zip(leads, drive(gens, server, who), strict=True)):
+                if sink is not None:
+                    sink.append((setting, a, i, out))
                 rows += truth_sums(arm.name, out, lead, setting)
             bar.update()
     return rows

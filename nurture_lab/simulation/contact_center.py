@@ -6,15 +6,21 @@ Time unit: UTC minutes since 1970-01-01 (``abs``); the centre's clock is its own
 How a call is placed (see :class:`Queue`):
 
 * The policy gate gives the earliest moment the call may be made (the *request*); the call joins
-  the queue at the next whole minute.
+  the queue in the minute the request falls in and, reached in that minute, starts at the request
+  itself (to the second); a call that waits starts at the whole minute an agent reaches it. An
+  agent's time is counted by the minute a call starts in.
 * Calls are served in **rounds**: round 0 are the inbound phone inquiries (answered live when an
   agent is free that minute, else missed), round ``r`` the ``r``-th outbound call of every lead's
   cadence, across every arm and chunk. Earlier rounds go first (a lead's first call before anyone's
   follow-up, as speed-to-lead practice asks); within a round the order is first requested, first
-  served (``queue = "fifo"``) or higher lead score first (``"score"``), then fifo.
-* An agent takes a call when free and only if the shift lasts for the longest handle time (no
-  call is cut by the end of a shift), so the calls in progress never exceed the agents on shift —
-  a test checks it minute by minute.
+  served (``queue = "fifo"``) or higher lead score first (``"score"``), then fifo; calls requested
+  in the same minute go in the leads' order of arrival, whatever their arm (no arm is ahead of
+  another in the experiment's queue).
+* An agent takes an outbound call when free and only if the shift lasts for the longest handle
+  time (no call is cut by the end of a shift); an inbound call ringing while an agent on shift is
+  free is answered, even near the shift's end, and finished after it. So the calls *started* never
+  exceed the agents on shift, and a call in progress may run past the shift's end — a test checks
+  both minute by minute.
 * When the agent reaches the call the lead's situation is judged again: outside the lead's legal
   calling hours, or after a stop (booked, lost, opted out, answered) the agent spends no time on it;
   the engine's policy gate then decides, at that moment, to skip it or to put it back in the queue
@@ -38,7 +44,7 @@ from ..scenario.model import ContactCenter
 from .behaviour import near_preferred_hour, time_factor
 from .calendar import DAY, CentreClock
 
-__all__ = ["Calls", "CentreClock", "Queue", "VirtualQueue", "erlang_c_agents", "erlang_c_wait"]
+__all__ = ["Calls", "CentreClock", "Queue", "erlang_c_agents", "erlang_c_wait"]
 
 INF = np.inf
 
@@ -126,8 +132,8 @@ class Queue:
         self.n = n_minutes
         self.agents = clock.capacity(g0, n_minutes + self.hmax + 1)
         self.busy = np.zeros(self.agents.size, dtype=np.int64)  # calls in progress per minute
-        #: per round and level: (arrivals, reached) cumulative counts per minute, for VirtualQueue
-        self.curves: dict[int, dict[int, tuple[np.ndarray, np.ndarray]]] = {}
+        #: what each pass did, call by call, for the truth's ``experiment`` setting (:mod:`.truth_queue`)
+        self.log: Any = None
 
     def _capmin(self) -> np.ndarray:
         """Agents free in every minute of [m, m + longest handle): no call is cut by a shift's end."""
@@ -150,10 +156,12 @@ class Queue:
         self.busy[lo:hi] += np.cumsum(d)[: hi - lo]
 
     def inbound(self, arrive_abs: np.ndarray) -> np.ndarray:
-        """Inbound calls ring at ``arrive_abs``: answered (True) when an agent is free that minute."""
+        """Inbound calls ring at ``arrive_abs``: answered (True) when an agent on shift is free that
+        minute. An agent answers even in the last minutes of a shift and finishes the call after it
+        ends (outbound calls, placed later, are not started unless they end within the shift)."""
         a = np.ceil(arrive_abs).astype(np.int64) - self.g0
         order = np.argsort(a, kind="stable")
-        cap = self._capmin()
+        cap = (self.agents - self.busy)[: self.n]
         answered = np.zeros(a.size, dtype=bool)
         if a.size == 0:
             return answered
@@ -178,7 +186,7 @@ class Queue:
         self.commit(start, np.where(answered, h, 0))
         return answered
 
-    def serve(self, c: Calls, rnd: int, record: bool) -> Served:
+    def serve(self, c: Calls, rnd: int, sub: int, ident: Any = None) -> Served:
         """Serve one batch of calls (one round, or calls put back in it) through the free agents.
 
         A call's agent minutes depend on its outcome, and its outcome on the moment an agent reaches
@@ -195,14 +203,20 @@ class Queue:
         handle = np.zeros(n_calls, dtype=np.int64)
         if n_calls == 0:
             return Served(start, ok, conn, handle)
-        a = np.maximum(np.ceil(c.req).astype(np.int64) - self.g0, 0)
+        # a call joins the queue in the minute its request falls in; reached in that minute it starts
+        # at the request itself (to the second), later at the start of the minute an agent reaches it
+        a = np.maximum(np.floor(c.req).astype(np.int64) - self.g0, 0)
+        at_once = np.maximum(c.req, (a + self.g0).astype(np.float64))
         inside = np.flatnonzero(a < self.n)
-        ok[inside], conn[inside], handle[inside] = judge(c, inside, (a[inside] + self.g0).astype(np.float64), self.mdl)
+        ok[inside], conn[inside], handle[inside] = judge(c, inside, at_once[inside], self.mdl)
         levels = sorted(np.unique(c.level[inside]).tolist(), reverse=True)
+        # within a level: first requested first, then the leads' order of arrival (chunk, position),
+        # whatever their arm (``ident``; without it, the batch's order)
+        order_key = a if ident is None else ident.order_key(a)
         orders = []
         for lv in levels:
             rows = inside[c.level[inside] == lv]
-            orders.append(rows[np.argsort(a[rows], kind="stable")])
+            orders.append(rows[np.argsort(order_key[rows], kind="stable")])
         cap = self._capmin()
         # the next minute (>= m) with a free agent before this batch: skips nights and booked stretches
         pos = np.where(cap > 0, np.arange(self.n), self.n)
@@ -210,9 +224,9 @@ class Queue:
         cums = [np.cumsum(np.bincount(a[o], minlength=self.n)) for o in orders]
         # the minute each call's outcome was judged at: a call reached at that very minute keeps it
         # (judging is a function of the call and the minute), so only calls that moved are judged again
-        judged = (a + self.g0).astype(np.float64)
+        judged = at_once.copy()
         for it in range(MAX_PASSES):
-            start = self._place(a, orders, handle, cap, open_next, cums)
+            start = np.maximum(self._place(a, orders, handle, cap, open_next, cums), at_once)
             reached = np.flatnonzero(np.isfinite(start) & (start != judged))
             o2, c2, h2 = judge(c, reached, start[reached], self.mdl)
             same = h2 == handle[reached]
@@ -225,15 +239,19 @@ class Queue:
             ch = reached[~same]
             ok[ch], conn[ch], handle[ch] = o2[~same], c2[~same], h2[~same]
             judged[ch] = start[ch]
-        if record and rnd not in self.curves:
-            curves = {}
-            for lv, o in zip(levels, orders, strict=True):
-                arrived = np.cumsum(np.bincount(a[o], minlength=self.n))
-                s = start[o]
-                reached_m = (s[np.isfinite(s)] - self.g0).astype(np.int64)
-                curves[lv] = (arrived, np.cumsum(np.bincount(reached_m, minlength=self.n))[: self.n])
-            self.curves[rnd] = curves
-        return Served(start, ok, conn, np.where(np.isfinite(start), handle, 0))
+        sv = Served(start, ok, conn, np.where(np.isfinite(start), handle, 0))
+        if self.log is not None and ident is not None:
+            self.log.add(rnd, sub, c.level, a, ident, sv, self.g0, self._left_free(cap, sv))
+        return sv
+
+    def _left_free(self, cap: np.ndarray, sv: Served) -> np.ndarray:
+        """Minutes with an agent still free after a pass placed its calls (before later passes)."""
+        keep = np.isfinite(sv.start) & (sv.handle > 0)
+        s = sv.start[keep].astype(np.int64) - self.g0
+        d = np.zeros(self.n + self.hmax + 2, dtype=np.int64)
+        np.add.at(d, s, 1)
+        np.add.at(d, s + sv.handle[keep], -1)
+        return cap - np.cumsum(d)[: self.n] > 0
 
     def _place(
         self,
@@ -311,47 +329,6 @@ class Queue:
 
 #: Passes of the queue per batch (see :meth:`Queue.serve`).
 MAX_PASSES = 4
-
-
-class VirtualQueue:
-    """The queue an experiment's calls met, applied to calls that were not made (the truth's
-    ``experiment`` setting): a call requested at minute ``a`` is reached when the real queue had
-    reached every call of its round and level requested by ``a``; it takes no agent time."""
-
-    def __init__(self, real: Queue) -> None:
-        self.real = real
-
-    def serve(self, c: Calls, rnd: int, record: bool) -> Served:
-        q = self.real
-        n_calls = c.req.size
-        a = np.maximum(np.ceil(c.req).astype(np.int64) - q.g0, 0)
-        start = np.full(n_calls, np.nan)
-        inside = a < q.n
-        curves = q.curves.get(rnd, {})
-        if not curves:
-            start[inside] = a[inside] + q.g0
-        else:
-            lv_known = np.array(sorted(curves))
-            for lv in np.unique(c.level[inside]):
-                rows = np.flatnonzero(inside & (c.level == lv))
-                use = lv_known[lv_known <= lv]
-                key = int(use.max()) if use.size else int(lv_known.min())
-                arrived, reached = curves[key]
-                need = arrived[a[rows]]
-                m = np.searchsorted(reached, need, side="left")
-                m = np.maximum(m, a[rows])
-                good = m < q.n
-                start[rows[good]] = m[good] + q.g0
-        rows = np.flatnonzero(np.isfinite(start))
-        ok = np.zeros(n_calls, dtype=bool)
-        conn = np.zeros(n_calls, dtype=bool)
-        handle = np.zeros(n_calls, dtype=np.int64)
-        o, cn, h = judge(c, rows, start[rows], q.mdl)
-        ok[rows], conn[rows], handle[rows] = o, cn, h
-        return Served(start, ok, conn, handle)
-
-    def commit(self, start: np.ndarray, handle: np.ndarray) -> None:
-        """A virtual call takes no agent time."""
 
 
 def model_of(cc: ContactCenter, beh: Any) -> _Model:

@@ -195,22 +195,27 @@ def agents_on_shift(sc: nl.Scenario, minutes_utc: pd.DatetimeIndex) -> np.ndarra
     return np.where(on, cc.agents, 0)
 
 
-def concurrent_calls(res: nl.SimulationResult) -> tuple[pd.DatetimeIndex, np.ndarray]:
-    """Calls in progress in each UTC minute: every call made (its handle minutes) and every inbound
-    call answered live (the connected handle time from its ring)."""
+def call_spans(res: nl.SimulationResult) -> tuple[np.ndarray, np.ndarray]:
+    """Every call an agent was on, as UTC minutes: start and handle minutes (calls made from the log,
+    inbound calls answered live from their ring with the connected handle time)."""
     cc = res.scenario.contact_center
     assert cc is not None
     T = res.touches
     made = T[(T["status"] == "sent") & (T["channel"] == "call")]
     start = made["sent_at"].astype("datetime64[ms, UTC]").astype("int64").to_numpy()
-    assert (start % 60_000 == 0).all(), "a call that does not start on a whole minute"
-    start = start // 60_000
+    start = start // 60_000  # an agent's time counts from the minute the call starts in
     handle = made["handle_minutes"].to_numpy().astype(np.int64)
     L = res.leads
     live = L[(L["source"] == "phone") & ~L["missed_call"]] if cc.inbound_calls else L.iloc[:0]
     ring = np.ceil(live["created_at"].astype("datetime64[ms, UTC]").astype("int64").to_numpy() / 60_000)
     start = np.concatenate([start, ring.astype(np.int64)])
     handle = np.concatenate([handle, np.full(ring.size, cc.handle_minutes["connected"])])
+    return start, handle
+
+
+def concurrent_calls(res: nl.SimulationResult) -> tuple[pd.DatetimeIndex, np.ndarray]:
+    """Calls in progress in each UTC minute (see :func:`call_spans`)."""
+    start, handle = call_spans(res)
     g0 = int(start.min())
     n = int((start + handle).max()) - g0 + 1
     d = np.zeros(n + 1, dtype=np.int64)
@@ -221,7 +226,7 @@ def concurrent_calls(res: nl.SimulationResult) -> tuple[pd.DatetimeIndex, np.nda
 
 
 def check_centre(res: nl.SimulationResult) -> None:
-    """The contact centre: calls only while agents are on shift, never more at once than agents."""
+    """The contact centre: calls start only with a free agent on shift; a call may end after its shift."""
     cc = res.scenario.contact_center
     assert cc is not None
     T = res.touches
@@ -232,8 +237,18 @@ def check_centre(res: nl.SimulationResult) -> None:
     assert (connected["handle_minutes"] == cc.handle_minutes["connected"]).all(), "an answered call not connected"
     minutes, busy = concurrent_calls(res)
     agents = agents_on_shift(res.scenario, minutes)
-    over = busy > agents
-    assert not over.any(), f"{busy[over].max()} calls at once at {minutes[over][0]} with {agents[over][0]} agents"
+    # a call starts only with a free agent on shift: at each start, the calls in progress (it included)
+    # are at most the agents on shift
+    start, _ = call_spans(res)
+    at = start - int(minutes[0].timestamp() // 60)
+    over = busy[at] > agents[at]
+    assert not over.any(), (
+        f"{busy[at][over].max()} calls at once at {minutes[at][over][0]}, {agents[at][over][0]} agents"
+    )
+    # a call in progress may run past its shift's end, never beyond the longest handle time
+    hmax = max(cc.handle_minutes.values())
+    recent = pd.Series(agents).rolling(hmax, min_periods=1).max().to_numpy()
+    assert (busy <= recent).all(), "more calls in progress than agents on shift within the longest call"
     # staff minutes are the agents' handle time for calls
     missed = res.leads["missed_call"]
     assert (res.leads.loc[missed, "source"] == "phone").all(), "a missed call that was not an inbound call"

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
+import pandas as pd
+import pytest
 
+import nurture_lab as nl
 from nurture_lab.simulation.behaviour import near_preferred_hour, time_factor
 from nurture_lab.simulation.draws import N_UNIFORMS, U_DUP_ENGAGE, U_DUP_VOICEMAIL, U_READ, U_VOICEMAIL
 
@@ -30,3 +34,48 @@ def test_the_preferred_hour_window_is_two_hours_either_side() -> None:
 def test_shared_draws_say_so_by_name() -> None:
     assert U_VOICEMAIL == U_READ  # a call's voicemail draw is its step's read draw
     assert {U_DUP_ENGAGE, U_DUP_VOICEMAIL} < set(range(N_UNIFORMS))
+
+
+def test_intent_raises_readiness_to_book() -> None:
+    """High-intent leads book more than low-intent ones with the default readiness odds ratios (a
+    two-proportion z-test, statsmodels, z > 3), while with the odds ratios set to 1 intent acts
+    through the competitor hazard alone and high intent books less: a scenario can say so."""
+    from statsmodels.stats.proportion import test_proportions_2indep
+
+    sc = nl.load_scenario("speed_to_lead")
+
+    def booked(s: nl.Scenario) -> tuple[float, float]:
+        g = nl.simulate(s, seed=3, n_leads=20_000, truth=False).leads.groupby("intent", observed=True)["booked"]
+        k, n = g.sum(), g.count()
+        return k["high"] / n["high"] - k["low"] / n["low"], test_proportions_2indep(
+            k["high"], n["high"], k["low"], n["low"]
+        ).statistic
+
+    gap, z = booked(sc)
+    assert gap > 0 and z > 3
+    flat = dataclasses.replace(sc.behaviour, intent_book_odds_ratio={"high": 1.0, "medium": 1.0, "low": 1.0})
+    gap, _ = booked(dataclasses.replace(sc, behaviour=flat))
+    assert gap < 0
+    with pytest.raises(TypeError, match=r"intent_book_odds_ratio.*keys high, medium, low"):
+        dataclasses.replace(sc.behaviour, intent_book_odds_ratio={"high": 1.0})
+
+
+def test_visits_spread_over_clinic_hours() -> None:
+    """No minute of the week (in each lead's own zone, zoneinfo via pandas) holds more than 3% of the
+    visits; every visit is in clinic hours on a clinic day, no sooner than its appointment lead time."""
+    sc = nl.load_scenario("speed_to_lead")
+    leads = nl.simulate(sc, seed=1, n_leads=6000, truth=False).leads
+    booked = leads[leads["booked"]]
+    assert len(booked) > 1000
+    parts = []
+    for tz, g in booked.groupby("timezone", observed=True):
+        loc = g["visit_at"].dt.tz_convert(str(tz))
+        parts.append(pd.DataFrame({"day": loc.dt.day_of_week, "minute": loc.dt.hour * 60 + loc.dt.minute}))
+    local = pd.concat(parts)
+    share = (local["day"] * 1440 + local["minute"]).value_counts(normalize=True)
+    assert share.max() < 0.03, share.head()
+    lo, hi = sc.policy.clinic_hours
+    assert local["day"].isin(sc.policy.clinic_days).all()
+    assert ((local["minute"] >= lo * 60) & (local["minute"] < hi * 60)).all()
+    wait_days = (booked["visit_at"] - booked["booked_at"]).dt.total_seconds() / 86400
+    assert (wait_days >= booked["appointment_lead_days"] - 1e-6).all()

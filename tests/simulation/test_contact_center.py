@@ -118,11 +118,23 @@ def test_inbound_calls_are_missed_when_the_centre_is_closed_or_full(scarce: nl.S
     pol = scarce.scenario.policy
     hour = loc.dt.hour + loc.dt.minute / 60
     open_ = loc.dt.day_of_week.isin(pol.staffed_days) & (hour >= pol.staffed_hours[0]) & (hour < pol.staffed_hours[1])
-    # a ring in the last minutes of a shift cannot be taken (no call is cut by the shift's end)
     assert L.loc[phone & ~open_, "missed_call"].all()
     answered = L[phone & ~L["missed_call"]]
     assert len(answered) > 20 and (answered["contacted_minutes"] == 0).all()
     assert 0.3 < L.loc[phone, "missed_call"].mean() < 0.9
+    # a missed call rang while every agent on shift was busy (or none was on shift): the roster from
+    # the scenario's table and zoneinfo, the calls in progress from the log
+    minutes, busy = concurrent_calls(scarce)
+    agents = agents_on_shift(scarce.scenario, minutes)
+    missed = L.loc[phone & L["missed_call"], "created_at"].dt.ceil("min")
+    at = ((missed - minutes[0]) // pd.Timedelta(minutes=1)).to_numpy()
+    inside = (at >= 0) & (at < minutes.size)
+    assert inside.mean() > 0.95
+    assert (busy[at[inside]] >= agents[at[inside]]).all(), "an inbound call missed with an agent free"
+    # an agent answers near a shift's end and finishes after it: some calls run past a shift
+    ring = (answered["created_at"].dt.ceil("min") - minutes[0]) // pd.Timedelta(minutes=1)
+    end = pd.Series(agents).shift(-8, fill_value=0).to_numpy()  # agents 8 minutes later
+    assert (end[ring.to_numpy()] < agents[ring.to_numpy()]).any(), "no inbound call answered near a shift's end"
 
 
 def test_without_a_centre_the_two_truths_coincide() -> None:
@@ -149,8 +161,9 @@ def test_plenty_of_agents_change_little() -> None:
     ample = nl.simulate(_with_centre(agents=200, inbound_calls=False), seed=4, n_leads=4000)
     calls = ample.touches[(ample.touches["channel"] == "call") & (ample.touches["status"] == "sent")]
     # nobody waits beyond the next whole minute, except a call asked for in the last minutes of a
-    # shift (agents start no call they could not finish before it ends)
+    # shift (agents start no call they could not finish before it ends); most are not kept waiting at all
     assert (calls["queue_minutes"] < 1.0).mean() > 0.99
+    assert (calls["queue_minutes"] == 0).mean() > 0.9
     a = free.true_effect("booked_30d", "within_5_min")
     b = ample.true_effect("booked_30d", "within_5_min")
     assert abs(a - b) < 0.01
@@ -202,3 +215,19 @@ def test_a_run_with_a_centre_shows_its_progress(speed: nl.Scenario, capsys: pyte
     assert "simulate" in err and "8/8" in err, err
     nl.simulate(speed, seed=1, n_leads=300, truth=False, progress=False)
     assert capsys.readouterr().err == ""
+
+
+def test_calls_keep_their_second(speed: nl.Scenario) -> None:
+    """A call an agent reaches in the minute the gate allows it starts then, to the second: every
+    first call of the within_5_min arm that no rule deferred and no queue held is made within 5
+    minutes of the inquiry (from the log: sent_at - created_at), and so is a good share of the arm."""
+    res = nl.simulate(speed, seed=1, n_leads=4000, truth=False)
+    L, T = res.leads, res.touches
+    arm = L[L["arm"] == "within_5_min"].set_index("lead_id")
+    calls = T[(T["channel"] == "call") & (T["status"] == "sent") & T["lead_id"].isin(arm.index)]
+    first = calls.sort_values("sent_at").drop_duplicates("lead_id")
+    wait = (first["sent_at"] - first["lead_id"].map(arm["created_at"])).dt.total_seconds() / 60
+    prompt = (first["deferred_minutes"] <= 1e-6).to_numpy()
+    assert prompt.sum() > 200 and (wait[prompt] <= 5 + 1e-6).all()
+    assert (first.loc[prompt, "sent_at"].dt.second != 0).mean() > 0.9  # not rounded to the minute
+    assert (wait <= 5 + 1e-6).sum() / len(arm) > 0.25
