@@ -281,7 +281,7 @@ class _Problems:
         #: a file's line (the header is line 1), or a table's row (rows ordered by lead_id)
         self.unit = "row" if source.attrs.get("database") else "line"
         first = 1 if self.unit == "row" else 2
-        self.line = pd.Series(np.arange(len(source)) + first, index=source.index)
+        self.line = pd.Series(np.arange(len(source)) + first, index=source.index, name=self.unit)
         self.unusable = pd.Series(False, index=source.index)
         self.listed: list[tuple[int, str, str, str]] = []
         self.counts: dict[str, int] = {}
@@ -353,7 +353,7 @@ def _detect_order(col: pd.Series, line: pd.Series) -> tuple[str | None, str]:
 
     def example(mask: pd.Series) -> str:
         i = int(np.flatnonzero(mask.to_numpy())[0])
-        return f"line {int(line.iloc[i])}: {str(col.iloc[i]).strip()!r}"
+        return f"{line.name or 'line'} {int(line.iloc[i])}: {str(col.iloc[i]).strip()!r}"
 
     if day_first.any() and day_second.any():
         return None, f"mixed ({example(day_first)} has a day first, {example(day_second)} a month first)"
@@ -515,9 +515,7 @@ def read_leads(
     timezone = timezone or options.get("timezone")
     p: Path | str
     if _is_database(path):
-        from .database import read_lead_rows
-
-        p, raw, ids = read_lead_rows(path, table, cmap, where, on_error)
+        p, raw, ids = _read_table(path, table, cmap, where, on_error)
     else:
         require("read_leads", "table", table, "None for a file (table= names a table of a database URL)", table is None)
         p = Path(path)
@@ -630,6 +628,35 @@ def read_leads(
     return ImportResult(out, str(p), ids, fixes, dropped, horizon_days, as_of=end, summary=summary)
 
 
+def _read_table(
+    source: Any, table: str | None, cmap: Mapping[str, str], where: str, on_error: str
+) -> tuple[str, pd.DataFrame, list[str]]:
+    """``(label, rows as text with canonical names, identifier columns not read)`` of a leads table:
+    mapped columns checked, missing required values counted in SQL, only canonical columns selected."""
+    from .database import fetch_text, missing_required, open_table
+
+    t, label = open_table(source, table)
+    columns = [str(c) for c in t.columns]
+    for key, col in cmap.items():
+        if col not in columns:
+            raise DataError(
+                f"'{key}' in [columns] of {where} maps to column '{col}', which {label} does not have"
+                f"{_did_you_mean(col, columns)}; its columns: {', '.join(columns)}."
+            )
+    named = {**{c: c for c in LEAD_COLUMNS if c in columns and c not in cmap.values()}, **dict(cmap)}
+    ids = [c for c in identifier_columns(pd.DataFrame(columns=columns)) if c not in named.values()]
+    missing = [c for c in LEAD_REQUIRED if c not in named]
+    if missing:
+        raise DataError(
+            f"{label} lacks required column(s) {missing}; its columns: {', '.join(columns)}. "
+            "Map the table's names with mapping={'lead_id': 'Lead ID', ...} or a [columns] table."
+        )
+    if on_error == "raise":
+        missing_required(t, named, LEAD_REQUIRED, label)
+    raw = fetch_text(t, named, "lead_id")
+    return label, raw, ids + [c for c in identifier_columns(raw) if c not in LEAD_REQUIRED]
+
+
 def _is_database(source: Any) -> bool:
     """Whether ``source`` is an Ibis table or a database URL (``scheme://...``) rather than a file."""
     return "://" in str(source) if isinstance(source, str | Path) else hasattr(source, "schema")
@@ -733,7 +760,7 @@ def _naive_times(p: Path | str, column: str, values: pd.Series, unresolved: pd.S
     i = int(np.flatnonzero(unresolved.to_numpy())[0])
     raise DataError(
         f"{p}: {int(unresolved.sum()):,} {column} value(s) have no UTC offset and no zone to read them in "
-        f"(first at line {int(line.iloc[i])}: {values.iloc[i]!r}). Local times are not guessed: pass "
+        f"(first at {line.name or 'line'} {int(line.iloc[i])}: {values.iloc[i]!r}). Local times are not guessed: pass "
         "timezone='America/Chicago' (CLI --timezone), or include each lead's state so its zone is inferred."
     )
 

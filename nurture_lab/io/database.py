@@ -1,10 +1,10 @@
 """Leads from a database table (issue 22): only the mapped columns leave the database, as text.
 
-:func:`read_lead_rows` is the database half of :func:`nurture_lab.read_leads`: it opens the table
-(an Ibis table, or a ``duckdb:///…`` / ``postgres://…`` URL and a table name), checks that every
-mapped column exists, counts missing required values in SQL, selects the canonical columns only
-(identifier columns are never selected), ordered by ``lead_id``, and returns them as the text a CSV
-export of the same rows would hold, so the file import's checks and derivations run unchanged.
+The database half of :func:`nurture_lab.read_leads`: open the table (an Ibis table, or a
+``duckdb:///…`` / ``postgres://…`` URL and a table name), count missing required values in SQL,
+and select the canonical columns only (identifier columns are never selected), ordered by
+``lead_id``, as the text a CSV export of the same rows would hold, so the file import's checks and
+derivations run unchanged.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..errors import DataError
 
-__all__ = ["read_lead_rows"]
+__all__ = ["fetch_text", "missing_required", "open_table"]
 
 
 def _safe_url(url: str) -> str:
@@ -26,14 +26,14 @@ def _safe_url(url: str) -> str:
     return re.sub(r"://([^:/@]+):[^@/]*@", r"://\1:***@", str(url))
 
 
-def _open(source: Any, table: str | None) -> tuple[Any, str]:
+def open_table(source: Any, table: str | None) -> tuple[Any, str]:
     """The Ibis table and its label for messages: ``table 'leads' of duckdb:///w.db``."""
     if not isinstance(source, str):
         name = source.get_name() if hasattr(source, "get_name") else "the table"
         if table is not None:
             raise DataError(f"table={table!r} names a table of a database URL; an Ibis table was given.")
         return source, f"table '{name}'"
-    from .warehouse import open_table
+    from .warehouse import open_table as open_named
 
     if not table:
         from .warehouse import connect
@@ -42,7 +42,7 @@ def _open(source: Any, table: str | None) -> tuple[Any, str]:
         raise DataError(
             f"Name the table of {_safe_url(source)} to read (table='leads', CLI --table NAME); it has: {names}."
         )
-    return open_table(source, table), f"table '{table}' of {_safe_url(source)}"
+    return open_named(source, table), f"table '{table}' of {_safe_url(source)}"
 
 
 def _as_text(col: pd.Series) -> pd.Series:
@@ -60,48 +60,18 @@ def _as_text(col: pd.Series) -> pd.Series:
     return text.astype(object).where(~missing, np.nan)  # missing as a CSV read gives it
 
 
-def read_lead_rows(
-    source: Any, table: str | None, cmap: Mapping[str, str], where: str, on_error: str
-) -> tuple[str, pd.DataFrame, list[str]]:
-    """``(label, rows as text with canonical names, identifier columns not read)`` of a leads table.
-
-    Raises:
-        DataError: no table named, a missing table or mapped column (naming the table and its
-            columns), or (``on_error="raise"``) required values missing in the table, counted in SQL.
-    """
-    from .crm import LEAD_COLUMNS, LEAD_REQUIRED, _did_you_mean, identifier_columns
-
-    t, label = _open(source, table)
-    columns = [str(c) for c in t.columns]
-    for key, col in cmap.items():
-        if col not in columns:
-            raise DataError(
-                f"'{key}' in [columns] of {where} maps to column '{col}', which {label} does not have"
-                f"{_did_you_mean(col, columns)}; its columns: {', '.join(columns)}."
-            )
-    named = {**{c: c for c in LEAD_COLUMNS if c in columns and c not in cmap.values()}, **dict(cmap)}
-    ids = [c for c in identifier_columns(pd.DataFrame(columns=columns)) if c not in named.values()]
-    missing = [c for c in LEAD_REQUIRED if c not in named]
-    if missing:
-        raise DataError(
-            f"{label} lacks required column(s) {missing}; its columns: {', '.join(columns)}. "
-            "Map the table's names with mapping={'lead_id': 'Lead ID', ...} or a [columns] table."
-        )
-    if on_error == "raise":
-        _missing_required(t, named, label)
-    rows = t.select(**{k: t[v] for k, v in named.items()}).order_by(t[named["lead_id"]]).to_pandas()
+def fetch_text(t: Any, named: Mapping[str, str], order_by: str) -> pd.DataFrame:
+    """Only the ``named`` columns (canonical name -> the table's name), ordered by ``order_by``, as text."""
+    rows = t.select(**{k: t[v] for k, v in named.items()}).order_by(t[named[order_by]]).to_pandas()
     raw = pd.DataFrame({c: _as_text(rows[c]) for c in rows.columns})
-    ids += [c for c in identifier_columns(raw) if c not in LEAD_REQUIRED]
-    raw.attrs["database"] = True
-    return label, raw, ids
+    raw.attrs["database"] = True  # problems are numbered by row, not by line
+    return raw
 
 
-def _missing_required(t: Any, named: Mapping[str, str], label: str) -> None:
+def missing_required(t: Any, named: Mapping[str, str], required: tuple[str, ...], label: str) -> None:
     """Count the rows without each required value in the database; refuse them with column and count."""
-    from .crm import LEAD_REQUIRED
-
-    counts = t.aggregate(n=t.count(), **{c: t[named[c]].isnull().sum() for c in LEAD_REQUIRED}).to_pandas()
-    bad = {c: int(counts[c].iloc[0] or 0) for c in LEAD_REQUIRED}
+    counts = t.aggregate(n=t.count(), **{c: t[named[c]].isnull().sum() for c in required}).to_pandas()
+    bad = {c: int(counts[c].iloc[0] or 0) for c in required}
     if any(bad.values()):
         per_column = ", ".join(f"{c}: {n:,}" for c, n in bad.items() if n)
         raise DataError(
