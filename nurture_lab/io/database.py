@@ -9,7 +9,6 @@ derivations run unchanged.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,13 +16,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
+from .warehouse import safe_url
 
 __all__ = ["fetch_text", "missing_required", "open_table"]
-
-
-def _safe_url(url: str) -> str:
-    """The URL without its password (messages and reports never show it)."""
-    return re.sub(r"://([^:/@]+):[^@/]*@", r"://\1:***@", str(url))
 
 
 def open_table(source: Any, table: str | None) -> tuple[Any, str]:
@@ -40,9 +35,9 @@ def open_table(source: Any, table: str | None) -> tuple[Any, str]:
 
         names = ", ".join(connect(source).list_tables())
         raise DataError(
-            f"Name the table of {_safe_url(source)} to read (table='leads', CLI --table NAME); it has: {names}."
+            f"Name the table of {safe_url(source)} to read (table='leads', CLI --table NAME); it has: {names}."
         )
-    return open_named(source, table), f"table '{table}' of {_safe_url(source)}"
+    return open_named(source, table), f"table '{table}' of {safe_url(source)}"
 
 
 def _as_text(col: pd.Series) -> pd.Series:

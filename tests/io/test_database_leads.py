@@ -189,12 +189,12 @@ def test_render_reports_takes_the_table_in_read_options(tmp_path: Path) -> None:
 
 
 def test_problems_name_the_row_and_urls_hide_the_password(tmp_path: Path) -> None:
-    from nurture_lab.io.database import _safe_url
+    from nurture_lab.io.warehouse import safe_url
 
     df = _export(n=50)
     df.loc[3, "Created"] = "2026-03-05 10:00"  # a local time with no zone to read it in
     url = _duckdb_file(tmp_path / "w.db", df)
     with pytest.raises(nl.DataError, match=r"table 'leads' of duckdb:///.*first at row 4: '2026-03-05 10:00'"):
         nl.read_leads(url, mapping=MAPPING, table="leads")
-    assert _safe_url("postgres://ana:s3cret@db.local:5432/crm") == "postgres://ana:***@db.local:5432/crm"
-    assert _safe_url("postgres://ana@db.local/crm") == "postgres://ana@db.local/crm"
+    assert safe_url("postgres://ana:s3cret@db.local:5432/crm") == "postgres://ana:***@db.local:5432/crm"
+    assert safe_url("postgres://ana@db.local/crm") == "postgres://ana@db.local/crm"
