@@ -27,8 +27,12 @@ def add_parser(sub: Any) -> None:
     g.add_argument("--service-line", action="append", default=[], help="a service line (repeat for several)")
     g.add_argument("--all", action="store_true", help="every service line (the default)")
     r.add_argument(
-        "--data", type=Path, default=None, help="a real leads export (CSV or Parquet) instead of a simulation"
+        "--data",
+        default=None,
+        help="a real leads export (CSV or Parquet), or a database URL (duckdb:///w.db, postgres://…) with "
+        "--table, instead of a simulation",
     )
+    r.add_argument("--table", default=None, help="the leads table when --data is a database URL")
     r.add_argument("--mapping", type=Path, default=None, help="column mapping file for --data (TOML)")
     from .analyze import add_import_options
 
@@ -102,6 +106,7 @@ def parse_params(items: list[str]) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..io.warehouse import is_url
     from ..reporting.render import ReportError, render_reports
     from .analyze import import_options, print_import_notes
 
@@ -112,13 +117,28 @@ def run(args: argparse.Namespace) -> int:
     if args.arm:
         params["arm"] = args.arm
     lines: Any = "all" if args.all or not args.service_line else args.service_line
+    options = import_options(args)
+    data: Any = args.data
+    if data is not None and is_url(data):
+        if not args.table:
+            print(
+                f"nurture-lab report: --data {data} is a database URL: name its leads table with --table NAME",
+                file=sys.stderr,
+            )
+            return 2
+        options["table"] = args.table
+    elif args.table is not None:
+        print("nurture-lab report: --table names a table of a database URL (--data duckdb:///file.db)", file=sys.stderr)
+        return 2
+    elif data is not None:
+        data = Path(data)
     try:
         run_ = render_reports(
             scenario=args.scenario,
             service_lines=lines,
-            data=args.data,
+            data=data,
             mapping=args.mapping,
-            read_options=import_options(args),
+            read_options=options,
             seed=args.seed,
             n_leads=args.n_leads,
             out=args.out,

@@ -220,7 +220,7 @@ def _load_mapping(
     return {str(k): str(v) for k, v in cols.items()}, options, where
 
 
-def _apply_mapping(raw: pd.DataFrame, cmap: Mapping[str, str], where: str, p: Path) -> pd.DataFrame:
+def _apply_mapping(raw: pd.DataFrame, cmap: Mapping[str, str], where: str, p: Path | str) -> pd.DataFrame:
     """Rename the export's columns to the canonical names; a mapped column the export lacks is refused
     naming the mapping key, the closest real column and every real column."""
     for key, col in cmap.items():
@@ -278,7 +278,10 @@ class _Problems:
 
     def __init__(self, source: pd.DataFrame) -> None:
         self.source = source
-        self.line = pd.Series(np.arange(len(source)) + 2, index=source.index)  # the header is line 1
+        #: a file's line (the header is line 1), or a table's row (rows ordered by lead_id)
+        self.unit = "row" if source.attrs.get("database") else "line"
+        first = 1 if self.unit == "row" else 2
+        self.line = pd.Series(np.arange(len(source)) + first, index=source.index, name=self.unit)
         self.unusable = pd.Series(False, index=source.index)
         self.listed: list[tuple[int, str, str, str]] = []
         self.counts: dict[str, int] = {}
@@ -297,12 +300,12 @@ class _Problems:
         for i in np.flatnonzero(bad.to_numpy())[:MAX_LISTED]:
             self.listed.append((int(self.line.iloc[i]), column, str(values.iloc[i]), expected))
 
-    def settle(self, p: Path, what: str, on_error: str, fixes: list[str], hint: str = "") -> pd.DataFrame:
+    def settle(self, p: Path | str, what: str, on_error: str, fixes: list[str], hint: str = "") -> pd.DataFrame:
         """Raise with every problem (``on_error="raise"``), or say what is dropped; returns the listing."""
         n_bad = int(self.unusable.sum())
         if n_bad and on_error == "raise":
             shown = "\n".join(
-                f"  line {ln}, column '{c}': {v!r} (expected {e})" for ln, c, v, e in self.listed[:MAX_LISTED]
+                f"  {self.unit} {ln}, column '{c}': {v!r} (expected {e})" for ln, c, v, e in self.listed[:MAX_LISTED]
             )
             per_column = ", ".join(f"{c}: {n:,}" for c, n in self.counts.items() if n)
             raise DataError(
@@ -350,7 +353,7 @@ def _detect_order(col: pd.Series, line: pd.Series) -> tuple[str | None, str]:
 
     def example(mask: pd.Series) -> str:
         i = int(np.flatnonzero(mask.to_numpy())[0])
-        return f"line {int(line.iloc[i])}: {str(col.iloc[i]).strip()!r}"
+        return f"{line.name or 'line'} {int(line.iloc[i])}: {str(col.iloc[i]).strip()!r}"
 
     if day_first.any() and day_second.any():
         return None, f"mixed ({example(day_first)} has a day first, {example(day_second)} a month first)"
@@ -380,7 +383,7 @@ def _to_iso_dates(col: pd.Series, order: str | None) -> pd.Series:
 
 
 def _date_orders(
-    p: Path,
+    p: Path | str,
     df: pd.DataFrame,
     date_order: str | None,
     line: pd.Series,
@@ -451,9 +454,10 @@ def _time(col: pd.Series, tz: str | pd.Series | None) -> tuple[pd.Series, pd.Ser
 
 
 def read_leads(
-    path: str | Path,
+    path: str | Path | Any,
     mapping: str | Path | Mapping[str, str] | None = None,
     *,
+    table: str | None = None,
     timezone: str | None = None,
     horizon_days: float = 60.0,
     as_of: Any = None,
@@ -464,7 +468,11 @@ def read_leads(
     """Read a leads export (CSV or Parquet) into the analysis schema.
 
     Args:
-        path: the export.
+        path: the export; or a database table — an Ibis table, or a ``duckdb:///file.db`` /
+            ``postgres://…`` URL with ``table=``. From a table only the mapped (canonical) columns
+            are selected — identifier columns never leave the database — and missing required
+            values are counted in SQL first; the rows then go through the same checks as a file.
+        table: the table of a database URL (refused without it).
         mapping: canonical name -> export column name (dict, or a TOML file with a ``[columns]``
             table and optionally ``date_order`` and ``timezone``); unknown keys, and mapped columns
             the export lacks, are refused.
@@ -500,17 +508,22 @@ def read_leads(
     if timezone is not None:
         _check_zone("read_leads", timezone)
     check_param("read_leads", "horizon_days", horizon_days, low=0, low_open=True)
-    p = Path(path)
     fixes: list[str] = []
     cmap, options, where = _load_mapping(mapping, LEAD_COLUMNS)
     given_by = "date_order=" if date_order is not None else f"date_order in {where}"
     date_order = date_order or options.get("date_order")
     timezone = timezone or options.get("timezone")
-    raw = _read_raw(p, fixes)
-    raw = _apply_mapping(raw, cmap, where, p)
-    raw.columns = [str(c).strip() for c in raw.columns]
-    ids = [c for c in identifier_columns(raw) if c not in LEAD_REQUIRED]
-    df = raw.drop(columns=ids)
+    p: Path | str
+    if _is_database(path):
+        p, raw, ids = _read_table(path, table, cmap, where, on_error)
+    else:
+        require("read_leads", "table", table, "None for a file (table= names a table of a database URL)", table is None)
+        p = Path(path)
+        raw = _read_raw(p, fixes)
+        raw = _apply_mapping(raw, cmap, where, p)
+        raw.columns = [str(c).strip() for c in raw.columns]
+        ids = [c for c in identifier_columns(raw) if c not in LEAD_REQUIRED]
+    df = raw.drop(columns=[c for c in ids if c in raw.columns])
     missing = [c for c in LEAD_REQUIRED if c not in df.columns]
     if missing:
         raise DataError(
@@ -615,7 +628,41 @@ def read_leads(
     return ImportResult(out, str(p), ids, fixes, dropped, horizon_days, as_of=end, summary=summary)
 
 
-def _arm_labels(p: Path, arm: pd.Series, note: Any, fixes: list[str], fold_case: bool) -> pd.Series:
+def _read_table(
+    source: Any, table: str | None, cmap: Mapping[str, str], where: str, on_error: str
+) -> tuple[str, pd.DataFrame, list[str]]:
+    """``(label, rows as text with canonical names, identifier columns not read)`` of a leads table:
+    mapped columns checked, missing required values counted in SQL, only canonical columns selected."""
+    from .database import fetch_text, missing_required, open_table
+
+    t, label = open_table(source, table)
+    columns = [str(c) for c in t.columns]
+    for key, col in cmap.items():
+        if col not in columns:
+            raise DataError(
+                f"'{key}' in [columns] of {where} maps to column '{col}', which {label} does not have"
+                f"{_did_you_mean(col, columns)}; its columns: {', '.join(columns)}."
+            )
+    named = {**{c: c for c in LEAD_COLUMNS if c in columns and c not in cmap.values()}, **dict(cmap)}
+    ids = [c for c in identifier_columns(pd.DataFrame(columns=columns)) if c not in named.values()]
+    missing = [c for c in LEAD_REQUIRED if c not in named]
+    if missing:
+        raise DataError(
+            f"{label} lacks required column(s) {missing}; its columns: {', '.join(columns)}. "
+            "Map the table's names with mapping={'lead_id': 'Lead ID', ...} or a [columns] table."
+        )
+    if on_error == "raise":
+        missing_required(t, named, LEAD_REQUIRED, label)
+    raw = fetch_text(t, named, "lead_id")
+    return label, raw, ids + [c for c in identifier_columns(raw) if c not in LEAD_REQUIRED]
+
+
+def _is_database(source: Any) -> bool:
+    """Whether ``source`` is an Ibis table or a database URL (``scheme://...``) rather than a file."""
+    return "://" in str(source) if isinstance(source, str | Path) else hasattr(source, "schema")
+
+
+def _arm_labels(p: Path | str, arm: pd.Series, note: Any, fixes: list[str], fold_case: bool) -> pd.Series:
     """Arm labels trimmed; labels that differ only in case refused (with the likely intended one), or
     merged into the most common spelling with ``fold_case``. Only labels present are arms."""
     text = arm.astype("string")
@@ -706,14 +753,14 @@ def _zones(df: pd.DataFrame, timezone: str | None) -> Any:
     return None
 
 
-def _naive_times(p: Path, column: str, values: pd.Series, unresolved: pd.Series, line: pd.Series) -> None:
+def _naive_times(p: Path | str, column: str, values: pd.Series, unresolved: pd.Series, line: pd.Series) -> None:
     """Refuse local times that have no zone (no timezone= and no known state), with one message."""
     if not unresolved.any():
         return
     i = int(np.flatnonzero(unresolved.to_numpy())[0])
     raise DataError(
         f"{p}: {int(unresolved.sum()):,} {column} value(s) have no UTC offset and no zone to read them in "
-        f"(first at line {int(line.iloc[i])}: {values.iloc[i]!r}). Local times are not guessed: pass "
+        f"(first at {line.name or 'line'} {int(line.iloc[i])}: {values.iloc[i]!r}). Local times are not guessed: pass "
         "timezone='America/Chicago' (CLI --timezone), or include each lead's state so its zone is inferred."
     )
 
@@ -782,7 +829,7 @@ def read_touches(
     raw = _read_raw(p, fixes)
     raw = _apply_mapping(raw, cmap, where, p)
     ids = [c for c in identifier_columns(raw) if c not in TOUCH_REQUIRED]
-    df = raw.drop(columns=ids)
+    df = raw.drop(columns=[c for c in ids if c in raw.columns])
     missing = [c for c in TOUCH_REQUIRED if c not in df.columns]
     if missing:
         raise DataError(f"{p} lacks required column(s) {missing}; its columns: {', '.join(map(str, raw.columns))}.")

@@ -7,12 +7,18 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 from ..errors import DataError
 
-__all__ = ["connect", "is_url", "open_table"]
+__all__ = ["connect", "is_url", "open_table", "safe_url"]
+
+
+def safe_url(url: str) -> str:
+    """The URL without its password (messages and reports never show it)."""
+    return re.sub(r"://([^:/@]+):[^@/]*@", r"://\1:***@", str(url))
 
 
 def is_url(text: str) -> bool:
@@ -47,7 +53,7 @@ def open_table(url: str, table: str | None) -> Any:
     con = connect(url)
     names = list(con.list_tables())
     if not table:
-        raise DataError(f"Name the table of {url} to analyse (CLI --table NAME); it has: {', '.join(names)}.")
+        raise DataError(f"Name the table of {safe_url(url)} to analyse (CLI --table NAME); it has: {', '.join(names)}.")
     if table not in names:
-        raise DataError(f"Table '{table}' not found in {url}; its tables: {', '.join(names)}.")
+        raise DataError(f"Table '{table}' not found in {safe_url(url)}; its tables: {', '.join(names)}.")
     return con.table(table)

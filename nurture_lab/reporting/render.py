@@ -398,11 +398,17 @@ def prepare_data(
         imp = read_leads(data, mapping=mapping, **dict(read_options or {}))
         if on_import is not None:
             on_import(imp)
-        key = hashlib.sha256(Path(data).read_bytes()).hexdigest()[:16]
+        from ..io.warehouse import is_url
+
+        if is_url(str(data)):  # a database table (read_options["table"]): its imported rows name the cache
+            rows = pd.util.hash_pandas_object(imp.leads, index=False).to_numpy().tobytes()
+            key, name = hashlib.sha256(rows).hexdigest()[:16], imp.source
+        else:
+            key, name = hashlib.sha256(Path(data).read_bytes()).hexdigest()[:16], Path(data).name
         leads_path = cache / f"real-{key}.parquet"
         atomic.write_parquet(leads_path, imp.leads)
         man = {
-            "data_file": Path(data).name,
+            "data_file": name,
             "data_sha256": key,
             "dropped_columns": imp.dropped_identifiers,
             "n_leads": len(imp.leads),
@@ -445,8 +451,10 @@ def render_reports(
     Args:
         scenario: scenario file, or a bundled scenario's name, to simulate (default ``speed_to_lead``).
         service_lines: "all" or a list of service lines.
-        data: a real export (leads CSV/Parquet) instead of a simulation; ``mapping`` maps its columns and
-            ``read_options`` are passed to :func:`~nurture_lab.read_leads` (``timezone``, ``on_error``, ``as_of``).
+        data: a real export (leads CSV/Parquet) instead of a simulation, or a database URL
+            (``duckdb:///w.db``, ``postgres://…``) with ``read_options={"table": "leads"}``; ``mapping`` maps
+            its columns and ``read_options`` are passed to :func:`~nurture_lab.read_leads` (``table``,
+            ``timezone``, ``on_error``, ``as_of``).
         seed, n_leads: the simulation's seed and size; ``n_leads="auto"`` sizes it with the power
             functions so the result over all service lines can detect the scenario's true effect on
             the primary metric (80% power, at the family's Bonferroni level); see :func:`auto_n_leads`.
