@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from ..errors import ScenarioError
 from .content import ReportAnalysis, ReportData, analyse_report, load_report_data
 from .labels import arm_label, text_label
 
@@ -371,8 +373,26 @@ def show_speed(rd: ReportData) -> None:
     for col in ("first_call_minutes", "first_response_minutes"):
         if col in rd.leads.columns and rd.leads[col].notna().any():
             show(plot_first_response(rd.leads, rd.arm, column=col, control=rd.control))
+            expected = expected_wait_text(rd.provenance)
+            if expected:
+                show(expected)
             return
     show("_The data have no first-response times (columns `first_call_minutes` or `first_response_minutes`)._")
+
+
+def expected_wait_text(man: Mapping[str, Any]) -> str | None:
+    """For a simulation: the first-call queue wait the scenario's staffing leads to expect (the lint's
+    Erlang C estimate at the run's volume); None for real data or a scenario without a contact centre."""
+    if not man.get("scenario") or not man.get("n_leads"):
+        return None
+    from ..scenario.loader import load_scenario
+    from ..scenario.staffing import expected_wait_sentence
+
+    try:
+        sc = load_scenario(man.get("scenario_path") or man["scenario"])
+    except ScenarioError:
+        return None
+    return expected_wait_sentence(sc, int(man["n_leads"]))
 
 
 def left_out(part: str, columns: str) -> str:

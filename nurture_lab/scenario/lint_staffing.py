@@ -11,7 +11,7 @@ import numpy as np
 
 from .finding import Finding
 from .model import STATE_TIMEZONES, Scenario
-from .staffing import DAY_NAMES, describe_staffing, first_call_wait, staffed_days, staffed_week
+from .staffing import DAY_NAMES, describe_staffing, first_call_wait, staffed_days, staffed_week, wait_text
 
 __all__ = ["staffed_span", "staffing_findings"]
 
@@ -59,14 +59,7 @@ def _share(p: float) -> str:
     return "under 1%" if p < 0.005 else f"{p:.0%}"
 
 
-def _wait_text(minutes: float) -> str:
-    if minutes < 0.05:
-        return "under 0.1 min"
-    if minutes < 120:
-        return f"{minutes:.1f} min"
-    if minutes < 2880:
-        return f"{minutes / 60:.1f} h"
-    return f"{minutes / 1440:.1f} days"
+_wait_text = wait_text
 
 
 def _wait_finding(sc: Scenario, n_leads: int, staffing: str) -> list[Finding]:

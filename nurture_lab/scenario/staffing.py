@@ -375,3 +375,37 @@ def first_call_wait(sc: Scenario, n_leads: int = DEFAULT_LEADS) -> StaffingEstim
     return StaffingEstimate(
         n_leads, agents, mean_agents, staffed / 60, load, first_load, handle, c, erlang, opening, backlog, max_leads
     )
+
+
+def wait_text(minutes: float) -> str:
+    """A wait for people: "4.2 min", "3.5 h", "1.2 days" (the lint's and the report's wording)."""
+    if minutes < 0.05:
+        return "under 0.1 min"
+    if minutes < 120:
+        return f"{minutes:.1f} min"
+    if minutes < 2880:
+        return f"{minutes / 60:.1f} h"
+    return f"{minutes / 1440:.1f} days"
+
+
+def expected_wait_sentence(sc: Scenario, n_leads: int) -> str | None:
+    """What the staffing lets a report expect of the first call's queue wait (None: no centre or no calls).
+
+    The same estimate the lint states (:func:`first_call_wait`), said for a reader of the report.
+    """
+    est = first_call_wait(sc, n_leads)
+    if est is None:
+        return None
+    who = f"{est.agents} agents" if est.mean_agents == est.agents else f"{est.mean_agents:.1f} agents on average"
+    head = f"With {who} on shift for {n_leads:,} leads over {sc.population.arrival_days} days"
+    if math.isinf(est.first_wait_minutes):
+        return (
+            f"{head}, first calls alone need more agents than there are: the queue grows all through the test and "
+            f"a first call waits about {est.backlog_days:.1f} days on average in it (Erlang C and a fluid queue)."
+        )
+    return (
+        f"{head}, a first call is expected to wait {wait_text(est.first_wait_minutes)} on average in the queue "
+        f"(Erlang C, first calls served before follow-ups: {wait_text(est.erlang_wait_minutes)}; plus "
+        f"{wait_text(est.opening_wait_minutes)} for the calls requested while the centre was closed). The chart's "
+        "times also hold each cadence's planned delay and the calling hours."
+    )

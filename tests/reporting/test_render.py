@@ -600,3 +600,29 @@ def test_index_and_every_page_state_the_one_decision(rendered: tuple[Path, dict]
         text = _text(page)
         assert "Inconclusive" not in text and "recommend" not in text.lower()
         assert "does not decide" in text
+
+
+def test_a_simulated_page_states_the_first_call_wait_the_lint_states(rendered: tuple[Path, render.ReportRun]) -> None:
+    """The report says what queue wait the staffing leads to expect, with the lint's figure (one estimate)."""
+    import html as html_mod
+    import re
+
+    out, _ = rendered
+    sc = nl.load_scenario(ROOT / "simulations/speed_to_lead.toml")
+    lint = next(f for f in nl.lint_scenario(sc, n_leads=6000).findings if f.rule == "first_call_wait")
+    lint_wait = re.search(r"a first call waits (.+?) on average", lint.message)
+    assert lint_wait is not None
+    for line in ("orthopedics", "behavioral_health"):
+        page = html_mod.unescape((out / f"{line}.html").read_text())
+        said = re.search(
+            r"With 32 agents on shift for 6,000 leads over \d+ days, a first call is expected to wait (.+?) on", page
+        )
+        assert said is not None, line
+        assert said.group(1) == lint_wait.group(1)
+
+
+def test_a_real_export_page_claims_no_staffing_wait(tmp_path: Path) -> None:
+    summary = _orthopedics_from_export(
+        make_example_export(tmp_path / "export.csv", n_leads=3000, seed=5), tmp_path / "r"
+    )
+    assert "expected to wait" not in Path(summary.reports["Orthopedics"]).read_text()
