@@ -437,38 +437,6 @@ def business_terms(rd: ReportData, ra: ReportAnalysis) -> tuple[str, pd.DataFram
 STAFFED_HOURS_A_WEEK = 50.0
 
 
-def staff_text(rd: ReportData, ra: ReportAnalysis) -> str:
-    """The staff a full rollout of the best arm needs: staff hours a week at this lead volume and the
-    agents on shift that carry them (Erlang C: at most 20% of calls wait), beside the control's."""
-    df = rd.leads
-    if "staff_minutes" not in df.columns or "created_at" not in df.columns or df.empty:
-        return ""
-    from ..simulation.contact_center import erlang_c_agents
-
-    created = pd.to_datetime(df["created_at"], utc=True)
-    days = max((created.max() - created.min()).total_seconds() / 86400, 1.0)
-    per_week = len(df) / days * 7
-    r = ra.main.results
-    r = r[(r["metric"] == rd.metric)].set_index("arm")
-    if r.empty:
-        return ""
-    best = str(r["diff"].idxmax())
-
-    def need(arm: str) -> tuple[float, int]:
-        hours = float(df.loc[df[rd.arm].astype(str) == arm, "staff_minutes"].mean()) * per_week / 60
-        load = hours / STAFFED_HOURS_A_WEEK  # agents busy on average (Erlangs)
-        return hours, erlang_c_agents(calls_per_hour=load * 60, handle_minutes=1.0) if load > 0 else 0
-
-    h_best, n_best = need(best)
-    h_ctrl, n_ctrl = need(rd.control)
-    return (
-        f"Staff at full rollout: {text_label(best)} for every lead takes about {h_best:,.0f} staff hours a week "
-        f"({h_ctrl:,.0f} under {text_label(rd.control)}), about {n_best} agents on shift ({n_ctrl} under "
-        f"{text_label(rd.control)}) over {STAFFED_HOURS_A_WEEK:.0f} staffed hours a week, sized with Erlang C so that at "
-        "most 20% of the work waits (staff time of every channel, calls and texts alike)."
-    )
-
-
 def money(amount: float, currency: str = "USD") -> str:
     """An amount as money in ``currency`` (ISO 4217), as an English-language reader writes it: $17.58,
     €17.58, CHF 17.58 (Babel's formats)."""
