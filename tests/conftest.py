@@ -90,3 +90,37 @@ def speed_run(speed: nl.Scenario) -> nl.SimulationResult:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(12345)
+
+
+def uniform_centre(tmp_path: Path, agents: int, *, open_all_day: bool = False) -> nl.Scenario:
+    """Erlang C's own setting: inquiries spread evenly over every hour of every day, one call each, a
+    centre staffed around the clock with ``agents``; ``open_all_day`` also lifts the quiet hours, so
+    every call starts when an agent is free."""
+    policy = "[policy]\nquiet_hours = [0, 24]\n" if open_all_day else ""
+    text = f"""
+name = "uniform"
+[population]
+arrival_days = 28
+hour_profile = {[1] * 24}
+weekday_profile = {[1] * 7}
+[service_lines.primary_care]
+share = 1.0
+consent = {{ call = 1.0 }}
+[behaviour]
+preferred_multiplier = 1.0
+[behaviour.channels.call]
+deliver_rate = 1.0
+engage_rate = 0.25
+{policy}[contact_center]
+agents = {[[agents] * 24] * 7}
+voicemail_rate = 0.5
+handle_minutes = {{ connected = 8, voicemail = 2, no_answer = 1 }}
+inbound_calls = false
+[experiment]
+control = "a"
+[arms.a]
+steps = [{{ channel = "call", content = "generic", anchor = "inquiry", delay_minutes = 0 }}]
+"""
+    p = tmp_path / "uniform.toml"
+    p.write_text(text)
+    return nl.load_scenario(p)

@@ -475,7 +475,7 @@ def _worth(
         "extra_high": dec.best_high * per_month if dec.status in (STOP, ROLL_BACK) else dec.high * per_month,
     }
     if "staff_minutes" in leads.columns:
-        from ..simulation.contact_center import erlang_c_agents
+        from .._erlang import erlang_c_agents
 
         def need(a: str) -> tuple[float, int]:
             hours = float(leads.loc[leads[arm].astype(str) == a, "staff_minutes"].mean()) * per_day * 7 / 60

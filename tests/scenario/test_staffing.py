@@ -21,7 +21,7 @@ import nurture_lab as nl
 from nurture_lab.scenario.lint import lint_scenario
 from nurture_lab.scenario.staffing import first_call_wait
 
-from ..conftest import ROOT, run_cli
+from ..conftest import ROOT, run_cli, uniform_centre
 
 #: Los Angeles, weekdays 7:00-20:00 (1-2 agents), Saturday 9:00-13:00, Sunday closed.
 LA_TABLE = [[0] * 7 + [1] * 2 + [2] * 8 + [1] * 3 + [0] * 4] * 5 + [[0] * 9 + [1] * 4 + [0] * 11] + [[0] * 24]
@@ -68,39 +68,8 @@ def test_a_centres_staffed_hours_are_read_from_its_table_in_its_zone() -> None:
     )
 
 
-def _uniform_centre(tmp_path: Path, agents: int) -> nl.Scenario:
-    """A centre open around the clock with inquiries spread evenly: Erlang C's own setting, no opening backlog."""
-    text = f"""
-name = "uniform"
-[population]
-arrival_days = 28
-hour_profile = {[1] * 24}
-weekday_profile = {[1] * 7}
-[service_lines.primary_care]
-share = 1.0
-consent = {{ call = 1.0 }}
-[behaviour]
-preferred_multiplier = 1.0
-[behaviour.channels.call]
-deliver_rate = 1.0
-engage_rate = 0.25
-[contact_center]
-agents = {[[agents] * 24] * 7}
-voicemail_rate = 0.5
-handle_minutes = {{ connected = 8, voicemail = 2, no_answer = 1 }}
-inbound_calls = false
-[experiment]
-control = "a"
-[arms.a]
-steps = [{{ channel = "call", content = "generic", anchor = "inquiry", delay_minutes = 0 }}]
-"""
-    p = tmp_path / "uniform.toml"
-    p.write_text(text)
-    return nl.load_scenario(p)
-
-
 def test_the_first_call_wait_is_erlang_c_in_its_own_setting(tmp_path: Path) -> None:
-    sc = _uniform_centre(tmp_path, agents=5)
+    sc = uniform_centre(tmp_path, agents=5)
     n_leads = 45_000
     # by hand: a call connects with 0.25; else a voicemail (half) of 2 min or no answer of 1 min
     handle = 0.25 * 8 + 0.75 * (0.5 * 2 + 0.5 * 1)
@@ -122,7 +91,7 @@ def test_the_first_call_wait_is_erlang_c_in_its_own_setting(tmp_path: Path) -> N
 
 
 def test_a_centre_that_cannot_keep_up_is_a_warning_with_the_growing_wait(tmp_path: Path) -> None:
-    sc = _uniform_centre(tmp_path, agents=2)
+    sc = uniform_centre(tmp_path, agents=2)
     n_leads = 45_000
     load = n_leads / 28 * 7 / (7 * 1440) * 3.125
     days = (load / 2 - 1) * 28 / 2  # a fluid queue: the backlog grows at (A - N) all through the arrivals

@@ -23,7 +23,7 @@ import nurture_lab as nl
 from nurture_lab._erlang import erlang_c_wait
 from nurture_lab.whatif.staffing import break_even
 
-from ..conftest import run_cli
+from ..conftest import run_cli, uniform_centre
 
 
 def _alone(sc: nl.Scenario, arm: str, agents: int) -> nl.Scenario:
@@ -111,39 +111,6 @@ def test_with_unlimited_agents_the_first_call_is_the_planned_delay(speed: nl.Sce
     assert row["occupancy"] < 0.001  # 100,000 agents for 3,000 leads
 
 
-def _uniform(tmp_path: Path, agents: int) -> nl.Scenario:
-    """Erlang C's own setting: open around the clock (no quiet hours), inquiries spread evenly, one call."""
-    text = f"""
-name = "uniform"
-[population]
-arrival_days = 28
-hour_profile = {[1] * 24}
-weekday_profile = {[1] * 7}
-[service_lines.primary_care]
-share = 1.0
-consent = {{ call = 1.0 }}
-[behaviour]
-preferred_multiplier = 1.0
-[behaviour.channels.call]
-deliver_rate = 1.0
-engage_rate = 0.25
-[policy]
-quiet_hours = [0, 24]
-[contact_center]
-agents = {[[agents] * 24] * 7}
-voicemail_rate = 0.5
-handle_minutes = {{ connected = 8, voicemail = 2, no_answer = 1 }}
-inbound_calls = false
-[experiment]
-control = "a"
-[arms.a]
-steps = [{{ channel = "call", content = "generic", anchor = "inquiry", delay_minutes = 0 }}]
-"""
-    p = tmp_path / "uniform.toml"
-    p.write_text(text)
-    return nl.load_scenario(p)
-
-
 def test_the_simulated_queue_is_near_erlang_c_where_erlang_c_holds(tmp_path: Path) -> None:
     """4 agents, 45,000 leads over 28 days, 24/7, even arrivals, one call per lead (occupancy 87%).
 
@@ -155,7 +122,7 @@ def test_the_simulated_queue_is_near_erlang_c_where_erlang_c_holds(tmp_path: Pat
     touch log); at most the offered load by hand over the agents, and within 10% below it (a call
     that waits connects less often, so it is shorter than the load's static 3.125 minutes).
     """
-    sc = _uniform(tmp_path, 4)
+    sc = uniform_centre(tmp_path, 4, open_all_day=True)
     n_leads = 45_000
     res = nl.staffing_curve(sc, [4], n_leads=n_leads, seed=2, replications=1, jobs=1)
     row = res.to_pandas().iloc[0]
