@@ -552,17 +552,15 @@ def read_leads(
     zones = _zones(df, timezone)
     orders, order_notes = _date_orders(p, df, date_order, line, given_by)
     times: dict[str, pd.Series] = {}
-    n_naive = 0
+    n_naive: dict[str, int] = {}
     for c in TIME_COLUMNS:
         if c not in df.columns:
             continue
         t, bad, naive = _time(_to_iso_dates(df[c], orders[c]), zones)
         note(bad | (df[c].isna() if c == "created_at" else False), c, "a date-time like 2026-01-05T09:30:00-05:00")
         _naive_times(p, c, df[c], naive & t.isna(), line)
-        if naive.any() and t[naive].notna().any():
-            how = f"in {timezone}" if timezone else "in each lead's zone, inferred from its state"
-            fixes.append(f"{int((naive & t.notna()).sum())} {c} value(s) without a UTC offset read {how}")
-            n_naive += int((naive & t.notna()).sum())
+        if (naive & t.notna()).any():
+            n_naive[c] = int((naive & t.notna()).sum())
         times[c] = t
         out[c] = t
     created = times["created_at"]
@@ -703,13 +701,14 @@ def _rows_note(n_read: int, n_used: int, problems: _Problems) -> str:
     return text
 
 
-def _zone_note(timezone: str | None, zones: Any, n_naive: int) -> str:
-    """How times without a UTC offset were read."""
+def _zone_note(timezone: str | None, zones: Any, n_naive: dict[str, int]) -> str:
+    """How times without a UTC offset were read (the one note on it: total and count per column)."""
     if not n_naive:
         return "zone rule: every time carries its UTC offset (none was read in a zone)"
-    if timezone:
-        return f"zone rule: {n_naive:,} time(s) without a UTC offset read in {timezone} (timezone=)"
-    return f"zone rule: {n_naive:,} time(s) without a UTC offset read in each lead's zone, inferred from its state"
+    total = sum(n_naive.values())
+    cols = "; ".join(f"{c} {n:,}" for c, n in n_naive.items())
+    where = f"in {timezone} (timezone=)" if timezone else "in each lead's zone, inferred from its state"
+    return f"zone rule: {total:,} time(s) without a UTC offset ({cols}) read {where}"
 
 
 def _followup_notes(out: pd.DataFrame, horizon_days: float) -> list[str]:

@@ -30,7 +30,8 @@ def test_good_file_parses_with_counted_fixes(tmp_path: Path) -> None:
     L = r.leads
     assert list(L["arm"]) == ["control", "fast", "fast", "control"]
     assert any("spaces removed from 1 arm label" in f for f in r.fixes)
-    assert any("1 created_at value(s) without a UTC offset read in America/New_York" in f for f in r.fixes)
+    assert any("1 time(s) without a UTC offset (created_at 1) read in America/New_York" in n for n in r.notes)
+    assert not any("created_at" in f and "UTC offset" in f for f in r.fixes)  # said once, in the zone rule
     assert L["created_at"].iloc[2] == pd.Timestamp("2026-01-05T16:00:00Z")  # 11:00 in New York
     assert str(L["created_at"].dt.tz) == "UTC"
     assert L["booked"].tolist() == [True, False, True, False]
@@ -172,7 +173,7 @@ def test_each_leads_zone_is_inferred_from_its_state(tmp_path: Path) -> None:
         want = pd.Timestamp(local).tz_localize(ZoneInfo(zones[st])).tz_convert("UTC")
         assert row["created_at"] == want
     assert r.leads["created_at"].iloc[0].hour == 17 and r.leads["created_at"].iloc[1].hour == 16  # PST, then PDT
-    assert any("read in each lead's zone, inferred from its state" in f for f in r.fixes)
+    assert any("read in each lead's zone, inferred from its state" in n for n in r.notes)
 
 
 def test_every_bad_row_is_counted_and_the_cli_can_drop_them(tmp_path: Path) -> None:

@@ -127,7 +127,7 @@ def test_import_notes_reach_the_terminal_the_index_and_every_page(tmp_path: Path
     assert res.returncode == 0, res.stderr
     wanted = [
         "1,200 rows read, 1,196 used, 4 dropped (booked_at not a time after created_at",
-        "zone rule: 6 time(s) without a UTC offset read in America/Chicago",
+        "zone rule: 6 time(s) without a UTC offset (created_at 6) read in America/Chicago (timezone=)",
         "created_at dates read year-month-day (ISO)",
         "as_of 2026-",
         "follow-up (created_at to as_of):",
