@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _random
-from ..scenario.model import INTENTS, STATE_TIMEZONES, Population, Scenario
+from ..scenario.model import INTENTS, STATE_TIMEZONES, Behaviour, Population, Scenario
 from .calendar import DAY, dst_transitions
 
 __all__ = ["IDENTITY_COLUMNS", "LEAD_COLUMNS", "local_arrival", "make_leads"]
@@ -305,7 +305,22 @@ def make_leads_chunk(
     """One chunk of :func:`make_leads` (the unit of parallel work)."""
     df = _chunk(scenario.population, seed, chunk, first_id, n, identities)
     _hazards(df, dict(scenario.behaviour.competitor_daily_hazard))
+    if scenario.behaviour.preferred_hour_by_audience:
+        _audience_hours(df, scenario.behaviour, seed, chunk)
     return df
+
+
+def _audience_hours(df: pd.DataFrame, beh: Behaviour, seed: int, chunk: int) -> None:
+    """``[behaviour] preferred_hour_by_audience``: a listed audience's leads prefer an hour uniform within
+    ``preferred_hour_spread`` of the audience's (clipped to 0..23), from their own stream (the other
+    columns keep their draws)."""
+    rng = _random.stream(seed, chunk, _random.POPULATION, 1)
+    spread = int(beh.preferred_hour_spread)
+    offset = rng.integers(-spread, spread + 1, len(df))
+    centre = df["audience"].map({k: float(v) for k, v in beh.preferred_hour_by_audience.items()}).astype(float)
+    own = centre.notna().to_numpy()
+    hour = np.clip(centre.to_numpy() + offset, 0, 23)
+    df["preferred_hour"] = np.where(own, hour, df["preferred_hour"].to_numpy()).astype(np.int8)
 
 
 def local_arrival(leads: pd.DataFrame) -> pd.Series:
