@@ -7,7 +7,7 @@ local time is ``target`` (a step is never sent before its delay):
 * ``"random"`` — a uniform time in the step's allowed window (below);
 * ``"oracle"`` — the lead's true preferred hour (a check: no sender knows it);
 * ``"audience_best"`` — the hour with the best engagement rate for the lead's audience, learned from
-  this run's earlier randomised sends (below);
+  this run's earlier randomised sends on the step's channel (below);
 * ``"lead_best"`` — the best such hour within :data:`LEAD_REACH` hours of the local hour at which the
   lead first engaged, if it engaged before this step's planned time; else ``"audience_best"``.
 
@@ -26,10 +26,12 @@ engagement happened under a fixed schedule is biased: engagement follows the sen
 whatever hour one always sent; see :func:`nurture_lab.whatif.send_time.schedule_bias`.) For a lead
 who arrived on UTC day ``d`` it uses the sends of this arm's run made on days before ``d`` — all of
 them past when the lead's step goes out — per audience x local hour of the send:
-``rate = (engaged + PRIOR_SENDS * audience rate) / (sent + PRIOR_SENDS)`` (shrinkage towards the
-audience's rate over all hours). **Exploration:** a share :data:`EXPLORE` of a learning step's leads
-(by their own draw) get a random time; so does a lead whose audience has fewer than
-:data:`MIN_SENDS` randomised sends before its arrival day. A learning step runs in two groups: the
+``rate = (engaged + PRIOR_SENDS * nearby) / (sent + PRIOR_SENDS)``, shrunk towards the rate of the
+hours within :data:`POOL_HOURS` of it, ``nearby = (engaged' + PRIOR_SENDS * audience rate) / (sent'
++ PRIOR_SENDS)`` (primes: summed over those hours), itself shrunk towards the audience's rate over
+all hours: a sparse hour borrows from its neighbours, a well-sent hour speaks for itself. **Exploration:** a share :data:`EXPLORE` of a learning step's leads
+(by their own draw) get a random time; so does a lead whose audience had fewer than
+:data:`MIN_ENGAGED` engagements with the channel's randomised sends before its arrival day. A learning step runs in two groups: the
 explorers first (their engagement joins the history), then the others. A run learns within each
 chunk of leads (``CHUNK_SIZE``; chunks run independently) and within each arm.
 
@@ -50,37 +52,42 @@ from .calendar import DAY
 from .draws import K_SEND_TIME
 from .policy import Message, call_window
 
-__all__ = ["EXPLORE", "LEAD_REACH", "MIN_SENDS", "PRIOR_SENDS", "SendHistory", "StepTiming", "allowed_window"]
+__all__ = ["EXPLORE", "LEAD_REACH", "MIN_ENGAGED", "POOL_HOURS", "PRIOR_SENDS", "SendHistory", "StepTiming", "allowed_window"]
 
 #: Share of a learning step's leads sent at a random time (exploration).
 EXPLORE = 0.2
-#: Shrinkage of an hour's rate towards its audience's: this many pseudo-sends at the audience's rate.
+#: Shrinkage: this many pseudo-sends at the rate of the level above (hour -> nearby hours -> audience).
 PRIOR_SENDS = 20.0
-#: Fewer randomised sends of the audience before the lead's arrival day: the lead explores.
-MIN_SENDS = 50
+#: Fewer engagements with the channel's randomised sends to the audience before the lead's arrival
+#: day: the lead explores (rare engagement, an e-mail's, says little about hours until it adds up).
+MIN_ENGAGED = 40
 #: ``lead_best`` looks this many hours either side of the lead's first engagement (the reach of
 #: ``near_preferred_hour`` in the behaviour model).
 LEAD_REACH = 2
+#: An hour's rate is shrunk towards the rate of the hours within this many of it (a moving sum over
+#: 5 hours; a preference spans hours, the behaviour's ±2 h).
+POOL_HOURS = 2
 LEARNING = ("audience_best", "lead_best")
 U_EXPLORE, U_WHEN = 0, 1
 
 
 @dataclass
 class SendHistory:
-    """One arm run's randomised sends: audience code, UTC day, local hour of the send, engaged."""
+    """One arm run's randomised sends per channel: audience code, UTC day, local hour of the send, engaged."""
 
-    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
+    parts: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = field(default_factory=dict)
 
-    def add(self, aud: np.ndarray, day: np.ndarray, hour: np.ndarray, engaged: np.ndarray) -> None:
-        self.parts.append((aud, day, hour, engaged))
+    def add(self, channel: str, aud: np.ndarray, day: np.ndarray, hour: np.ndarray, engaged: np.ndarray) -> None:
+        self.parts.setdefault(channel, []).append((aud, day, hour, engaged))
 
-    def rates(self, n_aud: int, n_days: int) -> tuple[np.ndarray, np.ndarray]:
-        """Per audience x day ``d`` x local hour: the shrunk engagement rate of the sends made on days
-        before ``d``, and per audience x day their number."""
+    def rates(self, channel: str, n_aud: int, n_days: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per audience x day ``d`` x local hour: the shrunk engagement rate of the channel's sends made
+        on days before ``d``, and per audience x day their engagements (channels engage at their own
+        rates: each learns from its own sends)."""
         cells = n_aud * n_days * 24
         sent = np.zeros(cells)
         eng = np.zeros(cells)
-        for aud, day, hour, engaged in self.parts:
+        for aud, day, hour, engaged in self.parts.get(channel, []):
             # a send on day d informs the leads of days d + 1 on (later sends inform no lead here)
             late = day + 1 >= n_days
             key = (aud * n_days + np.where(late, 0, day + 1)) * 24 + hour
@@ -91,8 +98,15 @@ class SendHistory:
         n_aud_day = n.sum(axis=2)
         with np.errstate(invalid="ignore", divide="ignore"):
             base = np.where(n_aud_day > 0, e.sum(axis=2) / n_aud_day, 0.0)
-        rate = (e + PRIOR_SENDS * base[:, :, None]) / (n + PRIOR_SENDS)
-        return rate, n_aud_day
+        near = (_pool_hours(e) + PRIOR_SENDS * base[:, :, None]) / (_pool_hours(n) + PRIOR_SENDS)
+        return (e + PRIOR_SENDS * near) / (n + PRIOR_SENDS), e.sum(axis=2)
+
+
+def _pool_hours(x: np.ndarray) -> np.ndarray:
+    """Sums over the hours within :data:`POOL_HOURS` of each hour (last axis; no wrap past midnight)."""
+    k = POOL_HOURS
+    c = np.cumsum(np.pad(x, [(0, 0)] * (x.ndim - 1) + [(k + 1, k)]), axis=-1)
+    return c[..., 2 * k + 1 :] - c[..., : -2 * k - 1]  # type: ignore[no-any-return]
 
 
 def allowed_window(msg: Message, st: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -168,13 +182,13 @@ class StepTiming:
         lead = self.st.lead
         aud, day = lead.codes["audience"], self.day(lead.created_min)
         n_days = int(day.max()) + 1
-        rate, n_sent = self.history.rates(len(lead.cats["audience"]), n_days)
+        rate, n_engaged = self.history.rates(self.msg.channel, len(lead.cats["audience"]), n_days)
         a, d = aud[idx], day[idx]
         score = rate[a, d, :]  # (m, 24)
         h = np.arange(24) * 60.0
         allowed = (h[None, :] < hi[:, None]) & (h[None, :] + 60 > lo[:, None])
         score = np.where(allowed, score, -np.inf)
-        known = n_sent[a, d] >= MIN_SENDS
+        known = n_engaged[a, d] >= MIN_ENGAGED
         if self.policy == "lead_best":
             engaged = self.st.contacted[idx] <= planned
             own = np.floor(lead.local(idx, np.where(engaged, self.st.contacted[idx], 0.0)) % DAY / 60.0)
@@ -205,4 +219,4 @@ class StepTiming:
         hour = (np.floor(lead.local(i, tk) % DAY / 60.0)).astype(np.int64) % 24
         day = np.maximum(self.day(lead.created_min[i] + tk), 0)
         eng = np.broadcast_to(np.asarray(engaged, dtype=bool), keep.shape)[keep]
-        self.history.add(lead.codes["audience"][i], day, hour, eng)
+        self.history.add(self.msg.channel, lead.codes["audience"][i], day, hour, eng)

@@ -1,0 +1,356 @@
+"""When should a message go out? Send-time policies compared under randomisation (issue 25, section 3).
+
+:func:`compare_send_times` runs the scenario's control cadence once per send-time policy (every
+step, or the steps named, with ``send_time = <policy>``; see :mod:`nurture_lab.simulation.send_time`),
+every lead on it: a one-arm scenario per policy, so each policy's run is its rollout truth, and the
+leads and their draws are the same under every policy (common random numbers: a difference between
+two policies is the effect of the send time alone). Each (policy, replication) is one task for
+:func:`nurture_lab._parallel.map_tasks`; replication ``r`` runs on a seed spawned from ``(seed, r)``,
+and a task returns a few totals, so the result is identical whatever runs the tasks.
+
+Per policy: 30-day bookings per 1,000 leads with a 95% Monte Carlo interval (t over replications),
+the paired difference from the first policy with its interval, engagement per message sent, the
+share of messages sent within 2 hours of the lead's (latent) preferred hour, and the gate check:
+sent messages whose local time — from the lead's time zone with zoneinfo, not the engine's offsets —
+falls outside the step's window, the lead's legal calling hours (calls, texts) or staffed hours (calls
+without a contact centre). It must be 0.
+
+:func:`schedule_bias` shows why the history of a fixed schedule cannot say when to send: a lead
+engages when a message reaches it, so the hours of engagement are the hours one sent at.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .. import _random
+from .._parallel import DEFAULT_JOBS, map_tasks
+from .._results import ResultMixin
+from ..errors import ParameterError, check_param
+from ..scenario.model import SEND_TIMES, TCPA_CHANNELS, Scenario
+from ..simulation.engine import simulate
+
+__all__ = [
+    "SendTimeResult",
+    "compare_send_times",
+    "fixed_schedule",
+    "gate_violations",
+    "policy_scenario",
+    "schedule_bias",
+]
+
+FUNC = "compare_send_times"
+#: Messages within this many hours of the lead's preferred hour meet it (behaviour: near_preferred_hour).
+NEAR_HOURS = 2.0
+INTERVAL_TEXT = "95% t interval over replications (paired for the differences)"
+
+
+def policy_scenario(sc: Scenario, policy: str, steps: Sequence[int] | None = None) -> Scenario:
+    """The scenario with one arm, named ``policy``: the control arm's cadence with ``send_time = policy``
+    on its steps (or on the step indices ``steps``), every lead on it."""
+    arm = sc.experiment.arm(sc.experiment.control)
+    chosen = range(len(arm.steps)) if steps is None else steps
+    new = tuple(dataclasses.replace(s, send_time=policy) if i in chosen else s for i, s in enumerate(arm.steps))
+    one = dataclasses.replace(arm, name=policy, steps=new, allocation=1.0)
+    exp = dataclasses.replace(sc.experiment, arms=(one,), control=policy)
+    return dataclasses.replace(sc, experiment=exp)
+
+
+def _local(frame: pd.DataFrame, leads: pd.DataFrame, col: str) -> tuple[pd.Series, pd.Series]:
+    """Local hour (with minutes as a fraction) and weekday of each row's ``col``, in its lead's zone (zoneinfo)."""
+    tz = frame["lead_id"].map(leads.set_index("lead_id")["timezone"]).astype(str)
+    hour = pd.Series(np.nan, index=frame.index)
+    wday = pd.Series(np.nan, index=frame.index)
+    for zone, idx in tz.groupby(tz).groups.items():
+        loc = frame.loc[idx, col].dt.tz_convert(zone)
+        hour.loc[idx] = (loc.dt.hour + loc.dt.minute / 60 + loc.dt.second / 3600).to_numpy()
+        wday.loc[idx] = loc.dt.day_of_week.to_numpy()
+    return hour, wday
+
+
+def gate_violations(sc: Scenario, leads: pd.DataFrame, touches: pd.DataFrame) -> int:
+    """Cadence messages sent outside their step's window, the lead's legal calling hours (calls and
+    texts) or, for calls without a contact centre, staffed hours and days — local times from zoneinfo."""
+    sent = touches[(touches["status"] == "sent") & (touches["step"] >= 0)]
+    if sent.empty:
+        return 0
+    pol = sc.policy
+    hour, wday = _local(sent, leads, "sent_at")
+    bad = pd.Series(False, index=sent.index)
+    windows = {a.name: [s.window for s in a.steps] for a in sc.experiment.arms}
+    win = [windows[str(a)][int(k)] for a, k in zip(sent["arm"], sent["step"], strict=True)]
+    lo = pd.Series([w[0] if w else 0.0 for w in win], index=sent.index)
+    hi = pd.Series([w[1] if w else 24.0 for w in win], index=sent.index)
+    bad |= (hour < lo - 1e-6) | (hour >= hi)
+    tcpa = sent["channel"].astype(str).isin(TCPA_CHANNELS)
+    state = sent["lead_id"].map(leads.set_index("lead_id")["state"]).astype(str)
+    q = state.map(lambda s: pol.state_quiet_hours.get(s, pol.quiet_hours))
+    bad |= tcpa & ((hour < q.str[0].astype(float) - 1e-6) | (hour >= q.str[1].astype(float)))
+    if sc.contact_center is None:
+        call = sent["channel"].astype(str) == "call"
+        a, b = pol.staffed_hours
+        bad |= call & ((hour < a - 1e-6) | (hour >= b) | ~wday.isin(pol.staffed_days))
+    return int(bad.sum())
+
+
+@dataclass(frozen=True)
+class _Task:
+    scenario: Scenario  # one arm: the policy
+    policy: str
+    rep: int
+    seed: int
+    n_leads: int
+
+
+def _rep_seed(seed: int, rep: int) -> int:
+    ss = np.random.SeedSequence(seed, spawn_key=(_random.REPLICATION, rep))
+    return int(ss.generate_state(1, dtype=np.uint32)[0])
+
+
+def _run(t: _Task) -> dict[str, Any]:
+    """One replication of one policy, reduced to totals."""
+    res = simulate(t.scenario, seed=t.seed, n_leads=t.n_leads, truth=False, jobs=1)
+    leads, touches = res.leads, res.touches
+    sent = touches[(touches["status"] == "sent") & (touches["step"] >= 0)]
+    hour, _ = _local(sent, leads, "sent_at")
+    pref = sent["lead_id"].map(leads.set_index("lead_id")["preferred_hour"]).astype(float)
+    return {
+        "policy": t.policy,
+        "rep": t.rep,
+        "seed": t.seed,
+        "n": float(len(leads)),
+        "bookings": float(leads["booked_30d"].sum()),
+        "sent": float(len(sent)),
+        "engaged": float(sent["engaged"].sum()),
+        "near_preferred_hour": float(((hour - pref).abs() <= NEAR_HOURS).sum()),
+        "gate_violations": float(gate_violations(t.scenario, leads, touches)),
+    }
+
+
+def _check(scenario: Any, policies: Any, replications: Any, n_leads: Any, seed: Any, steps: Any) -> list[str]:
+    check_param(FUNC, "scenario", scenario, kind="instance", types=Scenario, expected="a Scenario (see load_scenario)")
+    if isinstance(policies, str) or not isinstance(policies, Sequence) or not policies:
+        raise ParameterError(f"{FUNC}: 'policies' must be a non-empty list of: {', '.join(SEND_TIMES)}; got {policies!r}.")
+    for p in policies:
+        check_param(FUNC, "policies", p, kind="str", choices=SEND_TIMES)
+    if len(set(policies)) != len(policies):
+        raise ParameterError(f"{FUNC}: 'policies' must be distinct; got {list(policies)!r}.")
+    check_param(FUNC, "replications", replications, kind="int", low=1, high=100_000)
+    check_param(FUNC, "n_leads", n_leads, kind="int", low=1, high=20_000_000)
+    _random.check_seed(seed, FUNC)
+    n_steps = len(scenario.experiment.arm(scenario.experiment.control).steps)
+    for k in steps or ():
+        check_param(FUNC, "steps", k, kind="int", low=0, high=n_steps - 1)
+    return [str(p) for p in policies]
+
+
+def compare_send_times(
+    scenario: Scenario,
+    policies: Sequence[str] = ("planned", "random", "audience_best", "lead_best", "oracle"),
+    replications: int = 10,
+    n_leads: int = 5_000,
+    seed: int = 0,
+    *,
+    steps: Sequence[int] | None = None,
+    jobs: int | None = DEFAULT_JOBS,
+    executor: Executor | None = None,
+    progress: bool = False,
+) -> SendTimeResult:
+    """Bookings, engagement and gate checks of the control cadence under each send-time policy.
+
+    Args:
+        scenario: a loaded scenario; its control arm's cadence is the one timed.
+        policies: send-time policies (``nurture_lab.scenario.model.SEND_TIMES``); the first is the
+            reference of the paired differences.
+        replications: runs per policy (different leads; the same leads under every policy).
+        n_leads: leads per run.
+        seed: the base seed; replication ``r`` runs on a seed spawned from ``(seed, r)``.
+        steps: the step indices the policy applies to (default: every step).
+        jobs, executor: where the runs go (see :func:`nurture_lab._parallel.map_tasks`); results
+            are identical whatever runs them.
+        progress: a progress bar over the runs.
+
+    Returns:
+        A :class:`SendTimeResult`: one row per policy.
+
+    Raises:
+        ParameterError: a bad argument (an unknown policy, ``replications=0``, ...).
+
+    Example:
+        >>> import nurture_lab as nl
+        >>> sc = nl.load_scenario("content_test")  # doctest: +SKIP
+        >>> nl.compare_send_times(sc, ["random", "audience_best", "oracle"], replications=4)  # doctest: +SKIP
+    """
+    pols = _check(scenario, policies, replications, n_leads, seed, steps)
+    seeds = [_rep_seed(seed, r) for r in range(replications)]
+    tasks = [
+        _Task(policy_scenario(scenario, p, steps), p, r, s, n_leads) for p in pols for r, s in enumerate(seeds)
+    ]
+    runs = pd.DataFrame(
+        map_tasks(_run, tasks, caller=FUNC, jobs=jobs, executor=executor, progress=progress, desc="send times")
+    )
+    settings = {
+        "scenario": scenario.name,
+        "policies": pols,
+        "steps": None if steps is None else [int(k) for k in steps],
+        "n_leads": n_leads,
+        "seed": seed,
+        "replications": replications,
+        "replication_seeds": seeds,
+        "interval": INTERVAL_TEXT,
+    }
+    return SendTimeResult(summarise(runs, pols), runs, settings)
+
+
+def _t_interval(x: np.ndarray) -> tuple[float, float]:
+    from scipy import stats
+
+    if x.size < 2:
+        return math.nan, math.nan
+    half = float(stats.t.ppf(0.975, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
+    return float(x.mean()) - half, float(x.mean()) + half
+
+
+def summarise(runs: pd.DataFrame, policies: list[str]) -> pd.DataFrame:
+    """One row per policy from the per-run totals (paired differences from the first policy)."""
+    per = runs.assign(b=1000 * runs["bookings"] / runs["n"]).pivot(index="rep", columns="policy", values="b")
+    rows = []
+    for p in policies:
+        g = runs[runs["policy"] == p]
+        lo, hi = _t_interval(per[p].to_numpy())
+        d = (per[p] - per[policies[0]]).to_numpy()
+        dlo, dhi = _t_interval(d)
+        rows.append(
+            {
+                "policy": p,
+                "bookings_per_1000": float(per[p].mean()),
+                "bookings_ci_low": lo,
+                "bookings_ci_high": hi,
+                "diff": float(d.mean()),
+                "diff_ci_low": dlo,
+                "diff_ci_high": dhi,
+                "engaged_per_send": float(g["engaged"].sum() / g["sent"].sum()) if g["sent"].sum() else math.nan,
+                "near_preferred_hour": float(g["near_preferred_hour"].sum() / g["sent"].sum())
+                if g["sent"].sum()
+                else math.nan,
+                "sends_per_lead": float(g["sent"].sum() / g["n"].sum()),
+                "gate_violations": int(g["gate_violations"].sum()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+@dataclass(frozen=True, repr=False)
+class SendTimeResult(ResultMixin):
+    """What :func:`compare_send_times` returns: ``table`` (one row per policy), ``runs`` (per policy
+    and replication: leads, bookings, messages sent, engaged, near the preferred hour, gate
+    violations) and ``settings``.
+
+    Columns: ``policy``, ``bookings_per_1000`` (30-day bookings per 1,000 leads, mean over
+    replications) with ``bookings_ci_low/high``, ``diff`` (the paired difference from the first
+    policy, same leads and draws) with ``diff_ci_low/high``, ``engaged_per_send``,
+    ``near_preferred_hour`` (share of messages sent within 2 hours of the lead's preferred hour),
+    ``sends_per_lead``, ``gate_violations`` (must be 0; module docstring).
+    """
+
+    table: pd.DataFrame
+    runs: pd.DataFrame
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    def _table(self) -> pd.DataFrame:
+        return self.table
+
+    def _head(self) -> str:
+        s = self.settings
+        return (
+            f"SendTimeResult({s['scenario']!r}: {len(s['policies'])} policies, {s['n_leads']:,} leads, "
+            f"{s['replications']} replications, diff vs {s['policies'][0]!r})"
+        )
+
+    def plot(self, ax: Any = None) -> Any:
+        """Bookings per 1,000 leads per policy with their Monte Carlo intervals (a horizontal bar chart)."""
+        import matplotlib.pyplot as plt
+
+        t = self.table
+        if ax is None:
+            _, ax = plt.subplots(figsize=(7, 0.6 * len(t) + 1.4))
+        y = np.arange(len(t))[::-1]
+        ax.barh(y, t["bookings_per_1000"], color="#9ecae1")
+        err = [t["bookings_per_1000"] - t["bookings_ci_low"], t["bookings_ci_high"] - t["bookings_per_1000"]]
+        ax.errorbar(t["bookings_per_1000"], y, xerr=err, fmt="none", ecolor="black", capsize=3)
+        ax.set_yticks(y, [f"{p}  ({e:.1%} engaged/send)" for p, e in zip(t["policy"], t["engaged_per_send"], strict=True)])
+        lo = float(np.nanmin(t["bookings_ci_low"]))
+        ax.set_xlim(lo - 0.15 * (float(np.nanmax(t["bookings_ci_high"])) - lo) - 1, None)
+        ax.set_xlabel("30-day bookings per 1,000 leads (95% Monte Carlo interval)")
+        ax.set_title(f"Send-time policies: {self.settings['scenario']}")
+        return ax
+
+
+def fixed_schedule(sc: Scenario, hour: int) -> Scenario:
+    """The control cadence with every step sent at ``hour`` local time (its window ``[hour, hour + 1)``)."""
+    one = policy_scenario(sc, "planned")
+    arm = one.experiment.arms[0]
+    steps = tuple(dataclasses.replace(s, window=(float(hour), float(hour + 1))) for s in arm.steps)
+    arm = dataclasses.replace(arm, name=f"fixed_{hour}", steps=steps)
+    return dataclasses.replace(one, experiment=dataclasses.replace(one.experiment, arms=(arm,), control=arm.name))
+
+
+def _engagement_by_hour(sc: Scenario, n_leads: int, seed: int) -> pd.DataFrame:
+    """Messages sent and engaged per audience and local hour of the send (zoneinfo), of one run."""
+    res = simulate(sc, seed=seed, n_leads=n_leads, truth=False, jobs=1)
+    sent = res.touches[(res.touches["status"] == "sent") & (res.touches["step"] >= 0)]
+    hour, _ = _local(sent, res.leads, "sent_at")
+    aud = sent["lead_id"].map(res.leads.set_index("lead_id")["audience"]).astype(str)
+    frame = pd.DataFrame({"audience": aud, "hour": np.floor(hour).astype(int), "engaged": sent["engaged"].astype(float)})
+    return frame.groupby(["audience", "hour"])["engaged"].agg(sent="size", engaged="sum").reset_index()
+
+
+def schedule_bias(scenario: Scenario, hour: int = 10, n_leads: int = 20_000, seed: int = 0) -> pd.DataFrame:
+    """Where a learner puts each audience's best hour: from a fixed schedule's engagement, or from
+    randomised sends — beside the audience's true preferred hour.
+
+    ``naive_pick``: the local hour at which most engagement happened when every step went out at
+    ``hour`` (:func:`fixed_schedule`) — always ``hour``: a lead engages when a message reaches it, so
+    a fixed schedule's engagement clusters at the schedule's hour whatever the leads prefer.
+    ``randomised_pick``: the hour with the best engagement *rate* (engaged / sent, over the hours
+    within 2 of it: the behaviour's reach) when each step went out at a uniformly random time in its
+    window (``send_time = "random"``). ``true_hour``: the median preferred hour of the audience's
+    leads (latent; known in simulation only).
+
+    Example:
+        >>> import nurture_lab as nl
+        >>> from nurture_lab.whatif.send_time import schedule_bias
+        >>> schedule_bias(nl.load_scenario("content_test"), hour=10)  # doctest: +SKIP
+    """
+    check_param("schedule_bias", "scenario", scenario, kind="instance", types=Scenario, expected="a Scenario")
+    check_param("schedule_bias", "hour", hour, kind="int", low=0, high=23)
+    fixed = _engagement_by_hour(fixed_schedule(scenario, hour), n_leads, seed)
+    rand = _engagement_by_hour(policy_scenario(scenario, "random"), n_leads, seed)
+    leads = simulate(policy_scenario(scenario, "planned"), seed=seed, n_leads=min(n_leads, 5000), truth=False).leads
+    rows = []
+    for aud, g in rand.groupby("audience"):
+        sent = g.set_index("hour")["sent"].reindex(range(24), fill_value=0).to_numpy(dtype=float)
+        eng = g.set_index("hour")["engaged"].reindex(range(24), fill_value=0).to_numpy(dtype=float)
+        kernel = np.ones(5)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rate = np.convolve(eng, kernel, "same") / np.convolve(sent, kernel, "same")
+        f = fixed[fixed["audience"] == aud]
+        rows.append(
+            {
+                "audience": aud,
+                "true_hour": float(leads.loc[leads["audience"] == aud, "preferred_hour"].median()),
+                "naive_pick": int(f.loc[f["engaged"].idxmax(), "hour"]) if len(f) else -1,
+                "randomised_pick": int(np.nanargmax(np.where(sent > 0, rate, np.nan))),
+                "engaged_fixed": float(f["engaged"].sum()),
+                "engaged_randomised": float(g["engaged"].sum()),
+            }
+        )
+    return pd.DataFrame(rows)
