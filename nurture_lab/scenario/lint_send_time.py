@@ -12,7 +12,7 @@ FAST_MINUTES = 60.0
 
 
 def _hh(h: float) -> str:
-    return f"{int(h):d}:{int(round((h % 1) * 60)):02d}"
+    return f"{int(h):d}:{round((h % 1) * 60):02d}"
 
 
 def send_time_findings(sc: Scenario, arm: Arm, quiet: tuple[float, float]) -> list[Finding]:

@@ -933,7 +933,9 @@ class Scenario:
         known_aud = self.categories("audience") or ()
         for aud in self.behaviour.preferred_hour_by_audience:
             if aud not in known_aud:
-                raise field_error("behaviour.preferred_hour_by_audience", "audiences among: " + ", ".join(known_aud), aud)
+                raise field_error(
+                    "behaviour.preferred_hour_by_audience", "audiences among: " + ", ".join(known_aud), aud
+                )
 
     def _check_segment_values(self) -> None:
         """Values named in ``relevant_to`` and in the score points must be values some lead can have."""

@@ -55,8 +55,8 @@ from .draws import (
 )
 from .leads import Leads
 from .policy import GateResult, Message, gate, subset
-from .send_time import SendHistory, StepTiming
 from .results import arm_outcomes
+from .send_time import SendHistory, StepTiming
 from .state import CH, INF, ArmState
 from .touchlog import NOT_SELECTED, log_gated, log_rows, owner_categories
 

@@ -263,7 +263,7 @@ def make_leads(
 
     Args:
         population: a :class:`Population`, or a :class:`Scenario` (its population and its
-            behaviour's competitor hazards are used).
+            behaviour's competitor hazards and audience preferred hours are used).
         n_leads: number of leads, >= 1.
         seed: the run's seed; leads are made in chunks of ``CHUNK_SIZE`` with spawned streams.
         competitor_daily_hazard: daily hazard by intent (default: the scenario's, or the
@@ -294,6 +294,9 @@ def make_leads(
     if competitor_daily_hazard is not None:
         hazard = dict(competitor_daily_hazard)
     parts = [_chunk(pop, seed, c, first, n, identities) for c, first, n in _random.chunks(n_leads)]
+    if isinstance(population, Scenario) and population.behaviour.preferred_hour_by_audience:
+        for (c, _, _), part in zip(_random.chunks(n_leads), parts, strict=True):
+            _audience_hours(part, population.behaviour, seed, c)
     df = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
     _hazards(df, hazard)
     return df

@@ -52,7 +52,16 @@ from .calendar import DAY
 from .draws import K_SEND_TIME
 from .policy import Message, call_window
 
-__all__ = ["EXPLORE", "LEAD_REACH", "MIN_ENGAGED", "POOL_HOURS", "PRIOR_SENDS", "SendHistory", "StepTiming", "allowed_window"]
+__all__ = [
+    "EXPLORE",
+    "LEAD_REACH",
+    "MIN_ENGAGED",
+    "POOL_HOURS",
+    "PRIOR_SENDS",
+    "SendHistory",
+    "StepTiming",
+    "allowed_window",
+]
 
 #: Share of a learning step's leads sent at a random time (exploration).
 EXPLORE = 0.2

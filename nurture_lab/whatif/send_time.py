@@ -138,7 +138,9 @@ def _run(t: _Task) -> dict[str, Any]:
 def _check(scenario: Any, policies: Any, replications: Any, n_leads: Any, seed: Any, steps: Any) -> list[str]:
     check_param(FUNC, "scenario", scenario, kind="instance", types=Scenario, expected="a Scenario (see load_scenario)")
     if isinstance(policies, str) or not isinstance(policies, Sequence) or not policies:
-        raise ParameterError(f"{FUNC}: 'policies' must be a non-empty list of: {', '.join(SEND_TIMES)}; got {policies!r}.")
+        raise ParameterError(
+            f"{FUNC}: 'policies' must be a non-empty list of: {', '.join(SEND_TIMES)}; got {policies!r}."
+        )
     for p in policies:
         check_param(FUNC, "policies", p, kind="str", choices=SEND_TIMES)
     if len(set(policies)) != len(policies):
@@ -191,9 +193,7 @@ def compare_send_times(
     """
     pols = _check(scenario, policies, replications, n_leads, seed, steps)
     seeds = [_rep_seed(seed, r) for r in range(replications)]
-    tasks = [
-        _Task(policy_scenario(scenario, p, steps), p, r, s, n_leads) for p in pols for r, s in enumerate(seeds)
-    ]
+    tasks = [_Task(policy_scenario(scenario, p, steps), p, r, s, n_leads) for p in pols for r, s in enumerate(seeds)]
     runs = pd.DataFrame(
         map_tasks(_run, tasks, caller=FUNC, jobs=jobs, executor=executor, progress=progress, desc="send times")
     )
@@ -286,7 +286,9 @@ class SendTimeResult(ResultMixin):
         ax.barh(y, t["bookings_per_1000"], color="#9ecae1")
         err = [t["bookings_per_1000"] - t["bookings_ci_low"], t["bookings_ci_high"] - t["bookings_per_1000"]]
         ax.errorbar(t["bookings_per_1000"], y, xerr=err, fmt="none", ecolor="black", capsize=3)
-        ax.set_yticks(y, [f"{p}  ({e:.1%} engaged/send)" for p, e in zip(t["policy"], t["engaged_per_send"], strict=True)])
+        ax.set_yticks(
+            y, [f"{p}  ({e:.1%} engaged/send)" for p, e in zip(t["policy"], t["engaged_per_send"], strict=True)]
+        )
         lo = float(np.nanmin(t["bookings_ci_low"]))
         ax.set_xlim(lo - 0.15 * (float(np.nanmax(t["bookings_ci_high"])) - lo) - 1, None)
         ax.set_xlabel("30-day bookings per 1,000 leads (95% Monte Carlo interval)")
@@ -309,7 +311,9 @@ def _engagement_by_hour(sc: Scenario, n_leads: int, seed: int) -> pd.DataFrame:
     sent = res.touches[(res.touches["status"] == "sent") & (res.touches["step"] >= 0)]
     hour, _ = _local(sent, res.leads, "sent_at")
     aud = sent["lead_id"].map(res.leads.set_index("lead_id")["audience"]).astype(str)
-    frame = pd.DataFrame({"audience": aud, "hour": np.floor(hour).astype(int), "engaged": sent["engaged"].astype(float)})
+    frame = pd.DataFrame(
+        {"audience": aud, "hour": np.floor(hour).astype(int), "engaged": sent["engaged"].astype(float)}
+    )
     return frame.groupby(["audience", "hour"])["engaged"].agg(sent="size", engaged="sum").reset_index()
 
 

@@ -98,7 +98,9 @@ def test_policies_tie_when_timing_does_not_matter() -> None:
 
 
 def test_retimed_policies_tie_with_a_competitor_when_hours_do_not_matter() -> None:
-    res = nl.compare_send_times(scenario_from_dict(data(1.0)), POLICIES[:4], replications=3, n_leads=2000, seed=6, jobs=1)
+    res = nl.compare_send_times(
+        scenario_from_dict(data(1.0)), POLICIES[:4], replications=3, n_leads=2000, seed=6, jobs=1
+    )
     for p in POLICIES[1:4]:
         mean, lo, hi = _paired(res, p, "random")
         assert (lo <= 0 <= hi) or mean == 0, (p, mean, lo, hi)
