@@ -41,6 +41,7 @@ from ..simulation.engine import simulate
 __all__ = [
     "SendTimeResult",
     "compare_send_times",
+    "engagement_by_hour",
     "fixed_schedule",
     "gate_violations",
     "policy_scenario",
@@ -276,83 +277,104 @@ class SendTimeResult(ResultMixin):
         )
 
     def plot(self, ax: Any = None) -> Any:
-        """Bookings per 1,000 leads per policy with their Monte Carlo intervals (a horizontal bar chart)."""
+        """Each policy's bookings per 1,000 leads minus the first policy's (paired: same leads and draws),
+        with its 95% Monte Carlo interval; the labels give the bookings and engagement per message."""
         import matplotlib.pyplot as plt
 
         t = self.table
         if ax is None:
             _, ax = plt.subplots(figsize=(7, 0.6 * len(t) + 1.4))
         y = np.arange(len(t))[::-1]
-        ax.barh(y, t["bookings_per_1000"], color="#9ecae1")
-        err = [t["bookings_per_1000"] - t["bookings_ci_low"], t["bookings_ci_high"] - t["bookings_per_1000"]]
-        ax.errorbar(t["bookings_per_1000"], y, xerr=err, fmt="none", ecolor="black", capsize=3)
-        ax.set_yticks(
-            y, [f"{p}  ({e:.1%} engaged/send)" for p, e in zip(t["policy"], t["engaged_per_send"], strict=True)]
-        )
-        lo = float(np.nanmin(t["bookings_ci_low"]))
-        ax.set_xlim(lo - 0.15 * (float(np.nanmax(t["bookings_ci_high"])) - lo) - 1, None)
-        ax.set_xlabel("30-day bookings per 1,000 leads (95% Monte Carlo interval)")
+        ax.barh(y, t["diff"], color="#9ecae1")
+        err = [t["diff"] - t["diff_ci_low"], t["diff_ci_high"] - t["diff"]]
+        ax.errorbar(t["diff"], y, xerr=np.nan_to_num(err), fmt="none", ecolor="black", capsize=3)
+        ax.axvline(0, color="grey", lw=0.8)
+        labels = [
+            f"{p}\n{b:.1f} per 1,000, {e:.1%} engaged"
+            for p, b, e in zip(t["policy"], t["bookings_per_1000"], t["engaged_per_send"], strict=True)
+        ]
+        ax.set_yticks(y, labels, fontsize=8)
+        ax.set_xlabel(f"30-day bookings per 1,000 leads minus {t['policy'].iloc[0]!r} (paired, 95% MC interval)")
         ax.set_title(f"Send-time policies: {self.settings['scenario']}")
         return ax
 
 
-def fixed_schedule(sc: Scenario, hour: int) -> Scenario:
-    """The control cadence with every step sent at ``hour`` local time (its window ``[hour, hour + 1)``)."""
+def fixed_schedule(sc: Scenario, hour: int, steps: Sequence[int] | None = None) -> Scenario:
+    """The control cadence with its steps (or the steps ``steps``) sent at ``hour`` local time (their
+    window ``[hour, hour + 1)``)."""
     one = policy_scenario(sc, "planned")
     arm = one.experiment.arms[0]
-    steps = tuple(dataclasses.replace(s, window=(float(hour), float(hour + 1))) for s in arm.steps)
-    arm = dataclasses.replace(arm, name=f"fixed_{hour}", steps=steps)
+    chosen = range(len(arm.steps)) if steps is None else steps
+    new = tuple(
+        dataclasses.replace(s, window=(float(hour), float(hour + 1))) if i in chosen else s
+        for i, s in enumerate(arm.steps)
+    )
+    arm = dataclasses.replace(arm, name=f"fixed_{hour}", steps=new)
     return dataclasses.replace(one, experiment=dataclasses.replace(one.experiment, arms=(arm,), control=arm.name))
 
 
-def _engagement_by_hour(sc: Scenario, n_leads: int, seed: int) -> pd.DataFrame:
-    """Messages sent and engaged per audience and local hour of the send (zoneinfo), of one run."""
+def engagement_by_hour(sc: Scenario, n_leads: int, seed: int, steps: Sequence[int] | None = None) -> pd.DataFrame:
+    """Messages of the steps ``steps`` (default: all) sent and engaged per audience and local hour of
+    the send (zoneinfo), in one run; ``expected``: the engagements were each message engaged at its
+    step's rate over the run (steps differ by channel and by delay, which hours mix differently)."""
     res = simulate(sc, seed=seed, n_leads=n_leads, truth=False, jobs=1)
     sent = res.touches[(res.touches["status"] == "sent") & (res.touches["step"] >= 0)]
+    if steps is not None:
+        sent = sent[sent["step"].isin(list(steps))]
     hour, _ = _local(sent, res.leads, "sent_at")
-    aud = sent["lead_id"].map(res.leads.set_index("lead_id")["audience"]).astype(str)
+    engaged = sent["engaged"].astype(float)
     frame = pd.DataFrame(
-        {"audience": aud, "hour": np.floor(hour).astype(int), "engaged": sent["engaged"].astype(float)}
+        {
+            "audience": sent["lead_id"].map(res.leads.set_index("lead_id")["audience"]).astype(str),
+            "hour": np.floor(hour).astype(int),
+            "engaged": engaged,
+            "expected": engaged.groupby(sent["step"]).transform("mean"),
+        }
     )
-    return frame.groupby(["audience", "hour"])["engaged"].agg(sent="size", engaged="sum").reset_index()
+    out = frame.groupby(["audience", "hour"]).agg(
+        sent=("engaged", "size"), engaged=("engaged", "sum"), expected=("expected", "sum")
+    )
+    return out.reset_index()
 
 
-def schedule_bias(scenario: Scenario, hour: int = 10, n_leads: int = 20_000, seed: int = 0) -> pd.DataFrame:
+def schedule_bias(
+    scenario: Scenario, hour: int = 10, n_leads: int = 20_000, seed: int = 0, steps: Sequence[int] | None = None
+) -> pd.DataFrame:
     """Where a learner puts each audience's best hour: from a fixed schedule's engagement, or from
     randomised sends — beside the audience's true preferred hour.
 
-    ``naive_pick``: the local hour at which most engagement happened when every step went out at
-    ``hour`` (:func:`fixed_schedule`) — always ``hour``: a lead engages when a message reaches it, so
-    a fixed schedule's engagement clusters at the schedule's hour whatever the leads prefer.
-    ``randomised_pick``: the hour with the best engagement *rate* (engaged / sent, over the hours
-    within 2 of it: the behaviour's reach) when each step went out at a uniformly random time in its
-    window (``send_time = "random"``). ``true_hour``: the median preferred hour of the audience's
-    leads (latent; known in simulation only).
+    ``naive_pick``: the local hour at which most engagement happened when the steps (``steps``;
+    default all) went out at ``hour`` (:func:`fixed_schedule`) — ``hour`` itself: a lead engages when
+    a message reaches it, so a fixed schedule's engagement clusters at the schedule's hour whatever
+    the leads prefer. ``randomised_pick``: the hour with the best engagement when each of those steps
+    went out at a uniformly random time in its window (``send_time = "random"``): engaged over
+    expected (each message at its step's rate: steps differ by channel and delay), summed over the
+    hours within 2 of it (the behaviour's reach). ``true_hour``: the median preferred hour of the
+    audience's leads (latent; known in simulation only).
 
     Example:
         >>> import nurture_lab as nl
         >>> from nurture_lab.whatif.send_time import schedule_bias
-        >>> schedule_bias(nl.load_scenario("content_test"), hour=10)  # doctest: +SKIP
+        >>> schedule_bias(nl.load_scenario("content_test"), hour=11, steps=[3, 4, 5, 6, 7, 8])  # doctest: +SKIP
     """
     check_param("schedule_bias", "scenario", scenario, kind="instance", types=Scenario, expected="a Scenario")
     check_param("schedule_bias", "hour", hour, kind="int", low=0, high=23)
-    fixed = _engagement_by_hour(fixed_schedule(scenario, hour), n_leads, seed)
-    rand = _engagement_by_hour(policy_scenario(scenario, "random"), n_leads, seed)
+    fixed = engagement_by_hour(fixed_schedule(scenario, hour, steps), n_leads, seed, steps)
+    rand = engagement_by_hour(policy_scenario(scenario, "random", steps), n_leads, seed, steps)
     leads = simulate(policy_scenario(scenario, "planned"), seed=seed, n_leads=min(n_leads, 5000), truth=False).leads
     rows = []
     for aud, g in rand.groupby("audience"):
-        sent = g.set_index("hour")["sent"].reindex(range(24), fill_value=0).to_numpy(dtype=float)
-        eng = g.set_index("hour")["engaged"].reindex(range(24), fill_value=0).to_numpy(dtype=float)
+        by = g.set_index("hour")[["sent", "engaged", "expected"]].reindex(range(24), fill_value=0)
         kernel = np.ones(5)
         with np.errstate(invalid="ignore", divide="ignore"):
-            rate = np.convolve(eng, kernel, "same") / np.convolve(sent, kernel, "same")
+            ratio = np.convolve(by["engaged"], kernel, "same") / np.convolve(by["expected"], kernel, "same")
         f = fixed[fixed["audience"] == aud]
         rows.append(
             {
                 "audience": aud,
                 "true_hour": float(leads.loc[leads["audience"] == aud, "preferred_hour"].median()),
                 "naive_pick": int(f.loc[f["engaged"].idxmax(), "hour"]) if len(f) else -1,
-                "randomised_pick": int(np.nanargmax(np.where(sent > 0, rate, np.nan))),
+                "randomised_pick": int(np.nanargmax(np.where(by["sent"] > 0, ratio, np.nan))),
                 "engaged_fixed": float(f["engaged"].sum()),
                 "engaged_randomised": float(g["engaged"].sum()),
             }
