@@ -167,7 +167,9 @@ def run_step(
     ctx: StepContext, st: ArmState, spec: StepSpec, last_event: np.ndarray, log: Log
 ) -> Generator[CallTask, None, None]:
     """One cadence step for every lead: select -> gate -> (call) -> respond -> advance -> book ->
-    duplicate -> log."""
+    duplicate -> log. A step with a ``send_time`` policy first moves each planned time to the
+    policy's time of day (:mod:`.send_time`); a learning policy's explorers run the pipeline first,
+    then the others, on what the explorers' engagement taught."""
     idx, planned_all = select(ctx, spec, last_event, log)
     if idx.size == 0:
         st.record_send(spec.ch, idx, np.zeros(0), None)  # a step nobody gets: a column of no sends

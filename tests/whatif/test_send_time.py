@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -175,6 +176,11 @@ def test_results_are_identical_on_one_or_two_processes() -> None:
     pd.testing.assert_frame_equal(one.runs, two.runs)
     pd.testing.assert_frame_equal(one.table, two.table)
     assert one.settings == two.settings
+    with ThreadPoolExecutor(2) as ex:
+        pooled = nl.compare_send_times(
+            sc, ["random", "audience_best"], replications=2, n_leads=800, seed=9, executor=ex
+        )
+    pd.testing.assert_frame_equal(one.runs, pooled.runs)
 
 
 def test_a_fixed_schedule_history_picks_the_schedule_hour() -> None:
