@@ -45,7 +45,7 @@ print("seconds", round(el, 1))
 M2 = float(args[2])
 sc2 = dataclasses.replace(sc, behaviour=dataclasses.replace(sc.behaviour, preferred_hour_multiplier=M2))
 fixed = engagement_by_hour(fixed_schedule(sc2, 14, steps), N, 1, steps)
-rand = engagement_by_hour(policy_scenario(sc2, "random", steps), N, 1, steps)
+rand = engagement_by_hour(policy_scenario(sc2, "random", steps), N, 1, steps, on_time=True)
 print(schedule_bias(sc2, hour=14, n_leads=N, seed=1, steps=steps).to_string())
 fig, (a1, a2) = plt.subplots(1, 2, figsize=(13, 4.6), gridspec_kw={"width_ratios": [1.15, 1]})
 res.plot(ax=a1)
@@ -72,19 +72,18 @@ a2.bar(
     label="share of engagements, random send times",
 )
 ax3 = a2.twinx()
-rate = (
-    r["engaged"].rolling(5, center=True, min_periods=1).sum()
-    / r["expected"].rolling(5, center=True, min_periods=1).sum()
-).where(r["sent"] > 0)
+rate = (r["engaged"] / r["expected"]).where(r["expected"] >= 20)
 ax3.plot(
     np.arange(24),
     rate,
     color="#08519c",
     marker="o",
     ms=3,
-    label="engaged / expected at the step's rate, random times (±2 h)",
+    label="engaged / expected (step x audience rate), random times, not deferred",
 )
 ax3.set_ylabel("engaged / expected")
+ax3.set_ylim(float(rate.min()) * 0.95, float(rate.max()) * 1.3)  # room for the legend above the data
+a2.set_ylim(0, 1.45)
 a2.axvspan(7, 11, color="grey", alpha=0.12, label="patients' preferred hours (7-11)")
 a2.set_xlabel("local hour of the send (zoneinfo)")
 a2.set_ylabel("share of the audience's engagements")

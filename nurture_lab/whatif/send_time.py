@@ -51,6 +51,8 @@ __all__ = [
 FUNC = "compare_send_times"
 #: Messages within this many hours of the lead's preferred hour meet it (behaviour: near_preferred_hour).
 NEAR_HOURS = 2.0
+#: schedule_bias: an hour needs this many expected engagements (messages x their step's rate) to be picked.
+MIN_EXPECTED = 20.0
 INTERVAL_TEXT = "95% t interval over replications (paired for the differences)"
 
 
@@ -313,22 +315,29 @@ def fixed_schedule(sc: Scenario, hour: int, steps: Sequence[int] | None = None) 
     return dataclasses.replace(one, experiment=dataclasses.replace(one.experiment, arms=(arm,), control=arm.name))
 
 
-def engagement_by_hour(sc: Scenario, n_leads: int, seed: int, steps: Sequence[int] | None = None) -> pd.DataFrame:
+def engagement_by_hour(
+    sc: Scenario, n_leads: int, seed: int, steps: Sequence[int] | None = None, on_time: bool = False
+) -> pd.DataFrame:
     """Messages of the steps ``steps`` (default: all) sent and engaged per audience and local hour of
-    the send (zoneinfo), in one run; ``expected``: the engagements were each message engaged at its
-    step's rate over the run (steps differ by channel and by delay, which hours mix differently)."""
+    the send (zoneinfo), in one run (``on_time``: only the messages the gate did not defer);
+    ``expected``: the engagements were each message engaged at the
+    rate of its step among its audience (steps differ by channel and delay, and hours mix them
+    differently: a 7:00 send can only be an e-mail)."""
     res = simulate(sc, seed=seed, n_leads=n_leads, truth=False, jobs=1)
     sent = res.touches[(res.touches["status"] == "sent") & (res.touches["step"] >= 0)]
     if steps is not None:
         sent = sent[sent["step"].isin(list(steps))]
+    if on_time:  # only messages sent when planned: a deferred one's hour is the gate's, not random
+        sent = sent[sent["reason"].astype(str) == ""]
     hour, _ = _local(sent, res.leads, "sent_at")
     engaged = sent["engaged"].astype(float)
+    audience = sent["lead_id"].map(res.leads.set_index("lead_id")["audience"]).astype(str)
     frame = pd.DataFrame(
         {
-            "audience": sent["lead_id"].map(res.leads.set_index("lead_id")["audience"]).astype(str),
+            "audience": audience,
             "hour": np.floor(hour).astype(int),
             "engaged": engaged,
-            "expected": engaged.groupby(sent["step"]).transform("mean"),
+            "expected": engaged.groupby([sent["step"], audience]).transform("mean"),
         }
     )
     out = frame.groupby(["audience", "hour"]).agg(
@@ -347,10 +356,13 @@ def schedule_bias(
     default all) went out at ``hour`` (:func:`fixed_schedule`) — ``hour`` itself: a lead engages when
     a message reaches it, so a fixed schedule's engagement clusters at the schedule's hour whatever
     the leads prefer. ``randomised_pick``: the hour with the best engagement when each of those steps
-    went out at a uniformly random time in its window (``send_time = "random"``): engaged over
-    expected (each message at its step's rate: steps differ by channel and delay), summed over the
-    hours within 2 of it (the behaviour's reach). ``true_hour``: the median preferred hour of the
-    audience's leads (latent; known in simulation only).
+    went out at a uniformly random time in its window (``send_time = "random"``; messages the gate
+    deferred are left out: their hour is the gate's): engaged over expected (each message at its
+    step's rate in its audience: steps differ by channel and delay), among the hours with at least
+    :data:`MIN_EXPECTED` expected engagements (-1: none; an hour of rare e-mail engagement alone is
+    noise). Pooling neighbouring hours would pull the pick towards a window's edge, where fewer,
+    better hours are pooled. ``true_hour``: the median preferred hour of the audience's leads
+    (latent; known in simulation only).
 
     Example:
         >>> import nurture_lab as nl
@@ -360,21 +372,22 @@ def schedule_bias(
     check_param("schedule_bias", "scenario", scenario, kind="instance", types=Scenario, expected="a Scenario")
     check_param("schedule_bias", "hour", hour, kind="int", low=0, high=23)
     fixed = engagement_by_hour(fixed_schedule(scenario, hour, steps), n_leads, seed, steps)
-    rand = engagement_by_hour(policy_scenario(scenario, "random", steps), n_leads, seed, steps)
+    rand = engagement_by_hour(policy_scenario(scenario, "random", steps), n_leads, seed, steps, on_time=True)
     leads = simulate(policy_scenario(scenario, "planned"), seed=seed, n_leads=min(n_leads, 5000), truth=False).leads
     rows = []
     for aud, g in rand.groupby("audience"):
         by = g.set_index("hour")[["sent", "engaged", "expected"]].reindex(range(24), fill_value=0)
-        kernel = np.ones(5)
         with np.errstate(invalid="ignore", divide="ignore"):
-            ratio = np.convolve(by["engaged"], kernel, "same") / np.convolve(by["expected"], kernel, "same")
+            ratio = (by["engaged"] / by["expected"]).to_numpy(dtype=float)
         f = fixed[fixed["audience"] == aud]
         rows.append(
             {
                 "audience": aud,
                 "true_hour": float(leads.loc[leads["audience"] == aud, "preferred_hour"].median()),
                 "naive_pick": int(f.loc[f["engaged"].idxmax(), "hour"]) if len(f) else -1,
-                "randomised_pick": int(np.nanargmax(np.where(by["sent"] > 0, ratio, np.nan))),
+                "randomised_pick": int(np.nanargmax(np.where(by["expected"] >= MIN_EXPECTED, ratio, np.nan)))
+                if (by["expected"] >= MIN_EXPECTED).any()
+                else -1,
                 "engaged_fixed": float(f["engaged"].sum()),
                 "engaged_randomised": float(g["engaged"].sum()),
             }
