@@ -187,7 +187,7 @@ def run_step(
             planned, randomised = timing.planned(rows, first=g == 0)
             sub = dataclasses.replace(subset(msg, rows), planned=planned)
             res, t, engaged = yield from run_group(ctx, st, spec, sub, u[rows], last_event, log)
-            timing.learn(rows, randomised, res.send, t, engaged)
+            timing.learn(rows, randomised, res, t, engaged)
 
 
 def run_group(

@@ -20,18 +20,21 @@ then goes through the same gate as every message (:func:`~nurture_lab.simulation
 spacing, caps and days may still move it; an empty window leaves the planned time to the gate.
 
 **Learning, causal.** The learner reads only *randomised* sends (a ``"random"`` step's, and the
-exploration sends of a learning step): their time does not depend on the lead, so the engagement
-rate per local hour is an unbiased estimate of that hour's rate. (Learning from the hours at which
-engagement happened under a fixed schedule is biased: engagement follows the send, so it clusters at
-whatever hour one always sent; see :func:`nurture_lab.whatif.send_time.schedule_bias`.) For a lead
-who arrived on UTC day ``d`` it uses the sends of this arm's run made on days before ``d`` — all of
-them past when the lead's step goes out — per audience x local hour of the send:
+exploration sends of a learning step) that the gate did not defer: their time does not depend on
+the lead, so the engagement rate per local hour is an unbiased estimate of that hour's rate.
+(Learning from the hours at which engagement happened under a fixed schedule is biased: engagement
+follows the send, so it clusters at whatever hour one always sent; see
+:func:`nurture_lab.whatif.send_time.schedule_bias`.) For a lead who arrived on UTC day ``d`` it
+uses the sends of this arm's run made on days before ``d`` — all of them past when the lead's step
+goes out — per channel x audience x local hour of the send:
 ``rate = (engaged + PRIOR_SENDS * nearby) / (sent + PRIOR_SENDS)``, shrunk towards the rate of the
-hours within :data:`POOL_HOURS` of it, ``nearby = (engaged' + PRIOR_SENDS * audience rate) / (sent'
-+ PRIOR_SENDS)`` (primes: summed over those hours), itself shrunk towards the audience's rate over
-all hours: a sparse hour borrows from its neighbours, a well-sent hour speaks for itself. **Exploration:** a share :data:`EXPLORE` of a learning step's leads
-(by their own draw) get a random time; so does a lead whose audience had fewer than
-:data:`MIN_ENGAGED` engagements with the channel's randomised sends before its arrival day. A learning step runs in two groups: the
+hours within :data:`POOL_HOURS` of it, ``nearby = (engaged' + PRIOR_SENDS * audience rate) /
+(sent' + PRIOR_SENDS)`` (primes: summed over those hours), itself shrunk towards the audience's
+rate over all hours: a sparse hour borrows from its neighbours, a well-sent hour speaks for itself.
+
+**Exploration.** A share :data:`EXPLORE` of a learning step's leads (by their own draw) get a
+random time; so does a lead whose audience had fewer than :data:`MIN_ENGAGED` engagements with the
+channel's randomised sends before its arrival day. A learning step runs in two groups: the
 explorers first (their engagement joins the history), then the others. A run learns within each
 chunk of leads (``CHUNK_SIZE``; chunks run independently) and within each arm.
 
@@ -216,12 +219,13 @@ class StepTiming:
         first = np.floor(self.st.lead.created_min.min() / DAY)
         return (np.floor(abs_min / DAY) - first).astype(np.int64)
 
-    def learn(self, rows: np.ndarray, randomised: np.ndarray, send: np.ndarray, t: np.ndarray, engaged: Any) -> None:
-        """The randomised sends of the rows join the history (with whether the lead engaged)."""
+    def learn(self, rows: np.ndarray, randomised: np.ndarray, res: Any, t: np.ndarray, engaged: Any) -> None:
+        """The randomised sends of the rows that the gate did not defer (their hour is the draw's, not
+        the gate's) join the history, with whether the lead engaged. ``res``: the gate's decision."""
         if self.policy == "oracle":
             return
         lead, idx = self.st.lead, self.msg.idx[rows]
-        keep = randomised & send
+        keep = randomised & res.send & (res.defer == 0)
         if not keep.any():
             return
         i, tk = idx[keep], t[keep]
