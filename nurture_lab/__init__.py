@@ -50,6 +50,8 @@ _EXPORTS: dict[str, str] = {
     "CalibrationResult": "stats.simulated",
     # what-if designs
     "staffing_curve": "whatif.staffing",
+    "compare_send_times": "whatif.send_time",
+    "SendTimeResult": "whatif.send_time",
     "StaffingResult": "whatif.staffing",
     # files
     "read_leads": "io.crm",

@@ -20,6 +20,7 @@ import pandas as pd
 
 from .._results import ResultMixin
 from .finding import SEVERITIES, Finding
+from .lint_send_time import send_time_findings
 from .lint_staffing import staffed_span, staffing_findings
 from .model import DEFAULT_CAPS, TCPA_CHANNELS, VISIBLE_CHANNELS, Arm, Scenario, Step
 from .staffing import DEFAULT_LEADS, describe_staffing, nominal_minutes, planned_minutes
@@ -297,6 +298,7 @@ def lint_scenario(sc: Scenario, n_leads: int = DEFAULT_LEADS) -> LintResult:
         times = nominal_minutes(arm)
         planned = planned_minutes(arm)
         findings += _reminder_findings(sc, arm, staffing)
+        findings += send_time_findings(sc, arm, (q_start, q_end))
         for i in range(1, len(planned)):
             if planned[i] < planned[i - 1]:
                 s = arm.steps[i]

@@ -364,6 +364,11 @@ class Behaviour:
     preferred_multiplier: float = 1.4
     #: Multiplier within two hours of the lead's preferred hour; ±10-20% [ASSUMPTION, DOMAIN.md].
     preferred_hour_multiplier: float = 1.15
+    #: Audience-specific preferred hours: {audience = local hour}; a lead of a listed audience has
+    #: a preferred hour drawn uniformly within ``preferred_hour_spread`` hours of its audience's
+    #: (empty, the default: every lead's is uniform 8..20, whatever its audience) [ASSUMPTION].
+    preferred_hour_by_audience: Mapping[str, float] = field(default_factory=dict)
+    preferred_hour_spread: int = 2
     #: Per prior touch sent, engagement is multiplied by this [ASSUMPTION].
     fatigue: float = 0.92
     #: Engagement and booking multiplier for content relevant to the lead's segment [ASSUMPTION].
@@ -436,12 +441,23 @@ class Behaviour:
             "reminder_odds_ratio",
         ):
             check_number(k, getattr(self, k), low=0)
+        self._check_preferred_hours()
         for name in ("competitor_daily_hazard", "intent_book_odds_ratio"):
             table = getattr(self, name)
             if not isinstance(table, Mapping) or set(table) != set(INTENTS):
                 raise field_error(name, "a table with keys high, medium, low", table, True)
             for k, v in table.items():
                 check_number(f"{name}.{k}", v, low=0)
+
+    def _check_preferred_hours(self) -> None:
+        """``preferred_hour_by_audience``: a table of audience = local hour in [0, 23]."""
+        table = self.preferred_hour_by_audience
+        if not isinstance(table, Mapping):
+            raise field_error("preferred_hour_by_audience", "a table of audience = local hour", table, True)
+        for k, v in table.items():
+            check_number(f"preferred_hour_by_audience.{k}", v, low=0, high=23, integer=True)
+        object.__setattr__(self, "preferred_hour_by_audience", dict(table))
+        check_number("preferred_hour_spread", self.preferred_hour_spread, low=0, high=12, integer=True)
 
 
 # --------------------------------------------------------------------------------------
@@ -747,6 +763,10 @@ DEFAULT_CONTENTS: dict[str, Content] = {
 }
 
 
+#: A cadence step's send-time policies (see :mod:`nurture_lab.simulation.send_time`).
+SEND_TIMES: tuple[str, ...] = ("planned", "random", "audience_best", "lead_best", "oracle")
+
+
 @dataclass(frozen=True)
 class Step:
     """One touch of a cadence.
@@ -773,9 +793,14 @@ class Step:
     if_no_response: bool = False
     #: Only if the lead is qualified and has not booked.
     if_qualified: bool = False
+    #: When in the lead's local day the step goes out (:data:`SEND_TIMES`; the gate still decides):
+    #: "planned" (its delay), "random" (a uniform time in the allowed window), "audience_best",
+    #: "lead_best" (learned from the run's earlier engagement), "oracle" (the lead's true preferred hour).
+    send_time: str = "planned"
 
     def __post_init__(self) -> None:
         check_str("channel", self.channel, CHANNELS)
+        check_str("send_time", self.send_time, SEND_TIMES)
         check_str("content", self.content)
         check_number("delay_minutes", self.delay_minutes, low=0, high=MAX_MINUTES)
         check_str("anchor", self.anchor, ("inquiry", "previous"))
@@ -904,6 +929,13 @@ class Scenario:
                     for x in v:
                         if known is not None and x not in known:
                             raise field_error(f"arms.{arm.name}.steps.{i}.{k}", "one of: " + ", ".join(known), x)
+
+        known_aud = self.categories("audience") or ()
+        for aud in self.behaviour.preferred_hour_by_audience:
+            if aud not in known_aud:
+                raise field_error(
+                    "behaviour.preferred_hour_by_audience", "audiences among: " + ", ".join(known_aud), aud
+                )
 
     def _check_segment_values(self) -> None:
         """Values named in ``relevant_to`` and in the score points must be values some lead can have."""

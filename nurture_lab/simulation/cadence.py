@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -54,8 +54,9 @@ from .draws import (
     Draws,
 )
 from .leads import Leads
-from .policy import GateResult, Message, gate
+from .policy import GateResult, Message, gate, subset
 from .results import arm_outcomes
+from .send_time import SendHistory, StepTiming
 from .state import CH, INF, ArmState
 from .touchlog import NOT_SELECTED, log_gated, log_rows, owner_categories
 
@@ -84,6 +85,8 @@ class StepContext:
     pref_all: np.ndarray
     content_codes: dict[str, int]
     owner_codes: dict[str, int]
+    #: the run's randomised sends, which the learning send-time policies read (:mod:`.send_time`)
+    history: SendHistory = field(default_factory=SendHistory)
 
     @classmethod
     def make(
@@ -164,8 +167,9 @@ def run_step(
     ctx: StepContext, st: ArmState, spec: StepSpec, last_event: np.ndarray, log: Log
 ) -> Generator[CallTask, None, None]:
     """One cadence step for every lead: select -> gate -> (call) -> respond -> advance -> book ->
-    duplicate -> log."""
-    step, beh = spec.step, ctx.sc.behaviour
+    duplicate -> log. A step with a ``send_time`` policy first moves each planned time to the
+    policy's time of day (:mod:`.send_time`); a learning policy's explorers run the pipeline first,
+    then the others, on what the explorers' engagement taught."""
     idx, planned_all = select(ctx, spec, last_event, log)
     if idx.size == 0:
         st.record_send(spec.ch, idx, np.zeros(0), None)  # a step nobody gets: a column of no sends
@@ -173,12 +177,31 @@ def run_step(
         return
     u = ctx.draws(spec.k)[ctx.lead.pos[idx]]
     msg = step_message(ctx, st, spec, idx, planned_all[idx], u)
+    if spec.step.send_time == "planned":
+        yield from run_group(ctx, st, spec, msg, u, last_event, log)
+        return
+    # a send-time policy: its target times; a learning step's explorers go first (see .send_time)
+    timing = StepTiming.make(spec.step.send_time, msg, st, ctx.history, ctx.draws, spec.k)
+    for g, rows in enumerate(timing.groups()):
+        if rows.size:
+            planned, randomised = timing.planned(rows, first=g == 0)
+            sub = dataclasses.replace(subset(msg, rows), planned=planned)
+            res, t, engaged = yield from run_group(ctx, st, spec, sub, u[rows], last_event, log)
+            timing.learn(rows, randomised, res, t, engaged)
+
+
+def run_group(
+    ctx: StepContext, st: ArmState, spec: StepSpec, msg: Message, u: np.ndarray, last_event: np.ndarray, log: Log
+) -> Generator[CallTask, None, tuple[GateResult, np.ndarray, np.ndarray]]:
+    """The step's messages ``msg`` (``u``: their draws) from the gate on; returns the gate's decision,
+    the send (else planned) times and who engaged."""
+    step, beh, idx = spec.step, ctx.sc.behaviour, msg.idx
     res = gate(msg, st, ctx.horizon)
     content = ctx.sc.contents[step.content]
     task = None
     if ctx.waits_for_agent(step.channel):
         task = yield from queue_calls(ctx, st, msg, res, content, res.replaced, u[:, U_ENGAGE], u[:, U_VOICEMAIL])
-    t = np.where(res.send, res.t, planned_all[idx])
+    t = np.where(res.send, res.t, msg.planned)
     rel = ctx.lead.relevant(content, idx) & ~res.replaced
     call = None if task is None else (task.connected, task.handle)
     r = respond(beh, st, step.channel, rel, idx, res.send, t, u, ctx.pref_all, call)
@@ -194,6 +217,7 @@ def run_step(
     dup = yield from duplicate(ctx, st, spec, msg, res, u, t, r.p_opt, last_event)
     if ctx.record is not None:
         log_step(ctx, spec, msg, res, r, task, dup, log)
+    return res, t, r.engaged
 
 
 def select(ctx: StepContext, spec: StepSpec, last_event: np.ndarray, log: Log) -> tuple[np.ndarray, np.ndarray]:

@@ -16,6 +16,7 @@ from .. import _random
 __all__ = [
     "K_INBOUND",
     "K_REMINDER",
+    "K_SEND_TIME",
     "N_UNIFORMS",
     "U_BOOK",
     "U_DELIVER",
@@ -49,6 +50,9 @@ U_DUP_ENGAGE = U_DUP_DELIVER
 U_DUP_VOICEMAIL = U_DUP_OPT_OUT
 #: Stream slots beyond the cadence's step slots: visit-reminder calls, inbound calls.
 K_REMINDER, K_INBOUND = 1000, 1001
+#: Step ``k``'s send-time draws (exploration, a random time in the window) are slot ``K_SEND_TIME + k``
+#: (:mod:`.send_time`; drawn only for a step whose ``send_time`` is not "planned").
+K_SEND_TIME = 2000
 
 
 class Draws:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .. import _random
-from ..scenario.model import INTENTS, STATE_TIMEZONES, Population, Scenario
+from ..scenario.model import INTENTS, STATE_TIMEZONES, Behaviour, Population, Scenario
 from .calendar import DAY, dst_transitions
 
 __all__ = ["IDENTITY_COLUMNS", "LEAD_COLUMNS", "local_arrival", "make_leads"]
@@ -263,7 +263,7 @@ def make_leads(
 
     Args:
         population: a :class:`Population`, or a :class:`Scenario` (its population and its
-            behaviour's competitor hazards are used).
+            behaviour's competitor hazards and audience preferred hours are used).
         n_leads: number of leads, >= 1.
         seed: the run's seed; leads are made in chunks of ``CHUNK_SIZE`` with spawned streams.
         competitor_daily_hazard: daily hazard by intent (default: the scenario's, or the
@@ -294,6 +294,9 @@ def make_leads(
     if competitor_daily_hazard is not None:
         hazard = dict(competitor_daily_hazard)
     parts = [_chunk(pop, seed, c, first, n, identities) for c, first, n in _random.chunks(n_leads)]
+    if isinstance(population, Scenario) and population.behaviour.preferred_hour_by_audience:
+        for (c, _, _), part in zip(_random.chunks(n_leads), parts, strict=True):
+            _audience_hours(part, population.behaviour, seed, c)
     df = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
     _hazards(df, hazard)
     return df
@@ -305,7 +308,22 @@ def make_leads_chunk(
     """One chunk of :func:`make_leads` (the unit of parallel work)."""
     df = _chunk(scenario.population, seed, chunk, first_id, n, identities)
     _hazards(df, dict(scenario.behaviour.competitor_daily_hazard))
+    if scenario.behaviour.preferred_hour_by_audience:
+        _audience_hours(df, scenario.behaviour, seed, chunk)
     return df
+
+
+def _audience_hours(df: pd.DataFrame, beh: Behaviour, seed: int, chunk: int) -> None:
+    """``[behaviour] preferred_hour_by_audience``: a listed audience's leads prefer an hour uniform within
+    ``preferred_hour_spread`` of the audience's (clipped to 0..23), from their own stream (the other
+    columns keep their draws)."""
+    rng = _random.stream(seed, chunk, _random.POPULATION, 1)
+    spread = int(beh.preferred_hour_spread)
+    offset = rng.integers(-spread, spread + 1, len(df))
+    centre = df["audience"].map({k: float(v) for k, v in beh.preferred_hour_by_audience.items()}).astype(float)
+    own = centre.notna().to_numpy()
+    hour = np.clip(centre.to_numpy() + offset, 0, 23)
+    df["preferred_hour"] = np.where(own, hour, df["preferred_hour"].to_numpy()).astype(np.int8)
 
 
 def local_arrival(leads: pd.DataFrame) -> pd.Series:

@@ -36,6 +36,22 @@ def _max_in_window(s: pd.DataFrame, span: str) -> int:
     return int(counts.max())
 
 
+def check_step_windows(sc: nl.Scenario, sent: pd.DataFrame, leads: pd.DataFrame) -> None:
+    """Every cadence message went out inside its step's ``window`` in the lead's local time (zoneinfo)."""
+    steps = {a.name: a.steps for a in sc.experiment.arms}
+    rows = sent[sent["step"] >= 0]
+    win = [steps[str(a)][int(k)].window for a, k in zip(rows["arm"], rows["step"], strict=True)]
+    has = np.array([w is not None for w in win], dtype=bool)
+    if not has.any():
+        return
+    rows = rows[has]
+    lo = np.array([w[0] for w in win if w is not None])
+    hi = np.array([w[1] for w in win if w is not None])
+    hour = local_time(rows, leads)["hour"].to_numpy(dtype=float)
+    bad = ~((hour >= lo - 1e-6) & (hour < hi))
+    assert not bad.any(), f"messages outside their step's window:\n{rows[bad].head()}"
+
+
 def check_invariants(res: nl.SimulationResult) -> None:
     """Every rule of the policy gate holds for every message the run sent (steps, reminders, duplicates)."""
     sc, pol = res.scenario, res.scenario.policy
@@ -65,6 +81,8 @@ def check_invariants(res: nl.SimulationResult) -> None:
     end = st.map(lambda s: pol.state_quiet_hours.get(s, pol.quiet_hours)[1]).astype(float)
     bad = ~((hour >= start - 1e-6) & (hour < end))
     assert not bad.any(), f"texts or calls in quiet hours:\n{tcpa[bad].head()}"
+    # each step's own send window (local hours), whatever its send-time policy
+    check_step_windows(sc, sent, res.leads)
     # calls only in staffed hours on staffed days (reminders and duplicates included): the contact
     # centre's clock when there is one, else the lead's
     calls = sent[sent["channel"] == "call"]
