@@ -30,6 +30,7 @@ _EXPORTS: dict[str, str] = {
     "SimulationResult": "simulation.engine",
     "truth_in": "simulation.engine",
     "ContactCenter": "scenario.model",
+    "Design": "scenario.model",
     "erlang_c_agents": "simulation.contact_center",
     # statistics
     "analyze": "stats.warehouse",  # a pandas frame, or an Ibis table reduced in the database
@@ -51,6 +52,8 @@ _EXPORTS: dict[str, str] = {
     # what-if designs
     "staffing_curve": "whatif.staffing",
     "StaffingResult": "whatif.staffing",
+    "compare_designs": "whatif.designs",
+    "DesignsResult": "whatif.designs",
     # files
     "read_leads": "io.crm",
     "read_touches": "io.crm",

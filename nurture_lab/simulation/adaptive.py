@@ -1,0 +1,217 @@
+"""Adaptive assignment in waves (the scenario's ``[design]``; issue 25, section 2).
+
+Wave ``w`` holds the leads created in ``[t0 + w U, t0 + (w + 1) U)``, ``t0`` the run's first
+inquiry and ``U`` the design's ``update_every_days``. A wave before any lead's metric is observable
+(wave 0 always) uses the planned allocation; a later wave uses probabilities computed from each
+arm's Beta-Bernoulli posterior (Beta(1, 1) prior) of the design's metric, counting only the leads
+whose metric is observable at the wave's start (``created_at + delay_days <= wave start``):
+
+- ``thompson``: ``q_k = p_k``, the posterior probability that arm ``k`` has the highest rate;
+- ``top_two``: top-two Thompson sampling (Russo 2020), ``q_k = p_k (b + (1 - b) sum_{j != k} p_j / (1 - p_j))``
+  with ``b = top_two_beta``;
+- ``exploration``: exploration sampling (Kasy & Sautmann 2021), ``q_k = p_k (1 - p_k) / sum_j p_j (1 - p_j)``;
+
+each then floored, ``q <- f + (1 - K f) q`` with ``f = min_probability``, so every arm keeps a
+probability of at least ``f`` in every wave and inverse-probability weights stay bounded. ``p_k``
+is computed by quadrature (``P(k best) = int pdf_k(x) prod_{j != k} cdf_j(x) dx`` on a grid that
+resolves every posterior), not by sampling: no random numbers besides each lead's own draw.
+
+Each lead's arm is drawn from its wave's probabilities with one uniform number from its chunk's
+assignment stream ``(seed, chunk, ASSIGNMENT)`` — the same numbers on one process or many. Without
+a contact centre a lead's outcome under an arm does not depend on the other leads (common random
+numbers), so the assignment is computed from every lead's outcome under every arm
+(:func:`potentials`) and the observed run is then an ordinary run with that assignment: exact. With
+a contact centre one lead's calls delay another's, so outcomes under another assignment cannot be
+read off one run: refused (:func:`refuse_centre`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+from .. import _random
+from ..scenario.design import Design
+from ..scenario.model import Scenario
+from .cadence import run_arm_unlimited
+from .calendar import DAY
+from .chunks import prepare_chunk
+from .draws import Draws
+from .leads import Leads
+
+__all__ = [
+    "Plan",
+    "Potentials",
+    "allocation_probabilities",
+    "assign_waves",
+    "metric_value",
+    "plan_run",
+    "potentials",
+    "prob_best",
+    "refuse_centre",
+]
+
+#: Grid points per arm for the quadrature of ``P(arm k is best)``.
+GRID_POINTS = 801
+
+
+def refuse_centre(sc: Scenario, func: str) -> None:
+    """An adaptive design with a ``[contact_center]``: refused with the reason."""
+    if sc.contact_center is None:
+        return
+    from ..errors import ParameterError
+
+    raise ParameterError(
+        f"{func}: scenario {sc.name!r} has a [contact_center] and an adaptive design "
+        f"(allocation = {sc.design.allocation!r}); with a shared queue one lead's outcome depends on the calls "
+        "of the leads assigned before it, so the adaptive assignment cannot be computed from one run's outcomes. "
+        "Judge adaptive designs with unlimited staff: dataclasses.replace(scenario, contact_center=None)."
+    )
+
+
+def metric_value(out: dict[str, np.ndarray], metric: str, window: float) -> np.ndarray:
+    """The design's metric per lead from an arm's outcomes: the event within ``window`` days (0/1)."""
+    if metric == "contacted":
+        with np.errstate(invalid="ignore"):
+            return np.asarray(out["contacted"] & (np.nan_to_num(out["contacted_minutes"], nan=np.inf) <= window * DAY))
+    return np.asarray(out[metric], dtype=bool)
+
+
+def prob_best(successes: np.ndarray, failures: np.ndarray) -> np.ndarray:
+    """``P(arm k has the highest rate)`` under independent Beta(1 + s_k, 1 + f_k) posteriors (quadrature)."""
+    a, b = 1.0 + np.asarray(successes, float), 1.0 + np.asarray(failures, float)
+    k = a.size
+    if k == 1:
+        return np.ones(1)
+    u = np.linspace(0.0, 1.0, GRID_POINTS)
+    # each arm's own grid, through its quantiles from 1e-12 to 1 - 1e-12, so narrow posteriors are resolved
+    grid = stats.beta.ppf(1e-12 + u[None, :] * (1 - 2e-12), a[:, None], b[:, None])
+    x = np.unique(np.concatenate([grid.ravel(), [0.0, 1.0]]))
+    logcdf = stats.beta.logcdf(x[None, :], a[:, None], b[:, None])
+    pdf = stats.beta.pdf(x[None, :], a[:, None], b[:, None])
+    total = logcdf.sum(axis=0)
+    with np.errstate(invalid="ignore"):
+        others = np.exp(np.where(np.isfinite(logcdf), total[None, :] - logcdf, -np.inf))
+    p = np.trapezoid(pdf * others, x, axis=1)
+    p = np.clip(np.nan_to_num(p), 0.0, None)
+    return p / p.sum() if p.sum() > 0 else np.full(k, 1.0 / k)
+
+
+def allocation_probabilities(design: Design, p_best: np.ndarray) -> np.ndarray:
+    """A wave's assignment probabilities from the posterior probabilities of being best (module docstring)."""
+    k = p_best.size
+    p = np.clip(p_best, 0.0, 1.0)
+    if design.allocation == "thompson":
+        q = p.copy()
+    elif design.allocation == "top_two":
+        beta = design.top_two_beta
+        odds = p / np.clip(1.0 - p, 1e-300, None)
+        q = p * (beta + (1.0 - beta) * (odds.sum() - odds))
+    else:  # exploration sampling
+        q = p * (1.0 - p)
+        if q.sum() <= 0:  # one arm certain to be best: nothing left to explore
+            q = p.copy()
+    q = q / q.sum()
+    f = design.floor(k)
+    return f + (1.0 - k * f) * q
+
+
+@dataclass(frozen=True)
+class Plan:
+    """An adaptive assignment: per lead (lead-number order) its arm, the probability of that arm in
+    its wave and its wave; per wave the probabilities of every arm (``probs``, waves x arms)."""
+
+    arm: np.ndarray
+    probability: np.ndarray
+    wave: np.ndarray
+    probs: np.ndarray
+
+
+def assign_waves(
+    design: Design, planned: np.ndarray, created_min: np.ndarray, y: np.ndarray, u: np.ndarray
+) -> Plan:
+    """Assign leads in waves (module docstring).
+
+    Args:
+        design: an adaptive design.
+        planned: the planned allocation (shares of the arms, summing to 1).
+        created_min: each lead's inquiry time (minutes; any origin).
+        y: each lead's metric under each arm (leads x arms, 0/1): only the assigned arm's is read,
+            and only once observable.
+        u: each lead's uniform draw in [0, 1).
+    """
+    n, k = y.shape
+    t = created_min - created_min.min()
+    span, delay = design.update_every_days * DAY, design.delay * DAY
+    wave = np.floor(t / span).astype(np.int64)
+    order = np.argsort(t, kind="stable")
+    ts, ws = t[order], wave[order]
+    n_waves = int(ws[-1]) + 1 if n else 0
+    bounds = np.searchsorted(ws, np.arange(n_waves + 1))
+    arm_s = np.zeros(n, dtype=np.int64)
+    prob_s = np.zeros(n)
+    probs = np.zeros((n_waves, k))
+    counts = np.zeros((2, k))  # failures, successes observed so far
+    seen = 0
+    for w in range(n_waves):
+        cut = int(np.searchsorted(ts, w * span - delay, side="right"))
+        if cut > seen:
+            a = arm_s[seen:cut]
+            v = y[order[seen:cut], a].astype(np.int64)
+            counts += np.bincount(v * k + a, minlength=2 * k).reshape(2, k)
+            seen = cut
+        q = planned if seen == 0 else allocation_probabilities(design, prob_best(counts[1], counts[0]))
+        lo, hi = bounds[w], bounds[w + 1]
+        a = np.searchsorted(np.cumsum(q), u[order[lo:hi]], side="right").clip(0, k - 1)
+        arm_s[lo:hi], prob_s[lo:hi] = a, q[a]
+        probs[w] = q
+    arm, prob = np.empty_like(arm_s), np.empty_like(prob_s)
+    arm[order], prob[order] = arm_s, prob_s
+    return Plan(arm, prob, wave, probs)
+
+
+@dataclass(frozen=True)
+class Potentials:
+    """Every lead's outcomes under every arm, in lead-number order (leads x arms), and what assigns them:
+    ``created_min`` (inquiry, UTC minutes), ``metric`` (the design's metric), ``booked`` (booked_30d),
+    ``u`` (each lead's uniform assignment draw), ``fixed_arm`` (the fixed design's stratified arm)."""
+
+    created_min: np.ndarray
+    metric: np.ndarray
+    booked: np.ndarray
+    u: np.ndarray
+    fixed_arm: np.ndarray
+
+
+def potentials(sc: Scenario, seed: int, n_leads: int, metrics: tuple[tuple[str, float], ...]) -> list[Potentials]:
+    """Per design metric ``(metric, window)``, every lead's outcomes under every arm (no contact centre).
+
+    One pass per arm over every chunk (in this process); ``booked`` and ``u`` are shared by all.
+    """
+    parts: list[list[Potentials]] = [[] for _ in metrics]
+    for c, first, n in _random.chunks(n_leads):
+        ch = prepare_chunk(sc, seed, c, first, n, identities=False)
+        lead = ch.lead
+        assert isinstance(lead, Leads)
+        draws = Draws(seed, c, n)
+        outs = [run_arm_unlimited(sc, arm, lead, draws, None)[0] for arm in sc.experiment.arms]
+        booked = np.column_stack([o["booked_30d"] for o in outs])
+        u = _random.stream(seed, c, _random.ASSIGNMENT).random(n)
+        for i, (m, window) in enumerate(metrics):
+            y = np.column_stack([metric_value(o, m, window) for o in outs])
+            parts[i].append(Potentials(lead.created_min.copy(), y, booked, u, ch.arm_idx))
+    return [
+        Potentials(*(np.concatenate([getattr(p, f) for p in ps]) for f in Potentials.__dataclass_fields__))
+        for ps in parts
+    ]
+
+
+def plan_run(sc: Scenario, seed: int, n_leads: int) -> Plan:
+    """The adaptive assignment of ``simulate(sc, seed, n_leads)`` (an adaptive design, no contact centre)."""
+    d = sc.design
+    (pot,) = potentials(sc, seed, n_leads, ((d.metric, d.window),))
+    planned = np.array(list(sc.experiment.allocation.values()))
+    return assign_waves(d, planned, pot.created_min, pot.metric, pot.u)
+
