@@ -231,7 +231,9 @@ def _design(ctx: _Ctx, t: Mapping[str, Any]) -> Design:
     if not design.adaptive:
         for key in t:
             if key != "allocation":
-                raise ctx.invalid(key, "design", f'no {key} with allocation = "fixed" (it sets an adaptive rule)', t[key])
+                raise ctx.invalid(
+                    key, "design", f'no {key} with allocation = "fixed" (it sets an adaptive rule)', t[key]
+                )
     return design
 
 

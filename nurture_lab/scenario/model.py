@@ -895,9 +895,11 @@ class Scenario:
         self._check_segment_values()
         self._check_gaps()
         self._check_clinic_hours()
-        k = len(self.experiment.arms)
-        if self.design.min_probability is not None and self.design.min_probability * k > 1:
-            raise field_error("design.min_probability", f"at most 1 / {k} with {k} arms", self.design.min_probability)
+        n_arms = len(self.experiment.arms)
+        if self.design.min_probability is not None and self.design.min_probability * n_arms > 1:
+            raise field_error(
+                "design.min_probability", f"at most 1 / {n_arms} with {n_arms} arms", self.design.min_probability
+            )
         for arm in self.experiment.arms:
             for i, step in enumerate(arm.steps):
                 if step.content not in self.contents:

@@ -129,9 +129,7 @@ class Plan:
     probs: np.ndarray
 
 
-def assign_waves(
-    design: Design, planned: np.ndarray, created_min: np.ndarray, y: np.ndarray, u: np.ndarray
-) -> Plan:
+def assign_waves(design: Design, planned: np.ndarray, created_min: np.ndarray, y: np.ndarray, u: np.ndarray) -> Plan:
     """Assign leads in waves (module docstring).
 
     Args:
@@ -214,4 +212,3 @@ def plan_run(sc: Scenario, seed: int, n_leads: int) -> Plan:
     (pot,) = potentials(sc, seed, n_leads, ((d.metric, d.window),))
     planned = np.array(list(sc.experiment.allocation.values()))
     return assign_waves(d, planned, pot.created_min, pot.metric, pot.u)
-

@@ -127,7 +127,13 @@ def _run_chunks(
 
 
 def _simulate_adaptive(
-    scenario: Scenario, seed: int, n_leads: int, truth: bool, executor: Executor | None, jobs: int | None, progress: bool
+    scenario: Scenario,
+    seed: int,
+    n_leads: int,
+    truth: bool,
+    executor: Executor | None,
+    jobs: int | None,
+    progress: bool,
 ) -> SimulationResult:
     """A run of an adaptive ``[design]`` (no contact centre): the assignment from every lead's outcome
     under every arm (:mod:`.adaptive`), then an ordinary run with it; the lead table gains

@@ -20,7 +20,17 @@ from scipy import stats
 
 from .methods import _fieller, comparison_row
 
-__all__ = ["TEST", "hajek", "hajek_from_sums", "ipw_row", "weighted_sums"]
+__all__ = [
+    "ADAPTIVE_NOTE",
+    "PROBABILITY_COLUMN",
+    "TEST",
+    "check_adaptive",
+    "hajek",
+    "hajek_from_sums",
+    "ipw_estimator",
+    "ipw_row",
+    "weighted_sums",
+]
 
 TEST = "IPW z (Hajek means, weights 1 / assignment_probability; adaptive design)"
 
@@ -68,3 +78,44 @@ def ipw_row(y1: np.ndarray, q1: np.ndarray, y0: np.ndarray, q0: np.ndarray, alph
     rel = m1 / m0 - 1 if m0 > 0 else math.nan
     rel_lo, rel_hi = _fieller(m1, m0, v1, v0, 0.0, z, nonneg=bool(m0 > 0 and m1 >= 0))
     return comparison_row(m0, m1, d, (d - z * se, d + z * se), (rel, rel_lo, rel_hi), p, TEST, "ipw-hajek")
+
+
+#: The lead table's column that marks data from an adaptive design (see :mod:`nurture_lab.simulation.adaptive`).
+PROBABILITY_COLUMN = "assignment_probability"
+ADAPTIVE_NOTE = (
+    "Adaptive design: every row is inverse-probability weighted by its 'assignment_probability' "
+    "(Hajek means; the unweighted means of adaptively assigned arms are biased). The sample-ratio check "
+    "does not apply: arm sizes follow the data by design."
+)
+
+
+def check_adaptive(df: Any, options: dict[str, Any]) -> None:
+    """Data with ``assignment_probability``: probabilities in (0, 1], and only the options IPW supports."""
+    from ..errors import DataError
+
+    unsupported = [name for name, used in options.items() if used]
+    if unsupported:
+        raise DataError(
+            f"The data have a column '{PROBABILITY_COLUMN}' (an adaptive design), which analyze weights by "
+            f"inverse probability; {', '.join(unsupported)} has no weighted version here, so it would analyse "
+            f"adaptive data as if fixed. Drop {', '.join(unsupported)}, or analyse a fixed design's data."
+        )
+    q = df[PROBABILITY_COLUMN]
+    bad = q.isna().to_numpy() | ~(
+        (q.to_numpy(dtype=float, na_value=np.nan) > 0) & (q.to_numpy(dtype=float, na_value=np.nan) <= 1)
+    )
+    if bad.any():
+        rows = np.flatnonzero(bad)
+        raise DataError(
+            f"Column '{PROBABILITY_COLUMN}' has {int(bad.sum())} value(s) outside (0, 1] or missing (row positions "
+            f"{', '.join(str(int(i)) for i in rows[:5])}{', ...' if rows.size > 5 else ''}); expected each row's "
+            "probability of the arm it got."
+        )
+
+
+def ipw_estimator(df: Any, arm: str, control: str, label: str, metric: str) -> Any:
+    """The row's estimator (a function of alpha) for adaptive data: :func:`ipw_row` on the two arms' rows."""
+    a, c = df[df[arm] == label], df[df[arm] == control]
+    y1, q1 = a[metric].to_numpy(float), a[PROBABILITY_COLUMN].to_numpy(float)
+    y0, q0 = c[metric].to_numpy(float), c[PROBABILITY_COLUMN].to_numpy(float)
+    return lambda alpha: ipw_row(y1, q1, y0, q0, alpha)

@@ -95,7 +95,9 @@ def parse_designs(designs: Any) -> list[tuple[str, Design]]:
         else:
             require(FUNC, f"designs[{i}]", d, DESIGNS_TEXT, False, wrong_type=True)
     labels = [lab for lab, _ in out]
-    require(FUNC, "designs", labels, "designs with distinct labels (give each a 'label')", len(set(labels)) == len(labels))
+    require(
+        FUNC, "designs", labels, "designs with distinct labels (give each a 'label')", len(set(labels)) == len(labels)
+    )
     return out
 
 
@@ -167,9 +169,7 @@ def _assign(d: Design, planned: np.ndarray, pot: Potentials, cols: np.ndarray) -
     return plan.arm, plan.probability
 
 
-def _check(
-    scenario: Any, n_leads: Any, seed: Any, replications: Any, alpha: Any
-) -> tuple[int, int, int, float]:
+def _check(scenario: Any, n_leads: Any, seed: Any, replications: Any, alpha: Any) -> tuple[int, int, int, float]:
     check_param(FUNC, "scenario", scenario, kind="instance", types=Scenario, expected="a Scenario (see load_scenario)")
     if scenario.contact_center is not None:
         raise ParameterError(
@@ -231,7 +231,9 @@ def compare_designs(
     k = len(scenario.experiment.arms)
     for label, d in parsed:
         if d.min_probability is not None and d.min_probability * k > 1:
-            require(FUNC, f"design {label!r} min_probability", d.min_probability, f"at most 1 / {k} with {k} arms", False)
+            require(
+                FUNC, f"design {label!r} min_probability", d.min_probability, f"at most 1 / {k} with {k} arms", False
+            )
     seeds = [_rep_seed(seed, r) for r in range(replications)]
     base = dataclasses.replace(scenario, design=Design())
     tasks = [_Task(base, tuple(d for _, d in parsed), r, s, n_leads) for r, s in enumerate(seeds)]
@@ -307,4 +309,3 @@ class DesignsResult(ResultMixin):
         from .designs_view import plot_designs
 
         return plot_designs(self, title)
-

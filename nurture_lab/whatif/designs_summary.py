@@ -79,7 +79,9 @@ def summarise(runs: pd.DataFrame, sc: Scenario, alpha: float) -> tuple[pd.DataFr
     pooled = ab_all.groupby("arm", observed=True)["truth"].mean().reindex(arms).to_numpy()
     best = int(np.argmax(pooled))
     planned = np.array(list(sc.experiment.allocation.values()))
-    n_leads = float(ab_all[(ab_all["rep"] == ab_all["rep"].iloc[0])].groupby("design", observed=True)["n"].sum().iloc[0])
+    n_leads = float(
+        ab_all[(ab_all["rep"] == ab_all["rep"].iloc[0])].groupby("design", observed=True)["n"].sum().iloc[0]
+    )
     expected = n_leads * float((planned * (pooled[best] - pooled)).sum())
     rows, bias_rows = [], []
     for label, g in runs.groupby("design", observed=True, sort=False):
@@ -99,7 +101,7 @@ def summarise(runs: pd.DataFrame, sc: Scenario, alpha: float) -> tuple[pd.DataFr
         row["best_arm_share"] = float(n[:, best].sum() / n.sum())
         row |= _with_ci("aa_false_alarm_naive", wilson(naive_alarm))
         row |= _with_ci("aa_false_alarm_ipw", wilson(ipw_alarm))
-        per_arm = []
+        per_arm: list[dict[str, Any]] = []
         for a, name in enumerate(arms):
             nb, ib = t_interval(naive_mean[:, a] - truth[:, a]), t_interval(hajek_mean[:, a] - truth[:, a])
             per_arm.append(
@@ -109,7 +111,10 @@ def summarise(runs: pd.DataFrame, sc: Scenario, alpha: float) -> tuple[pd.DataFr
             )
         worst = max(per_arm, key=lambda r: abs(r["naive_bias"]) if math.isfinite(r["naive_bias"]) else -1.0)
         row |= {"naive_bias_max": worst["naive_bias"], "naive_bias_max_arm": worst["arm"]}
-        row |= {"naive_bias_max_ci_low": worst["naive_bias_ci_low"], "naive_bias_max_ci_high": worst["naive_bias_ci_high"]}
+        row |= {
+            "naive_bias_max_ci_low": worst["naive_bias_ci_low"],
+            "naive_bias_max_ci_high": worst["naive_bias_ci_high"],
+        }
         rows.append(row)
         bias_rows += per_arm
     return pd.DataFrame(rows), pd.DataFrame(bias_rows), arms[best]

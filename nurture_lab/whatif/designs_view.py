@@ -48,13 +48,21 @@ def plot_designs(res: Any, title: str | None = None) -> Figure:
     mid.barh(y, t["p_pick_best"], xerr=_err(t, "p_pick_best"), color=cs, capsize=3)
     mid.set_xlim(0, 1)
     mid.set_xlabel(f"chance of picking the best arm ({s['best_arm']})")
-    for dy, col, mark, name in ((0.15, "aa_false_alarm_naive", "o", "naive"), (-0.15, "aa_false_alarm_ipw", "s", "IPW")):
+    for dy, col, mark in (
+        (0.15, "aa_false_alarm_naive", "o"),
+        (-0.15, "aa_false_alarm_ipw", "s"),
+    ):
         err = _err(t, col)
         for i, c in enumerate(cs):
-            right.errorbar(t[col].iloc[i], y[i] + dy, xerr=err[:, i : i + 1], fmt=mark, color=c, capsize=3, markersize=6)
+            right.errorbar(
+                t[col].iloc[i], y[i] + dy, xerr=err[:, i : i + 1], fmt=mark, color=c, capsize=3, markersize=6
+            )
     right.axvline(s["alpha"], color=NEUTRAL, linestyle="--", linewidth=1)
     right.set_xlabel(f"A/A false alarms at {s['alpha']:g} (o naive, \u25a0 IPW)")
-    right.set_xlim(0, max(0.2, float(np.nanmax(t[["aa_false_alarm_naive_ci_high", "aa_false_alarm_ipw_ci_high"]].to_numpy())) * 1.1))
+    right.set_xlim(
+        0,
+        max(0.2, float(np.nanmax(t[["aa_false_alarm_naive_ci_high", "aa_false_alarm_ipw_ci_high"]].to_numpy())) * 1.1),
+    )
     left.set_yticks(y, list(t["design"]))
     for ax in (left, mid, right):
         _style(ax)
