@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from .. import _random
 from ..scenario.design import Design
@@ -54,7 +54,7 @@ __all__ = [
 ]
 
 #: Grid points per arm for the quadrature of ``P(arm k is best)``.
-GRID_POINTS = 801
+GRID_POINTS = 401
 
 
 def refuse_centre(sc: Scenario, func: str) -> None:
@@ -85,12 +85,16 @@ def prob_best(successes: np.ndarray, failures: np.ndarray) -> np.ndarray:
     k = a.size
     if k == 1:
         return np.ones(1)
-    u = np.linspace(0.0, 1.0, GRID_POINTS)
-    # each arm's own grid, through its quantiles from 1e-12 to 1 - 1e-12, so narrow posteriors are resolved
-    grid = stats.beta.ppf(1e-12 + u[None, :] * (1 - 2e-12), a[:, None], b[:, None])
+    # each arm's own grid over its mean +- 12 standard deviations, so narrow posteriors are resolved
+    mean, sd = a / (a + b), np.sqrt(a * b / ((a + b) ** 2 * (a + b + 1)))
+    lo, hi = np.clip(mean - 12 * sd, 0.0, 1.0), np.clip(mean + 12 * sd, 0.0, 1.0)
+    grid = lo[:, None] + (hi - lo)[:, None] * np.linspace(0.0, 1.0, GRID_POINTS)[None, :]
     x = np.unique(np.concatenate([grid.ravel(), [0.0, 1.0]]))
-    logcdf = stats.beta.logcdf(x[None, :], a[:, None], b[:, None])
-    pdf = stats.beta.pdf(x[None, :], a[:, None], b[:, None])
+    aa, bb, xx = a[:, None], b[:, None], x[None, :]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logcdf = np.log(special.betainc(aa, bb, xx))
+        pdf = np.exp(special.xlogy(aa - 1, xx) + special.xlog1py(bb - 1, -xx) - special.betaln(aa, bb))
+    pdf = np.nan_to_num(pdf, nan=0.0, posinf=0.0)
     total = logcdf.sum(axis=0)
     with np.errstate(invalid="ignore"):
         others = np.exp(np.where(np.isfinite(logcdf), total[None, :] - logcdf, -np.inf))
