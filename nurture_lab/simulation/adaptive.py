@@ -104,19 +104,28 @@ def prob_best(successes: np.ndarray, failures: np.ndarray) -> np.ndarray:
 
 
 def allocation_probabilities(design: Design, p_best: np.ndarray) -> np.ndarray:
-    """A wave's assignment probabilities from the posterior probabilities of being best (module docstring)."""
+    """A wave's assignment probabilities from the posterior probabilities of being best (module docstring).
+
+    ``1 - p_k`` is computed as ``sum_{j != k} p_j``, exact when ``p_k`` rounds to 1; where every other
+    arm's ``p_j`` underflows to 0 the rules take their limits (top two: the challenger uniform among the
+    others; exploration: half to the leader, half shared by the others).
+    """
     k = p_best.size
     p = np.clip(p_best, 0.0, 1.0)
+    p = p / p.sum()
+    rest = (1.0 - np.eye(k)) @ p  # 1 - p_k, summed over the others (exact when p_k rounds to 1)
     if design.allocation == "thompson":
         q = p.copy()
     elif design.allocation == "top_two":
-        beta = design.top_two_beta
-        odds = p / np.clip(1.0 - p, 1e-300, None)
-        q = p * (beta + (1.0 - beta) * (odds.sum() - odds))
+        # the challenger: resample until another arm than the leader j comes up, P = p_k / (1 - p_j)
+        challenger = np.where(rest[:, None] > 0, p[None, :] / np.where(rest > 0, rest, 1.0)[:, None], 1.0 / (k - 1))
+        np.fill_diagonal(challenger, 0.0)
+        q = design.top_two_beta * p + (1.0 - design.top_two_beta) * (p @ challenger)
     else:  # exploration sampling
-        q = p * (1.0 - p)
-        if q.sum() <= 0:  # one arm certain to be best: nothing left to explore
-            q = p.copy()
+        q = p * rest
+        if q.sum() <= 0:  # one arm certain to be best: the limit of p (1 - p) / sum
+            lead = p == p.max()
+            q = np.where(lead, 0.5 / lead.sum(), 0.5 / max(1, k - lead.sum()))
     q = q / q.sum()
     f = design.floor(k)
     return f + (1.0 - k * f) * q
