@@ -169,7 +169,7 @@ def test_analyze_weights_adaptive_data_as_weighted_least_squares_does(adaptive_r
 
 def test_analyze_refuses_what_has_no_weighted_version(adaptive_run: nl.SimulationResult) -> None:
     for kwargs in ({"bayesian": True}, {"sequential": True}, {"ci_method": "newcombe"}):
-        with pytest.raises(nl.DataError, match="assignment_probability.*as if fixed"):
+        with pytest.raises(nl.DataError, match=r"assignment_probability.*as if fixed"):
             nl.analyze(adaptive_run.leads, control="next_business_day", **kwargs)
     bad = adaptive_run.leads.assign(assignment_probability=0.0)
     with pytest.raises(nl.DataError, match=r"outside \(0, 1\]"):
