@@ -306,3 +306,18 @@ def test_result_faces(compared: nl.DesignsResult) -> None:
     fig = compared.plot()
     assert len(fig.axes) == 3
     assert compared.to_frame().equals(compared.table)
+
+
+def test_cli_designs(tmp_path: Path) -> None:
+    from ..conftest import run_cli
+
+    got = run_cli("designs", "speed_to_lead", "--replications", "2", "--n-leads", "600")
+    assert got.returncode == 2 and "[contact_center]" in got.stderr and "--no-contact-center" in got.stderr
+    got = run_cli(
+        *("designs", "speed_to_lead", "--no-contact-center", "--arrival-days", "60", "--designs", "fixed,exploration"),
+        *("--replications", "2", "--n-leads", "600", "--jobs", "1", "--format", "csv", "--out", str(tmp_path)),
+    )
+    assert got.returncode == 0, got.stderr
+    table = pd.read_csv(tmp_path / "designs.csv")
+    assert list(table["design"]) == ["fixed", "exploration"] and (tmp_path / "designs.png").stat().st_size > 0
+    assert run_cli("designs", "speed_to_lead", "--designs", "fixed,greedy").returncode == 2
