@@ -81,11 +81,13 @@ def simulate(
         progress: show a tqdm progress bar over chunks.
 
     Returns:
-        A :class:`SimulationResult` with ``.leads``, ``.touches`` and ``.truth``.
+        A :class:`SimulationResult` with ``.leads``, ``.touches`` and ``.truth``. With an adaptive
+        ``[design]`` (:mod:`.adaptive`) the leads also have ``assignment_probability`` and ``wave``.
 
     Raises:
         ParameterTypeError: ``scenario`` is not a Scenario (also a ``TypeError``).
-        ParameterError: ``n_leads``, ``seed`` or ``jobs`` out of range (also a ``ValueError``).
+        ParameterError: ``n_leads``, ``seed`` or ``jobs`` out of range (also a ``ValueError``), or an
+            adaptive ``[design]`` beside a ``[contact_center]`` (see :func:`.adaptive.refuse_centre`).
 
     Example:
         >>> import nurture_lab as nl

@@ -259,9 +259,7 @@ def analyze(
     if adaptive:  # never analysed as if fixed: weighted by the recorded probabilities, or refused
         used = {"covariates": bool(covariates), "sequential": sequential, "bayesian": bayesian}
         used |= {"a Ratio metric": bool(ratio_metrics), f"ci_method={ci_method!r}": ci_method != "wald"}
-        ipw.check_adaptive(df, used)
-        counts = df[arm].astype(str).value_counts()
-        allocation = {a: float(counts.get(a, 0)) / len(df) for a in labels}
+        allocation = ipw.check_adaptive(df, arm, labels, used)
         notes.append(ipw.ADAPTIVE_NOTE)
     if covariates:
         plain_metrics = [m for m in types if m not in ratio_metrics]

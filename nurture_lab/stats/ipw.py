@@ -89,8 +89,9 @@ ADAPTIVE_NOTE = (
 )
 
 
-def check_adaptive(df: Any, options: dict[str, Any]) -> None:
-    """Data with ``assignment_probability``: probabilities in (0, 1], and only the options IPW supports."""
+def check_adaptive(df: Any, arm: str, labels: list[str], options: dict[str, Any]) -> dict[str, float]:
+    """Data with ``assignment_probability``: probabilities in (0, 1], and only the options IPW supports.
+    Returns the arms' observed shares, for a sample-ratio check that does not apply (it always passes)."""
     from ..errors import DataError
 
     unsupported = [name for name, used in options.items() if used]
@@ -111,6 +112,8 @@ def check_adaptive(df: Any, options: dict[str, Any]) -> None:
             f"{', '.join(str(int(i)) for i in rows[:5])}{', ...' if rows.size > 5 else ''}); expected each row's "
             "probability of the arm it got."
         )
+    counts = df[arm].astype(str).value_counts()
+    return {a: float(counts.get(a, 0)) / len(df) for a in labels}
 
 
 def ipw_estimator(df: Any, arm: str, control: str, label: str, metric: str) -> Any:
