@@ -20,6 +20,7 @@ import pandas as pd
 
 from .._results import ResultMixin
 from .finding import SEVERITIES, Finding
+from .lint_design import design_findings
 from .lint_staffing import staffed_span, staffing_findings
 from .model import DEFAULT_CAPS, TCPA_CHANNELS, VISIBLE_CHANNELS, Arm, Scenario, Step
 from .staffing import DEFAULT_LEADS, describe_staffing, nominal_minutes, planned_minutes
@@ -425,4 +426,5 @@ def lint_scenario(sc: Scenario, n_leads: int = DEFAULT_LEADS) -> LintResult:
                     )
                 )
     findings += staffing_findings(sc, n_leads)
+    findings += design_findings(sc)
     return LintResult(tuple(findings), sc.name, n_leads)

@@ -321,3 +321,14 @@ def test_cli_designs(tmp_path: Path) -> None:
     table = pd.read_csv(tmp_path / "designs.csv")
     assert list(table["design"]) == ["fixed", "exploration"] and (tmp_path / "designs.png").stat().st_size > 0
     assert run_cli("designs", "speed_to_lead", "--designs", "fixed,greedy").returncode == 2
+
+
+def test_lint_names_designs_that_cannot_run_or_learn(open_sc: nl.Scenario) -> None:
+    def rules(sc: nl.Scenario) -> set[str]:
+        return {f.rule for f in nl.lint_scenario(sc) if f.rule.startswith("design")}
+
+    centre = dataclasses.replace(nl.load_scenario("speed_to_lead"), design=Design("thompson"))
+    assert rules(centre) == {"design_centre", "design_delay"}  # 28 days of arrivals, bookings known at 30
+    assert rules(dataclasses.replace(open_sc, design=Design("thompson"))) == set()
+    assert rules(dataclasses.replace(open_sc, design=Design("thompson", update_every_days=200))) == {"design_waves"}
+    assert rules(open_sc) == set()
