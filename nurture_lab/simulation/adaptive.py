@@ -27,12 +27,14 @@ read off one run: refused (:func:`refuse_centre`).
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import special
 
 from .. import _random
+from .._parallel import map_tasks
 from ..scenario.design import Design
 from ..scenario.model import Scenario
 from .cadence import run_arm_unlimited
@@ -196,32 +198,58 @@ class Potentials:
     fixed_arm: np.ndarray
 
 
-def potentials(sc: Scenario, seed: int, n_leads: int, metrics: tuple[tuple[str, float], ...]) -> list[Potentials]:
-    """Per design metric ``(metric, window)``, every lead's outcomes under every arm (no contact centre).
+@dataclass(frozen=True)
+class _ChunkJob:
+    sc: Scenario
+    seed: int
+    chunk: int
+    first: int
+    n: int
+    metrics: tuple[tuple[str, float], ...]
 
-    One pass per arm over every chunk (in this process); ``booked`` and ``u`` are shared by all.
-    """
-    parts: list[list[Potentials]] = [[] for _ in metrics]
-    for c, first, n in _random.chunks(n_leads):
-        ch = prepare_chunk(sc, seed, c, first, n, identities=False)
-        lead = ch.lead
-        assert isinstance(lead, Leads)
-        draws = Draws(seed, c, n)
-        outs = [run_arm_unlimited(sc, arm, lead, draws, None)[0] for arm in sc.experiment.arms]
-        booked = np.column_stack([o["booked_30d"] for o in outs])
-        u = _random.stream(seed, c, _random.ASSIGNMENT).random(n)
-        for i, (m, window) in enumerate(metrics):
-            y = np.column_stack([metric_value(o, m, window) for o in outs])
-            parts[i].append(Potentials(lead.created_min.copy(), y, booked, u, ch.arm_idx))
+
+def _chunk_potentials(job: _ChunkJob) -> list[Potentials]:
+    """One chunk's :class:`Potentials`, per metric: one pass per arm over its leads."""
+    sc, seed, c = job.sc, job.seed, job.chunk
+    ch = prepare_chunk(sc, seed, c, job.first, job.n, identities=False)
+    lead = ch.lead
+    assert isinstance(lead, Leads)
+    draws = Draws(seed, c, job.n)
+    outs = [run_arm_unlimited(sc, arm, lead, draws, None)[0] for arm in sc.experiment.arms]
+    booked = np.column_stack([o["booked_30d"] for o in outs])
+    u = _random.stream(seed, c, _random.ASSIGNMENT).random(job.n)
     return [
-        Potentials(*(np.concatenate([getattr(p, f) for p in ps]) for f in Potentials.__dataclass_fields__))
-        for ps in parts
+        Potentials(
+            lead.created_min.copy(), np.column_stack([metric_value(o, m, w) for o in outs]), booked, u, ch.arm_idx
+        )
+        for m, w in job.metrics
     ]
 
 
-def plan_run(sc: Scenario, seed: int, n_leads: int) -> Plan:
+def potentials(
+    sc: Scenario,
+    seed: int,
+    n_leads: int,
+    metrics: tuple[tuple[str, float], ...],
+    jobs: int | None = 1,
+    executor: Executor | None = None,
+) -> list[Potentials]:
+    """Per design metric ``(metric, window)``, every lead's outcomes under every arm (no contact centre).
+
+    One pass per arm over every chunk, the chunks spread over ``jobs`` processes or ``executor`` (default:
+    in this process); ``booked`` and ``u`` are shared by all metrics.
+    """
+    tasks = [_ChunkJob(sc, seed, c, first, n, metrics) for c, first, n in _random.chunks(n_leads)]
+    per_chunk = map_tasks(_chunk_potentials, tasks, caller="simulate", jobs=jobs, executor=executor)
+    return [
+        Potentials(*(np.concatenate([getattr(p[i], f) for p in per_chunk]) for f in Potentials.__dataclass_fields__))
+        for i in range(len(metrics))
+    ]
+
+
+def plan_run(sc: Scenario, seed: int, n_leads: int, jobs: int | None = 1, executor: Executor | None = None) -> Plan:
     """The adaptive assignment of ``simulate(sc, seed, n_leads)`` (an adaptive design, no contact centre)."""
     d = sc.design
-    (pot,) = potentials(sc, seed, n_leads, ((d.metric, d.window),))
+    (pot,) = potentials(sc, seed, n_leads, ((d.metric, d.window),), jobs, executor)
     planned = np.array(list(sc.experiment.allocation.values()))
     return assign_waves(d, planned, pot.created_min, pot.metric, pot.u)

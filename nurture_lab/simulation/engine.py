@@ -143,7 +143,7 @@ def _simulate_adaptive(
     from .adaptive import plan_run, refuse_centre
 
     refuse_centre(scenario, "simulate")
-    plan = plan_run(scenario, seed, n_leads)
+    plan = plan_run(scenario, seed, n_leads, jobs, executor)
     tasks = [
         ChunkJob(scenario, seed, c, first, n, truth, arms=plan.arm[first : first + n])
         for c, first, n in _random.chunks(n_leads)

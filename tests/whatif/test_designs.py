@@ -136,6 +136,15 @@ def test_waves_and_recorded_probabilities(adaptive_run: nl.SimulationResult) -> 
     assert np.allclose(got.to_numpy(), q, atol=0.003)
 
 
+def test_adaptive_run_same_on_one_or_two_processes_over_chunks(open_sc: nl.Scenario) -> None:
+    """51,000 leads: two chunks, whose potential outcomes and observed runs go to different processes."""
+    sc = dataclasses.replace(open_sc, design=Design("top_two", metric="booked_7d", update_every_days=3))
+    one = nl.simulate(sc, seed=9, n_leads=51_000, truth=False, jobs=1)
+    two = nl.simulate(sc, seed=9, n_leads=51_000, truth=False, jobs=2)
+    assert one.leads.equals(two.leads) and one.touches.equals(two.touches)  # (assert_frame_equal: 40 s here)
+    assert one.leads["wave"].max() == DAYS // 3 and one.leads["assignment_probability"].min() >= 0.1 / 3 - 1e-12
+
+
 def test_exploration_sampling_with_two_arms_assigns_half_and_half(open_sc: nl.Scenario) -> None:
     sc = dataclasses.replace(_two_arms(open_sc), design=Design("exploration", metric="contacted"))
     d = nl.simulate(sc, seed=8, n_leads=4000, truth=False, jobs=1).leads
