@@ -341,3 +341,10 @@ def test_lint_names_designs_that_cannot_run_or_learn(open_sc: nl.Scenario) -> No
     assert rules(dataclasses.replace(open_sc, design=Design("thompson"))) == set()
     assert rules(dataclasses.replace(open_sc, design=Design("thompson", update_every_days=200))) == {"design_waves"}
     assert rules(open_sc) == set()
+
+
+def test_a_database_table_of_adaptive_data_is_refused(adaptive_run: nl.SimulationResult) -> None:
+    ibis = pytest.importorskip("ibis")
+    table = ibis.memtable(adaptive_run.leads[["arm", "booked_30d", "assignment_probability"]].astype({"arm": str}))
+    with pytest.raises(nl.DataError, match=r"assignment_probability.*to_pandas"):
+        nl.analyze(table, control="next_business_day")
