@@ -51,6 +51,7 @@ from ..errors import FieldError, ParameterError, check_param, require
 from ..scenario.design import ALLOCATIONS, Design
 from ..scenario.model import Scenario
 from ..simulation.adaptive import Potentials, assign_waves, potentials
+from .staffing import _rep_seed  # the what-ifs spawn replication seeds alike
 
 __all__ = ["DesignsResult", "compare_designs", "parse_designs"]
 
@@ -121,11 +122,6 @@ class _Task:
     rep: int
     seed: int
     n_leads: int
-
-
-def _rep_seed(seed: int, rep: int) -> int:
-    ss = np.random.SeedSequence(seed, spawn_key=(_random.REPLICATION, rep))
-    return int(ss.generate_state(1, dtype=np.uint32)[0])
 
 
 def _run(t: _Task) -> list[dict[str, Any]]:
