@@ -30,6 +30,7 @@ _EXPORTS: dict[str, str] = {
     "SimulationResult": "simulation.engine",
     "truth_in": "simulation.engine",
     "ContactCenter": "scenario.model",
+    "Design": "scenario.model",
     "erlang_c_agents": "simulation.contact_center",
     # statistics
     "analyze": "stats.warehouse",  # a pandas frame, or an Ibis table reduced in the database
@@ -53,6 +54,8 @@ _EXPORTS: dict[str, str] = {
     "compare_send_times": "whatif.send_time",
     "SendTimeResult": "whatif.send_time",
     "StaffingResult": "whatif.staffing",
+    "compare_designs": "whatif.designs",
+    "DesignsResult": "whatif.designs",
     # files
     "read_leads": "io.crm",
     "read_touches": "io.crm",

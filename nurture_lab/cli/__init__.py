@@ -17,11 +17,11 @@ import sys
 from collections.abc import Sequence
 
 from .._version import __version__
-from . import analyze, lint, power, report, simulate, staffing
+from . import analyze, designs, lint, power, report, simulate, staffing
 
 __all__ = ["build_parser", "main"]
 
-COMMANDS = (simulate, lint, analyze, power, report, staffing)
+COMMANDS = (simulate, lint, analyze, power, report, staffing, designs)
 
 
 def build_parser() -> argparse.ArgumentParser:

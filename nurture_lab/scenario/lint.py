@@ -20,6 +20,7 @@ import pandas as pd
 
 from .._results import ResultMixin
 from .finding import SEVERITIES, Finding
+from .lint_design import design_findings
 from .lint_send_time import send_time_findings
 from .lint_staffing import staffed_span, staffing_findings
 from .model import DEFAULT_CAPS, TCPA_CHANNELS, VISIBLE_CHANNELS, Arm, Scenario, Step
@@ -427,4 +428,5 @@ def lint_scenario(sc: Scenario, n_leads: int = DEFAULT_LEADS) -> LintResult:
                     )
                 )
     findings += staffing_findings(sc, n_leads)
+    findings += design_findings(sc)
     return LintResult(tuple(findings), sc.name, n_leads)

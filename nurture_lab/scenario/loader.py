@@ -29,6 +29,7 @@ from .model import (
     ChannelCaps,
     ContactCenter,
     Content,
+    Design,
     Experiment,
     Policy,
     Population,
@@ -113,6 +114,7 @@ def scenario_from_dict(data: Mapping[str, Any], path: str = "<dict>") -> Scenari
         "arms",
         "experiment",
         "contact_center",
+        "design",
     }
     for key in data:
         if key not in top_keys:
@@ -205,6 +207,7 @@ def scenario_from_dict(data: Mapping[str, Any], path: str = "<dict>") -> Scenari
         cc_t = _table(data, "contact_center", ctx, "contact_center")
         centre = ctx.build(ContactCenter, cc_t, "contact_center")
         _check_centre_keys(ctx, centre, cc_t, pol_t)
+    design = _design(ctx, _table(data, "design", ctx, "design")) if "design" in data else Design()
     top = {k: data[k] for k in ("name", "description", "horizon_days") if k in data}
     if "name" not in top:
         top["name"] = Path(path).stem
@@ -218,7 +221,20 @@ def scenario_from_dict(data: Mapping[str, Any], path: str = "<dict>") -> Scenari
         policy=policy,
         contents=contents,
         contact_center=centre,
+        design=design,
     )
+
+
+def _design(ctx: _Ctx, t: Mapping[str, Any]) -> Design:
+    """The ``[design]`` table; with ``allocation = "fixed"`` the adaptive keys would be ignored: refused."""
+    design: Design = ctx.build(Design, t, "design")
+    if not design.adaptive:
+        for key in t:
+            if key != "allocation":
+                raise ctx.invalid(
+                    key, "design", f'no {key} with allocation = "fixed" (it sets an adaptive rule)', t[key]
+                )
+    return design
 
 
 def _check_centre_keys(ctx: _Ctx, centre: ContactCenter, cc_t: Mapping[str, Any], pol_t: Mapping[str, Any]) -> None:

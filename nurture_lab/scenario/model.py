@@ -26,6 +26,7 @@ from ..errors import (
     check_str_tuple,
     field_error,
 )
+from .design import Design
 
 __all__ = [
     "CHANNELS",
@@ -35,6 +36,7 @@ __all__ = [
     "ChannelCaps",
     "ContactCenter",
     "Content",
+    "Design",
     "Experiment",
     "Policy",
     "Population",
@@ -906,6 +908,8 @@ class Scenario:
     horizon_days: float = 60.0
     #: The contact centre (None: unlimited capacity, every call starts when the gate allows it).
     contact_center: ContactCenter | None = None
+    #: How leads are assigned to arms: the planned allocation (default) or an adaptive rule.
+    design: Design = field(default_factory=Design)
     path: str = ""
     sha256: str = ""
 
@@ -916,6 +920,11 @@ class Scenario:
         self._check_segment_values()
         self._check_gaps()
         self._check_clinic_hours()
+        n_arms = len(self.experiment.arms)
+        if self.design.min_probability is not None and self.design.min_probability * n_arms > 1:
+            raise field_error(
+                "design.min_probability", f"at most 1 / {n_arms} with {n_arms} arms", self.design.min_probability
+            )
         for arm in self.experiment.arms:
             for i, step in enumerate(arm.steps):
                 if step.content not in self.contents:

@@ -91,11 +91,14 @@ class Chunk:
         return subset_leads(by_arm, slice(self.bounds[a], self.bounds[a + 1]))
 
 
-def prepare_chunk(sc: Scenario, seed: int, c: int, first: int, n: int, identities: bool = True) -> Chunk:
-    """The leads of chunk ``c`` as a frame and as arrays, assigned to arms."""
+def prepare_chunk(
+    sc: Scenario, seed: int, c: int, first: int, n: int, identities: bool = True, arms: np.ndarray | None = None
+) -> Chunk:
+    """The leads of chunk ``c`` as a frame and as arrays, assigned to arms (``arms``: an adaptive
+    design's arm index per lead, see :mod:`.adaptive`; else :func:`assign`)."""
     df = make_leads_chunk(sc, seed, c, first, n, identities=identities)
     lead = Leads.from_frame(df, sc)
-    arm_idx = assign(sc, df, seed, c)
+    arm_idx = assign(sc, df, seed, c) if arms is None else arms
     order = np.argsort(arm_idx, kind="stable")
     bounds = np.searchsorted(arm_idx[order], np.arange(len(sc.experiment.arms) + 1))
     return Chunk(c, first, df, lead, arm_idx, order, bounds)
@@ -122,13 +125,15 @@ class ChunkJob:
     n: int
     truth: bool
     potential: bool = False
+    #: An adaptive design's arm index per lead of the chunk (None: the fixed design's :func:`assign`).
+    arms: np.ndarray | None = None
 
 
 def simulate_chunk(job: ChunkJob) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """A chunk without a contact centre: ``(leads, touches, truth sums)``; with ``potential``,
     ``(leads, empty, every lead's outcome under every arm)``."""
     sc = job.scenario
-    ch = prepare_chunk(sc, job.seed, job.chunk, job.first_id, job.n)
+    ch = prepare_chunk(sc, job.seed, job.chunk, job.first_id, job.n, arms=job.arms)
     lead = ch.lead
     assert isinstance(lead, Leads)
     draws = Draws(job.seed, job.chunk, lead.n)

@@ -81,11 +81,13 @@ def simulate(
         progress: show a tqdm progress bar over chunks.
 
     Returns:
-        A :class:`SimulationResult` with ``.leads``, ``.touches`` and ``.truth``.
+        A :class:`SimulationResult` with ``.leads``, ``.touches`` and ``.truth``. With an adaptive
+        ``[design]`` (:mod:`.adaptive`) the leads also have ``assignment_probability`` and ``wave``.
 
     Raises:
         ParameterTypeError: ``scenario`` is not a Scenario (also a ``TypeError``).
-        ParameterError: ``n_leads``, ``seed`` or ``jobs`` out of range (also a ``ValueError``).
+        ParameterError: ``n_leads``, ``seed`` or ``jobs`` out of range (also a ``ValueError``), or an
+            adaptive ``[design]`` beside a ``[contact_center]`` (see :func:`.adaptive.refuse_centre`).
 
     Example:
         >>> import nurture_lab as nl
@@ -94,6 +96,8 @@ def simulate(
         SimulationResult(scenario='speed_to_lead', seed=7, n_leads=2000, ...)
     """
     seed, n_leads = _check_simulate(scenario, seed, n_leads)
+    if scenario.design.adaptive:
+        return _simulate_adaptive(scenario, seed, n_leads, truth, executor, jobs, progress)
     if scenario.contact_center is not None:
         with small_pages():  # thousands of fresh mid-size arrays: no huge-page stalls (see _memory)
             runs, tr_parts = simulate_centre(scenario, seed, n_leads, truth, progress)
@@ -101,6 +105,14 @@ def simulate(
         tr = truth_table([tr_parts] if truth else [], scenario)
         return SimulationResult(scenario, seed, n_leads, leads, touches, tr)
     tasks = [ChunkJob(scenario, seed, c, first, n, truth) for c, first, n in _random.chunks(n_leads)]
+    leads, touches, tr = _run_chunks(tasks, executor, jobs, progress)
+    return SimulationResult(scenario, seed, n_leads, leads, touches, tr)
+
+
+def _run_chunks(
+    tasks: list[ChunkJob], executor: Executor | None, jobs: int | None, progress: bool
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The chunks of a run without a contact centre, over processes: ``(leads, touches, truth)``."""
     results = map_tasks(
         simulate_chunk,
         tasks,
@@ -113,7 +125,33 @@ def simulate(
     )
     leads = concat_cats([r[0] for r in results])
     touches = concat_cats([r[1] for r in results])
-    tr = truth_table([r[2] for r in results], scenario)
+    return leads, touches, truth_table([r[2] for r in results], tasks[0].scenario)
+
+
+def _simulate_adaptive(
+    scenario: Scenario,
+    seed: int,
+    n_leads: int,
+    truth: bool,
+    executor: Executor | None,
+    jobs: int | None,
+    progress: bool,
+) -> SimulationResult:
+    """A run of an adaptive ``[design]`` (no contact centre): the assignment from every lead's outcome
+    under every arm (:mod:`.adaptive`), then an ordinary run with it; the lead table gains
+    ``assignment_probability`` and ``wave`` after ``arm``."""
+    from .adaptive import plan_run, refuse_centre
+
+    refuse_centre(scenario, "simulate")
+    plan = plan_run(scenario, seed, n_leads, jobs, executor)
+    tasks = [
+        ChunkJob(scenario, seed, c, first, n, truth, arms=plan.arm[first : first + n])
+        for c, first, n in _random.chunks(n_leads)
+    ]
+    leads, touches, tr = _run_chunks(tasks, executor, jobs, progress)
+    at = int(leads.columns.get_loc("arm")) + 1
+    leads.insert(at, "assignment_probability", plan.probability)
+    leads.insert(at + 1, "wave", plan.wave)
     return SimulationResult(scenario, seed, n_leads, leads, touches, tr)
 
 
@@ -166,6 +204,13 @@ def simulate_stats(
     would have seen at K equally spaced looks in arrival order (the first ``k * n_leads / K`` leads):
     keys ``n@k``, ``<metric>:sum@k``, ``<metric>:sumsq@k`` for k = 1..K.
     """
+    if scenario.design.adaptive:
+        from ..errors import ParameterError
+
+        raise ParameterError(
+            f"simulate_stats: scenario {scenario.name!r} has an adaptive design (allocation = "
+            f"{scenario.design.allocation!r}); its replications are judged with compare_designs."
+        )
     metrics = list(metrics)
     arms = scenario.experiment.arms
     stops = np.ceil(np.arange(1, looks + 1) * n_leads / looks).astype(np.int64)

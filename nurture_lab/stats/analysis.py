@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, check_param, require
+from . import ipw
 from .compare import MIN_ARM_N, MIN_GROUP_N, Call, compare, plain_estimator
 from .covariates import covariate_checks
 from .estimators import _lin_row, sufficient_stats
@@ -254,6 +255,12 @@ def analyze(
     control, arms = _check_labels(labels, arm, control, allocation)
     checks: list[dict[str, Any]] = []
     notes: list[str] = []
+    adaptive = ipw.PROBABILITY_COLUMN in df.columns
+    if adaptive:  # never analysed as if fixed: weighted by the recorded probabilities, or refused
+        used = {"covariates": bool(covariates), "sequential": sequential, "bayesian": bayesian}
+        used |= {"a Ratio metric": bool(ratio_metrics), f"ci_method={ci_method!r}": ci_method != "wald"}
+        allocation = ipw.check_adaptive(df, arm, labels, used)
+        notes.append(ipw.ADAPTIVE_NOTE)
     if covariates:
         plain_metrics = [m for m in types if m not in ratio_metrics]
         checks, notes = covariate_checks(df, arm, control, arms, plain_metrics, covariates, force)
@@ -262,6 +269,8 @@ def analyze(
     nonneg = {m: bool(t != "numeric" or (df[m].to_numpy() >= 0).all()) for m, t in types.items()}
 
     def make_estimator(m: str, mtype: str, g: Any, a: str, r: pd.Series, c: pd.Series) -> Any:
+        if adaptive:
+            return ipw.ipw_estimator(df if g is None else df[df[by] == g], arm, control, a, m)
         sub = df if g is None or not covariates else df[df[by] == g]
         return _estimator(sub, arm, control, a, m, mtype, r, c, covariates, ci_method, nonneg[m])
 
@@ -283,6 +292,7 @@ def analyze(
         lower_is_better=lower_is_better,
         nonneg=nonneg,
         n_units=len(df),
+        extra_settings={"estimator": ipw.TEST} if adaptive else {},
     )
     return compare(suff, call, make_estimator, checks, notes)
 

@@ -32,6 +32,7 @@ from ..errors import DataError, check_param, require
 from . import analysis as _a
 from .compare import Call, compare, plain_estimator
 from .covariates import ArmMoments, check_moments, chi_square_balance
+from .ipw import PROBABILITY_COLUMN
 from .ratio import Ratio
 from .result import AnalysisResult
 from .sequential import DEFAULT_TUNING
@@ -200,6 +201,11 @@ def analyze_table(
     SQL (:func:`table_moments`).
     """
     prior = _a._check_options(ci_method, correction, alpha, sequential, sequential_tuning, force, bayesian, prior)
+    if PROBABILITY_COLUMN in table.schema():
+        raise DataError(
+            f"The table has a column '{PROBABILITY_COLUMN}' (data from an adaptive design), which must be "
+            "weighted by inverse probability; that runs on a pandas frame only: analyze(table.to_pandas(), ...)."
+        )
     covariates = list(covariates or [])
     names, ratio_metrics = _names(metrics)
     _a._check_covariate_options(covariates, bool(ratio_metrics), sequential)

@@ -19,7 +19,7 @@ def _commands() -> dict[str, argparse.ArgumentParser]:
 
 def test_every_option_of_every_command_has_help() -> None:
     commands = _commands()
-    assert set(commands) == {"simulate", "lint", "analyze", "power", "report", "staffing"}
+    assert set(commands) == {"simulate", "lint", "analyze", "power", "report", "staffing", "designs"}
     missing = [
         f"{name} {'/'.join(act.option_strings) or act.dest}"
         for name, sp in commands.items()

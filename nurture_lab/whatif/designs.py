@@ -1,0 +1,307 @@
+"""Adaptive allocation against a fixed A/B test, with bookings that arrive late (issue 25, section 2).
+
+:func:`compare_designs` runs ``replications`` simulated tests of the scenario's arms under each
+assignment design (the scenario's ``[design]`` table, :class:`~nurture_lab.Design`) and judges them
+against the ground truth. Replication ``r`` has a seed spawned from ``(seed, r)`` alone and is one
+task for :func:`nurture_lab._parallel.map_tasks` (processes, or any ``concurrent.futures``
+executor): it computes every lead's outcome under every arm once (common random numbers; no contact
+centre), then assigns the same leads under every design — the designs are compared on the same
+leads, which narrows the intervals of their differences — and returns per design and arm a few
+sums, never a lead table. So the result is identical whatever runs the tasks.
+
+Per design (``table``):
+
+- ``regret``: 30-day bookings lost during the test against giving every lead the truly best arm,
+  ``sum_k n_k (p* - p_k)``, with ``p_k`` the mean of every lead's 30-day booking under arm ``k`` in
+  that replication (its leads' truth) and ``*`` the truly best arm (the highest ``p_k`` pooled over
+  replications); a fixed design's expectation is ``N sum_k a_k (p* - p_k)`` for planned shares ``a_k``
+  (``N sum_k (p* - p_k) / K`` for equal shares: ``fixed_regret_expected``);
+- ``p_pick_best``: the share of replications whose pick at the end — the arm with the highest
+  Hajek (inverse-probability weighted) mean of 30-day bookings, every booking observed — is the
+  truly best arm;
+- ``aa_false_alarm_naive`` / ``aa_false_alarm_ipw``: on the A/A version of the scenario (every arm
+  runs the control's cadence: by common random numbers every lead's outcomes are then the same under
+  every arm), the share of replications where some arm differs from the control at ``alpha``
+  (Bonferroni over the K - 1 comparisons, which is what Holm rejects first), by the naive
+  two-proportion z-test (unweighted means, as if the design were fixed) and by the IPW z-test of
+  :mod:`nurture_lab.stats.ipw`;
+- ``naive_bias_max`` (per arm in :attr:`DesignsResult.bias`): the naive (unweighted) arm mean of
+  30-day bookings minus the truth, averaged over replications; the IPW (Hajek) mean's beside it;
+- ``best_arm_share``: the share of the test's leads given the truly best arm.
+
+Intervals: 95% t intervals of the mean over replications for regret and bias; Wilson's 95%
+binomial interval for the shares of replications.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .. import _random
+from .._parallel import DEFAULT_JOBS, map_tasks
+from .._results import ResultMixin
+from ..errors import FieldError, ParameterError, check_param, require
+from ..scenario.design import ALLOCATIONS, Design
+from ..scenario.model import Scenario
+from ..simulation.adaptive import Potentials, assign_waves, potentials
+from .staffing import _rep_seed  # the what-ifs spawn replication seeds alike
+
+__all__ = ["DesignsResult", "compare_designs", "parse_designs"]
+
+FUNC = "compare_designs"
+DESIGN_KEYS = tuple(f.name for f in dataclasses.fields(Design))
+DESIGNS_TEXT = (
+    'a non-empty list of designs, each a string ("fixed", "thompson", "top_two", "exploration") or a dict of '
+    f"[design] keys ({', '.join(DESIGN_KEYS)}) and an optional label"
+)
+SUMS = ("n", "s", "sw", "swy", "sw2", "sw2y")
+
+
+def _label(d: Design) -> str:
+    """A design's default label: its allocation and whatever it sets beyond the defaults."""
+    if not d.adaptive:
+        return "fixed"
+    extra = []
+    if d.metric != "booked_30d":
+        extra.append(d.metric)
+    if d.delay_days is not None:
+        extra.append(f"delay {d.delay_days:g}d")
+    if d.update_every_days != Design.update_every_days:
+        extra.append(f"every {d.update_every_days:g}d")
+    if d.min_probability is not None:
+        extra.append(f"floor {d.min_probability:g}")
+    return d.allocation + (f" ({', '.join(extra)})" if extra else "")
+
+
+def parse_designs(designs: Any) -> list[tuple[str, Design]]:
+    """``designs`` as ``(label, Design)`` pairs; anything else refused with one message."""
+    ok = isinstance(designs, (list, tuple)) and len(designs) > 0
+    require(FUNC, "designs", designs, DESIGNS_TEXT, ok, wrong_type=not isinstance(designs, (list, tuple)))
+    out = []
+    for i, d in enumerate(designs):
+        if isinstance(d, Design):
+            out.append((_label(d), d))
+        elif isinstance(d, str):
+            require(FUNC, f"designs[{i}]", d, "one of: " + ", ".join(ALLOCATIONS), d in ALLOCATIONS)
+            out.append((d, Design(allocation=d)))
+        elif isinstance(d, Mapping):
+            out.append(_from_dict(d, i))
+        else:
+            require(FUNC, f"designs[{i}]", d, DESIGNS_TEXT, False, wrong_type=True)
+    labels = [lab for lab, _ in out]
+    require(
+        FUNC, "designs", labels, "designs with distinct labels (give each a 'label')", len(set(labels)) == len(labels)
+    )
+    return out
+
+
+def _from_dict(d: Mapping[str, Any], i: int) -> tuple[str, Design]:
+    keys = {str(k): v for k, v in d.items() if k != "label"}
+    for k in keys:
+        require(FUNC, f"designs[{i}]", k, "keys among: label, " + ", ".join(DESIGN_KEYS), k in DESIGN_KEYS)
+    try:
+        design = Design(**keys)
+    except FieldError as e:
+        raise ParameterError(f"{FUNC}: designs[{i}].{e.key}: expected {e.expected}; got {e.got!r}.") from None
+    label = d.get("label", _label(design))
+    require(FUNC, f"designs[{i}].label", label, "a non-empty string", isinstance(label, str) and bool(label))
+    return str(label), design
+
+
+@dataclass(frozen=True)
+class _Task:
+    scenario: Scenario
+    designs: tuple[Design, ...]
+    rep: int
+    seed: int
+    n_leads: int
+
+
+def _run(t: _Task) -> list[dict[str, Any]]:
+    """One replication: every design on the same leads, in the test (``ab``) and its A/A version (``aa``);
+    per design, version and arm the sums of :data:`SUMS` and the truth."""
+    sc = t.scenario
+    metrics = tuple(dict.fromkeys((d.metric, d.window) for d in t.designs if d.adaptive)) or (("booked_30d", 30.0),)
+    pots = dict(zip(metrics, potentials(sc, t.seed, t.n_leads, metrics), strict=True))
+    planned = np.array(list(sc.experiment.allocation.values()))
+    k = planned.size
+    c = sc.experiment.arm_names.index(sc.experiment.control)
+    rows = []
+    for j, d in enumerate(t.designs):
+        pot = pots[(d.metric, d.window)] if d.adaptive else next(iter(pots.values()))
+        for version, cols in (("ab", np.arange(k)), ("aa", np.full(k, c))):
+            arm, q = _assign(d, planned, pot, cols)
+            booked = pot.booked[:, cols]
+            y = booked[np.arange(arm.size), arm].astype(float)
+            truth = booked.mean(axis=0)
+            w = 1.0 / q
+            sums = {
+                "n": np.ones_like(y),
+                "s": y,
+                "sw": w,
+                "swy": w * y,
+                "sw2": w * w,
+                "sw2y": w * w * y,
+            }
+            per = {key: np.bincount(arm, weights=v, minlength=k) for key, v in sums.items()}
+            for a in range(k):
+                row = {"rep": t.rep, "design": j, "version": version, "arm": a, "truth": float(truth[a])}
+                rows.append(row | {key: float(per[key][a]) for key in SUMS})
+    return rows
+
+
+def _assign(d: Design, planned: np.ndarray, pot: Potentials, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each lead's arm and the probability it had, under design ``d`` (``cols``: the arms' outcome columns)."""
+    if not d.adaptive:
+        return pot.fixed_arm, planned[pot.fixed_arm]
+    plan = assign_waves(d, planned, pot.created_min, pot.metric[:, cols], pot.u)
+    return plan.arm, plan.probability
+
+
+def _check(scenario: Any, n_leads: Any, seed: Any, replications: Any, alpha: Any) -> tuple[int, int, int, float]:
+    check_param(FUNC, "scenario", scenario, kind="instance", types=Scenario, expected="a Scenario (see load_scenario)")
+    if scenario.contact_center is not None:
+        raise ParameterError(
+            f"{FUNC}: scenario {scenario.name!r} has a [contact_center]; with a shared queue one lead's outcome "
+            "depends on the calls of the leads assigned before it, so outcomes under another assignment cannot be "
+            "read off one run. Compare designs with unlimited staff: dataclasses.replace(scenario, contact_center=None) "
+            "(CLI: --no-contact-center)."
+        )
+    k = len(scenario.experiment.arms)
+    require(FUNC, "scenario", scenario.name, "a scenario with at least two arms", k >= 2)
+    n_leads = check_param(FUNC, "n_leads", n_leads, kind="int", low=10 * k, high=2_000_000)
+    seed = _random.check_seed(seed, FUNC)
+    replications = check_param(FUNC, "replications", replications, kind="int", low=1, high=100_000)
+    alpha = float(check_param(FUNC, "alpha", alpha, kind="number", low=0, high=0.5, low_open=True, high_open=True))
+    return n_leads, seed, replications, alpha
+
+
+def compare_designs(
+    scenario: Scenario,
+    designs: Sequence[str | Mapping[str, Any] | Design] = ("fixed", "thompson", "exploration"),
+    replications: int = 100,
+    n_leads: int = 10_000,
+    seed: int = 0,
+    *,
+    alpha: float = 0.05,
+    jobs: int | None = DEFAULT_JOBS,
+    executor: Executor | None = None,
+    progress: bool = False,
+) -> DesignsResult:
+    """Regret, the chance of picking the best arm, A/A false alarms and naive bias of each design.
+
+    Args:
+        scenario: a loaded scenario without a ``[contact_center]`` (its arms and population; its
+            own ``[design]`` is replaced by each design in turn).
+        designs: each a string (an allocation with the default keys), a dict of ``[design]`` keys
+            with an optional ``label``, or a :class:`~nurture_lab.Design`.
+        replications: simulated tests per design (the same leads for every design in a replication).
+        n_leads: leads per test (they arrive over the population's ``arrival_days``).
+        seed: the base seed; replication ``r`` runs on a seed spawned from ``(seed, r)``.
+        alpha: the false-alarm level of the A/A analyses.
+        jobs, executor: where the replications go (see :func:`nurture_lab._parallel.map_tasks`);
+            results are identical whatever runs them.
+        progress: a progress bar over replications.
+
+    Returns:
+        A :class:`DesignsResult` (module docstring: one row per design).
+
+    Raises:
+        ParameterError: a bad argument, or a scenario with a contact centre (and why).
+
+    Example:
+        >>> import dataclasses, nurture_lab as nl
+        >>> sc = nl.load_scenario("speed_to_lead")  # doctest: +SKIP
+        >>> sc = dataclasses.replace(sc, contact_center=None)  # doctest: +SKIP
+        >>> nl.compare_designs(sc, ["fixed", "thompson"], replications=50).plot()  # doctest: +SKIP
+    """
+    n_leads, seed, replications, alpha = _check(scenario, n_leads, seed, replications, alpha)
+    parsed = parse_designs(designs)
+    k = len(scenario.experiment.arms)
+    for label, d in parsed:
+        if d.min_probability is not None and d.min_probability * k > 1:
+            require(
+                FUNC, f"design {label!r} min_probability", d.min_probability, f"at most 1 / {k} with {k} arms", False
+            )
+    seeds = [_rep_seed(seed, r) for r in range(replications)]
+    base = dataclasses.replace(scenario, design=Design())
+    tasks = [_Task(base, tuple(d for _, d in parsed), r, s, n_leads) for r, s in enumerate(seeds)]
+    parts = map_tasks(_run, tasks, caller=FUNC, jobs=jobs, executor=executor, progress=progress, desc="designs")
+    runs = pd.DataFrame([row for part in parts for row in part])
+    labels = [lab for lab, _ in parsed]
+    runs["design"] = pd.Categorical.from_codes(runs["design"], categories=labels)
+    runs["arm"] = pd.Categorical.from_codes(runs["arm"], categories=list(scenario.experiment.arm_names))
+    from .designs_summary import summarise
+
+    table, bias, best = summarise(runs, scenario, alpha)
+    settings = {
+        "scenario": scenario.name,
+        "control": scenario.experiment.control,
+        "arms": list(scenario.experiment.arm_names),
+        "best_arm": best,
+        "designs": {lab: dataclasses.asdict(d) for lab, d in parsed},
+        "n_leads": n_leads,
+        "arrival_days": scenario.population.arrival_days,
+        "seed": seed,
+        "replications": replications,
+        "replication_seeds": seeds,
+        "alpha": alpha,
+        "interval": "95% t interval of the mean over replications (regret, bias); 95% Wilson interval (shares)",
+    }
+    return DesignsResult(table, bias, runs, settings)
+
+
+@dataclass(frozen=True, repr=False)
+class DesignsResult(ResultMixin):
+    """What :func:`compare_designs` returns: ``table`` (one row per design; columns in the module
+    docstring, each with ``_ci_low`` / ``_ci_high``), ``bias`` (one row per design and arm: naive and
+    IPW mean minus the truth), ``runs`` (the per-replication sums it was summarised from) and ``settings``."""
+
+    table: pd.DataFrame
+    bias: pd.DataFrame
+    runs: pd.DataFrame
+    settings: dict[str, Any] = field(default_factory=dict)
+    _json_extras = ("settings", "bias_rows")
+
+    def _table(self) -> pd.DataFrame:
+        return self.table
+
+    def _head(self) -> str:
+        s = self.settings
+        return (
+            f"DesignsResult({s['scenario']!r}: {len(self.table)} designs, {len(s['arms'])} arms, "
+            f"{s['n_leads']:,} leads over {s['arrival_days']} days, {s['replications']} replications; "
+            f"best arm {s['best_arm']!r})"
+        )
+
+    def to_frame(self) -> pd.DataFrame:
+        """The table (one row per design) as a DataFrame (a copy)."""
+        return self.table.copy()
+
+    @property
+    def bias_rows(self) -> list[dict[str, Any]]:
+        """:attr:`bias` as plain rows (for :meth:`to_json`)."""
+        return list(self.bias.to_dict(orient="records"))
+
+    def formatted(self) -> pd.DataFrame:
+        """The table for a reader, intervals beside the figures."""
+        from .designs_view import formatted
+
+        return formatted(self.table, self.settings)
+
+    def summary(self) -> str:
+        """The formatted table as text."""
+        return self.formatted().to_string(index=False)
+
+    def plot(self, title: str | None = None) -> Any:
+        """Regret, the chance of picking the best arm and the A/A false alarms, one colour per design."""
+        from .designs_view import plot_designs
+
+        return plot_designs(self, title)
