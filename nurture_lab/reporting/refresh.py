@@ -1,6 +1,6 @@
 """Re-execute notebooks in place (their stored outputs are what nbval's golden cells compare against).
 
-``python -m nurture_lab.reporting.refresh notebooks`` — run after a deliberate change to the model
+``python -m nurture_lab.reporting.refresh notebooks`` (or one notebook's path) — run after a deliberate change to the model
 or the statistics, review the diff of the golden cells, and commit.
 """
 
@@ -12,9 +12,15 @@ from pathlib import Path
 
 
 def refresh(folder: str | Path) -> None:
+    """Execute every notebook of ``folder`` in place (or the one notebook ``folder`` names)."""
     import papermill as pm
 
-    for nb in sorted(Path(folder).glob("[0-9]*.ipynb")) + sorted(Path(folder).glob("report_template.ipynb")):
+    where = Path(folder)
+    if where.suffix == ".ipynb":
+        notebooks = [where]
+    else:
+        notebooks = sorted(where.glob("[0-9]*.ipynb")) + sorted(where.glob("report_template.ipynb"))
+    for nb in notebooks:
         t0 = time.perf_counter()
         pm.execute_notebook(str(nb), str(nb), kernel_name="python3", cwd=str(nb.parent), progress_bar=False)
         _strip_papermill(nb)

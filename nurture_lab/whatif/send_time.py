@@ -278,6 +278,36 @@ class SendTimeResult(ResultMixin):
             f"{s['replications']} replications, diff vs {s['policies'][0]!r})"
         )
 
+    def formatted(self) -> pd.DataFrame:
+        """The table for a reader: bookings and the paired difference with their 95% Monte Carlo
+        intervals, engagement per message and the share sent near the lead's hour as percentages."""
+        t = self.table
+        first = t["policy"].iloc[0]
+
+        def rng(v: float, lo: float, hi: float, sign: bool = False) -> str:
+            f = "{:+.1f}" if sign else "{:.1f}"
+            return f"{f.format(v)} ({f.format(lo)} to {f.format(hi)})" if np.isfinite(lo) else f.format(v)
+
+        return pd.DataFrame(
+            {
+                "policy": t["policy"],
+                "30-day bookings per 1,000 (95% MC)": [
+                    rng(*r) for r in t[["bookings_per_1000", "bookings_ci_low", "bookings_ci_high"]].to_numpy()
+                ],
+                f"vs {first} (paired)": [
+                    "—" if p == first else rng(*r, sign=True)
+                    for p, r in zip(t["policy"], t[["diff", "diff_ci_low", "diff_ci_high"]].to_numpy(), strict=True)
+                ],
+                "engaged per message": [f"{v:.1%}" for v in t["engaged_per_send"]],
+                "sent near the lead's hour": [f"{v:.0%}" for v in t["near_preferred_hour"]],
+                "gate violations": t["gate_violations"].astype(int),
+            }
+        )
+
+    def summary(self) -> str:
+        """The formatted table as text."""
+        return self.formatted().to_string(index=False)
+
     def plot(self, ax: Any = None) -> Any:
         """Each policy's bookings per 1,000 leads minus the first policy's (paired: same leads and draws),
         with its 95% Monte Carlo interval; the labels give the bookings and engagement per message."""
