@@ -292,10 +292,10 @@ class SendTimeResult(ResultMixin):
             {
                 "policy": t["policy"],
                 "30-day bookings per 1,000 (95% MC)": [
-                    rng(*r) for r in t[["bookings_per_1000", "bookings_ci_low", "bookings_ci_high"]].to_numpy()
+                    rng(r[0], r[1], r[2]) for r in t[["bookings_per_1000", "bookings_ci_low", "bookings_ci_high"]].to_numpy()
                 ],
                 f"vs {first} (paired)": [
-                    "—" if p == first else rng(*r, sign=True)
+                    "—" if p == first else rng(r[0], r[1], r[2], sign=True)
                     for p, r in zip(t["policy"], t[["diff", "diff_ci_low", "diff_ci_high"]].to_numpy(), strict=True)
                 ],
                 "engaged per message": [f"{v:.1%}" for v in t["engaged_per_send"]],
