@@ -292,7 +292,8 @@ class SendTimeResult(ResultMixin):
             {
                 "policy": t["policy"],
                 "30-day bookings per 1,000 (95% MC)": [
-                    rng(r[0], r[1], r[2]) for r in t[["bookings_per_1000", "bookings_ci_low", "bookings_ci_high"]].to_numpy()
+                    rng(r[0], r[1], r[2])
+                    for r in t[["bookings_per_1000", "bookings_ci_low", "bookings_ci_high"]].to_numpy()
                 ],
                 f"vs {first} (paired)": [
                     "—" if p == first else rng(r[0], r[1], r[2], sign=True)
