@@ -23,7 +23,13 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--designs",
         default="fixed,thompson,exploration",
-        help="comma-separated allocations: fixed, thompson, top_two, exploration (default fixed,thompson,exploration)",
+        help="comma-separated allocations: fixed, thompson, top_two, exploration (default fixed,thompson,exploration); "
+        "or send-time policies: planned, random, audience_best, lead_best, oracle (compared like compare_send_times)",
+    )
+    p.add_argument(
+        "--steps",
+        default=None,
+        help="send-time policies only: comma-separated step indices they apply to (default all)",
     )
     p.add_argument(
         "--metric",
@@ -53,15 +59,26 @@ def add_parser(sub: Any) -> None:
 
 
 def parse_designs(args: argparse.Namespace) -> list[Any]:
-    """``--designs`` with ``--metric`` / ``--update-every-days`` applied to the adaptive ones."""
+    """``--designs`` with ``--metric`` / ``--update-every-days`` applied to the adaptive ones (send-time
+    policies with ``--steps``)."""
     from ..scenario.design import ALLOCATIONS
+    from ..scenario.model import SEND_TIMES
 
     names = [x.strip() for x in args.designs.split(",") if x.strip()]
-    bad = [x for x in names if x not in ALLOCATIONS]
+    bad = [x for x in names if x not in ALLOCATIONS + SEND_TIMES]
     if not names or bad:
         raise ParameterError(
-            f"--designs expects comma-separated allocations among {', '.join(ALLOCATIONS)}; got {args.designs!r}"
+            f"--designs expects comma-separated allocations among {', '.join(ALLOCATIONS)} or send-time policies "
+            f"among {', '.join(SEND_TIMES)}; got {args.designs!r}"
         )
+    if any(x in SEND_TIMES for x in names):
+        if args.steps is None:
+            return names
+        try:
+            steps = [int(x) for x in args.steps.split(",") if x.strip()]
+        except ValueError:
+            raise ParameterError(f"--steps expects comma-separated step indices; got {args.steps!r}") from None
+        return [{"send_time": x, "steps": steps} if x in SEND_TIMES else x for x in names]
     extra = {k: v for k, v in (("metric", args.metric), ("update_every_days", args.update_every_days)) if v is not None}
     return [name if name == "fixed" or not extra else {"allocation": name, **extra} for name in names]
 
@@ -69,7 +86,7 @@ def parse_designs(args: argparse.Namespace) -> list[Any]:
 def run(args: argparse.Namespace) -> int:
     from ..io import atomic
     from ..scenario.loader import load_scenario
-    from ..whatif.designs import compare_designs
+    from ..whatif.designs import DesignsResult, compare_designs
 
     designs = parse_designs(args)
     out = writable_dir(args.out) if args.out is not None else None
@@ -92,11 +109,14 @@ def run(args: argparse.Namespace) -> int:
         print(res.to_json())
     elif args.format == "csv":
         res.to_pandas().to_csv(sys.stdout, index=False)
-    else:
+    elif isinstance(res, DesignsResult):
         print(res.summary())
+    else:
+        print(res.to_pandas().to_string(index=False))
     if out is not None:
         atomic.write_csv(out / "designs.csv", res.to_pandas())
-        fig = res.plot()
+        drawn = res.plot()
+        fig = getattr(drawn, "figure", drawn)  # send-time policies draw on one axis
         atomic.write_with(out / "designs.png", lambda p: fig.savefig(p, format="png", dpi=120))
         print(f"wrote {out / 'designs.csv'} and {out / 'designs.png'}", file=sys.stderr)
     return 0

@@ -24,7 +24,9 @@ def design_findings(sc: Scenario) -> list[Finding]:
                 "design_centre",
                 where,
                 "an adaptive design runs with unlimited staff only: with a [contact_center] one lead's outcome "
-                "depends on the calls of leads assigned before it, so simulate refuses it",
+                "depends on the calls of leads assigned before it, and a run is not causal in time (a call waiting "
+                "past a wave's start decides, when reached, whether the lead's later steps go before it), so "
+                "simulate refuses it",
             )
         )
     if d.delay >= days:

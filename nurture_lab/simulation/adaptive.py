@@ -22,7 +22,9 @@ a contact centre a lead's outcome under an arm does not depend on the other lead
 numbers), so the assignment is computed from every lead's outcome under every arm
 (:func:`potentials`) and the observed run is then an ordinary run with that assignment: exact. With
 a contact centre one lead's calls delay another's, so outcomes under another assignment cannot be
-read off one run: refused (:func:`refuse_centre`).
+read off one run; nor can the centre be run wave by wave, as a run with a centre is not causal in
+time (a call waiting past a wave's start decides, when reached, whether the lead's later steps go
+before it: ``tests/simulation/test_causality.py``): refused (:func:`refuse_centre`).
 """
 
 from __future__ import annotations
@@ -68,7 +70,8 @@ def refuse_centre(sc: Scenario, func: str) -> None:
     raise ParameterError(
         f"{func}: scenario {sc.name!r} has a [contact_center] and an adaptive design "
         f"(allocation = {sc.design.allocation!r}); with a shared queue one lead's outcome depends on the calls "
-        "of the leads assigned before it, so the adaptive assignment cannot be computed from one run's outcomes. "
+        "of the leads assigned before it, so the adaptive assignment cannot be computed from one run's outcomes, "
+        "nor wave by wave (a run with a centre is not causal in time: tests/simulation/test_causality.py). "
         "Judge adaptive designs with unlimited staff: dataclasses.replace(scenario, contact_center=None)."
     )
 

@@ -331,6 +331,7 @@ def simulate_centre(
     progress: bool = False,
     frames: bool = True,
     sink: list[tuple[str, int, int, dict[str, np.ndarray]]] | None = None,
+    arms: np.ndarray | None = None,
 ) -> tuple[list[ChunkRun], pd.DataFrame]:
     """A run with a contact centre: every chunk and arm in lockstep in this process, one shared queue.
 
@@ -338,12 +339,15 @@ def simulate_centre(
     the queue is one deterministic pass. ``progress``: a bar over the run's passes (each chunk's
     preparation, the observed run, each arm and setting of the truth). ``sink``: gets every lead's
     potential outcomes, ``(setting, arm index, chunk index, outcomes)`` per chunk (for tests).
+    ``arms``: an adaptive design's arm index per lead, in lead-number order (see :mod:`.adaptive`;
+    default: :func:`assign`).
     """
     parts = _random.chunks(n_leads)
     bar = _bar(progress, len(parts) + 1 + (2 * len(sc.experiment.arms) if truth else 0))
     chunks = []
     for c, first, n in parts:
-        chunks.append(prepare_chunk(sc, seed, c, first, n, identities=frames))
+        own = None if arms is None else arms[first : first + n]
+        chunks.append(prepare_chunk(sc, seed, c, first, n, identities=frames, arms=own))
         bar.update()
     span = _Timeline.of(sc, chunks)
     centre, q = span.centre(sc)

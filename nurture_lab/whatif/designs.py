@@ -49,11 +49,12 @@ from .._parallel import DEFAULT_JOBS, map_tasks
 from .._results import ResultMixin
 from ..errors import FieldError, ParameterError, check_param, require
 from ..scenario.design import ALLOCATIONS, Design
-from ..scenario.model import Scenario
+from ..scenario.model import SEND_TIMES, Scenario
 from ..simulation.adaptive import Potentials, assign_waves, potentials
+from .send_time import SendTimeResult, compare_send_times
 from .staffing import _rep_seed  # the what-ifs spawn replication seeds alike
 
-__all__ = ["DesignsResult", "compare_designs", "parse_designs"]
+__all__ = ["DesignsResult", "compare_designs", "parse_designs", "send_time_policies"]
 
 FUNC = "compare_designs"
 DESIGN_KEYS = tuple(f.name for f in dataclasses.fields(Design))
@@ -78,6 +79,44 @@ def _label(d: Design) -> str:
     if d.min_probability is not None:
         extra.append(f"floor {d.min_probability:g}")
     return d.allocation + (f" ({', '.join(extra)})" if extra else "")
+
+
+def _is_send_time(d: Any) -> bool:
+    return (isinstance(d, str) and d in SEND_TIMES) or (isinstance(d, Mapping) and "send_time" in d)
+
+
+def send_time_policies(designs: Any) -> tuple[list[str], list[int] | None] | None:
+    """``designs`` as send-time policies and their steps, when every design is one (None when none is);
+    allocation designs mixed with send-time policies, or policies with different steps, refused."""
+    if not isinstance(designs, (list, tuple)) or not any(_is_send_time(d) for d in designs):
+        return None
+    mixed = [d for d in designs if not _is_send_time(d)]
+    if mixed:
+        raise ParameterError(
+            f"{FUNC}: designs mixes send-time policies ({', '.join(SEND_TIMES)}) with allocation designs "
+            f"({mixed[0]!r}); they answer different questions on different runs: make two calls, one with the "
+            "allocation designs, one with the send-time policies."
+        )
+    policies: list[str] = []
+    steps_seen: list[list[int] | None] = []
+    for i, d in enumerate(designs):
+        if isinstance(d, str):
+            policies.append(d)
+            steps_seen.append(None)
+            continue
+        for k in d:
+            require(FUNC, f"designs[{i}]", k, "keys among: send_time, steps", k in ("send_time", "steps"))
+        policies.append(d["send_time"])
+        st = d.get("steps")
+        steps_seen.append(None if st is None else list(st))
+    require(
+        FUNC,
+        "designs",
+        steps_seen,
+        "send-time policies with the same 'steps' (compare policies on other steps in another call)",
+        all(s == steps_seen[0] for s in steps_seen),
+    )
+    return policies, steps_seen[0]
 
 
 def parse_designs(designs: Any) -> list[tuple[str, Design]]:
@@ -194,14 +233,22 @@ def compare_designs(
     jobs: int | None = DEFAULT_JOBS,
     executor: Executor | None = None,
     progress: bool = False,
-) -> DesignsResult:
+) -> DesignsResult | SendTimeResult:
     """Regret, the chance of picking the best arm, A/A false alarms and naive bias of each design.
 
+    Send-time policies are designs too (issue 25, section 3): when every design is one — a policy
+    name among ``planned``, ``random``, ``audience_best``, ``lead_best``, ``oracle``, or a dict
+    ``{"send_time": <policy>, "steps": [...]}`` (the steps it applies to; every dict the same) —
+    the call is :func:`~nurture_lab.whatif.send_time.compare_send_times` with the same
+    ``replications``, ``n_leads``, ``seed``, ``jobs``, ``executor`` and ``progress`` (``alpha`` is
+    not used), and returns its :class:`~nurture_lab.whatif.send_time.SendTimeResult`.
+
     Args:
-        scenario: a loaded scenario without a ``[contact_center]`` (its arms and population; its
-            own ``[design]`` is replaced by each design in turn).
+        scenario: a loaded scenario (its arms and population; its own ``[design]`` is replaced by
+            each design in turn).
         designs: each a string (an allocation with the default keys), a dict of ``[design]`` keys
-            with an optional ``label``, or a :class:`~nurture_lab.Design`.
+            with an optional ``label``, or a :class:`~nurture_lab.Design`; or else each a send-time
+            policy (above). Allocation designs and send-time policies are refused in one call.
         replications: simulated tests per design (the same leads for every design in a replication).
         n_leads: leads per test (they arrive over the population's ``arrival_days``).
         seed: the base seed; replication ``r`` runs on a seed spawned from ``(seed, r)``.
@@ -211,10 +258,11 @@ def compare_designs(
         progress: a progress bar over replications.
 
     Returns:
-        A :class:`DesignsResult` (module docstring: one row per design).
+        A :class:`DesignsResult` (module docstring: one row per design); for send-time policies a
+        :class:`~nurture_lab.whatif.send_time.SendTimeResult` (one row per policy).
 
     Raises:
-        ParameterError: a bad argument, or a scenario with a contact centre (and why).
+        ParameterError: a bad argument, or allocation designs mixed with send-time policies.
 
     Example:
         >>> import dataclasses, nurture_lab as nl
@@ -222,6 +270,20 @@ def compare_designs(
         >>> sc = dataclasses.replace(sc, contact_center=None)  # doctest: +SKIP
         >>> nl.compare_designs(sc, ["fixed", "thompson"], replications=50).plot()  # doctest: +SKIP
     """
+    timed = send_time_policies(designs)
+    if timed is not None:
+        policies, steps = timed
+        return compare_send_times(
+            scenario,
+            policies,
+            replications,
+            n_leads,
+            seed,
+            steps=steps,
+            jobs=jobs,
+            executor=executor,
+            progress=progress,
+        )
     n_leads, seed, replications, alpha = _check(scenario, n_leads, seed, replications, alpha)
     parsed = parse_designs(designs)
     k = len(scenario.experiment.arms)

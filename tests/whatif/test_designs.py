@@ -330,6 +330,21 @@ def test_cli_designs(tmp_path: Path) -> None:
     table = pd.read_csv(tmp_path / "designs.csv")
     assert list(table["design"]) == ["fixed", "exploration"] and (tmp_path / "designs.png").stat().st_size > 0
     assert run_cli("designs", "speed_to_lead", "--designs", "fixed,greedy").returncode == 2
+    mixed = run_cli("designs", "speed_to_lead", "--designs", "fixed,random")
+    assert mixed.returncode == 2 and "make two calls" in mixed.stderr
+
+
+def test_cli_designs_compares_send_time_policies(tmp_path: Path) -> None:
+    from ..conftest import run_cli
+
+    got = run_cli(
+        *("designs", "content_test", "--no-contact-center", "--designs", "random,oracle", "--steps", "3,4"),
+        *("--replications", "2", "--n-leads", "300", "--jobs", "1", "--format", "csv", "--out", str(tmp_path)),
+    )
+    assert got.returncode == 0, got.stderr
+    table = pd.read_csv(tmp_path / "designs.csv")
+    assert list(table["policy"]) == ["random", "oracle"] and (tmp_path / "designs.png").stat().st_size > 0
+    assert (table["gate_violations"] == 0).all()
 
 
 def test_lint_names_designs_that_cannot_run_or_learn(open_sc: nl.Scenario) -> None:

@@ -183,6 +183,25 @@ def test_results_are_identical_on_one_or_two_processes() -> None:
     pd.testing.assert_frame_equal(one.runs, pooled.runs)
 
 
+def test_compare_designs_compares_send_time_policies_by_randomisation() -> None:
+    sc = scenario_from_dict(data(2.5))
+    direct = nl.compare_send_times(sc, ["random", "oracle"], replications=2, n_leads=600, seed=4, jobs=1, steps=[1, 2])
+    named = [{"send_time": "random", "steps": [1, 2]}, {"send_time": "oracle", "steps": [1, 2]}]
+    via = nl.compare_designs(sc, named, replications=2, n_leads=600, seed=4, jobs=1)
+    assert isinstance(via, nl.SendTimeResult)
+    pd.testing.assert_frame_equal(direct.runs, via.runs)
+    pd.testing.assert_frame_equal(direct.table, via.table)
+    assert via.settings == direct.settings
+    plain = nl.compare_designs(sc, ["random", "oracle"], replications=1, n_leads=300, seed=4, jobs=1)
+    assert list(plain.table["policy"]) == ["random", "oracle"] and plain.settings["steps"] is None
+    with pytest.raises(ParameterError, match="make two calls"):
+        nl.compare_designs(sc, ["fixed", "random"], replications=1, n_leads=300)
+    with pytest.raises(ParameterError, match="same 'steps'"):
+        nl.compare_designs(sc, ["random", {"send_time": "oracle", "steps": [1]}], replications=1, n_leads=300)
+    with pytest.raises(ParameterError, match="keys among"):
+        nl.compare_designs(sc, [{"send_time": "oracle", "label": "x"}], replications=1, n_leads=300)
+
+
 def test_a_fixed_schedule_history_picks_the_schedule_hour() -> None:
     sc = scenario_from_dict(data(2.5))
     bias = schedule_bias(sc, hour=11, n_leads=6000, seed=2).set_index("audience")
