@@ -205,15 +205,7 @@ def write_index(
         else f"Real data <code>{html.escape(str(man.get('data_file')))}</code>."
     )
     summary = ""
-    failed = [s for s in lines if results.get(s, (None, 0))[0]]
-    if failed:
-        summary = (
-            "<h2>All service lines together</h2>"
-            f"<blockquote><b>No recommendation</b>: the report of {len(failed)} of {len(lines)} service line(s) "
-            f"failed ({html.escape(', '.join(arm_label(s) for s in failed))}); the result over all lines includes "
-            "their leads, so it is not given until every line's report runs. See the table below for why.</blockquote>"
-        )
-    elif overall.get("headline"):
+    if overall.get("headline"):
         summary = (
             "<h2>All service lines together</h2>"
             f"<blockquote class='decision'>{_md_inline(overall['headline'])}</blockquote>"

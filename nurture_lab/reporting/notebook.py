@@ -67,12 +67,12 @@ def figure_bundle(fig: Any) -> dict[str, str]:
         fig.savefig(buf, format="png", dpi=dpi, bbox_inches=bbox)
         return base64.b64encode(buf.getvalue()).decode("ascii")
 
+    alt = (fig.axes[0].get_title() if fig.axes else "") or "chart"  # the desktop title, before any wrapping
     desktop = png(100, "tight")
     w, h = fig.get_size_inches()
     box = phone_layout(fig)
     phone = png(PHONE_DPI, box.padded(0.1))  # the box just measured: no second layout pass
     fig.set_size_inches(w, h)
-    alt = (fig.axes[0].get_title() if fig.axes else "") or "chart"
     html = (
         "<picture class='nl-figure'>"
         f"<source media='(max-width: 600px)' srcset='data:image/png;base64,{phone} {PHONE_DPI / 100:g}x'>"
@@ -347,7 +347,11 @@ def verdict_text(rd: ReportData) -> str:
 
     dec = decision_of(rd.provenance)
     if dec is None:
-        return f"> **No recommendation**: the decision could not be made ({rd.provenance.get('decision_error', '')})."
+        import html
+
+        from .publish import NO_RECOMMENDATION
+
+        return f"> {NO_RECOMMENDATION} ({html.escape(str(rd.provenance.get('decision_error', '')))})."
     parts = [dec.run_sentence(), dec.lines_sentence()]
     if rd.service_line in dec.lines:
         parts.append(f"**This line**: {dec.line_sentence(rd.service_line)}")
@@ -447,6 +451,17 @@ def show_segments(rd: ReportData, ra: ReportAnalysis) -> None:
             show(left_out(part, f"the column `{column}`"))
         else:
             show(f"_Left out: {part}: its groups are too few or too small to compare the arms._")
+
+
+def effect_scope(rd: ReportData) -> str:
+    """What the effect chart's interval is to the decision: this line's own (the decision is made over
+    all lines), the decision's interval, or, when the run has no decision, an interval that decides nothing."""
+    from .decision import decision_of
+
+    dec = decision_of(rd.provenance)
+    if dec is None:
+        return "no decision: see the verdict"
+    return "this line, does not decide" if rd.service_line in dec.lines else "the decision's interval"
 
 
 def decided_lines(rd: ReportData) -> list[str]:
