@@ -63,12 +63,14 @@ def figure_bundle(fig: Any) -> dict[str, str]:
     import io
 
     def png(dpi: int, bbox: Any) -> str:
+        # laid out already: without a layout engine savefig skips its own layout pass before drawing
+        fig.set_layout_engine(None)
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=dpi, bbox_inches=bbox)
+        fig.savefig(buf, format="png", dpi=dpi, bbox_inches=bbox, metadata={"Software": None})
         return base64.b64encode(buf.getvalue()).decode("ascii")
 
     alt = (fig.axes[0].get_title() if fig.axes else "") or "chart"  # the desktop title, before any wrapping
-    desktop = png(100, "tight")
+    desktop = png(100, _tight_box(fig, 100))
     w, h = fig.get_size_inches()
     box = phone_layout(fig)
     phone = png(PHONE_DPI, box.padded(0.1))  # the box just measured: no second layout pass
@@ -80,6 +82,19 @@ def figure_bundle(fig: Any) -> dict[str, str]:
         "</picture>"
     )
     return {"image/png": desktop, "text/html": html, "text/plain": f"<figure: {alt}>"}
+
+
+def _tight_box(fig: Any, dpi: float) -> Any:
+    """The box (inches) ``savefig(bbox_inches="tight", dpi=dpi)`` would crop to, measured without the
+    draw savefig makes first to find it (the same pixels, about a fifth less time)."""
+    import matplotlib as mpl
+
+    was = fig.get_dpi()
+    fig.set_dpi(dpi)
+    try:
+        return fig.get_tightbbox(fig.canvas.get_renderer()).padded(mpl.rcParams["savefig.pad_inches"])
+    finally:
+        fig.set_dpi(was)
 
 
 def phone_layout(fig: Any) -> Any:
