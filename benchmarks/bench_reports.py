@@ -3,12 +3,15 @@ beside the floor: executing an empty notebook through papermill (kernel start + 
 Reports run on one kernel per worker, started and warmed up (imports, one figure) while the data are
 prepared; the mean includes each worker's first report, the warm figure leaves it out.
 
-Target (issue 7): <= 3x the floor per report, <= 60 s in total on 2 cores.
+Targets: <= 2.5x the floor per report on one job (issue 24; 3x in issue 7), <= 60 s in total on 2 cores.
+The machine's load average is printed beside the figures: reports are CPU-bound and the floor is mostly
+waiting, so a busy machine inflates the ratio.
 Run: ``.venv/bin/python benchmarks/bench_reports.py``
 """
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -32,7 +35,8 @@ def main() -> None:
         pm.execute_notebook(str(tmp / "empty.ipynb"), str(tmp / "out.ipynb"), progress_bar=False)
         floors.append(time.perf_counter() - t0)
     floor = min(floors)
-    print("reports of the default scenario (speed_to_lead, 20,000 leads, 8 service lines)")
+    load = os.getloadavg()[0]
+    print(f"reports of the default scenario (speed_to_lead, 20,000 leads, 8 service lines); load average {load:.1f}")
     print(f"  floor: empty notebook through papermill: {floor:.2f} s")
     for jobs in (1, 2):
         s = render.render_reports(out=tmp / f"r{jobs}", jobs=jobs, n_leads=20_000, progress=False)
@@ -42,7 +46,7 @@ def main() -> None:
         warm_mean = sum(warm) / len(warm)
         print(
             f"  --jobs {jobs}: total {s.seconds:5.1f} s; per report {mean:.2f} s = {mean / floor:.1f}x the floor "
-            f"(target <= 3x; total <= 60 s); warm-kernel reports {warm_mean:.2f} s = {warm_mean / floor:.1f}x, "
+            f"(target <= 2.5x; total <= 60 s); warm-kernel reports {warm_mean:.2f} s = {warm_mean / floor:.1f}x, "
             f"slowest (a worker's first) {per[-1]:.2f} s"
         )
 
