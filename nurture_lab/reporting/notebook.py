@@ -119,34 +119,45 @@ def phone_layout(fig: Any) -> Any:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             fig.tight_layout()
-    _settle(fig, renderer)  # legends and bar labels placed once, at the final size
-    return fig.get_tightbbox(renderer)
+    return _settle(fig, renderer)  # legends and bar labels placed once, at the final size
 
 
-def _settle(fig: Any, renderer: Any) -> None:
+def _settle(fig: Any, renderer: Any) -> Any:
     """Measured, not guessed: each legend just under its axes' lowest text (tick labels, axis label),
-    the figure's legends under every axes; bar labels turned upright when two would touch."""
+    the figure's legends under every axes; bar labels turned upright when two would touch. Returns
+    the figure's tight box (inches), from the boxes measured here: what ``fig.get_tightbbox`` would
+    give, without measuring every axes a second time."""
+    import numpy as np
     from matplotlib.transforms import Bbox
 
     for ax in fig.axes:
         _turn_bar_labels(ax, renderer)
-    lowest = []
+    lowest, boxes = [], []
     for ax in fig.axes:
         leg = ax.get_legend()
         if leg is not None:
             leg.set_in_layout(False)  # the axes' own extent: ticks, labels, title, not the legend
-        bottom = ax.get_tightbbox(renderer).y0
+        own = ax.get_tightbbox(renderer)
+        boxes.append(own)
+        bottom = own.y0
         if leg is not None:
             leg.set_in_layout(True)
             y = ax.transAxes.inverted().transform((0, bottom - 6))[1]  # 6 px under the lowest text
             leg.set_bbox_to_anchor(Bbox.from_bounds(0.0, y, 0, 0), transform=ax.transAxes)
             leg.set_loc("upper left")
-            bottom = leg.get_window_extent(renderer).y0
+            boxes.append(leg.get_window_extent(renderer))
+            bottom = boxes[-1].y0
         lowest.append(bottom)
     for leg in fig.legends:
         y = fig.transFigure.inverted().transform((0, min(lowest, default=0) - 6))[1]
         leg.set_bbox_to_anchor(Bbox.from_bounds(0.0, y, 0, 0), transform=fig.transFigure)
         leg.set_loc("upper left")
+    # the figure's own artists (its legends, texts) as Figure.get_tightbbox takes them
+    for a in fig.get_children():
+        if a not in fig.axes and a.get_visible() and a.get_in_layout():
+            boxes.append(a.get_tightbbox(renderer))
+    boxes = [b for b in boxes if b is not None and np.isfinite([b.width, b.height]).all() and (b.width or b.height)]
+    return Bbox.union(boxes).transformed(fig.dpi_scale_trans.inverted())
 
 
 def _shown(t: Any) -> bool:

@@ -56,6 +56,8 @@ def test_no_text_of_a_report_chart_touches_another_on_desktop_or_phone(name: str
     assert notebook.text_overlaps(fig) == [], "desktop"
     box = notebook.phone_layout(fig)
     assert box.width * 100 <= notebook.PHONE_MAX_PX + 1  # fits the phone column
+    # the box phone_layout puts together from its own measurements is matplotlib's tight box
+    assert box.bounds == pytest.approx(fig.get_tightbbox(fig.canvas.get_renderer()).bounds, abs=1e-9)
     assert notebook.text_overlaps(fig) == [], "phone"
     plt.close(fig)
 
