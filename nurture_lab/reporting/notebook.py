@@ -479,6 +479,24 @@ def show_segments(rd: ReportData, ra: ReportAnalysis) -> None:
             show(f"_Left out: {part}: its groups are too few or too small to compare the arms._")
 
 
+def key_numbers_intro(rd: ReportData, ra: ReportAnalysis) -> str:
+    """The words above the key numbers: what the intervals are and what the *Verdict* column reads (or,
+    when the run has no decision, that no row has a verdict)."""
+    from .content import level_text
+    from .decision import decision_of
+
+    text = (
+        "## Key numbers\nThis report's own numbers: each arm against the control, with "
+        f"{level_text(ra)} confidence intervals; p-values adjusted for the number of comparisons. "
+    )
+    if decision_of(rd.provenance) is None:
+        return text + "No row has a verdict: the run has no decision (see the verdict above)."
+    return text + (
+        "The *Verdict* column reads the decision above; on a service line's page these intervals describe the line "
+        "and do not decide (the result over all service lines decides)."
+    )
+
+
 def effect_scope(rd: ReportData) -> str:
     """What the effect chart's interval is to the decision: this line's own (the decision is made over
     all lines), the decision's interval, or, when the run has no decision, an interval that decides nothing."""

@@ -185,6 +185,7 @@ def test_a_line_failing_on_its_own_data_leaves_no_page_with_a_decision_the_index
     assert [plain(p) for p in verdict.find_next("blockquote").find_all("p")] == [headline]
     tables = [[plain(th) for th in t.select("thead th")] for t in page.find_all("table")]
     assert tables and not any("Verdict" in heads for heads in tables)  # no status column without a decision
+    assert "No row has a verdict: the run has no decision" in plain(page) and "Verdict column" not in plain(page)
     alts = [" ".join(img["alt"].split()) for img in page.select("picture img")]
     assert any("no decision: see the verdict" in a for a in alts) and not any("decision's interval" in a for a in alts)
     # the decision the index withholds is stated nowhere: no page, no notebook
