@@ -78,6 +78,8 @@ def _cmdline(pid: int) -> str:
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process tree from /proc")
 def test_sigterm_stops_workers_and_kernels_and_leaves_no_temporary_file(tmp_path: Path) -> None:
     out = tmp_path / "reports"
+    work = tmp_path / "tmp"  # the run's working folder: pages are staged there until the decision is final
+    work.mkdir()
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -97,6 +99,7 @@ def test_sigterm_stops_workers_and_kernels_and_leaves_no_temporary_file(tmp_path
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        env={**os.environ, "TMPDIR": str(work)},
     )
     seen: set[int] = set()
     try:
@@ -104,7 +107,8 @@ def test_sigterm_stops_workers_and_kernels_and_leaves_no_temporary_file(tmp_path
         while time.monotonic() < deadline:  # wait until both workers have a kernel and reports are being written
             seen |= _descendants(proc.pid)
             kernels = [p for p in seen if _alive(p) and "ipykernel" in _cmdline(p)]
-            if (len(kernels) >= 2 and any(out.glob("*.ipynb"))) or any(out.glob(".tmp-*")):
+            written = [*out.glob("*.ipynb"), *work.glob("*/pages/*.ipynb")]
+            if (len(kernels) >= 2 and written) or any(out.glob(".tmp-*")) or any(work.glob("*/pages/.tmp-*")):
                 break
             time.sleep(0.05)
         seen |= _descendants(proc.pid)
@@ -120,3 +124,4 @@ def test_sigterm_stops_workers_and_kernels_and_leaves_no_temporary_file(tmp_path
     left = [p for p in seen if _alive(p)]
     assert not left, [_cmdline(p) for p in left]
     assert not list(out.glob(".tmp-*")) and not list(out.glob("**/.tmp-*"))
+    assert not list(work.glob("nurture-lab-report-*"))  # the staged pages went with the run's working folder

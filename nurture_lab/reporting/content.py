@@ -178,7 +178,7 @@ def analyse_report(rd: ReportData) -> ReportAnalysis:
         horizon = float(rd.provenance.get("horizon_days", 0)) or None
         ttb = time_to_book(df, rd.arm, rd.control, horizon_days=horizon, alpha=rd.alpha)
     segments = {}
-    for col in ("source", "audience", "coverage"):
+    for col in ("source", "audience"):  # the segment tables a page shows (notebook.REPORT_SEGMENTS), no other
         if col in df.columns:
             with contextlib.suppress(DataError):
                 segments[col] = analyze(

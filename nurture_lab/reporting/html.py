@@ -117,8 +117,6 @@ def page(title: str, body: str, params: Mapping[str, Any]) -> str:
 
 
 def export_html(nb: Any, title: str, params: Mapping[str, Any]) -> str:
-    from nbconvert import HTMLExporter
-
     for cell in nb.cells:  # warnings and logs never reach leadership
         if cell.get("cell_type") == "code":
             cell["outputs"] = [
@@ -126,25 +124,46 @@ def export_html(nb: Any, title: str, params: Mapping[str, Any]) -> str:
                 for o in cell.get("outputs", [])
                 if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
             ]
-    exporter = HTMLExporter(
-        template_name="basic",
-        exclude_input=True,
-        exclude_input_prompt=True,
-        exclude_output_prompt=True,
-        embed_images=True,
-        exclude_anchor_links=True,
-    )
-    body, _ = exporter.from_notebook_node(nb)
+    body, _ = _exporter().from_notebook_node(nb)
     back = "<nav class='back'><a href='index.html'>&larr; All service lines (index)</a></nav>"
     return page(title, back + label_cells(body), params)
 
 
+_EXPORTER: Any = None
+
+
+def _exporter() -> Any:
+    """nbconvert's HTML exporter, made once per process: a new one compiles its templates again
+    (about 0.1 s a page)."""
+    global _EXPORTER
+    if _EXPORTER is None:
+        from nbconvert import HTMLExporter
+
+        _EXPORTER = HTMLExporter(
+            template_name="basic",
+            exclude_input=True,
+            exclude_input_prompt=True,
+            exclude_output_prompt=True,
+            embed_images=True,
+            exclude_anchor_links=True,
+        )
+    return _EXPORTER
+
+
+_TABLE = re.compile(r"<table\b.*?</table>", re.S | re.I)
+
+
 def label_cells(body: str) -> str:
     """Give every table cell its column's title (``data-label``), so on a phone each row reflows into
-    a stacked card that still says what each number is."""
+    a stacked card that still says what each number is. Only the tables are parsed (not the figures'
+    embedded images around them)."""
+    return _TABLE.sub(lambda m: _label_table(m.group(0)), body)
+
+
+def _label_table(fragment: str) -> str:
     from bs4 import BeautifulSoup
 
-    soup = BeautifulSoup(body, "html.parser")
+    soup = BeautifulSoup(fragment, "html.parser")
     for table in soup.find_all("table"):
         heads = [th.get_text(" ", strip=True) for th in table.select("thead th")]
         if not heads:
@@ -205,15 +224,7 @@ def write_index(
         else f"Real data <code>{html.escape(str(man.get('data_file')))}</code>."
     )
     summary = ""
-    failed = [s for s in lines if results.get(s, (None, 0))[0]]
-    if failed:
-        summary = (
-            "<h2>All service lines together</h2>"
-            f"<blockquote><b>No recommendation</b>: the report of {len(failed)} of {len(lines)} service line(s) "
-            f"failed ({html.escape(', '.join(arm_label(s) for s in failed))}); the result over all lines includes "
-            "their leads, so it is not given until every line's report runs. See the table below for why.</blockquote>"
-        )
-    elif overall.get("headline"):
+    if overall.get("headline"):
         summary = (
             "<h2>All service lines together</h2>"
             f"<blockquote class='decision'>{_md_inline(overall['headline'])}</blockquote>"

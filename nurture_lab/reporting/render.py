@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import html
 import math
 import multiprocessing
 import os
@@ -28,6 +29,7 @@ from ..errors import NurtureLabError, ParameterError, check_param
 from ..io import atomic
 from .html import export_html, write_index
 from .labels import arm_label, slug
+from .publish import NO_RECOMMENDATION, blocked_manifest, publish_pages, void_verdict
 
 __all__ = ["ReportError", "ReportRun", "prepare_data", "render_reports", "template_parameters"]
 
@@ -147,6 +149,9 @@ def _drop_client() -> None:
 
 #: What a warm kernel runs once, before any report: the library's imports, the inline backend, and one
 #: small figure through :func:`~nurture_lab.reporting.notebook.figure_bundle` (fonts and text caches).
+#: Then what survives (modules, caches) is frozen out of the garbage collector's reach: each report's
+#: ``%reset`` collects twice, and a full collection over every imported module costs about 0.15 s;
+#: over one report's own objects it costs milliseconds.
 _WARM_UP = """\
 %matplotlib inline
 import matplotlib.pyplot as _plt
@@ -155,6 +160,9 @@ _fig, _ax = _plt.subplots(figsize=(3, 2))
 _ax.bar(["a", "b"], [1, 2]); _ax.set_title("warm-up"); _ax.legend(["x"])
 nurture_lab.reporting.notebook.figure_bundle(_fig); _plt.close(_fig)
 %reset -f
+import gc
+gc.freeze()
+del gc
 """
 
 
@@ -322,7 +330,7 @@ def _render_one(job: _Job) -> tuple[str, str | None, float]:
             nb = _execute(job.template, job.parameters)
         except _LineFailed as e:
             if e.notebook is not None:  # kept beside its error, for debugging (never shown as a report)
-                atomic.write_text(out / failed_notebook(line), nbformat.writes(e.notebook))
+                atomic.write_text(out / failed_notebook(line), nbformat.writes(void_verdict(e.notebook, str(e))))
             raise
         except DeadKernelError as e:
             _shutdown_kernel()
@@ -547,29 +555,23 @@ def render_reports(
                 "truth_path": str(truth_path.resolve()) if truth_path else "",
                 "manifest_path": str(man_path.resolve()),
             } | extra
-            jobs_list = [_Job(str(template), s, base | {"service_line": s}, str(out_dir), str(work)) for s in lines]
+            stage = work / "pages"  # published into out_dir once the run's decision is final
+            jobs_list = [_Job(str(template), s, base | {"service_line": s}, str(stage), str(work)) for s in lines]
             if warming is not None:
                 warming.join()
-            owned, pool = pool, None  # from here map_tasks owns the pool and stops it, however it ends
             bar = progress if progress is not None else sys.stderr.isatty()
             t_reports = time.perf_counter()
-            done = _parallel.map_tasks(
-                _safe_render,
-                jobs_list,
-                caller="render_reports",
-                jobs=1,
-                executor=executor,
-                pool=owned,
-                progress=bar,
-                desc="reports",
-                unit="line",
-            )
-            results = {line: (err, sec) for line, err, sec in done}
+            results, man = _render_lines(jobs_list, executor or pool, bar, man, work)
+            if pool is not None:
+                pool.shutdown(wait=True)
+                pool = None
             if progress is None and not bar:
                 print(_phase_summary(results, time.perf_counter() - t_reports, workers), file=sys.stderr, flush=True)
             with warnings.catch_warnings():  # library warnings are not for the terminal
                 warnings.simplefilter("ignore")
                 headlines, overall = _headlines(lines, leads_path, truth_path, man, extra, results)
+            failed = {k: v[0] for k, v in results.items() if v[0]}
+            pages = publish_pages(stage, out_dir, lines, failed)
         except BaseException:
             if pool is not None:
                 _parallel.terminate_pool(pool)
@@ -592,15 +594,7 @@ def render_reports(
         parameters=extra,
         simulated=truth_path is not None,
     )
-    failed = {k: v[0] for k, v in results.items() if v[0]}
-    _record_run(
-        out_dir,
-        [
-            index,
-            *(out_dir / f"{slug(s)}.{ext}" for s in lines if s not in failed for ext in ("html", "ipynb")),
-            *(out_dir / failed_notebook(s) for s in failed if (out_dir / failed_notebook(s)).is_file()),
-        ],
-    )
+    _record_run(out_dir, [index, *pages])
     run = ReportRun(
         index=str(index),
         reports={s: str(out_dir / f"{slug(s)}.html") for s in lines if s not in failed},
@@ -615,6 +609,36 @@ def render_reports(
             f"were written to {out_dir}."
         )
     return run
+
+
+def _render_lines(
+    jobs: Sequence[_Job], run_on: Executor | None, bar: bool, man: dict[str, Any], work: Path
+) -> tuple[dict[str, tuple[str | None, float]], dict[str, Any]]:
+    """Render every line's page into the staging folder; when a line fails and the run had a decision,
+    withdraw it (:func:`~nurture_lab.reporting.publish.blocked_manifest`) and render the lines that ran
+    again, so that every page states what the index states. Returns ({line: (error, seconds)}, manifest)."""
+
+    def render(todo: Sequence[_Job], desc: str) -> dict[str, tuple[str | None, float]]:
+        done = _parallel.map_tasks(
+            _safe_render, todo, caller="render_reports", jobs=1, executor=run_on, progress=bar, desc=desc, unit="line"
+        )
+        return {line: (err, sec) for line, err, sec in done}
+
+    results = render(jobs, "reports")
+    failed = [s for s, (err, _) in results.items() if err]
+    if not failed or not man.get("decision"):
+        return results, man
+    man = blocked_manifest(man, failed, [j.service_line for j in jobs])
+    blocked = work / "manifest-no-decision.json"
+    atomic.write_json(blocked, man)
+    again = [
+        _Job(j.template, j.service_line, j.parameters | {"manifest_path": str(blocked.resolve())}, j.out_dir, j.log_dir)
+        for j in jobs
+        if j.service_line not in failed
+    ]
+    for line, (err, sec) in render(again, "reports without the decision").items():
+        results[line] = (err, results[line][1] + sec)
+    return results, man
 
 
 def _phase_summary(results: Mapping[str, tuple[str | None, float]], seconds: float, workers: int) -> str:
@@ -838,10 +862,10 @@ def _headlines(
         sizes[s] = ", ".join(f"{arm_label(a)} {int(c[a]):,}" for a in order if a in c.index)  # arms named
     overall: dict[str, Any] = {"sizes": sizes}
     if not man.get("decision"):
-        overall["headline"] = (
-            f"**No recommendation**: the decision could not be made ({man.get('decision_error', '')})."
-        )
-        return dict.fromkeys(lines, ""), overall
+        overall["headline"] = f"{NO_RECOMMENDATION} ({html.escape(str(man.get('decision_error', '')))})."
+        return {
+            s: "" if results.get(s, ("x", 0))[0] else "No verdict: the run has none (above)." for s in lines
+        }, overall
     dec = RunDecision.from_dict(man["decision"])
     overall |= {"headline": dec.run_sentence(), "lines": dec.lines_sentence(), "worth": dec.worth_items()}
     out = {s: ("" if results.get(s, ("x", 0))[0] else dec.line_sentence(s)) for s in lines}

@@ -3,11 +3,16 @@ labels) touch, on the desktop picture or on the phone's, measured from the drawn
 
 from __future__ import annotations
 
+import base64
+import io
+
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
 import pytest
+from PIL import Image
 
 import nurture_lab as nl
 from nurture_lab.reporting import notebook, plots
@@ -51,8 +56,27 @@ def test_no_text_of_a_report_chart_touches_another_on_desktop_or_phone(name: str
     assert notebook.text_overlaps(fig) == [], "desktop"
     box = notebook.phone_layout(fig)
     assert box.width * 100 <= notebook.PHONE_MAX_PX + 1  # fits the phone column
+    # the box phone_layout puts together from its own measurements is matplotlib's tight box
+    assert box.bounds == pytest.approx(fig.get_tightbbox(fig.canvas.get_renderer()).bounds, abs=1e-9)
     assert notebook.text_overlaps(fig) == [], "phone"
     plt.close(fig)
+
+
+@pytest.mark.parametrize("name", CHARTS)
+def test_the_desktop_picture_has_the_pixels_of_a_tight_savefig(name: str, line) -> None:  # type: ignore[no-untyped-def]
+    """The page's desktop PNG is cropped to a box measured without savefig's own layout draw: the
+    pixels are exactly those of matplotlib's ``bbox_inches="tight"`` (the phone picture follows it)."""
+    want = io.BytesIO()
+    fig = _chart(name, *line)
+    fig.savefig(want, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    fig = _chart(name, *line)
+    bundle = notebook.figure_bundle(fig)
+    plt.close(fig)
+    got = np.asarray(Image.open(io.BytesIO(base64.b64decode(bundle["image/png"]))))
+    expected = np.asarray(Image.open(want))
+    assert got.shape == expected.shape and (got == expected).all()
+    assert "data:image/png;base64," + bundle["image/png"] in bundle["text/html"]
 
 
 def test_the_overlap_check_sees_a_collision() -> None:

@@ -142,3 +142,68 @@ def test_import_notes_reach_the_terminal_the_index_and_every_page(tmp_path: Path
         methods = page[page.index("Methods") :]
         for text in wanted:
             assert text in index and text in methods, (line, text)
+
+
+def test_a_line_failing_on_its_own_data_leaves_no_page_with_a_decision_the_index_withholds(tmp_path: Path) -> None:
+    """Real bad data, no mock: the control cadence never ran for cardiology (every cardiology lead is on
+    'fast'), so that line's report fails while the run's decision can still be made over all leads. The
+    index withholds it; the page already rendered for pediatrics must then withhold it too, in the same
+    words, and so must every notebook written (the failed one kept for debugging included)."""
+    from bs4 import BeautifulSoup
+
+    from nurture_lab.io.crm import read_leads
+    from nurture_lab.reporting.decision import decide
+
+    export = _bare_export(tmp_path / "export.csv", "booked_at")
+    raw = pd.read_csv(export, dtype=str, keep_default_na=False)
+    raw.loc[raw["service_line"] == "cardiology", "arm"] = "fast"
+    raw.to_csv(export, index=False)
+    # the decision over all leads exists: without the fix the pediatrics page states it
+    withheld = decide(read_leads(export).leads, control="control")
+    out = tmp_path / "r"
+    with pytest.raises(render.ReportError, match=r"1 of 2 report\(s\) failed \(cardiology: .*'control' is not a value"):
+        render.render_reports(data=export, out=out, parameters={"control": "control"}, jobs=1, progress=False)
+
+    def plain(node) -> str:  # type: ignore[no-untyped-def]
+        return re.sub(r"\s+", " ", node.get_text(" ", strip=True)).replace(" :", ":").strip()
+
+    index = BeautifulSoup((out / "index.html").read_text(), "html.parser")
+    headline = plain(index.select_one("blockquote.decision"))
+    assert headline.startswith("No recommendation: the decision could not be made (the report of 1 of 2 service")
+    assert "cardiology" in headline and index.select_one("p.lines") is None and index.select_one("ul.worth") is None
+    row = next(tr for tr in index.select("table.index tbody tr") if tr.select_one('a[href="pediatrics.html"]'))
+    assert plain(row.select_one("td.line-verdict")) == "No verdict: the run has none (above)."
+    # only the pages published after the decision was final: no leftover from the first rendering
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
+        "cardiology.failed.ipynb",
+        "index.html",
+        "pediatrics.html",
+        "pediatrics.ipynb",
+    ]
+    page = BeautifulSoup((out / "pediatrics.html").read_text(), "html.parser")
+    verdict = next(h for h in page.find_all("h2") if h.get_text(strip=True).startswith("Verdict"))
+    assert [plain(p) for p in verdict.find_next("blockquote").find_all("p")] == [headline]
+    tables = [[plain(th) for th in t.select("thead th")] for t in page.find_all("table")]
+    assert tables and not any("Verdict" in heads for heads in tables)  # no status column without a decision
+    assert "No row has a verdict: the run has no decision" in plain(page) and "Verdict column" not in plain(page)
+    alts = [" ".join(img["alt"].split()) for img in page.select("picture img")]
+    assert any("no decision: see the verdict" in a for a in alts) and not any("decision's interval" in a for a in alts)
+    # the decision the index withholds is stated nowhere: no page, no notebook
+    stated = _plain_md(withheld.run_sentence())
+    for f in (out / "pediatrics.html", out / "pediatrics.ipynb", out / "cardiology.failed.ipynb"):
+        text = plain(BeautifulSoup(html.unescape(f.read_text()), "html.parser"))
+        assert stated[:60] not in text, f.name
+    for name in ("pediatrics.ipynb", "cardiology.failed.ipynb"):
+        nb = nbformat.read(out / name, as_version=4)
+        verdicts = [
+            str(o["data"]["text/markdown"])
+            for c in nb.cells
+            for o in c.get("outputs", [])
+            if str(o.get("data", {}).get("text/markdown", "")).startswith("## Verdict")
+        ]
+        assert verdicts and all("**No recommendation**" in v for v in verdicts), name
+    assert "This report failed" in nbformat.read(out / "cardiology.failed.ipynb", as_version=4).cells[0].source
+
+
+def _plain_md(markdown: str) -> str:
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", markdown.replace("**", "")))).strip()
