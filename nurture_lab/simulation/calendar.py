@@ -100,6 +100,11 @@ class CentreClock:
             nxt_min = np.where(nxt < idx.size, idx[np.minimum(nxt, idx.size - 1)], idx[0] + WEEK_MIN)
             wait = (nxt_min - pos).astype(np.float64)
         self.wait = wait
+        self.left = _open_left(open_)
+
+    def open_left(self, abs_min: np.ndarray) -> np.ndarray:
+        """Minutes from ``abs_min`` to the next moment no agent is on shift (0 where none is now)."""
+        return self.left[self.minute_of_week(self.local(np.nan_to_num(abs_min)))]  # type: ignore[no-any-return]
 
     def local(self, abs_min: np.ndarray) -> np.ndarray:
         """Local wall-clock minutes of the centre (since 1970-01-01 00:00 local, a Thursday)."""
@@ -131,6 +136,17 @@ class CentreClock:
         """Agents on shift in each UTC minute ``g0 .. g0 + n - 1``."""
         m = np.arange(g0, g0 + n, dtype=np.float64)
         return self.week[self.minute_of_week(self.local(m))]
+
+
+def _open_left(open_: np.ndarray) -> np.ndarray:
+    """Per minute of the week: the minutes to the next closed minute (0 where closed; a week if never)."""
+    closed = np.flatnonzero(~open_)
+    if closed.size == 0:
+        return np.full(open_.size, float(WEEK_MIN))
+    pos = np.arange(open_.size)
+    nxt = np.searchsorted(closed, pos)
+    nxt_min = np.where(nxt < closed.size, closed[np.minimum(nxt, closed.size - 1)], closed[0] + open_.size)
+    return (nxt_min - pos).astype(np.float64)  # type: ignore[no-any-return]
 
 
 def _week_capacity(cc: ContactCenter, pol: Policy) -> np.ndarray:
