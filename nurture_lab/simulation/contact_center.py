@@ -43,6 +43,7 @@ from .._erlang import erlang_c_agents, erlang_c_wait
 from ..scenario.model import ContactCenter
 from .behaviour import near_preferred_hour, time_factor
 from .calendar import DAY, CentreClock
+from .queue_pass import place
 
 __all__ = ["Calls", "CentreClock", "Queue", "erlang_c_agents", "erlang_c_wait"]
 
@@ -218,15 +219,12 @@ class Queue:
             rows = inside[c.level[inside] == lv]
             orders.append(rows[np.argsort(order_key[rows], kind="stable")])
         cap = self._capmin()
-        # the next minute (>= m) with a free agent before this batch: skips nights and booked stretches
-        pos = np.where(cap > 0, np.arange(self.n), self.n)
-        open_next = np.minimum.accumulate(pos[::-1])[::-1]
-        cums = [np.cumsum(np.bincount(a[o], minlength=self.n)) for o in orders]
+        loop = self._loop_inputs(a, orders, cap)
         # the minute each call's outcome was judged at: a call reached at that very minute keeps it
         # (judging is a function of the call and the minute), so only calls that moved are judged again
         judged = at_once.copy()
         for it in range(MAX_PASSES):
-            start = np.maximum(self._place(a, orders, handle, cap, open_next, cums), at_once)
+            start = np.maximum(place(a, orders, handle, cap, *loop, self.hmax) + self.g0, at_once)
             reached = np.flatnonzero(np.isfinite(start) & (start != judged))
             o2, c2, h2 = judge(c, reached, start[reached], self.mdl)
             same = h2 == handle[reached]
@@ -244,6 +242,16 @@ class Queue:
             self.log.add(rnd, sub, c.level, a, ident, sv, self.g0, self._left_free(cap, sv))
         return sv
 
+    def _loop_inputs(
+        self, a: np.ndarray, orders: list[np.ndarray], cap: np.ndarray
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """What the pass reads (:func:`.queue_pass.place`): the next minute (>= m) with a free agent
+        before this batch (skips nights and booked stretches), and each level's calls joined by each
+        minute."""
+        pos = np.where(cap > 0, np.arange(self.n), self.n)
+        open_next = np.minimum.accumulate(pos[::-1])[::-1]
+        return open_next, [np.cumsum(np.bincount(a[o], minlength=self.n)) for o in orders]
+
     def _left_free(self, cap: np.ndarray, sv: Served) -> np.ndarray:
         """Minutes with an agent still free after a pass placed its calls (before later passes)."""
         keep = np.isfinite(sv.start) & (sv.handle > 0)
@@ -252,79 +260,6 @@ class Queue:
         np.add.at(d, s, 1)
         np.add.at(d, s + sv.handle[keep], -1)
         return cap - np.cumsum(d)[: self.n] > 0
-
-    def _place(
-        self,
-        a: np.ndarray,
-        orders: list[np.ndarray],
-        handle: np.ndarray,
-        cap: np.ndarray,
-        open_next: np.ndarray,
-        cums: list[np.ndarray],
-    ) -> np.ndarray:
-        """One pass of the queue with known agent minutes per call: the UTC minute each call is reached."""
-        start = np.full(a.size, np.nan)
-        n = self.n
-        hvals = [h for h in np.flatnonzero(np.bincount(handle)).tolist() if h > 0]  # agent minutes in use
-        nz, rels, totals = [], [], []
-        for o in orders:
-            h = handle[o]
-            nz.append(np.r_[0, np.cumsum(h > 0)])
-            rels.append([(hv, np.r_[0, np.cumsum(h == hv)]) for hv in hvals])
-            totals.append(o.size)
-        ptr = [0] * len(orders)
-        started_at: list[list[tuple[int, int, int]]] = [[] for _ in orders]
-        rel = [0] * (n + self.hmax + 2)
-        busy = 0
-        first = [int(a[o[0]]) for o in orders if o.size]
-        m = min(first) if first else n
-        nl = len(orders)
-        while m < n:
-            busy -= rel[m]
-            free = int(cap[m]) - busy
-            waiting_any = False
-            for li in range(nl):
-                cl, p = cums[li], ptr[li]
-                while True:
-                    waiting = int(cl[m]) - p
-                    if waiting <= 0:
-                        break
-                    if free <= 0:
-                        waiting_any = True
-                        break
-                    k = free if free < waiting else waiting
-                    q = p + k
-                    used = int(nz[li][q] - nz[li][p])
-                    for hv, cum in rels[li]:
-                        cnt = int(cum[q] - cum[p])
-                        if cnt:
-                            rel[m + hv] += cnt
-                    started_at[li].append((p, q, m))
-                    busy += used
-                    free -= used
-                    p = q
-                ptr[li] = p
-            if waiting_any:
-                if busy == 0:  # nothing of this pass in progress: wait for the next free agent
-                    nm = int(open_next[m + 1]) if m + 1 < n else n
-                    m = nm
-                else:
-                    m += 1
-                continue
-            nxt = [int(a[orders[li][ptr[li]]]) for li in range(nl) if ptr[li] < totals[li]]
-            if not nxt:
-                break
-            nm = max(min(nxt), m + 1)
-            busy -= sum(rel[m + 1 : nm])
-            m = nm
-        for li, o in enumerate(orders):
-            spans = started_at[li]
-            if not spans:
-                continue
-            arr = np.array(spans, dtype=np.int64)
-            lens = arr[:, 1] - arr[:, 0]
-            start[o[: int(arr[-1, 1])]] = np.repeat(arr[:, 2], lens) + self.g0
-        return start
 
 
 #: Passes of the queue per batch (see :meth:`Queue.serve`).

@@ -231,3 +231,34 @@ def test_calls_keep_their_second(speed: nl.Scenario) -> None:
     assert prompt.sum() > 200 and (wait[prompt] <= 5 + 1e-6).all()
     assert (first.loc[prompt, "sent_at"].dt.second != 0).mean() > 0.9  # not rounded to the minute
     assert (wait <= 5 + 1e-6).sum() / len(arm) > 0.25
+
+
+def test_the_queue_pass_equals_a_loop_over_every_minute() -> None:
+    """The pass that jumps over minutes where every call starts on joining reaches every call in the
+    minute the loop over every minute does (tests/simulation/queue_reference.py): random batches of
+    one to three levels, handle minutes 0-3, 0-3 agents free per minute, queues that never wait
+    and queues that wait for hours."""
+    from nurture_lab.simulation.contact_center import Queue
+    from nurture_lab.simulation.queue_pass import place
+
+    from .queue_reference import place_reference
+
+    rng = np.random.default_rng(5)
+    seen = {"all on joining": 0, "some wait": 0, "none on joining": 0}
+    for case in range(600):
+        q = Queue.__new__(Queue)
+        q.n, q.hmax, q.g0 = int(rng.integers(5, 200)), 3, 1000
+        n_calls = int(rng.integers(1, (4 if case % 2 else 1) * q.n))
+        a = np.sort(rng.integers(0, q.n, n_calls)) if case % 5 else rng.integers(0, q.n, n_calls)
+        handle = rng.integers(0, 4, n_calls)
+        cap = rng.integers(0 if case % 2 else 1, 2 + case % 6, q.n)
+        level = rng.integers(0, 1 + case % 3, n_calls)
+        orders = [np.flatnonzero(level == lv)[np.argsort(a[level == lv], kind="stable")] for lv in (2, 1, 0)]
+        orders = [o for o in orders if o.size]
+        loop = q._loop_inputs(a, orders, cap)
+        want = place_reference(q.n, q.hmax, q.g0, a, orders, handle, cap, *loop)
+        got = place(a, orders, handle, cap, *loop, q.hmax) + q.g0
+        np.testing.assert_array_equal(got, want, err_msg=f"case {case}")
+        on_joining = want == a + q.g0
+        seen["all on joining" if on_joining.all() else "some wait" if on_joining.any() else "none on joining"] += 1
+    assert seen["all on joining"] > 30 and seen["some wait"] > 300, seen

@@ -1,0 +1,183 @@
+"""One pass of the contact centre's queue: the minute an agent reaches each call of a batch.
+
+The queue is first come, first served within a level (higher levels first), each call holding an
+agent for its agent minutes; a minute's free agents are what :meth:`.Queue._capmin` leaves. The pass
+is a loop over minutes, but only where calls wait: where every call would start in the minute it
+joined (found for all minutes at once, see :func:`_busy_minutes`), the loop jumps ahead and those
+calls start on joining. The result equals a loop over every minute call for call (the reference in
+tests/simulation/queue_reference.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["place"]
+
+
+def place(
+    a: np.ndarray,
+    orders: list[np.ndarray],
+    handle: np.ndarray,
+    cap: np.ndarray,
+    open_next: np.ndarray,
+    cums: list[np.ndarray],
+    hmax: int,
+) -> np.ndarray:
+    """One pass of the queue with known agent minutes per call.
+
+    Args:
+        a: each call's minute of joining (relative to the queue's first minute).
+        orders: per level, highest first, its calls (rows of ``a``) in the order they are served.
+        handle: each call's agent minutes (0: none).
+        cap: agents free for a whole call in each minute before this batch.
+        open_next: the next minute (>= m) with ``cap > 0`` (``cap.size``: none).
+        cums: per level, its calls joined by each minute (cumulative counts).
+        hmax: the longest agent minutes a call may take.
+
+    Returns:
+        The minute each call is reached (relative; NaN: never within the timeline).
+    """
+    loop = _MinuteLoop(a, orders, handle, cap, open_next, cums, hmax)
+    loop.run()
+    return loop.starts()
+
+
+def _busy_minutes(
+    a: np.ndarray, orders: list[np.ndarray], handle: np.ndarray, cap: np.ndarray, hmax: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """If every call started in the minute it joined: the minutes whose calls would not all start then
+    (sorted), and per minute ``t`` the calls with agent minutes started before ``t`` and held at its
+    start (``a < t <= a + h``).
+
+    In a minute the loop hands the free agents to the waiting calls in order (levels in turn) and
+    stalls once the calls it started that take agent minutes use every free agent while calls still
+    wait: all ``W`` calls joining in a minute start in it iff fewer than ``free`` of its first
+    ``W - 1`` take agent minutes, ``free`` being ``cap`` less the earlier calls still in progress.
+    """
+    n = cap.size
+    rows = np.concatenate(orders) if orders else np.zeros(0, dtype=np.int64)
+    m, h = a[rows], handle[rows]
+    takes = h > 0
+    mt, ht = m[takes], h[takes]
+    size = n + hmax + 2
+    held = np.cumsum(np.bincount(mt + 1, minlength=size) - np.bincount(mt + ht + 1, minlength=size))[: n + 1]
+    busy = held[:n] - np.bincount(mt + ht, minlength=size)[:n]  # after the releases due at t
+    last = np.full(n, -1, dtype=np.int64)  # the last call of each minute in the loop's order
+    np.maximum.at(last, m, np.arange(rows.size))
+    joined = np.flatnonzero(last >= 0)
+    first_w_minus_1 = np.bincount(mt, minlength=n)[joined] - takes[last[joined]]
+    return joined[first_w_minus_1 >= cap[joined] - busy[joined]], held
+
+
+class _MinuteLoop:
+    """The pass's loop state: per level the calls placed so far and the spans they started in."""
+
+    def __init__(
+        self,
+        a: np.ndarray,
+        orders: list[np.ndarray],
+        handle: np.ndarray,
+        cap: np.ndarray,
+        open_next: np.ndarray,
+        cums: list[np.ndarray],
+        hmax: int,
+    ) -> None:
+        self.a, self.orders, self.handle, self.cap = a, orders, handle, cap
+        self.open_next, self.cums, self.hmax, self.n = open_next, cums, hmax, cap.size
+        hvals = [h for h in np.flatnonzero(np.bincount(handle)).tolist() if h > 0]  # agent minutes in use
+        self.nz = [np.r_[0, np.cumsum(handle[o] > 0)] for o in orders]
+        self.rels = [[(hv, np.r_[0, np.cumsum(handle[o] == hv)]) for hv in hvals] for o in orders]
+        self.totals = [o.size for o in orders]
+        self.ptr = [0] * len(orders)
+        self.spans: list[list[tuple[int, int, int]]] = [[] for _ in orders]  # (from, to, minute; -1: on joining)
+        self.rel = [0] * (self.n + hmax + 2)  # calls of this pass released per minute
+        self.busy = 0
+        self.clear = -1  # calls that started after they joined hold agents up to this minute
+        bad, self.held = _busy_minutes(a, orders, handle, cap, hmax)
+        self.bad = bad.tolist()
+        self.next_bad = 0
+
+    def run(self) -> None:
+        first = [int(self.a[o[0]]) for o in self.orders if o.size]
+        m = self._skip(min(first)) if first else self.n
+        while m < self.n:
+            self.busy -= self.rel[m]
+            if self._serve_minute(m):  # calls still wait
+                if self.busy == 0:  # nothing of this pass in progress: wait for the next free agent
+                    m = int(self.open_next[m + 1]) if m + 1 < self.n else self.n
+                else:
+                    m += 1
+                continue
+            nxt = [int(self.a[o[p]]) for o, p, t in zip(self.orders, self.ptr, self.totals, strict=True) if p < t]
+            if not nxt:
+                break
+            nm = max(min(nxt), m + 1)
+            self.busy -= sum(self.rel[m + 1 : nm])
+            m = self._skip(nm)
+
+    def _serve_minute(self, m: int) -> bool:
+        """Start the waiting calls minute ``m``'s free agents reach; True if calls still wait."""
+        free = int(self.cap[m]) - self.busy
+        waiting_any = False
+        for li, cl in enumerate(self.cums):
+            p = self.ptr[li]
+            while True:
+                waiting = int(cl[m]) - p
+                if waiting <= 0:
+                    break
+                if free <= 0:
+                    waiting_any = True
+                    break
+                k = free if free < waiting else waiting
+                q = p + k
+                used = int(self.nz[li][q] - self.nz[li][p])
+                for hv, cum in self.rels[li]:
+                    cnt = int(cum[q] - cum[p])
+                    if cnt:
+                        self.rel[m + hv] += cnt
+                if self.a[self.orders[li][p]] < m:  # these waited: they hold agents up to m + hmax
+                    self.clear = m + self.hmax
+                self.spans[li].append((p, q, m))
+                self.busy += used
+                free -= used
+                p = q
+            self.ptr[li] = p
+        return waiting_any
+
+    def _skip(self, m: int) -> int:
+        """At minute ``m`` with no call waiting: if no call that waited still holds an agent, the calls
+        joining before the next minute whose calls would not all start on joining start on joining;
+        returns that minute (``m`` itself if it is one, ``n`` if none is left)."""
+        if m <= self.clear or m >= self.n:
+            return m
+        bad = self.bad
+        while self.next_bad < len(bad) and bad[self.next_bad] < m:
+            self.next_bad += 1
+        f = bad[self.next_bad] if self.next_bad < len(bad) else self.n
+        if f == m:
+            return m
+        for li, (o, cl) in enumerate(zip(self.orders, self.cums, strict=True)):
+            p, q = self.ptr[li], int(cl[f - 1])
+            if q > p:
+                self.spans[li].append((p, q, -1))
+                # only calls joining in the last hmax minutes before f may still hold an agent at f
+                lo = p if f - self.hmax - 1 < 0 else max(p, int(cl[f - self.hmax - 1]))
+                rows = o[lo:q]
+                end = self.a[rows] + self.handle[rows]
+                for r in end[(self.handle[rows] > 0) & (end >= f)].tolist():
+                    self.rel[r] += 1
+                self.ptr[li] = q
+        self.busy = int(self.held[f]) if f < self.n else 0
+        return f
+
+    def starts(self) -> np.ndarray:
+        start = np.full(self.a.size, np.nan)
+        for o, spans in zip(self.orders, self.spans, strict=True):
+            if not spans:
+                continue
+            arr = np.array(spans, dtype=np.int64)
+            rows = o[: int(arr[-1, 1])]
+            mins = np.repeat(arr[:, 2], arr[:, 1] - arr[:, 0])
+            start[rows] = np.where(mins < 0, self.a[rows], mins)
+        return start
