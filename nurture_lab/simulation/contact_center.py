@@ -136,12 +136,14 @@ class Queue:
         #: what each pass did, call by call, for the truth's ``experiment`` setting (:mod:`.truth_queue`)
         self.log: Any = None
 
-    def _capmin(self) -> np.ndarray:
-        """Agents free in every minute of [m, m + longest handle): no call is cut by a shift's end."""
+    def _capmin(self, lo: int = 0, hi: int | None = None) -> np.ndarray:
+        """Agents free in every minute of [m, m + longest handle): no call is cut by a shift's end
+        (minutes ``lo .. hi - 1``, default all)."""
+        hi = self.n if hi is None else hi
         res = self.agents - self.busy
-        out = res[: self.n].copy()
+        out = res[lo:hi].copy()
         for j in range(1, self.hmax):
-            np.minimum(out, res[j : j + self.n], out=out)
+            np.minimum(out, res[lo + j : hi + j], out=out)
         return out
 
     def commit(self, start: np.ndarray, handle: np.ndarray) -> None:
@@ -218,13 +220,13 @@ class Queue:
         for lv in levels:
             rows = inside[c.level[inside] == lv]
             orders.append(rows[np.argsort(order_key[rows], kind="stable")])
-        cap = self._capmin()
-        loop = self._loop_inputs(a, orders, cap)
+        win = _Window.first(self, a, inside, orders)
         # the minute each call's outcome was judged at: a call reached at that very minute keeps it
         # (judging is a function of the call and the minute), so only calls that moved are judged again
         judged = at_once.copy()
         for it in range(MAX_PASSES):
-            start = np.maximum(place(a, orders, handle, cap, *loop, self.hmax) + self.g0, at_once)
+            reach, win = win.reach(self, a, inside, orders, handle)
+            start = np.maximum(reach + self.g0, at_once)
             reached = np.flatnonzero(np.isfinite(start) & (start != judged))
             o2, c2, h2 = judge(c, reached, start[reached], self.mdl)
             same = h2 == handle[reached]
@@ -239,18 +241,8 @@ class Queue:
             judged[ch] = start[ch]
         sv = Served(start, ok, conn, np.where(np.isfinite(start), handle, 0))
         if self.log is not None and ident is not None:
-            self.log.add(rnd, sub, c.level, a, ident, sv, self.g0, self._left_free(cap, sv))
+            self.log.add(rnd, sub, c.level, a, ident, sv, self.g0, self._left_free(win.full_cap(self), sv))
         return sv
-
-    def _loop_inputs(
-        self, a: np.ndarray, orders: list[np.ndarray], cap: np.ndarray
-    ) -> tuple[np.ndarray, list[np.ndarray]]:
-        """What the pass reads (:func:`.queue_pass.place`): the next minute (>= m) with a free agent
-        before this batch (skips nights and booked stretches), and each level's calls joined by each
-        minute."""
-        pos = np.where(cap > 0, np.arange(self.n), self.n)
-        open_next = np.minimum.accumulate(pos[::-1])[::-1]
-        return open_next, [np.cumsum(np.bincount(a[o], minlength=self.n)) for o in orders]
 
     def _left_free(self, cap: np.ndarray, sv: Served) -> np.ndarray:
         """Minutes with an agent still free after a pass placed its calls (before later passes)."""
@@ -260,6 +252,53 @@ class Queue:
         np.add.at(d, s, 1)
         np.add.at(d, s + sv.handle[keep], -1)
         return cap - np.cumsum(d)[: self.n] > 0
+
+
+#: A batch's queue is first solved over the minutes from its first call to this many minutes past its
+#: last (the queue's arrays cover months; a batch rarely waits beyond a weekend), then, if a call still
+#: waits at the end, over the whole timeline: the same answer either way.
+WINDOW_SLACK = 4 * 1440
+
+
+@dataclass
+class _Window:
+    """The minutes ``lo .. hi - 1`` a batch's queue is solved over, and what the pass reads there."""
+
+    lo: int
+    hi: int
+    cap: np.ndarray  # agents free for a whole call in each minute of the window, before this batch
+    open_next: np.ndarray
+    cums: list[np.ndarray]
+
+    @staticmethod
+    def first(q: Queue, a: np.ndarray, inside: np.ndarray, orders: list[np.ndarray]) -> _Window:
+        """The window of a batch: from its first call to :data:`WINDOW_SLACK` past its last (with a
+        pass log, the whole timeline: the log keeps every minute's free agents)."""
+        if q.log is not None or inside.size == 0:
+            return _Window.over(q, a, orders, 0, q.n)
+        lo, last = int(a[inside].min()), int(a[inside].max())
+        return _Window.over(q, a, orders, lo, min(q.n, last + WINDOW_SLACK))
+
+    @staticmethod
+    def over(q: Queue, a: np.ndarray, orders: list[np.ndarray], lo: int, hi: int) -> _Window:
+        cap = q._capmin(lo, hi)
+        n = hi - lo
+        pos = np.where(cap > 0, np.arange(n), n)
+        open_next = np.minimum.accumulate(pos[::-1])[::-1]  # the next minute (>= m) with a free agent
+        return _Window(lo, hi, cap, open_next, [np.cumsum(np.bincount(a[o] - lo, minlength=n)) for o in orders])
+
+    def reach(
+        self, q: Queue, a: np.ndarray, inside: np.ndarray, orders: list[np.ndarray], handle: np.ndarray
+    ) -> tuple[np.ndarray, _Window]:
+        """The minute (relative to the queue's first) each call is reached, and the window that held
+        the answer: this one if every call of the batch was reached in it, else the whole timeline."""
+        got = place(a - self.lo, orders, handle, self.cap, self.open_next, self.cums, q.hmax) + self.lo
+        if self.hi >= q.n or not np.isnan(got[inside]).any():
+            return got, self
+        return _Window.over(q, a, orders, 0, q.n).reach(q, a, inside, orders, handle)
+
+    def full_cap(self, q: Queue) -> np.ndarray:
+        return self.cap if (self.lo, self.hi) == (0, q.n) else q._capmin()
 
 
 #: Passes of the queue per batch (see :meth:`Queue.serve`).

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -238,7 +239,6 @@ def test_the_queue_pass_equals_a_loop_over_every_minute() -> None:
     minute the loop over every minute does (tests/simulation/queue_reference.py): random batches of
     one to three levels, handle minutes 0-3, 0-3 agents free per minute, queues that never wait
     and queues that wait for hours."""
-    from nurture_lab.simulation.contact_center import Queue
     from nurture_lab.simulation.queue_pass import place
 
     from .queue_reference import place_reference
@@ -246,8 +246,7 @@ def test_the_queue_pass_equals_a_loop_over_every_minute() -> None:
     rng = np.random.default_rng(5)
     seen = {"all on joining": 0, "some wait": 0, "none on joining": 0}
     for case in range(600):
-        q = Queue.__new__(Queue)
-        q.n, q.hmax, q.g0 = int(rng.integers(5, 200)), 3, 1000
+        q = SimpleNamespace(n=int(rng.integers(5, 200)), hmax=3, g0=1000)
         n_calls = int(rng.integers(1, (4 if case % 2 else 1) * q.n))
         a = np.sort(rng.integers(0, q.n, n_calls)) if case % 5 else rng.integers(0, q.n, n_calls)
         handle = rng.integers(0, 4, n_calls)
@@ -255,10 +254,39 @@ def test_the_queue_pass_equals_a_loop_over_every_minute() -> None:
         level = rng.integers(0, 1 + case % 3, n_calls)
         orders = [np.flatnonzero(level == lv)[np.argsort(a[level == lv], kind="stable")] for lv in (2, 1, 0)]
         orders = [o for o in orders if o.size]
-        loop = q._loop_inputs(a, orders, cap)
+        pos = np.where(cap > 0, np.arange(q.n), q.n)
+        loop = (np.minimum.accumulate(pos[::-1])[::-1], [np.cumsum(np.bincount(a[o], minlength=q.n)) for o in orders])
         want = place_reference(q.n, q.hmax, q.g0, a, orders, handle, cap, *loop)
         got = place(a, orders, handle, cap, *loop, q.hmax) + q.g0
         np.testing.assert_array_equal(got, want, err_msg=f"case {case}")
         on_joining = want == a + q.g0
         seen["all on joining" if on_joining.all() else "some wait" if on_joining.any() else "none on joining"] += 1
     assert seen["all on joining"] > 30 and seen["some wait"] > 300, seen
+
+
+@pytest.mark.parametrize("slack", [1, 60])
+def test_the_queue_window_changes_nothing(slack: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch's queue solved over a short window first (falling back to the whole timeline when a
+    call still waits at its end) gives the frames of the queue solved over the whole timeline: a
+    scarce centre whose calls wait for days, and the shipped one."""
+    from nurture_lab.simulation import contact_center
+
+    scarce = nl.ContactCenter(agents=2, timezone="America/Los_Angeles")
+    for sc, truth in (
+        (dataclasses.replace(nl.load_scenario("speed_to_lead"), contact_center=scarce), True),
+        (nl.load_scenario("speed_to_lead"), False),
+    ):
+        runs = []
+        for size in (10**9, slack):
+            monkeypatch.setattr(contact_center, "WINDOW_SLACK", size)
+            runs.append(
+                (
+                    nl.simulate(sc, seed=2, n_leads=1200, truth=False),
+                    nl.simulate(sc, seed=2, n_leads=1200).truth if truth else None,
+                )
+            )
+        (whole, whole_truth), (short, short_truth) = runs
+        pd.testing.assert_frame_equal(whole.leads, short.leads)
+        pd.testing.assert_frame_equal(whole.touches, short.touches)
+        if truth:
+            pd.testing.assert_frame_equal(whole_truth, short_truth)
