@@ -133,9 +133,12 @@ class CentreClock:
         return out
 
     def capacity(self, g0: int, n: int) -> np.ndarray:
-        """Agents on shift in each UTC minute ``g0 .. g0 + n - 1``."""
-        m = np.arange(g0, g0 + n, dtype=np.float64)
-        return self.week[self.minute_of_week(self.local(m))]
+        """Agents on shift in each UTC minute ``g0 .. g0 + n - 1`` (whole minutes: the minute of the
+        week is the local minute plus three days, Thursday 1970-01-01 being day 3, modulo a week)."""
+        mow = np.arange(n, dtype=np.int64) + (int(g0) + int(self.off0) + 3 * int(DAY))
+        for at, d in zip(self.dst_at, self.dst_delta, strict=True):
+            mow[max(int(np.ceil(at - g0)), 0) :] += int(d)
+        return self.week[mow % WEEK_MIN]  # type: ignore[no-any-return]
 
 
 def _open_left(open_: np.ndarray) -> np.ndarray:

@@ -290,3 +290,19 @@ def test_the_queue_window_changes_nothing(slack: int, monkeypatch: pytest.Monkey
         pd.testing.assert_frame_equal(whole.touches, short.touches)
         if truth:
             pd.testing.assert_frame_equal(whole_truth, short_truth)
+
+
+@pytest.mark.parametrize("zone", ["America/New_York", "America/Los_Angeles", "Australia/Adelaide"])
+def test_agents_on_shift_per_minute_over_a_year(zone: str) -> None:
+    """The queue's agents per UTC minute over a year (both daylight-saving changes) equal the
+    scenario's table read in the centre's zone by zoneinfo (pandas), minute by minute."""
+    from nurture_lab.simulation.calendar import CentreClock
+
+    sc = nl.load_scenario("speed_to_lead")
+    table = [[0] * 8 + [1] * 2 + [3] * 2 + [2] * 4 + [1] * 2 + [0] * 6] * 5 + [[0] * 24] * 2
+    sc = dataclasses.replace(sc, contact_center=nl.ContactCenter(agents=table, timezone=zone))
+    g0 = int(pd.Timestamp("2026-01-01 00:00", tz="UTC").timestamp() // 60)
+    clock = CentreClock(sc.contact_center, sc.policy, float(g0), 366)
+    n = 366 * 1440
+    minutes = pd.DatetimeIndex(pd.to_datetime((g0 + np.arange(n)) * 60, unit="s", utc=True))
+    np.testing.assert_array_equal(clock.capacity(g0, n), agents_on_shift(sc, minutes))
