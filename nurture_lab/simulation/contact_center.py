@@ -257,7 +257,7 @@ class Queue:
 #: A batch's queue is first solved over the minutes from its first call to this many minutes past its
 #: last (the queue's arrays cover months; a batch rarely waits beyond a weekend), then, if a call still
 #: waits at the end, over the whole timeline: the same answer either way.
-WINDOW_SLACK = 4 * 1440
+WINDOW_SLACK = int(4 * DAY)
 
 
 @dataclass
