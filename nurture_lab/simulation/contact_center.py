@@ -268,7 +268,6 @@ class _Window:
     hi: int
     cap: np.ndarray  # agents free for a whole call in each minute of the window, before this batch
     open_next: np.ndarray
-    cums: list[np.ndarray]
 
     @staticmethod
     def first(q: Queue, a: np.ndarray, inside: np.ndarray, orders: list[np.ndarray]) -> _Window:
@@ -285,14 +284,14 @@ class _Window:
         n = hi - lo
         pos = np.where(cap > 0, np.arange(n), n)
         open_next = np.minimum.accumulate(pos[::-1])[::-1]  # the next minute (>= m) with a free agent
-        return _Window(lo, hi, cap, open_next, [np.cumsum(np.bincount(a[o] - lo, minlength=n)) for o in orders])
+        return _Window(lo, hi, cap, open_next)
 
     def reach(
         self, q: Queue, a: np.ndarray, inside: np.ndarray, orders: list[np.ndarray], handle: np.ndarray
     ) -> tuple[np.ndarray, _Window]:
         """The minute (relative to the queue's first) each call is reached, and the window that held
         the answer: this one if every call of the batch was reached in it, else the whole timeline."""
-        got = place(a - self.lo, orders, handle, self.cap, self.open_next, self.cums, q.hmax) + self.lo
+        got = place(a - self.lo, orders, handle, self.cap, self.open_next, q.hmax) + self.lo
         if self.hi >= q.n or not np.isnan(got[inside]).any():
             return got, self
         return _Window.over(q, a, orders, 0, q.n).reach(q, a, inside, orders, handle)

@@ -10,6 +10,8 @@ tests/simulation/queue_reference.py).
 
 from __future__ import annotations
 
+from bisect import bisect_right
+
 import numpy as np
 
 __all__ = ["place"]
@@ -21,7 +23,6 @@ def place(
     handle: np.ndarray,
     cap: np.ndarray,
     open_next: np.ndarray,
-    cums: list[np.ndarray],
     hmax: int,
 ) -> np.ndarray:
     """One pass of the queue with known agent minutes per call.
@@ -32,13 +33,12 @@ def place(
         handle: each call's agent minutes (0: none).
         cap: agents free for a whole call in each minute before this batch.
         open_next: the next minute (>= m) with ``cap > 0`` (``cap.size``: none).
-        cums: per level, its calls joined by each minute (cumulative counts).
         hmax: the longest agent minutes a call may take.
 
     Returns:
         The minute each call is reached (relative; NaN: never within the timeline).
     """
-    loop = _MinuteLoop(a, orders, handle, cap, open_next, cums, hmax)
+    loop = _MinuteLoop(a, orders, handle, cap, open_next, hmax)
     loop.run()
     return loop.starts()
 
@@ -71,7 +71,13 @@ def _busy_minutes(
 
 
 class _MinuteLoop:
-    """The pass's loop state: per level the calls placed so far and the spans they started in."""
+    """The pass's loop state: per level the calls placed so far and the spans they started in.
+
+    Per level, Python lists (the loop reads them a few times a minute): the calls' joining minutes
+    in serving order (``joined``; the calls joined by minute ``m`` are ``bisect_right(joined, m)``),
+    and cumulative counts of the calls that take agent minutes (``nz``) and of each agent-minute
+    value (``rels``).
+    """
 
     def __init__(
         self,
@@ -80,15 +86,14 @@ class _MinuteLoop:
         handle: np.ndarray,
         cap: np.ndarray,
         open_next: np.ndarray,
-        cums: list[np.ndarray],
         hmax: int,
     ) -> None:
         self.a, self.orders, self.handle, self.cap = a, orders, handle, cap
-        self.open_next, self.cums, self.hmax, self.n = open_next, cums, hmax, cap.size
+        self.open_next, self.hmax, self.n = open_next, hmax, cap.size
         hvals = [h for h in np.flatnonzero(np.bincount(handle)).tolist() if h > 0]  # agent minutes in use
-        self.nz = [np.r_[0, np.cumsum(handle[o] > 0)] for o in orders]
-        self.rels = [[(hv, np.r_[0, np.cumsum(handle[o] == hv)]) for hv in hvals] for o in orders]
-        self.totals = [o.size for o in orders]
+        self.joined = [a[o].tolist() for o in orders]
+        self.nz = [np.r_[0, np.cumsum(handle[o] > 0)].tolist() for o in orders]
+        self.rels = [[(hv, np.r_[0, np.cumsum(handle[o] == hv)].tolist()) for hv in hvals] for o in orders]
         self.ptr = [0] * len(orders)
         self.spans: list[list[tuple[int, int, int]]] = [[] for _ in orders]  # (from, to, minute; -1: on joining)
         self.rel = [0] * (self.n + hmax + 2)  # calls of this pass released per minute
@@ -99,50 +104,55 @@ class _MinuteLoop:
         self.next_bad = 0
 
     def run(self) -> None:
-        first = [int(self.a[o[0]]) for o in self.orders if o.size]
+        first = [j[0] for j in self.joined if j]
         m = self._skip(min(first)) if first else self.n
-        while m < self.n:
-            self.busy -= self.rel[m]
+        n, rel, ptr, joined = self.n, self.rel, self.ptr, self.joined
+        while m < n:
+            self.busy -= rel[m]
             if self._serve_minute(m):  # calls still wait
                 if self.busy == 0:  # nothing of this pass in progress: wait for the next free agent
-                    m = int(self.open_next[m + 1]) if m + 1 < self.n else self.n
+                    m = int(self.open_next[m + 1]) if m + 1 < n else n
                 else:
                     m += 1
                 continue
-            nxt = [int(self.a[o[p]]) for o, p, t in zip(self.orders, self.ptr, self.totals, strict=True) if p < t]
+            nxt = [j[p] for j, p in zip(joined, ptr, strict=True) if p < len(j)]
             if not nxt:
                 break
             nm = max(min(nxt), m + 1)
-            self.busy -= sum(self.rel[m + 1 : nm])
+            self.busy -= sum(rel[m + 1 : nm])
             m = self._skip(nm)
 
     def _serve_minute(self, m: int) -> bool:
         """Start the waiting calls minute ``m``'s free agents reach; True if calls still wait."""
-        free = int(self.cap[m]) - self.busy
+        busy = self.busy
+        free = int(self.cap[m]) - busy
         waiting_any = False
-        for li, cl in enumerate(self.cums):
-            p = self.ptr[li]
+        rel, ptr = self.rel, self.ptr
+        for li, joined in enumerate(self.joined):
+            p = ptr[li]
+            arrived = bisect_right(joined, m)
+            nz = self.nz[li]
             while True:
-                waiting = int(cl[m]) - p
+                waiting = arrived - p
                 if waiting <= 0:
                     break
                 if free <= 0:
                     waiting_any = True
                     break
-                k = free if free < waiting else waiting
-                q = p + k
-                used = int(self.nz[li][q] - self.nz[li][p])
+                q = p + (free if free < waiting else waiting)
+                used = nz[q] - nz[p]
                 for hv, cum in self.rels[li]:
-                    cnt = int(cum[q] - cum[p])
+                    cnt = cum[q] - cum[p]
                     if cnt:
-                        self.rel[m + hv] += cnt
-                if self.a[self.orders[li][p]] < m:  # these waited: they hold agents up to m + hmax
+                        rel[m + hv] += cnt
+                if joined[p] < m:  # these waited: they hold agents up to m + hmax
                     self.clear = m + self.hmax
                 self.spans[li].append((p, q, m))
-                self.busy += used
+                busy += used
                 free -= used
                 p = q
-            self.ptr[li] = p
+            ptr[li] = p
+        self.busy = busy
         return waiting_any
 
     def _skip(self, m: int) -> int:
@@ -157,12 +167,12 @@ class _MinuteLoop:
         f = bad[self.next_bad] if self.next_bad < len(bad) else self.n
         if f == m:
             return m
-        for li, (o, cl) in enumerate(zip(self.orders, self.cums, strict=True)):
-            p, q = self.ptr[li], int(cl[f - 1])
+        for li, (o, joined) in enumerate(zip(self.orders, self.joined, strict=True)):
+            p, q = self.ptr[li], bisect_right(joined, f - 1)
             if q > p:
                 self.spans[li].append((p, q, -1))
                 # only calls joining in the last hmax minutes before f may still hold an agent at f
-                lo = p if f - self.hmax - 1 < 0 else max(p, int(cl[f - self.hmax - 1]))
+                lo = max(p, bisect_right(joined, f - self.hmax - 1))
                 rows = o[lo:q]
                 end = self.a[rows] + self.handle[rows]
                 for r in end[(self.handle[rows] > 0) & (end >= f)].tolist():

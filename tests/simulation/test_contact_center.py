@@ -257,7 +257,7 @@ def test_the_queue_pass_equals_a_loop_over_every_minute() -> None:
         pos = np.where(cap > 0, np.arange(q.n), q.n)
         loop = (np.minimum.accumulate(pos[::-1])[::-1], [np.cumsum(np.bincount(a[o], minlength=q.n)) for o in orders])
         want = place_reference(q.n, q.hmax, q.g0, a, orders, handle, cap, *loop)
-        got = place(a, orders, handle, cap, *loop, q.hmax) + q.g0
+        got = place(a, orders, handle, cap, loop[0], q.hmax) + q.g0
         np.testing.assert_array_equal(got, want, err_msg=f"case {case}")
         on_joining = want == a + q.g0
         seen["all on joining" if on_joining.all() else "some wait" if on_joining.any() else "none on joining"] += 1
