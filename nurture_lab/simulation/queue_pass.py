@@ -10,7 +10,7 @@ tests/simulation/queue_reference.py).
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 
 import numpy as np
 
@@ -131,27 +131,27 @@ class _MinuteLoop:
         for li, joined in enumerate(self.joined):
             p = ptr[li]
             arrived = bisect_right(joined, m)
+            if arrived <= p:
+                continue
+            if free <= 0:
+                waiting_any = True
+                continue
+            # the waiting calls in order until the free-th that takes agent minutes (calls that take
+            # none start on the way), or all of them
             nz = self.nz[li]
-            while True:
-                waiting = arrived - p
-                if waiting <= 0:
-                    break
-                if free <= 0:
-                    waiting_any = True
-                    break
-                q = p + (free if free < waiting else waiting)
-                used = nz[q] - nz[p]
-                for hv, cum in self.rels[li]:
-                    cnt = cum[q] - cum[p]
-                    if cnt:
-                        rel[m + hv] += cnt
-                if joined[p] < m:  # these waited: they hold agents up to m + hmax
-                    self.clear = m + self.hmax
-                self.spans[li].append((p, q, m))
-                busy += used
-                free -= used
-                p = q
-            ptr[li] = p
+            q = min(bisect_left(nz, nz[p] + free, p), arrived)
+            for hv, cum in self.rels[li]:
+                cnt = cum[q] - cum[p]
+                if cnt:
+                    rel[m + hv] += cnt
+            if joined[p] < m:  # these waited: they hold agents up to m + hmax
+                self.clear = m + self.hmax
+            self.spans[li].append((p, q, m))
+            used = nz[q] - nz[p]
+            busy += used
+            free -= used
+            ptr[li] = q
+            waiting_any |= q < arrived
         self.busy = busy
         return waiting_any
 
