@@ -10,8 +10,6 @@ tests/simulation/queue_reference.py).
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
-
 import numpy as np
 
 __all__ = ["place"]
@@ -73,10 +71,8 @@ def _busy_minutes(
 class _MinuteLoop:
     """The pass's loop state: per level the calls placed so far and the spans they started in.
 
-    Per level, Python lists (the loop reads them a few times a minute): the calls' joining minutes
-    in serving order (``joined``; the calls joined by minute ``m`` are ``bisect_right(joined, m)``),
-    and cumulative counts of the calls that take agent minutes (``nz``) and of each agent-minute
-    value (``rels``).
+    Per level: the calls joined by each minute (``cums``), and cumulative counts over its calls in
+    serving order of those that take agent minutes (``nz``) and of each agent-minute value (``rels``).
     """
 
     def __init__(
@@ -91,9 +87,10 @@ class _MinuteLoop:
         self.a, self.orders, self.handle, self.cap = a, orders, handle, cap
         self.open_next, self.hmax, self.n = open_next, hmax, cap.size
         hvals = [h for h in np.flatnonzero(np.bincount(handle)).tolist() if h > 0]  # agent minutes in use
-        self.joined = [a[o].tolist() for o in orders]
-        self.nz = [np.r_[0, np.cumsum(handle[o] > 0)].tolist() for o in orders]
-        self.rels = [[(hv, np.r_[0, np.cumsum(handle[o] == hv)].tolist()) for hv in hvals] for o in orders]
+        self.cums = [np.cumsum(np.bincount(a[o], minlength=self.n)) for o in orders]
+        self.first = [int(a[o[0]]) for o in orders]  # orders hold no empty level
+        self.nz = [np.r_[0, np.cumsum(handle[o] > 0)] for o in orders]
+        self.rels = [[(hv, np.r_[0, np.cumsum(handle[o] == hv)]) for hv in hvals] for o in orders]
         self.ptr = [0] * len(orders)
         self.spans: list[list[tuple[int, int, int]]] = [[] for _ in orders]  # (from, to, minute; -1: on joining)
         self.rel = [0] * (self.n + hmax + 2)  # calls of this pass released per minute
@@ -104,9 +101,8 @@ class _MinuteLoop:
         self.next_bad = 0
 
     def run(self) -> None:
-        first = [j[0] for j in self.joined if j]
-        m = self._skip(min(first)) if first else self.n
-        n, rel, ptr, joined = self.n, self.rel, self.ptr, self.joined
+        m = self._skip(min(self.first)) if self.first else self.n
+        n, rel, ptr, a, orders = self.n, self.rel, self.ptr, self.a, self.orders
         while m < n:
             self.busy -= rel[m]
             if self._serve_minute(m):  # calls still wait
@@ -115,7 +111,7 @@ class _MinuteLoop:
                 else:
                     m += 1
                 continue
-            nxt = [j[p] for j, p in zip(joined, ptr, strict=True) if p < len(j)]
+            nxt = [int(a[o[p]]) for o, p in zip(orders, ptr, strict=True) if p < o.size]
             if not nxt:
                 break
             nm = max(min(nxt), m + 1)
@@ -128,9 +124,9 @@ class _MinuteLoop:
         free = int(self.cap[m]) - busy
         waiting_any = False
         rel, ptr = self.rel, self.ptr
-        for li, joined in enumerate(self.joined):
+        for li, cl in enumerate(self.cums):
             p = ptr[li]
-            arrived = bisect_right(joined, m)
+            arrived = int(cl[m])
             if arrived <= p:
                 continue
             if free <= 0:
@@ -139,15 +135,15 @@ class _MinuteLoop:
             # the waiting calls in order until the free-th that takes agent minutes (calls that take
             # none start on the way), or all of them
             nz = self.nz[li]
-            q = min(bisect_left(nz, nz[p] + free, p), arrived)
+            q = min(int(nz.searchsorted(nz[p] + free)), arrived)
             for hv, cum in self.rels[li]:
-                cnt = cum[q] - cum[p]
+                cnt = int(cum[q] - cum[p])
                 if cnt:
                     rel[m + hv] += cnt
-            if joined[p] < m:  # these waited: they hold agents up to m + hmax
+            if self.a[self.orders[li][p]] < m:  # these waited: they hold agents up to m + hmax
                 self.clear = m + self.hmax
             self.spans[li].append((p, q, m))
-            used = nz[q] - nz[p]
+            used = int(nz[q] - nz[p])
             busy += used
             free -= used
             ptr[li] = q
@@ -167,12 +163,12 @@ class _MinuteLoop:
         f = bad[self.next_bad] if self.next_bad < len(bad) else self.n
         if f == m:
             return m
-        for li, (o, joined) in enumerate(zip(self.orders, self.joined, strict=True)):
-            p, q = self.ptr[li], bisect_right(joined, f - 1)
+        for li, (o, cl) in enumerate(zip(self.orders, self.cums, strict=True)):
+            p, q = self.ptr[li], int(cl[f - 1])
             if q > p:
                 self.spans[li].append((p, q, -1))
                 # only calls joining in the last hmax minutes before f may still hold an agent at f
-                lo = max(p, bisect_right(joined, f - self.hmax - 1))
+                lo = p if f - self.hmax - 1 < 0 else max(p, int(cl[f - self.hmax - 1]))
                 rows = o[lo:q]
                 end = self.a[rows] + self.handle[rows]
                 for r in end[(self.handle[rows] > 0) & (end >= f)].tolist():
