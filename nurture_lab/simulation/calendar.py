@@ -61,12 +61,10 @@ def next_in_window(local: np.ndarray, start_min: Any, end_min: Any, days: np.nda
     res = np.where(ok_day & (m >= start_min) & (m < end_min), local, np.nan)
     res = np.where(np.isnan(res) & ok_day & (m < start_min), day * DAY + start_min, res)
     pending = np.isnan(res)
-    for k in range(1, 8):
-        if not pending.any():
-            break
-        ok = pending & days[(wd + k) % 7]
-        res = np.where(ok, (day + k) * DAY + start_min, res)
-        pending &= ~ok
+    if pending.any():  # the window's start on the next allowed weekday (1 to 7 days on; 0: none)
+        ahead = np.array([next((k for k in range(1, 8) if days[(w + k) % 7]), 0) for w in range(7)])
+        k = ahead[wd]
+        res = np.where(pending & (k > 0), (day + k) * DAY + start_min, res)
     empty = np.broadcast_to(np.asarray(start_min) >= np.asarray(end_min), res.shape)
     return np.where(empty, np.nan, res)
 
