@@ -102,15 +102,19 @@ class _MinuteLoop:
 
     def run(self) -> None:
         m = self._skip(min(self.first)) if self.first else self.n
-        n, rel, ptr, a, orders = self.n, self.rel, self.ptr, self.a, self.orders
+        n, rel, ptr, a, orders, cap = self.n, self.rel, self.ptr, self.a, self.orders, self.cap
+        waiting = False
         while m < n:
             self.busy -= rel[m]
-            if self._serve_minute(m):  # calls still wait
+            # calls wait from the minute before and no agent is free in this one: nothing starts
+            if (waiting and cap[m] <= self.busy) or self._serve_minute(m):
+                waiting = True
                 if self.busy == 0:  # nothing of this pass in progress: wait for the next free agent
                     m = int(self.open_next[m + 1]) if m + 1 < n else n
                 else:
                     m += 1
                 continue
+            waiting = False
             nxt = [int(a[o[p]]) for o, p in zip(orders, ptr, strict=True) if p < o.size]
             if not nxt:
                 break
