@@ -185,23 +185,27 @@ def book(
     rel: np.ndarray,
     booking_mult: np.ndarray,
     u: np.ndarray,
-    is_call: bool,
+    connected: np.ndarray | None,
 ) -> None:
-    """Bookings after a message (``interested``: engaged and fit, or read). Who books: on the call itself
-    when the lead is ready; a booking link books online at any waking hour; otherwise staff book in
-    staffed hours once the lead is ready. A lead keeps its earliest booking."""
+    """Bookings after a message (``interested``: engaged and fit, or read). Who books: on a connected
+    call (``connected``; None: not a call) when the lead is ready, at the call's time (the touch log's
+    ``sent_at``); a booking link books online in waking hours (:meth:`.ArmState.online_at`); otherwise
+    the lead phones and staff book in staffed hours once it is ready (:meth:`.ArmState.phone_in`). A
+    booker's ``U_BOOK`` draw over its booking probability is a fresh uniform: where in the day it books.
+    A lead keeps its earliest booking."""
     p_book = beh.book_rate * booking_mult * np.where(rel, beh.relevance_multiplier, 1.0)
     p_book = np.where(read, p_book * beh.read_book_factor, p_book)
     p_book = intent_readiness(beh, st.lead, idx, np.minimum(p_book, 1.0))
     books = interested & (u[:, U_BOOK] < p_book)
+    frac = np.divide(u[:, U_BOOK], p_book, out=np.zeros(idx.size), where=books)
     ready = np.maximum(t, c_dec)
     online = booking_mult > 1.0
-    on_call = is_call & (c_dec <= t)
+    on_call = np.zeros(idx.size, dtype=bool) if connected is None else connected & (c_dec <= t)
     when = ready.copy()
     by_staff = np.flatnonzero(books & ~(online | on_call))
-    when[by_staff] = st.next_staffed(idx[by_staff], ready[by_staff])
+    when[by_staff] = st.phone_in(idx[by_staff], ready[by_staff], frac[by_staff])
     web = np.flatnonzero(books & online & ~on_call)
-    when[web] = st.next_waking(idx[web], ready[web])
+    when[web] = st.online_at(idx[web], ready[web], frac[web])
     when = np.where(np.isnan(when), INF, when)
     new = books & (when < st.booked_at[idx])
     st.booked_at[idx[new]] = when[new]
@@ -216,7 +220,8 @@ def intent_readiness(beh: Behaviour, lead: Leads, idx: np.ndarray, p: np.ndarray
 
 def inbound_conversation(beh: Behaviour, st: ArmState, ans: np.ndarray, draws: Draws, handle_minutes: float) -> None:
     """Inbound phone inquiries answered live: a conversation at the inquiry (contact, qualification, and a
-    booking by staff as on any answered call), ``handle_minutes`` of an agent's time."""
+    booking by staff on the call if the lead is ready, else by phone once it is, as after any answered
+    call), ``handle_minutes`` of an agent's time."""
     if ans.size == 0:
         return
     lead = st.lead
@@ -228,10 +233,12 @@ def inbound_conversation(beh: Behaviour, st: ArmState, ans: np.ndarray, draws: D
     st.qualified_at[ans[fit]] = 0.0
     st.disqualified_at[ans[~fit]] = 0.0
     u = draws(K_INBOUND)[lead.pos[ans]]
-    books = fit & (u[:, U_BOOK] < intent_readiness(beh, lead, ans, np.full(ans.size, min(beh.book_rate, 1.0))))
+    p_book = intent_readiness(beh, lead, ans, np.full(ans.size, min(beh.book_rate, 1.0)))
+    books = fit & (u[:, U_BOOK] < p_book)
     b = ans[books]
     ready = np.maximum(st.decision[b], 0.0)
-    when = np.where(st.decision[b] <= 0, 0.0, st.next_staffed(b, ready))
+    frac = u[books, U_BOOK] / p_book[books]
+    when = np.where(st.decision[b] <= 0, 0.0, st.phone_in(b, ready, frac))
     when = np.where(np.isnan(when), INF, when)
     st.booked_at[b] = np.minimum(st.booked_at[b], when)
 

@@ -44,6 +44,7 @@ from .calendar import DAY
 from .calls import CallTask, CentreView
 from .draws import (
     K_REMINDER,
+    K_SELF_BOOK_TIME,
     U_DUP_DELIVER,
     U_DUP_ENGAGE,
     U_DUP_OPT_OUT,
@@ -149,7 +150,7 @@ def run_arm(
     ``inbound`` per lead (with a contact centre): 0 not an inbound phone inquiry, 1 answered live, 2 missed.
     """
     ctx = StepContext.make(sc, arm, lead, draws, record, centre)
-    st = ArmState(sc, lead, None if centre is None else centre.clock)
+    st = ArmState(sc, lead, draws.single(K_SELF_BOOK_TIME), None if centre is None else centre.clock)
     last_event = np.zeros(lead.n)  # anchor of "previous" steps: the previous step's send, else its plan
     log: Log = []
     if inbound is not None and centre is not None:
@@ -213,7 +214,8 @@ def run_group(
         beh, st, content, idx, t, r, read_ok, fit_now, rel, educ, u, beh.channels[step.channel].read_rate
     )
     booking = np.where(res.replaced, ctx.sc.contents["generic"].booking_multiplier, content.booking_multiplier)
-    book(beh, st, idx, t, c_dec, fit_now | read, read, rel, booking, u, step.channel == "call")
+    connected = r.engaged if step.channel == "call" else None
+    book(beh, st, idx, t, c_dec, fit_now | read, read, rel, booking, u, connected)
     dup = yield from duplicate(ctx, st, spec, msg, res, u, t, r.p_opt, last_event)
     if ctx.record is not None:
         log_step(ctx, spec, msg, res, r, task, dup, log)

@@ -61,12 +61,10 @@ def next_in_window(local: np.ndarray, start_min: Any, end_min: Any, days: np.nda
     res = np.where(ok_day & (m >= start_min) & (m < end_min), local, np.nan)
     res = np.where(np.isnan(res) & ok_day & (m < start_min), day * DAY + start_min, res)
     pending = np.isnan(res)
-    for k in range(1, 8):
-        if not pending.any():
-            break
-        ok = pending & days[(wd + k) % 7]
-        res = np.where(ok, (day + k) * DAY + start_min, res)
-        pending &= ~ok
+    if pending.any():  # the window's start on the next allowed weekday (1 to 7 days on; 0: none)
+        ahead = np.array([next((k for k in range(1, 8) if days[(w + k) % 7]), 0) for w in range(7)])
+        k = ahead[wd]
+        res = np.where(pending & (k > 0), (day + k) * DAY + start_min, res)
     empty = np.broadcast_to(np.asarray(start_min) >= np.asarray(end_min), res.shape)
     return np.where(empty, np.nan, res)
 
@@ -100,6 +98,11 @@ class CentreClock:
             nxt_min = np.where(nxt < idx.size, idx[np.minimum(nxt, idx.size - 1)], idx[0] + WEEK_MIN)
             wait = (nxt_min - pos).astype(np.float64)
         self.wait = wait
+        self.left = _open_left(open_)
+
+    def open_left(self, abs_min: np.ndarray) -> np.ndarray:
+        """Minutes from ``abs_min`` to the next moment no agent is on shift (0 where none is now)."""
+        return self.left[self.minute_of_week(self.local(np.nan_to_num(abs_min)))]  # type: ignore[no-any-return]
 
     def local(self, abs_min: np.ndarray) -> np.ndarray:
         """Local wall-clock minutes of the centre (since 1970-01-01 00:00 local, a Thursday)."""
@@ -128,9 +131,23 @@ class CentreClock:
         return out
 
     def capacity(self, g0: int, n: int) -> np.ndarray:
-        """Agents on shift in each UTC minute ``g0 .. g0 + n - 1``."""
-        m = np.arange(g0, g0 + n, dtype=np.float64)
-        return self.week[self.minute_of_week(self.local(m))]
+        """Agents on shift in each UTC minute ``g0 .. g0 + n - 1`` (whole minutes: the minute of the
+        week is the local minute plus three days, Thursday 1970-01-01 being day 3, modulo a week)."""
+        mow = np.arange(n, dtype=np.int64) + (int(g0) + int(self.off0) + 3 * int(DAY))
+        for at, d in zip(self.dst_at, self.dst_delta, strict=True):
+            mow[max(int(np.ceil(at - g0)), 0) :] += int(d)
+        return self.week[mow % WEEK_MIN]  # type: ignore[no-any-return]
+
+
+def _open_left(open_: np.ndarray) -> np.ndarray:
+    """Per minute of the week: the minutes to the next closed minute (0 where closed; a week if never)."""
+    closed = np.flatnonzero(~open_)
+    if closed.size == 0:
+        return np.full(open_.size, float(WEEK_MIN))
+    pos = np.arange(open_.size)
+    nxt = np.searchsorted(closed, pos)
+    nxt_min = np.where(nxt < closed.size, closed[np.minimum(nxt, closed.size - 1)], closed[0] + open_.size)
+    return (nxt_min - pos).astype(np.float64)  # type: ignore[no-any-return]
 
 
 def _week_capacity(cc: ContactCenter, pol: Policy) -> np.ndarray:

@@ -332,18 +332,19 @@ def simulate_centre(
     frames: bool = True,
     sink: list[tuple[str, int, int, dict[str, np.ndarray]]] | None = None,
     arms: np.ndarray | None = None,
+    settings: tuple[str, ...] = SETTINGS,
 ) -> tuple[list[ChunkRun], pd.DataFrame]:
     """A run with a contact centre: every chunk and arm in lockstep in this process, one shared queue.
 
-    Returns the observed run per chunk and the truth sums. Same seed, same result whatever ``jobs``:
-    the queue is one deterministic pass. ``progress``: a bar over the run's passes (each chunk's
-    preparation, the observed run, each arm and setting of the truth). ``sink``: gets every lead's
-    potential outcomes, ``(setting, arm index, chunk index, outcomes)`` per chunk (for tests).
-    ``arms``: an adaptive design's arm index per lead, in lead-number order (see :mod:`.adaptive`;
-    default: :func:`assign`).
+    Returns the observed run per chunk and the truth sums (of the truth's ``settings``). Same seed,
+    same result whatever ``jobs``: the queue is one deterministic pass. ``progress``: a bar over the
+    run's passes (each chunk's preparation, the observed run, each arm and setting of the truth).
+    ``sink``: gets every lead's potential outcomes, ``(setting, arm index, chunk index, outcomes)``
+    per chunk (for tests). ``arms``: an adaptive design's arm index per lead, in lead-number order
+    (see :mod:`.adaptive`; default: :func:`assign`).
     """
     parts = _random.chunks(n_leads)
-    bar = _bar(progress, len(parts) + 1 + (2 * len(sc.experiment.arms) if truth else 0))
+    bar = _bar(progress, len(parts) + 1 + (len(settings) * len(sc.experiment.arms) if truth else 0))
     chunks = []
     for c, first, n in parts:
         own = None if arms is None else arms[first : first + n]
@@ -362,7 +363,9 @@ def simulate_centre(
     bar.update()
     release_free_memory()  # the queue rounds' call batches and gate temporaries, before the frames are built
     runs = _gather(chunks, meta, outs)
-    truth_rows = _truth_runs(sc, seed, chunks, centre, inbound, (q, span, arrivals), bar, sink) if truth else []
+    truth_rows = (
+        _truth_runs(sc, seed, chunks, centre, inbound, (q, span, arrivals), bar, sink, settings) if truth else []
+    )
     bar.close()
     return runs, pd.concat(truth_rows, ignore_index=True) if truth_rows else pd.DataFrame()
 
@@ -376,17 +379,18 @@ def _truth_runs(
     queue: tuple[Queue, _Timeline, np.ndarray],
     bar: Any,
     sink: list[tuple[str, int, int, dict[str, np.ndarray]]] | None = None,
+    settings: tuple[str, ...] = SETTINGS,
 ) -> list[pd.DataFrame]:
     """Every lead through every arm: with the experiment's queue as the arms shared it (``experiment``),
-    and alone with the same staff (``rollout``); ``queue``: the observed run's queue, the timeline, the
-    inbound calls' arrivals. Returns the truth sums."""
+    and alone with the same staff (``rollout``), those of ``settings``; ``queue``: the observed run's
+    queue, the timeline, the inbound calls' arrivals. Returns the truth sums."""
     q, span, arrivals = queue
     leads = [ch.lead for ch in chunks if isinstance(ch.lead, Leads)]
     assert len(leads) == len(chunks)
     rows: list[pd.DataFrame] = []
     arm_of = [ch.arm_idx for ch in chunks]
     for a, arm in enumerate(sc.experiment.arms):
-        for setting in ("experiment", "rollout"):
+        for setting in settings:
             if setting == "experiment":
                 server: Queue | ReplayQueue = ReplayQueue(q, q.log, a, arm_of)
             else:

@@ -43,6 +43,7 @@ from .._erlang import erlang_c_agents, erlang_c_wait
 from ..scenario.model import ContactCenter
 from .behaviour import near_preferred_hour, time_factor
 from .calendar import DAY, CentreClock
+from .queue_pass import place
 
 __all__ = ["Calls", "CentreClock", "Queue", "erlang_c_agents", "erlang_c_wait"]
 
@@ -135,12 +136,14 @@ class Queue:
         #: what each pass did, call by call, for the truth's ``experiment`` setting (:mod:`.truth_queue`)
         self.log: Any = None
 
-    def _capmin(self) -> np.ndarray:
-        """Agents free in every minute of [m, m + longest handle): no call is cut by a shift's end."""
+    def _capmin(self, lo: int = 0, hi: int | None = None) -> np.ndarray:
+        """Agents free in every minute of [m, m + longest handle): no call is cut by a shift's end
+        (minutes ``lo .. hi - 1``, default all)."""
+        hi = self.n if hi is None else hi
         res = self.agents - self.busy
-        out = res[: self.n].copy()
+        out = res[lo:hi].copy()
         for j in range(1, self.hmax):
-            np.minimum(out, res[j : j + self.n], out=out)
+            np.minimum(out, res[lo + j : hi + j], out=out)
         return out
 
     def commit(self, start: np.ndarray, handle: np.ndarray) -> None:
@@ -217,16 +220,13 @@ class Queue:
         for lv in levels:
             rows = inside[c.level[inside] == lv]
             orders.append(rows[np.argsort(order_key[rows], kind="stable")])
-        cap = self._capmin()
-        # the next minute (>= m) with a free agent before this batch: skips nights and booked stretches
-        pos = np.where(cap > 0, np.arange(self.n), self.n)
-        open_next = np.minimum.accumulate(pos[::-1])[::-1]
-        cums = [np.cumsum(np.bincount(a[o], minlength=self.n)) for o in orders]
+        win = _Window.first(self, a, inside, orders)
         # the minute each call's outcome was judged at: a call reached at that very minute keeps it
         # (judging is a function of the call and the minute), so only calls that moved are judged again
         judged = at_once.copy()
         for it in range(MAX_PASSES):
-            start = np.maximum(self._place(a, orders, handle, cap, open_next, cums), at_once)
+            reach, win = win.reach(self, a, inside, orders, handle)
+            start = np.maximum(reach + self.g0, at_once)
             reached = np.flatnonzero(np.isfinite(start) & (start != judged))
             o2, c2, h2 = judge(c, reached, start[reached], self.mdl)
             same = h2 == handle[reached]
@@ -241,7 +241,7 @@ class Queue:
             judged[ch] = start[ch]
         sv = Served(start, ok, conn, np.where(np.isfinite(start), handle, 0))
         if self.log is not None and ident is not None:
-            self.log.add(rnd, sub, c.level, a, ident, sv, self.g0, self._left_free(cap, sv))
+            self.log.add(rnd, sub, c.level, a, ident, sv, self.g0, self._left_free(win.full_cap(self), sv))
         return sv
 
     def _left_free(self, cap: np.ndarray, sv: Served) -> np.ndarray:
@@ -253,78 +253,51 @@ class Queue:
         np.add.at(d, s + sv.handle[keep], -1)
         return cap - np.cumsum(d)[: self.n] > 0
 
-    def _place(
-        self,
-        a: np.ndarray,
-        orders: list[np.ndarray],
-        handle: np.ndarray,
-        cap: np.ndarray,
-        open_next: np.ndarray,
-        cums: list[np.ndarray],
-    ) -> np.ndarray:
-        """One pass of the queue with known agent minutes per call: the UTC minute each call is reached."""
-        start = np.full(a.size, np.nan)
-        n = self.n
-        hvals = [h for h in np.flatnonzero(np.bincount(handle)).tolist() if h > 0]  # agent minutes in use
-        nz, rels, totals = [], [], []
-        for o in orders:
-            h = handle[o]
-            nz.append(np.r_[0, np.cumsum(h > 0)])
-            rels.append([(hv, np.r_[0, np.cumsum(h == hv)]) for hv in hvals])
-            totals.append(o.size)
-        ptr = [0] * len(orders)
-        started_at: list[list[tuple[int, int, int]]] = [[] for _ in orders]
-        rel = [0] * (n + self.hmax + 2)
-        busy = 0
-        first = [int(a[o[0]]) for o in orders if o.size]
-        m = min(first) if first else n
-        nl = len(orders)
-        while m < n:
-            busy -= rel[m]
-            free = int(cap[m]) - busy
-            waiting_any = False
-            for li in range(nl):
-                cl, p = cums[li], ptr[li]
-                while True:
-                    waiting = int(cl[m]) - p
-                    if waiting <= 0:
-                        break
-                    if free <= 0:
-                        waiting_any = True
-                        break
-                    k = free if free < waiting else waiting
-                    q = p + k
-                    used = int(nz[li][q] - nz[li][p])
-                    for hv, cum in rels[li]:
-                        cnt = int(cum[q] - cum[p])
-                        if cnt:
-                            rel[m + hv] += cnt
-                    started_at[li].append((p, q, m))
-                    busy += used
-                    free -= used
-                    p = q
-                ptr[li] = p
-            if waiting_any:
-                if busy == 0:  # nothing of this pass in progress: wait for the next free agent
-                    nm = int(open_next[m + 1]) if m + 1 < n else n
-                    m = nm
-                else:
-                    m += 1
-                continue
-            nxt = [int(a[orders[li][ptr[li]]]) for li in range(nl) if ptr[li] < totals[li]]
-            if not nxt:
-                break
-            nm = max(min(nxt), m + 1)
-            busy -= sum(rel[m + 1 : nm])
-            m = nm
-        for li, o in enumerate(orders):
-            spans = started_at[li]
-            if not spans:
-                continue
-            arr = np.array(spans, dtype=np.int64)
-            lens = arr[:, 1] - arr[:, 0]
-            start[o[: int(arr[-1, 1])]] = np.repeat(arr[:, 2], lens) + self.g0
-        return start
+
+#: A batch's queue is first solved over the minutes from its first call to this many minutes past its
+#: last (the queue's arrays cover months; a batch rarely waits beyond a weekend), then, if a call still
+#: waits at the end, over the whole timeline: the same answer either way.
+WINDOW_SLACK = int(4 * DAY)
+
+
+@dataclass
+class _Window:
+    """The minutes ``lo .. hi - 1`` a batch's queue is solved over, and what the pass reads there."""
+
+    lo: int
+    hi: int
+    cap: np.ndarray  # agents free for a whole call in each minute of the window, before this batch
+    open_next: np.ndarray
+
+    @staticmethod
+    def first(q: Queue, a: np.ndarray, inside: np.ndarray, orders: list[np.ndarray]) -> _Window:
+        """The window of a batch: from its first call to :data:`WINDOW_SLACK` past its last (with a
+        pass log, the whole timeline: the log keeps every minute's free agents)."""
+        if q.log is not None or inside.size == 0:
+            return _Window.over(q, a, orders, 0, q.n)
+        lo, last = int(a[inside].min()), int(a[inside].max())
+        return _Window.over(q, a, orders, lo, min(q.n, last + WINDOW_SLACK))
+
+    @staticmethod
+    def over(q: Queue, a: np.ndarray, orders: list[np.ndarray], lo: int, hi: int) -> _Window:
+        cap = q._capmin(lo, hi)
+        n = hi - lo
+        pos = np.where(cap > 0, np.arange(n), n)
+        open_next = np.minimum.accumulate(pos[::-1])[::-1]  # the next minute (>= m) with a free agent
+        return _Window(lo, hi, cap, open_next)
+
+    def reach(
+        self, q: Queue, a: np.ndarray, inside: np.ndarray, orders: list[np.ndarray], handle: np.ndarray
+    ) -> tuple[np.ndarray, _Window]:
+        """The minute (relative to the queue's first) each call is reached, and the window that held
+        the answer: this one if every call of the batch was reached in it, else the whole timeline."""
+        got = place(a - self.lo, orders, handle, self.cap, self.open_next, q.hmax) + self.lo
+        if self.hi >= q.n or not np.isnan(got[inside]).any():
+            return got, self
+        return _Window.over(q, a, orders, 0, q.n).reach(q, a, inside, orders, handle)
+
+    def full_cap(self, q: Queue) -> np.ndarray:
+        return self.cap if (self.lo, self.hi) == (0, q.n) else q._capmin()
 
 
 #: Passes of the queue per batch (see :meth:`Queue.serve`).

@@ -16,6 +16,7 @@ from .. import _random
 __all__ = [
     "K_INBOUND",
     "K_REMINDER",
+    "K_SELF_BOOK_TIME",
     "K_SEND_TIME",
     "N_UNIFORMS",
     "U_BOOK",
@@ -50,6 +51,9 @@ U_DUP_ENGAGE = U_DUP_DELIVER
 U_DUP_VOICEMAIL = U_DUP_OPT_OUT
 #: Stream slots beyond the cadence's step slots: visit-reminder calls, inbound calls.
 K_REMINDER, K_INBOUND = 1000, 1001
+#: A stream slot of one uniform per lead (:meth:`Draws.single`): where in its day a self-booking lead
+#: books online.
+K_SELF_BOOK_TIME = 1002
 #: Step ``k``'s send-time draws (exploration, a random time in the window) are slot ``K_SEND_TIME + k``
 #: (:mod:`.send_time`; drawn only for a step whose ``send_time`` is not "planned").
 K_SEND_TIME = 2000
@@ -75,6 +79,10 @@ class Draws:
                 self._cache[k] = u
         self.done(k)
         return u
+
+    def single(self, k: int) -> np.ndarray:
+        """One uniform per lead from stream slot ``k`` (a slot read this way is never read as a matrix)."""
+        return _random.stream(self.seed, self.chunk, _random.STEP, k).random(self.n)
 
     def done(self, k: int) -> None:
         """One arm run is past step slot ``k``."""

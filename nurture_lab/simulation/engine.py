@@ -195,14 +195,20 @@ def potential_outcomes(scenario: Scenario, seed: int = 0, n_leads: int = 10_000)
 
 
 def simulate_stats(
-    scenario: Scenario, seed: int, n_leads: int, metrics: Iterable[str], looks: int = 1
+    scenario: Scenario, seed: int, n_leads: int, metrics: Iterable[str], looks: int = 1, *, truth: bool = False
 ) -> dict[str, dict[str, float]]:
-    """A lean observed-only run for replications: per arm and metric, ``n``, ``sum`` and ``sumsq``.
+    """A lean observed run for replications: per arm and metric, ``n``, ``sum`` and ``sumsq``.
 
     Same leads, assignment and draws as :func:`simulate` (so the same numbers), without the touch
     log or the data frames. With ``looks = K > 1`` it also gives the running totals an analyst
     would have seen at K equally spaced looks in arrival order (the first ``k * n_leads / K`` leads):
-    keys ``n@k``, ``<metric>:sum@k``, ``<metric>:sumsq@k`` for k = 1..K.
+    keys ``n@k``, ``<metric>:sum@k``, ``<metric>:sumsq@k`` for k = 1..K. With ``truth`` (a scenario
+    with a contact centre) also the run's own experiment truth: key ``<metric>:true``, the arm's mean
+    over every lead of the run (``simulate(...).truth``, setting ``experiment``).
+
+    Raises:
+        ParameterError: ``truth`` without a contact centre (the truth then does not depend on the run:
+            take it from one large ``simulate(..., truth=True)``).
     """
     if scenario.design.adaptive:
         from ..errors import ParameterError
@@ -210,6 +216,13 @@ def simulate_stats(
         raise ParameterError(
             f"simulate_stats: scenario {scenario.name!r} has an adaptive design (allocation = "
             f"{scenario.design.allocation!r}); its replications are judged with compare_designs."
+        )
+    if truth and scenario.contact_center is None:
+        from ..errors import ParameterError
+
+        raise ParameterError(
+            f"simulate_stats: truth=True needs a [contact_center] (scenario {scenario.name!r} has none); "
+            "without one the truth does not depend on the run: use simulate(..., truth=True).truth."
         )
     metrics = list(metrics)
     arms = scenario.experiment.arms
@@ -220,7 +233,10 @@ def simulate_stats(
         for st in acc.values():
             st.update({f"{k}@{j}": 0.0 for k in ["n", *keys] for j in range(1, looks + 1)})
 
-    for first, outs in _chunk_outputs(scenario, seed, n_leads):
+    chunk_outs, true_means = _chunk_outputs(scenario, seed, n_leads, truth)
+    for arm_name, means in true_means.items():
+        acc[arm_name].update({f"{m}:true": means[m] for m in metrics})
+    for first, outs in chunk_outs:
         for arm, (out, pos) in zip(arms, outs, strict=True):
             st = acc[arm.name]
             st["n"] += float(pos.size)
@@ -242,15 +258,26 @@ def simulate_stats(
 
 
 def _chunk_outputs(
+    scenario: Scenario, seed: int, n_leads: int, truth: bool = False
+) -> tuple[Iterable[tuple[int, list[tuple[dict[str, np.ndarray], np.ndarray]]]], dict[str, dict[str, float]]]:
+    """A lean observed run: per chunk its first lead's number and, per arm, the arm's outcomes and
+    chunk positions; with ``truth`` (a contact centre) each arm's experiment truth, ``{arm: {metric:
+    mean}}``."""
+    if scenario.contact_center is not None:
+        runs, rows = simulate_centre(scenario, seed, n_leads, truth=truth, frames=False, settings=("experiment",))
+        means: dict[str, dict[str, float]] = {}
+        if truth:
+            t = truth_in(truth_table([rows], scenario))
+            t = t[t["service_line"] == "all"]
+            for arm_name, g in t.groupby("arm", sort=False):
+                means[str(arm_name)] = dict(zip(g["metric"], g["mean"].astype(float), strict=True))
+        return ((run.chunk.first, list(zip(run.parts, run.positions, strict=True))) for run in runs), means
+    return _lean_chunks(scenario, seed, n_leads), {}
+
+
+def _lean_chunks(
     scenario: Scenario, seed: int, n_leads: int
 ) -> Iterable[tuple[int, list[tuple[dict[str, np.ndarray], np.ndarray]]]]:
-    """Per chunk of a lean observed run: its first lead's number and, per arm, the arm's outcomes and
-    chunk positions."""
-    if scenario.contact_center is not None:
-        runs, _ = simulate_centre(scenario, seed, n_leads, truth=False, frames=False)
-        for run in runs:
-            yield run.chunk.first, list(zip(run.parts, run.positions, strict=True))
-        return
     for c, first, n in _random.chunks(n_leads):
         _, outs = arm_outputs(scenario, seed, c, first, n)
         yield first, outs

@@ -477,9 +477,9 @@ def gate(msg: Message, st: GateState, horizon: float) -> GateResult:
         work = work[alive & moved_any]
     else:
         skip[work] = _R["no_allowed_time"]
-    live = skip == 0
-    # event time: judge the stop rules again at the moment of sending
-    rows = np.flatnonzero(live)
+    # event time: judge the stop rules again at the moment of sending (the state does not change
+    # within the gate, so a message still at its planned time keeps the verdict it had there)
+    rows = np.flatnonzero((skip == 0) & (t != msg.planned))
     skip[rows] = _stops(subset(msg, rows), st, t[rows])
     if msg.deadline is not None:  # a reminder must come before the visit, by at least a minute
         skip[(skip == 0) & ~(t <= msg.deadline)] = _R["after_visit"]

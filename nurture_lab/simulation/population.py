@@ -9,8 +9,9 @@ Faker, seeded, for display only — no report or log may show them.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -127,6 +128,7 @@ def _chunk(
     lines = list(population.service_lines.values())
     sl = _draw(rng, {k: v.share for k, v in population.service_lines.items()}, cats["service_line"], n)
     cols: dict[str, np.ndarray] = {"service_line": sl}
+    by_line = [np.flatnonzero(sl == k) for k in range(len(lines))]
     for col, attr in (
         ("audience", "audiences"),
         ("source", "sources"),
@@ -134,8 +136,7 @@ def _chunk(
         ("coverage", "coverage"),
     ):
         codes = np.zeros(n, dtype=np.int64)
-        for k, line in enumerate(lines):
-            idx = np.flatnonzero(sl == k)
+        for line, idx in zip(lines, by_line, strict=True):
             codes[idx] = _draw(rng, getattr(line, attr), cats[col], idx.size)
         cols[col] = codes
     st = _draw(rng, population.states, cats["state"], n)
@@ -153,9 +154,8 @@ def _chunk(
     day = np.searchsorted(np.cumsum(wd / wd.sum()), rng.random(n), side="right").clip(0, len(days) - 1)
     hour = np.zeros(n, dtype=np.int64)
     hour_u = rng.random(n)
-    for k, line in enumerate(lines):
+    for line, idx in zip(lines, by_line, strict=True):
         prof = np.array(line.hour_profile or population.hour_profile)
-        idx = sl == k
         hour[idx] = np.searchsorted(np.cumsum(prof / prof.sum()), hour_u[idx], side="right").clip(0, 23)
     second = rng.integers(0, 3600, n)
     epoch_day = (start - dt.date(1970, 1, 1)).days
@@ -174,21 +174,22 @@ def _chunk(
     offsets = true_off.astype(np.int64)
 
     u = rng.random((n, 8))
-    consent = {c: np.zeros(n, dtype=bool) for c in ("email", "sms", "call")}
-    fit = np.zeros(n, dtype=bool)
-    self_book = np.zeros(n, dtype=bool)
     decision = np.zeros(n)
-    appt = np.zeros(n)
     z = rng.standard_normal(n)
     e_appt = rng.exponential(1.0, n)
-    for k, line in enumerate(lines):
-        idx = sl == k
-        for j, c in enumerate(("email", "sms", "call")):
-            consent[c][idx] = u[idx, j] < line.consent[c]
-        fit[idx] = u[idx, 3] < line.fit_rate
-        self_book[idx] = u[idx, 4] < line.self_book_rate
+
+    def per_line(value: Callable[[Any], float]) -> np.ndarray:
+        """A service line's parameter for each lead."""
+        return np.array([value(line) for line in lines], dtype=np.float64)[sl]
+
+    consent = {}
+    for j, c in enumerate(("email", "sms", "call")):
+        consent[c] = u[:, j] < per_line(lambda x: x.consent[c])  # noqa: B023 (called at once)
+    fit = u[:, 3] < per_line(lambda x: x.fit_rate)
+    self_book = u[:, 4] < per_line(lambda x: x.self_book_rate)
+    appt = per_line(lambda x: x.appointment_lead_days) * e_appt
+    for line, idx in zip(lines, by_line, strict=True):
         decision[idx] = np.exp(np.log(line.decision_days_median) + line.decision_days_sigma * z[idx])
-        appt[idx] = line.appointment_lead_days * e_appt[idx]
     shape = population.responsiveness_shape
     responsiveness = rng.gamma(shape, 1.0 / shape, n)
     preferred_hour = rng.integers(8, 21, n)

@@ -26,6 +26,8 @@ class OpenClock(Protocol):
 
     def next_open(self, abs_min: np.ndarray) -> np.ndarray: ...
 
+    def open_left(self, abs_min: np.ndarray) -> np.ndarray: ...
+
 
 def loss_time(h: np.ndarray, clock: np.ndarray, contacted: np.ndarray, mult: float) -> np.ndarray:
     """Minute at which the integrated competitor hazard reaches the lead's clock (loss to a competitor).
@@ -42,15 +44,18 @@ def loss_time(h: np.ndarray, clock: np.ndarray, contacted: np.ndarray, mult: flo
 class ArmState:
     """Per-lead state of one arm's run: what the policy rules read and the behaviour updates."""
 
-    def __init__(self, sc: Scenario, lead: Leads, clock: OpenClock | None = None) -> None:
+    def __init__(self, sc: Scenario, lead: Leads, self_book_u: np.ndarray, clock: OpenClock | None = None) -> None:
+        """``self_book_u``: a uniform per lead (position in the chunk), where in its waking day a
+        self-booking lead ready at night books (:meth:`online_at`)."""
         n = lead.n
         beh = sc.behaviour
         self.sc, self.lead, self.pol, self.clock = sc, lead, sc.policy, clock
         self.mult = beh.contacted_hazard_multiplier
-        self.booked_at = np.where(lead.self_book, lead.decision_min * beh.self_book_delay_factor, INF)
+        self.booked_at = np.full(n, INF)
         self.all_days = np.ones(7, dtype=bool)
         selfb = np.flatnonzero(lead.self_book)
-        self.booked_at[selfb] = self.next_waking(selfb, self.booked_at[selfb])  # online, in waking hours
+        ready = lead.decision_min[selfb] * beh.self_book_delay_factor
+        self.booked_at[selfb] = self.online_at(selfb, ready, self_book_u[lead.pos[selfb]])
         self.decision = lead.decision_min.copy()
         self.contacted = np.full(n, INF)
         self.qualified_at = np.full(n, INF)
@@ -129,6 +134,33 @@ class ArmState:
             return self.clock.next_open(c + t) - c
         sa, sb = self.pol.staffed_hours[0] * 60, self.pol.staffed_hours[1] * 60
         return self.next_local(idx, t, sa, sb, self.staffed_days)
+
+    def online_at(self, idx: np.ndarray, ready: np.ndarray, frac: np.ndarray) -> np.ndarray:
+        """When leads ready at ``ready`` book online: at once in their waking hours, else ``frac`` of
+        the way through their next waking day.
+
+        [ASSUMPTION] A lead who decides at night books during the next day at a time of its own, not
+        on waking (``frac`` a uniform per lead).
+        """
+        wa, wb = self.sc.behaviour.waking_hours
+        nxt = self.next_waking(idx, ready)
+        return np.where(nxt > ready, nxt + frac * (wb - wa) * 60.0, nxt)  # type: ignore[no-any-return]
+
+    def phone_in(self, idx: np.ndarray, ready: np.ndarray, frac: np.ndarray) -> np.ndarray:
+        """When leads ready at ``ready`` (after a contact) book by phone with staff: at once in staffed
+        hours, else ``frac`` of the way through the next stretch of staffed time (the contact centre's
+        shifts if there is one, else the staffed hours on the lead's clock). NaN: never staffed.
+
+        [ASSUMPTION] A lead ready while no one is on shift phones during the next staffed stretch at
+        a time of its own (``frac`` a uniform per lead), not when the lines open.
+        """
+        nxt = self.next_staffed(idx, ready)
+        if self.clock is not None:
+            span = self.clock.open_left(self.lead.created_min[idx] + nxt)
+        else:
+            sa, sb = self.pol.staffed_hours
+            span = np.full(idx.size, (sb - sa) * 60.0)
+        return np.where(nxt > ready, nxt + frac * span, nxt)  # type: ignore[no-any-return]
 
     # --- what a send changes
     def record_send(self, ch: int, idx: np.ndarray, t: np.ndarray, owner: int | None) -> None:

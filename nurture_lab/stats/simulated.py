@@ -24,7 +24,7 @@ import pandas as pd
 from .. import _random
 from .._parallel import DEFAULT_JOBS, map_tasks
 from .._results import ResultMixin
-from ..errors import check_param, require
+from ..errors import ParameterError, check_param, require
 from ..scenario.model import Scenario
 from ..simulation.engine import simulate, simulate_stats, truth_in
 from .estimators import _adjust, _binary_row, _numeric_row
@@ -47,6 +47,7 @@ class _Batch:
     ci_method: str
     binary: bool
     looks: int = 1
+    own_truth: bool = False
 
 
 def _rep_seed(seed: int, size_index: int, rep: int) -> int:
@@ -59,7 +60,8 @@ def _run_batch(b: _Batch) -> list[dict[str, Any]]:
     exp = b.scenario.experiment
     out = []
     for rep in b.reps:
-        st = simulate_stats(b.scenario, _rep_seed(b.seed, b.size_index, rep), b.n_leads, [b.metric], looks=b.looks)
+        seed = _rep_seed(b.seed, b.size_index, rep)
+        st = simulate_stats(b.scenario, seed, b.n_leads, [b.metric], looks=b.looks, truth=b.own_truth)
         c = st[exp.control]
         rows = []
         for arm in exp.arm_names:
@@ -88,6 +90,7 @@ def _run_batch(b: _Batch) -> list[dict[str, Any]]:
                     "diff_ci_high": r["diff_ci_high"],
                     "p_value": r["p_value"],
                     **(_peeking(b, a, c) if b.looks > 1 else {}),
+                    **({"true_effect": a[f"{b.metric}:true"] - c[f"{b.metric}:true"]} if b.own_truth else {}),
                 }
             )
         padj = _adjust(np.array([r["p_value"] for r in rows]), "holm")
@@ -224,6 +227,7 @@ def simulate_power(
     truth_leads: int = 200_000,
     progress: bool = False,
     looks: int = 1,
+    own_truth: bool = False,
 ) -> PowerResult:
     """Simulation-based power of the scenario's experiment for each total size in ``n_leads``.
 
@@ -236,6 +240,11 @@ def simulate_power(
         executor: any ``concurrent.futures.Executor``; without one, ``jobs`` worker processes
             (default ``None``: every core).
         truth_leads: leads in the common-random-numbers run that gives the true effect.
+        own_truth: instead, each replication's own experiment truth (its leads, every one on each
+            arm, the contact centre's queue as it ran; needs a ``[contact_center]``). With a binding
+            centre the true effect depends on the volume the queue met: a separate large run has
+            another queue, and its effect is not the one the replication estimated. ``true_effect``
+            in the table is then the mean over the replications.
         looks: interim looks per experiment (equally spaced in arrival order); with more than one,
             each replication also records the first look at which the fixed-sample test
             (``naive_first_look``) and the always-valid test (``sequential_first_look``) rejected.
@@ -247,10 +256,26 @@ def simulate_power(
     sizes, binary = _check_power_args("simulate_power", scenario, n_leads, replications, metric, alpha, ci_method)
     seed = _random.check_seed(seed, "simulate_power")
     check_param("simulate_power", "looks", looks, kind="int", low=1)
-    truth, control_rate = _true_effects(scenario, metric, seed, truth_leads)
+    check_param("simulate_power", "own_truth", own_truth, kind="bool")
+    if own_truth and scenario.contact_center is None:
+        raise ParameterError(
+            f"simulate_power: own_truth=True needs a [contact_center] (scenario {scenario.name!r} has none); "
+            "without one the truth does not depend on the run's volume: leave own_truth False."
+        )
+    truth, control_rate = ({}, float("nan")) if own_truth else _true_effects(scenario, metric, seed, truth_leads)
     batches = [
         _Batch(
-            scenario, metric, i, n, seed, tuple(range(s, min(s + BATCH, replications))), alpha, ci_method, binary, looks
+            scenario,
+            metric,
+            i,
+            n,
+            seed,
+            tuple(range(s, min(s + BATCH, replications))),
+            alpha,
+            ci_method,
+            binary,
+            looks,
+            own_truth,
         )
         for i, n in enumerate(sizes)
         for s in range(0, replications, BATCH)
@@ -266,14 +291,15 @@ def simulate_power(
         unit="batch",
     )
     reps = pd.DataFrame([row for batch in done for row in batch])
-    reps["true_effect"] = reps["arm"].map(truth)
+    if not own_truth:
+        reps["true_effect"] = reps["arm"].map(truth)
     reps["significant"] = reps["p_adjusted"] < alpha
     reps["covered"] = (reps["diff_ci_low"] <= reps["true_effect"]) & (reps["true_effect"] <= reps["diff_ci_high"])
     g = reps.groupby(["n_leads", "arm"], sort=True)
     table = g.agg(
         replications=("rep", "size"),
         power=("significant", "mean"),
-        true_effect=("true_effect", "first"),
+        true_effect=("true_effect", "mean" if own_truth else "first"),
         mean_estimate=("diff", "mean"),
         coverage=("covered", "mean"),
     ).reset_index()
@@ -301,7 +327,8 @@ def simulate_power(
         "correction": "holm",
         "seed": seed,
         "replications": replications,
-        "truth_leads": truth_leads,
+        "truth_leads": 0 if own_truth else truth_leads,
+        "own_truth": own_truth,
         "control": scenario.experiment.control,
         "control_rate": control_rate,
     }
@@ -369,7 +396,10 @@ def calibrate(
     """A/A false-positive rate and A/B coverage of the true effect, each with a binomial CI.
 
     The A/A experiment is the scenario with its control arm run twice (an arm identical to the
-    control has a true effect of exactly 0); the A/B experiment is the scenario as written.
+    control has a true effect of exactly 0); the A/B experiment is the scenario as written. Its true
+    effect: with a contact centre, each replication's own experiment truth (the same leads, each on
+    every arm, the queue as it ran: ``simulate_power(..., own_truth=True)``), since with a binding
+    centre the effect depends on the volume the queue met; without one, a 200,000-lead run.
 
     With ``looks = K > 1`` the analyst is taken to look at every A/A experiment K times as its
     leads arrive: the table adds the false-positive rate of stopping at the first look whose
@@ -379,6 +409,7 @@ def calibrate(
     """
     _check_power_args("calibrate", scenario, [n_leads], replications, metric, alpha, ci_method)
     check_param("calibrate", "looks", looks, kind="int", low=1)
+    centre = scenario.contact_center is not None
     ctrl = scenario.experiment.arm(scenario.experiment.control)
     twin = dataclasses.replace(ctrl, name=f"{ctrl.name}_copy")
     aa = dataclasses.replace(scenario, experiment=dataclasses.replace(scenario.experiment, arms=(ctrl, twin)))
@@ -392,7 +423,7 @@ def calibrate(
         ci_method=ci_method,
         executor=executor,
         jobs=jobs,
-        truth_leads=20_000,
+        truth_leads=n_leads if centre else 20_000,  # the A/A checks read no truth
         progress=progress,
         looks=looks,
     )
@@ -407,6 +438,7 @@ def calibrate(
         executor=executor,
         jobs=jobs,
         progress=progress,
+        own_truth=centre,
     )
     rows = []
     k = int((r_aa.replications["p_value"] < alpha).sum())

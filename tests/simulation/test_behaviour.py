@@ -79,3 +79,48 @@ def test_visits_spread_over_clinic_hours() -> None:
     assert ((local["minute"] >= lo * 60) & (local["minute"] < hi * 60)).all()
     wait_days = (booked["visit_at"] - booked["booked_at"]).dt.total_seconds() / 86400
     assert (wait_days >= booked["appointment_lead_days"] - 1e-6).all()
+
+
+@pytest.mark.parametrize("name", ["speed_to_lead", "content_test"])
+def test_bookings_spread_over_the_day(name: str) -> None:
+    """No minute of the week (in the contact centre's zone, pandas alone) holds more than 3% of the
+    bookings: staff book on the call or when the lead phones, not all when the lines open (43.7% of
+    bookings fell at 08:00:00 before), and self-booking leads ready at night book during the next day."""
+    sc = nl.load_scenario(name)
+    assert sc.contact_center is not None
+    leads = nl.simulate(sc, seed=1, n_leads=6000, truth=False).leads
+    booked = leads[leads["booked"]]
+    assert len(booked) > 800
+    loc = booked["booked_at"].dt.tz_convert(sc.contact_center.timezone)
+    share = (loc.dt.day_of_week * 1440 + loc.dt.hour * 60 + loc.dt.minute).value_counts(normalize=True)
+    assert share.max() < 0.03, share.head()
+
+
+@pytest.mark.parametrize("centre", [True, False])
+def test_a_booking_on_a_call_is_at_the_call(centre: bool) -> None:
+    """When leads can book only on a call (calls alone, ready at once, no self-booking, no inbound
+    calls), every booked lead's ``booked_at`` is the ``sent_at`` of one of its connected calls in the
+    touch log (pandas alone), with the contact centre's queue and with unlimited staff."""
+    sc = nl.load_scenario("speed_to_lead")
+    assert sc.contact_center is not None
+    pop = sc.population
+    lines = {
+        k: dataclasses.replace(v, self_book_rate=0.0, decision_days_median=1e-4) for k, v in pop.service_lines.items()
+    }
+    arms = tuple(
+        dataclasses.replace(a, steps=tuple(s for s in a.steps if s.channel == "call")) for a in sc.experiment.arms
+    )
+    cc = dataclasses.replace(sc.contact_center, inbound_calls=False) if centre else None
+    sc = dataclasses.replace(
+        sc,
+        population=dataclasses.replace(pop, service_lines=lines),
+        experiment=dataclasses.replace(sc.experiment, arms=arms),
+        contact_center=cc,
+    )
+    res = nl.simulate(sc, seed=2, n_leads=3000, truth=False)
+    booked, t = res.leads[res.leads["booked"]], res.touches
+    assert len(booked) > 300
+    calls = t[(t["channel"] == "call") & (t["status"] == "sent") & t["engaged"].astype(bool)]
+    pairs = booked[["lead_id", "booked_at"]].merge(calls[["lead_id", "sent_at"]], on="lead_id")
+    at_call = set(pairs.loc[pairs["booked_at"] == pairs["sent_at"], "lead_id"])
+    assert at_call == set(booked["lead_id"])

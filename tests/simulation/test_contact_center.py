@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -231,3 +232,77 @@ def test_calls_keep_their_second(speed: nl.Scenario) -> None:
     assert prompt.sum() > 200 and (wait[prompt] <= 5 + 1e-6).all()
     assert (first.loc[prompt, "sent_at"].dt.second != 0).mean() > 0.9  # not rounded to the minute
     assert (wait <= 5 + 1e-6).sum() / len(arm) > 0.25
+
+
+def test_the_queue_pass_equals_a_loop_over_every_minute() -> None:
+    """The pass that jumps over minutes where every call starts on joining reaches every call in the
+    minute the loop over every minute does (tests/simulation/queue_reference.py): random batches of
+    one to three levels, handle minutes 0-3, 0-3 agents free per minute, queues that never wait
+    and queues that wait for hours."""
+    from nurture_lab.simulation.queue_pass import place
+
+    from .queue_reference import place_reference
+
+    rng = np.random.default_rng(5)
+    seen = {"all on joining": 0, "some wait": 0, "none on joining": 0}
+    for case in range(600):
+        q = SimpleNamespace(n=int(rng.integers(5, 200)), hmax=3, g0=1000)
+        n_calls = int(rng.integers(1, (4 if case % 2 else 1) * q.n))
+        a = np.sort(rng.integers(0, q.n, n_calls)) if case % 5 else rng.integers(0, q.n, n_calls)
+        handle = rng.integers(0, 4, n_calls)
+        cap = rng.integers(0 if case % 2 else 1, 2 + case % 6, q.n)
+        level = rng.integers(0, 1 + case % 3, n_calls)
+        orders = [np.flatnonzero(level == lv)[np.argsort(a[level == lv], kind="stable")] for lv in (2, 1, 0)]
+        orders = [o for o in orders if o.size]
+        pos = np.where(cap > 0, np.arange(q.n), q.n)
+        loop = (np.minimum.accumulate(pos[::-1])[::-1], [np.cumsum(np.bincount(a[o], minlength=q.n)) for o in orders])
+        want = place_reference(q.n, q.hmax, q.g0, a, orders, handle, cap, *loop)
+        got = place(a, orders, handle, cap, loop[0], q.hmax) + q.g0
+        np.testing.assert_array_equal(got, want, err_msg=f"case {case}")
+        on_joining = want == a + q.g0
+        seen["all on joining" if on_joining.all() else "some wait" if on_joining.any() else "none on joining"] += 1
+    assert seen["all on joining"] > 30 and seen["some wait"] > 300, seen
+
+
+@pytest.mark.parametrize("slack", [1, 60])
+def test_the_queue_window_changes_nothing(slack: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch's queue solved over a short window first (falling back to the whole timeline when a
+    call still waits at its end) gives the frames of the queue solved over the whole timeline: a
+    scarce centre whose calls wait for days, and the shipped one."""
+    from nurture_lab.simulation import contact_center
+
+    scarce = nl.ContactCenter(agents=2, timezone="America/Los_Angeles")
+    for sc, truth in (
+        (dataclasses.replace(nl.load_scenario("speed_to_lead"), contact_center=scarce), True),
+        (nl.load_scenario("speed_to_lead"), False),
+    ):
+        runs = []
+        for size in (10**9, slack):
+            monkeypatch.setattr(contact_center, "WINDOW_SLACK", size)
+            runs.append(
+                (
+                    nl.simulate(sc, seed=2, n_leads=1200, truth=False),
+                    nl.simulate(sc, seed=2, n_leads=1200).truth if truth else None,
+                )
+            )
+        (whole, whole_truth), (short, short_truth) = runs
+        pd.testing.assert_frame_equal(whole.leads, short.leads)
+        pd.testing.assert_frame_equal(whole.touches, short.touches)
+        if truth:
+            pd.testing.assert_frame_equal(whole_truth, short_truth)
+
+
+@pytest.mark.parametrize("zone", ["America/New_York", "America/Los_Angeles", "Australia/Adelaide"])
+def test_agents_on_shift_per_minute_over_a_year(zone: str) -> None:
+    """The queue's agents per UTC minute over a year (both daylight-saving changes) equal the
+    scenario's table read in the centre's zone by zoneinfo (pandas), minute by minute."""
+    from nurture_lab.simulation.calendar import CentreClock
+
+    sc = nl.load_scenario("speed_to_lead")
+    table = [[0] * 8 + [1] * 2 + [3] * 2 + [2] * 4 + [1] * 2 + [0] * 6] * 5 + [[0] * 24] * 2
+    sc = dataclasses.replace(sc, contact_center=nl.ContactCenter(agents=table, timezone=zone))
+    g0 = int(pd.Timestamp("2026-01-01 00:00", tz="UTC").timestamp() // 60)
+    clock = CentreClock(sc.contact_center, sc.policy, float(g0), 366)
+    n = 366 * 1440
+    minutes = pd.DatetimeIndex(pd.to_datetime((g0 + np.arange(n)) * 60, unit="s", utc=True))
+    np.testing.assert_array_equal(clock.capacity(g0, n), agents_on_shift(sc, minutes))

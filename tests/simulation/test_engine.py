@@ -280,3 +280,23 @@ def test_a_chunk_without_touches_joins_the_others(speed: nl.Scenario) -> None:
         joined = _concat_columns(chunks)
         # the same rows and types; the reason categories are the union's (sorted), hence not compared by order
         pd.testing.assert_frame_equal(joined, run.touches, check_categorical=False)
+
+
+def test_next_in_window_is_the_first_allowed_minute() -> None:
+    """Against a walk over whole minutes (Python alone): random local times, windows (per lead, as
+    the quiet hours are) and allowed weekdays, including a single allowed weekday and none."""
+    rng = np.random.default_rng(8)
+    for case in range(60):
+        days = rng.random(7) < (0.15 if case % 4 == 0 else 0.6)
+        if case % 10 == 0:
+            days[:] = False
+        local = np.floor(rng.uniform(0, 30 * 1440, 40))
+        lo = rng.integers(0, 20, 40) * 60.0
+        hi = lo + rng.integers(1, 6, 40) * 60.0
+        got = next_in_window(local, lo, hi, days)
+        for x, a, b, g in zip(local, lo, hi, got, strict=True):
+            want = next(
+                (t for t in range(int(x), int(x) + 15 * 1440) if days[(t // 1440 + 3) % 7] and a <= t % 1440 < b),
+                None,
+            )
+            assert (np.isnan(g) and want is None) or g == want, (case, x, a, b, days)

@@ -13,9 +13,9 @@ ROOMS = Path(simulation.__file__).resolve().parent
 MAX_MODULE_LINES = 500
 #: A function may hold this many code lines (blank lines and docstrings aside).
 MAX_FUNCTION_LINES = 60
-#: Known longer functions (the population draw, the queue's minute loop), each at most this long; no new
+#: Known longer functions (the population draw), each at most this long; no new
 #: one may join them.
-LONG_FUNCTIONS = {"population._chunk": 107, "contact_center._place": 71}
+LONG_FUNCTIONS = {"population._chunk": 107}
 
 
 def _modules() -> dict[str, ast.Module]:

@@ -1,0 +1,193 @@
+"""One pass of the contact centre's queue: the minute an agent reaches each call of a batch.
+
+The queue is first come, first served within a level (higher levels first), each call holding an
+agent for its agent minutes; a minute's free agents are what :meth:`.Queue._capmin` leaves. The pass
+is a loop over minutes, but only where calls wait: where every call would start in the minute it
+joined (found for all minutes at once, see :func:`_busy_minutes`), the loop jumps ahead and those
+calls start on joining. The result equals a loop over every minute call for call (the reference in
+tests/simulation/queue_reference.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["place"]
+
+
+def place(
+    a: np.ndarray,
+    orders: list[np.ndarray],
+    handle: np.ndarray,
+    cap: np.ndarray,
+    open_next: np.ndarray,
+    hmax: int,
+) -> np.ndarray:
+    """One pass of the queue with known agent minutes per call.
+
+    Args:
+        a: each call's minute of joining (relative to the queue's first minute).
+        orders: per level, highest first, its calls (rows of ``a``) in the order they are served.
+        handle: each call's agent minutes (0: none).
+        cap: agents free for a whole call in each minute before this batch.
+        open_next: the next minute (>= m) with ``cap > 0`` (``cap.size``: none).
+        hmax: the longest agent minutes a call may take.
+
+    Returns:
+        The minute each call is reached (relative; NaN: never within the timeline).
+    """
+    loop = _MinuteLoop(a, orders, handle, cap, open_next, hmax)
+    loop.run()
+    return loop.starts()
+
+
+def _busy_minutes(
+    a: np.ndarray, orders: list[np.ndarray], handle: np.ndarray, cap: np.ndarray, hmax: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """If every call started in the minute it joined: the minutes whose calls would not all start then
+    (sorted), and per minute ``t`` the calls with agent minutes started before ``t`` and held at its
+    start (``a < t <= a + h``).
+
+    In a minute the loop hands the free agents to the waiting calls in order (levels in turn) and
+    stalls once the calls it started that take agent minutes use every free agent while calls still
+    wait: all ``W`` calls joining in a minute start in it iff fewer than ``free`` of its first
+    ``W - 1`` take agent minutes, ``free`` being ``cap`` less the earlier calls still in progress.
+    """
+    n = cap.size
+    rows = np.concatenate(orders) if orders else np.zeros(0, dtype=np.int64)
+    m, h = a[rows], handle[rows]
+    takes = h > 0
+    mt, ht = m[takes], h[takes]
+    size = n + hmax + 2
+    held = np.cumsum(np.bincount(mt + 1, minlength=size) - np.bincount(mt + ht + 1, minlength=size))[: n + 1]
+    busy = held[:n] - np.bincount(mt + ht, minlength=size)[:n]  # after the releases due at t
+    last = np.full(n, -1, dtype=np.int64)  # the last call of each minute in the loop's order
+    np.maximum.at(last, m, np.arange(rows.size))
+    joined = np.flatnonzero(last >= 0)
+    first_w_minus_1 = np.bincount(mt, minlength=n)[joined] - takes[last[joined]]
+    return joined[first_w_minus_1 >= cap[joined] - busy[joined]], held
+
+
+class _MinuteLoop:
+    """The pass's loop state: per level the calls placed so far and the spans they started in.
+
+    Per level: the calls joined by each minute (``cums``), and cumulative counts over its calls in
+    serving order of those that take agent minutes (``nz``) and of each agent-minute value (``rels``).
+    """
+
+    def __init__(
+        self,
+        a: np.ndarray,
+        orders: list[np.ndarray],
+        handle: np.ndarray,
+        cap: np.ndarray,
+        open_next: np.ndarray,
+        hmax: int,
+    ) -> None:
+        self.a, self.orders, self.handle, self.cap = a, orders, handle, cap
+        self.open_next, self.hmax, self.n = open_next, hmax, cap.size
+        hvals = [h for h in np.flatnonzero(np.bincount(handle)).tolist() if h > 0]  # agent minutes in use
+        self.cums = [np.cumsum(np.bincount(a[o], minlength=self.n)) for o in orders]
+        self.first = [int(a[o[0]]) for o in orders]  # orders hold no empty level
+        self.nz = [np.r_[0, np.cumsum(handle[o] > 0)] for o in orders]
+        self.rels = [[(hv, np.r_[0, np.cumsum(handle[o] == hv)]) for hv in hvals] for o in orders]
+        self.ptr = [0] * len(orders)
+        self.spans: list[list[tuple[int, int, int]]] = [[] for _ in orders]  # (from, to, minute; -1: on joining)
+        self.rel = [0] * (self.n + hmax + 2)  # calls of this pass released per minute
+        self.busy = 0
+        self.clear = -1  # calls that started after they joined hold agents up to this minute
+        bad, self.held = _busy_minutes(a, orders, handle, cap, hmax)
+        self.bad = bad.tolist()
+        self.next_bad = 0
+
+    def run(self) -> None:
+        m = self._skip(min(self.first)) if self.first else self.n
+        n, rel, ptr, a, orders, cap = self.n, self.rel, self.ptr, self.a, self.orders, self.cap
+        waiting = False
+        while m < n:
+            self.busy -= rel[m]
+            # calls wait from the minute before and no agent is free in this one: nothing starts
+            if (waiting and cap[m] <= self.busy) or self._serve_minute(m):
+                waiting = True
+                if self.busy == 0:  # nothing of this pass in progress: wait for the next free agent
+                    m = int(self.open_next[m + 1]) if m + 1 < n else n
+                else:
+                    m += 1
+                continue
+            waiting = False
+            nxt = [int(a[o[p]]) for o, p in zip(orders, ptr, strict=True) if p < o.size]
+            if not nxt:
+                break
+            nm = max(min(nxt), m + 1)
+            self.busy -= sum(rel[m + 1 : nm])
+            m = self._skip(nm)
+
+    def _serve_minute(self, m: int) -> bool:
+        """Start the waiting calls minute ``m``'s free agents reach; True if calls still wait."""
+        busy = self.busy
+        free = int(self.cap[m]) - busy
+        waiting_any = False
+        rel, ptr = self.rel, self.ptr
+        for li, cl in enumerate(self.cums):
+            p = ptr[li]
+            arrived = int(cl[m])
+            if arrived <= p:
+                continue
+            if free <= 0:
+                waiting_any = True
+                continue
+            # the waiting calls in order until the free-th that takes agent minutes (calls that take
+            # none start on the way), or all of them
+            nz = self.nz[li]
+            q = min(int(nz.searchsorted(nz[p] + free)), arrived)
+            for hv, cum in self.rels[li]:
+                cnt = int(cum[q] - cum[p])
+                if cnt:
+                    rel[m + hv] += cnt
+            if self.a[self.orders[li][p]] < m:  # these waited: they hold agents up to m + hmax
+                self.clear = m + self.hmax
+            self.spans[li].append((p, q, m))
+            used = int(nz[q] - nz[p])
+            busy += used
+            free -= used
+            ptr[li] = q
+            waiting_any |= q < arrived
+        self.busy = busy
+        return waiting_any
+
+    def _skip(self, m: int) -> int:
+        """At minute ``m`` with no call waiting: if no call that waited still holds an agent, the calls
+        joining before the next minute whose calls would not all start on joining start on joining;
+        returns that minute (``m`` itself if it is one, ``n`` if none is left)."""
+        if m <= self.clear or m >= self.n:
+            return m
+        bad = self.bad
+        while self.next_bad < len(bad) and bad[self.next_bad] < m:
+            self.next_bad += 1
+        f = bad[self.next_bad] if self.next_bad < len(bad) else self.n
+        if f == m:
+            return m
+        for li, (o, cl) in enumerate(zip(self.orders, self.cums, strict=True)):
+            p, q = self.ptr[li], int(cl[f - 1])
+            if q > p:
+                self.spans[li].append((p, q, -1))
+                # only calls joining in the last hmax minutes before f may still hold an agent at f
+                lo = p if f - self.hmax - 1 < 0 else max(p, int(cl[f - self.hmax - 1]))
+                rows = o[lo:q]
+                end = self.a[rows] + self.handle[rows]
+                for r in end[(self.handle[rows] > 0) & (end >= f)].tolist():
+                    self.rel[r] += 1
+                self.ptr[li] = q
+        self.busy = int(self.held[f]) if f < self.n else 0
+        return f
+
+    def starts(self) -> np.ndarray:
+        start = np.full(self.a.size, np.nan)
+        for o, spans in zip(self.orders, self.spans, strict=True):
+            if not spans:
+                continue
+            arr = np.array(spans, dtype=np.int64)
+            rows = o[: int(arr[-1, 1])]
+            mins = np.repeat(arr[:, 2], arr[:, 1] - arr[:, 0])
+            start[rows] = np.where(mins < 0, self.a[rows], mins)
+        return start
