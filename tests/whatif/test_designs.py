@@ -79,10 +79,7 @@ def test_design_table_refuses_bad_values(tmp_path: Path, design: str, words: lis
         assert w in str(e.value)
 
 
-def test_adaptive_design_with_a_contact_centre_is_refused_with_the_reason() -> None:
-    sc = dataclasses.replace(nl.load_scenario("speed_to_lead"), design=Design("thompson"))
-    with pytest.raises(ParameterError, match=r"\[contact_center\].*shared queue"):
-        nl.simulate(sc, seed=1, n_leads=500)
+def test_compare_designs_with_a_contact_centre_is_refused_with_the_reason() -> None:
     with pytest.raises(ParameterError, match=r"\[contact_center\]"):
         nl.compare_designs(nl.load_scenario("speed_to_lead"), ["fixed"], replications=1, n_leads=500)
 

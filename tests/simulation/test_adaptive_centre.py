@@ -1,0 +1,135 @@
+"""Adaptive designs with a contact centre (issue 25, section 2): wave by wave, verified on the final run.
+
+The centre is run once per wave with the waves decided so far (:func:`run_centre`); the final run is
+the observed run, and every wave's inputs are counted again in it. Checked here: the final run is an
+ordinary centre run with that assignment (the ``arms`` hook); the recorded inputs are what the lead
+table says was observable at each wave's start (counted with pandas alone); the same numbers on one
+process or two; and a wave whose inputs the final run does not reproduce is refused. With 8 agents
+(and in every scarce-staff case tried: 1-3 agents in Los Angeles, 3,000 leads, 60 days, seeds 1-5,
+``contacted`` and ``booked_7d``, waves of 7 and 14 days) the verification passes, so the refusal is
+checked on a doctored plan.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import nurture_lab as nl
+from nurture_lab.errors import ParameterError
+from nurture_lab.scenario.design import Design
+from nurture_lab.simulation.adaptive import CentreRun, arrivals, centre_metric, run_centre, verify_waves
+from nurture_lab.simulation.chunks import observed_centre, simulate_centre
+
+N_LEADS, SEED, DAYS, EVERY = 2000, 1, 70, 14
+
+
+def _scenario() -> nl.Scenario:
+    """speed_to_lead with 8 agents on its hours, 10 weeks of arrivals, Thompson on ``contacted`` every 14 days."""
+    sc = nl.load_scenario("speed_to_lead")
+    assert sc.contact_center is not None
+    return dataclasses.replace(
+        sc,
+        contact_center=dataclasses.replace(sc.contact_center, agents=8),
+        population=dataclasses.replace(sc.population, arrival_days=DAYS),
+        design=Design("thompson", update_every_days=EVERY, metric="contacted"),
+    )
+
+
+@pytest.fixture(scope="module")
+def sc() -> nl.Scenario:
+    return _scenario()
+
+
+@pytest.fixture(scope="module")
+def done(sc: nl.Scenario) -> tuple[CentreRun, np.ndarray]:
+    """The adaptive run and its final run's metric per lead (read before the frames consume the run)."""
+    run = run_centre(sc, SEED, N_LEADS, truth=False)
+    return run, centre_metric(run.runs, N_LEADS, "contacted", 1.0)
+
+
+@pytest.fixture(scope="module")
+def observed(sc: nl.Scenario) -> nl.SimulationResult:
+    return nl.simulate(sc, seed=SEED, n_leads=N_LEADS, truth=False, jobs=1)
+
+
+def test_the_design_learns_and_costs_one_run_per_wave(done: tuple[CentreRun, np.ndarray]) -> None:
+    plan = done[0].plan
+    n_waves = plan.probs.shape[0]
+    assert n_waves == 5 and plan.centre_runs == n_waves  # waves 1-4 each a run, plus the final
+    np.testing.assert_allclose(plan.probs[0], 1 / 3)
+    assert plan.inputs[1:, 0].sum(axis=1).min() > 300  # every later wave learned from leads observed by then
+    assert plan.probs[1:].max() > 0.8  # and moved away from the planned allocation
+    np.testing.assert_allclose(plan.probs.sum(axis=1), 1.0)
+
+
+def test_the_run_is_an_ordinary_centre_run_with_its_assignment(sc: nl.Scenario, observed: nl.SimulationResult) -> None:
+    arms = observed.leads["arm"].cat.codes.to_numpy().astype(np.int64)
+    leads, touches = observed_centre(sc, simulate_centre(sc, SEED, N_LEADS, False, arms=arms)[0])
+    pd.testing.assert_frame_equal(observed.leads.drop(columns=["assignment_probability", "wave"]), leads)
+    pd.testing.assert_frame_equal(observed.touches, touches)
+
+
+def test_simulate_records_the_plan(done: tuple[CentreRun, np.ndarray], observed: nl.SimulationResult) -> None:
+    plan, leads = done[0].plan, observed.leads
+    np.testing.assert_array_equal(leads["arm"].cat.codes.to_numpy(), plan.arm)
+    np.testing.assert_array_equal(leads["wave"].to_numpy(), plan.wave)
+    np.testing.assert_array_equal(leads["assignment_probability"].to_numpy(), plan.probs[plan.wave, plan.arm])
+
+
+def test_recorded_inputs_are_what_the_final_run_shows_at_each_wave(
+    sc: nl.Scenario, done: tuple[CentreRun, np.ndarray], observed: nl.SimulationResult
+) -> None:
+    """Counted with pandas from the lead table: at wave w's start (first inquiry + 14 w days) the leads
+    created at least a day before, and those of them contacted within a day, per arm."""
+    leads = observed.leads
+    created = leads["created_at"]
+    day = pd.Timedelta(days=1)
+    success = leads["contacted"].astype(bool) & (leads["contacted_minutes"] <= 24 * 60)
+    plan = done[0].plan
+    for w in range(plan.probs.shape[0]):
+        seen = created + day <= created.min() + pd.Timedelta(days=EVERY * w)
+        g = pd.DataFrame({"arm": leads["arm"][seen], "y": success[seen]}).groupby("arm", observed=False)["y"]
+        counts = np.stack([g.size().to_numpy(), g.sum().to_numpy()]).astype(float)
+        np.testing.assert_array_equal(plan.inputs[w], counts, err_msg=f"wave {w}")
+
+
+def test_same_numbers_on_one_process_or_two(sc: nl.Scenario, observed: nl.SimulationResult) -> None:
+    two = nl.simulate(sc, seed=SEED, n_leads=N_LEADS, truth=False, jobs=2)
+    pd.testing.assert_frame_equal(observed.leads, two.leads)
+    pd.testing.assert_frame_equal(observed.touches, two.touches)
+
+
+def test_a_wave_the_final_run_does_not_reproduce_is_refused(
+    sc: nl.Scenario, done: tuple[CentreRun, np.ndarray]
+) -> None:
+    """A doctored plan: wave 2 said to have seen one more contact on the second arm than the final run has."""
+    run, y = done
+    created, _, _ = arrivals(sc, SEED, N_LEADS)
+    verify_waves(sc, run.plan, created, y)  # the real plan passes
+    inputs = run.plan.inputs.copy()
+    inputs[2, 1, 1] += 1
+    with pytest.raises(ParameterError) as e:
+        verify_waves(sc, dataclasses.replace(run.plan, inputs=inputs), created, y)
+    msg = str(e.value)
+    for words in ("wave 2", "'within_1_hour'", "not causal in time", "Add agents", "delay_days", "1 of 15"):
+        assert words in msg, words
+    # a changed outcome instead: the final run's metric of one lead observable at wave 1
+    seen = created - created.min() <= EVERY * 1440 - 1440
+    flipped = y.copy()
+    flipped[np.flatnonzero(seen)[0]] ^= True
+    with pytest.raises(ParameterError, match="wave 1"):
+        verify_waves(sc, run.plan, created, flipped)
+
+
+def test_the_truth_of_an_adaptive_centre_run(sc: nl.Scenario) -> None:
+    """With the truth: both settings, every arm (the final run's truth passes)."""
+    res = nl.simulate(sc, seed=SEED, n_leads=N_LEADS, truth=True, jobs=1)
+    t = res.truth[(res.truth["metric"] == "booked_30d") & (res.truth["service_line"] == "all")]
+    assert set(zip(t["setting"], t["arm"], strict=True)) == {
+        (s, a) for s in ("experiment", "rollout") for a in sc.experiment.arm_names
+    }
+    assert (t["n"] == N_LEADS).all() and t["mean"].between(0, 1).all()
