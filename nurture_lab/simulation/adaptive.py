@@ -343,7 +343,13 @@ class CentreRun:
 
 
 def run_centre(
-    sc: Scenario, seed: int, n_leads: int, truth: bool = True, progress: bool = False, func: str = "simulate"
+    sc: Scenario,
+    seed: int,
+    n_leads: int,
+    truth: bool = True,
+    progress: bool = False,
+    func: str = "simulate",
+    frames: bool = True,
 ) -> CentreRun:
     """An adaptive design with a ``[contact_center]``, wave by wave, verified (module docstring).
 
@@ -353,6 +359,7 @@ def run_centre(
     (:func:`verify_waves`): equal, the design is what a live adaptive test would have done; else refused.
     Cost: one centre run per wave with something observable at its start, plus the final run (with
     ``truth``, its truth passes) — at most ``W + 1`` runs for ``W`` waves (``plan.centre_runs``).
+    ``frames=False``: the final run without event logs (outcomes only, as ``simulate_centre``'s).
 
     Raises:
         ParameterError: some wave's inputs differ in the final run (which wave, arm, counts; why).
@@ -362,7 +369,7 @@ def run_centre(
     planned = np.array(list(sc.experiment.allocation.values()))
     observer = _CentreObserver(sc, seed, n_leads)
     plan = wave_loop(d, planned, created, u, observer)
-    runs, tr = simulate_centre(sc, seed, n_leads, truth, progress, arms=plan.arm)
+    runs, tr = simulate_centre(sc, seed, n_leads, truth, progress, frames=frames, arms=plan.arm)
     verify_waves(sc, plan, created, centre_metric(runs, n_leads, d.metric, d.window), func)
     return CentreRun(dataclasses.replace(plan, centre_runs=observer.runs + 1), runs, tr)
 

@@ -133,3 +133,64 @@ def test_the_truth_of_an_adaptive_centre_run(sc: nl.Scenario) -> None:
         (s, a) for s in ("experiment", "rollout") for a in sc.experiment.arm_names
     }
     assert (t["n"] == N_LEADS).all() and t["mean"].between(0, 1).all()
+
+
+# ---------------------------------------------------------------------------------------------
+# compare_designs with a contact centre
+
+
+@pytest.fixture(scope="module")
+def compared(sc: nl.Scenario) -> nl.DesignsResult:
+    res = nl.compare_designs(
+        sc,
+        ["fixed", {"allocation": "thompson", "metric": "contacted", "update_every_days": EVERY}],
+        replications=1,
+        n_leads=N_LEADS,
+        seed=3,
+        jobs=1,
+    )
+    assert isinstance(res, nl.DesignsResult)
+    return res
+
+
+def test_compare_designs_with_a_centre_judges_against_the_rollout_truth(
+    sc: nl.Scenario, compared: nl.DesignsResult
+) -> None:
+    """The truth per arm is simulate's rollout truth (every lead on the arm, same staff); regret is
+    recounted from the per-arm sums with pandas; the adaptive test is what simulate runs."""
+    (seed,) = compared.settings["replication_seeds"]
+    runs = compared.runs
+    fixed = dataclasses.replace(sc, design=Design())
+    truth = nl.simulate(fixed, seed=seed, n_leads=N_LEADS, truth=True, jobs=1).truth
+    roll = truth[(truth["setting"] == "rollout") & (truth["metric"] == "booked_30d") & (truth["service_line"] == "all")]
+    p = roll.set_index("arm")["mean"].reindex(list(sc.experiment.arm_names)).to_numpy()
+    ab = runs[runs["version"] == "ab"]
+    for _, g in ab.groupby("design", observed=True):
+        np.testing.assert_allclose(g.sort_values("arm")["truth"].to_numpy(), p, rtol=0, atol=1e-12)
+    regret = ab.assign(lost=ab["n"] * (p.max() - ab["truth"])).groupby("design", observed=True)["lost"].sum()
+    table = compared.table.set_index("design")
+    np.testing.assert_allclose(table["regret"].to_numpy(), regret.reindex(table.index).to_numpy(), atol=1e-9)
+    assert np.isfinite(table["regret"]).all() and (table["regret"] >= 0).all()
+    assert table["regret"].iloc[1] < table["regret"].iloc[0]  # Thompson on contact moves leads to the fast arm
+    # the adaptive test: the arms and bookings simulate gives the same seed
+    own = nl.simulate(sc, seed=seed, n_leads=N_LEADS, truth=False, jobs=1)  # sc's design is the one compared
+    got = own.leads.groupby("arm", observed=False)["booked_30d"].agg(["size", "sum"])
+    th = ab[ab["design"] == table.index[1]].sort_values("arm")
+    np.testing.assert_array_equal(th["n"].to_numpy(), got["size"].to_numpy())
+    np.testing.assert_array_equal(th["s"].to_numpy(), got["sum"].to_numpy())
+
+
+def test_compare_designs_with_a_centre_aa_version(sc: nl.Scenario, compared: nl.DesignsResult) -> None:
+    """The A/A version's truth is the control's rollout on every arm; its adaptive run took one centre run
+    (decided from the control's rollout and verified), the A/B one a run per wave plus the final."""
+    runs = compared.runs
+    aa = runs[runs["version"] == "aa"]
+    control = runs[(runs["version"] == "ab") & (runs["arm"] == sc.experiment.control)]["truth"].iloc[0]
+    assert (aa["truth"] == control).all()
+    runs_taken = runs.groupby(["design", "version"], observed=True)["centre_runs"].first()
+    assert list(runs_taken.items()) == [
+        (("fixed", "aa"), 1),
+        (("fixed", "ab"), 1),
+        (("thompson (contacted, every 14d)", "aa"), 1),
+        (("thompson (contacted, every 14d)", "ab"), 5),
+    ]
