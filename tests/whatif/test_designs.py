@@ -347,6 +347,9 @@ def test_lint_names_designs_that_cannot_run_or_learn(open_sc: nl.Scenario) -> No
 
     centre = dataclasses.replace(nl.load_scenario("speed_to_lead"), design=Design("thompson"))
     assert rules(centre) == {"design_centre", "design_delay"}  # 28 days of arrivals, bookings known at 30
+    (note,) = [f for f in nl.lint_scenario(centre) if f.rule == "design_centre"]
+    assert note.severity == "note" and "counted again in the final run" in note.message
+    assert "up to 1 centre run for up to 5 waves" in note.message  # weekly waves over 28 days, nothing seen before 30
     assert rules(dataclasses.replace(open_sc, design=Design("thompson"))) == set()
     assert rules(dataclasses.replace(open_sc, design=Design("thompson", update_every_days=200))) == {"design_waves"}
     assert rules(open_sc) == set()
