@@ -216,3 +216,16 @@ def test_compare_designs_with_a_centre_aa_version(sc: nl.Scenario, compared: nl.
         (("thompson (contacted, every 14d)", "aa"), 1),
         (("thompson (contacted, every 14d)", "ab"), 5),
     ]
+
+
+def test_compare_designs_with_a_centre_same_on_one_process_or_two(sc: nl.Scenario) -> None:
+    kw: dict = {
+        "designs": ["fixed", {"allocation": "exploration", "metric": "contacted", "update_every_days": EVERY}],
+        "replications": 2,
+        "n_leads": 1500,
+        "seed": 9,
+    }
+    one, two = nl.compare_designs(sc, jobs=1, **kw), nl.compare_designs(sc, jobs=2, **kw)
+    assert isinstance(one, nl.DesignsResult) and isinstance(two, nl.DesignsResult)
+    pd.testing.assert_frame_equal(one.runs, two.runs)
+    pd.testing.assert_frame_equal(one.table, two.table)
