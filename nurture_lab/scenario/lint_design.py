@@ -3,6 +3,8 @@ cannot learn in time."""
 
 from __future__ import annotations
 
+import math
+
 from .finding import Finding
 from .model import Scenario
 
@@ -10,7 +12,7 @@ __all__ = ["design_findings"]
 
 
 def design_findings(sc: Scenario) -> list[Finding]:
-    """An adaptive design beside a contact centre (refused when run), or one whose metric is observable
+    """An adaptive design beside a contact centre (its cost and verification), or one whose metric is observable
     only after the last inquiry, or whose waves are too long to update within the arrival days."""
     d = sc.design
     if not d.adaptive:
@@ -18,15 +20,17 @@ def design_findings(sc: Scenario) -> list[Finding]:
     where, days = f"design ({d.allocation})", sc.population.arrival_days
     out = []
     if sc.contact_center is not None:
+        waves = math.floor(days / d.update_every_days) + 1  # at most, over the arrival days
+        runs = sum(w * d.update_every_days >= d.delay for w in range(1, waves)) + 1
         out.append(
             Finding(
-                "error",
+                "note",
                 "design_centre",
                 where,
-                "an adaptive design runs with unlimited staff only: with a [contact_center] one lead's outcome "
-                "depends on the calls of leads assigned before it, and a run is not causal in time (a call waiting "
-                "past a wave's start decides, when reached, whether the lead's later steps go before it), so "
-                "simulate refuses it",
+                "with a [contact_center] an adaptive design runs wave by wave: one centre run per wave with something "
+                f"observable at its start plus the final run (here up to {runs} centre run{'s' * (runs != 1)} for up to "
+                f"{waves} waves, against 1 for a fixed design); each wave's inputs are then counted again in the final run, and the run is refused if any differ (with scarce "
+                "staff a run with a centre is not causal in time)",
             )
         )
     if d.delay >= days:

@@ -20,19 +20,31 @@ Each lead's arm is drawn from its wave's probabilities with one uniform number f
 assignment stream ``(seed, chunk, ASSIGNMENT)`` — the same numbers on one process or many. Without
 a contact centre a lead's outcome under an arm does not depend on the other leads (common random
 numbers), so the assignment is computed from every lead's outcome under every arm
-(:func:`potentials`) and the observed run is then an ordinary run with that assignment: exact. With
-a contact centre one lead's calls delay another's, so outcomes under another assignment cannot be
-read off one run; nor can the centre be run wave by wave, as a run with a centre is not causal in
-time (a call waiting past a wave's start decides, when reached, whether the lead's later steps go
-before it: ``tests/simulation/test_causality.py``): refused (:func:`refuse_centre`).
+(:func:`potentials`) and the observed run is then an ordinary run with that assignment: exact.
+
+With a contact centre one lead's calls delay another's, so outcomes under another assignment cannot
+be read off one run: the centre is run wave by wave (:func:`run_centre`). Wave ``w`` is decided from
+a centre run with the waves before it assigned and every later lead on its planned draw; the final
+run, every wave assigned, is the observed run. That is what a live test would have done only if what
+is observable at a wave's start did not depend on the later leads' arms — and a run with a centre is
+not causal in time with scarce staff (a call waiting past a wave's start decides, when an agent
+reaches it, whether the lead's later steps go before it: ``tests/simulation/test_causality.py``). So
+every wave's inputs are counted again in the final run (:func:`verify_waves`): equal, the final
+run's assignment is a fixed point — each wave decided from the final run's own observations gives the
+same probabilities and arms — and it is returned; any difference is refused with what differed.
+Cost: one centre run per wave with something observable at its start plus the final run (at most
+``W + 1`` for ``W`` waves), against one run for a fixed design.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy import special
 
 from .. import _random
@@ -41,39 +53,31 @@ from ..scenario.design import Design
 from ..scenario.model import Scenario
 from .cadence import run_arm_unlimited
 from .calendar import DAY
-from .chunks import prepare_chunk
+from .chunks import ChunkRun, prepare_chunk, simulate_centre
 from .draws import Draws
 from .leads import Leads
 
 __all__ = [
+    "CentreRun",
     "Plan",
     "Potentials",
     "allocation_probabilities",
+    "arrivals",
     "assign_waves",
+    "centre_metric",
     "metric_value",
+    "observable",
     "plan_run",
     "potentials",
     "prob_best",
-    "refuse_centre",
+    "run_centre",
+    "verify_waves",
+    "wave_counts",
+    "wave_loop",
 ]
 
 #: Grid points per arm for the quadrature of ``P(arm k is best)``.
 GRID_POINTS = 401
-
-
-def refuse_centre(sc: Scenario, func: str) -> None:
-    """An adaptive design with a ``[contact_center]``: refused with the reason."""
-    if sc.contact_center is None:
-        return
-    from ..errors import ParameterError
-
-    raise ParameterError(
-        f"{func}: scenario {sc.name!r} has a [contact_center] and an adaptive design "
-        f"(allocation = {sc.design.allocation!r}); with a shared queue one lead's outcome depends on the calls "
-        "of the leads assigned before it, so the adaptive assignment cannot be computed from one run's outcomes, "
-        "nor wave by wave (a run with a centre is not causal in time: tests/simulation/test_causality.py). "
-        "Judge adaptive designs with unlimited staff: dataclasses.replace(scenario, contact_center=None)."
-    )
 
 
 def metric_value(out: dict[str, np.ndarray], metric: str, window: float) -> np.ndarray:
@@ -139,16 +143,45 @@ def allocation_probabilities(design: Design, p_best: np.ndarray) -> np.ndarray:
 @dataclass(frozen=True)
 class Plan:
     """An adaptive assignment: per lead (lead-number order) its arm, the probability of that arm in
-    its wave and its wave; per wave the probabilities of every arm (``probs``, waves x arms)."""
+    its wave and its wave; per wave the probabilities of every arm (``probs``, waves x arms) and what
+    they were decided from (``inputs``, waves x 2 x arms: per arm the leads whose metric was observable
+    at the wave's start, and their successes); ``centre_runs``: the contact-centre runs it took (0
+    without a centre)."""
 
     arm: np.ndarray
     probability: np.ndarray
     wave: np.ndarray
     probs: np.ndarray
+    inputs: np.ndarray
+    centre_runs: int = 0
+
+
+#: Each lead's metric under a whole assignment (arm index per lead, lead-number order).
+Observe = Callable[[np.ndarray], np.ndarray]
+
+
+def _draw(q: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Arms drawn from probabilities ``q`` with uniform numbers ``u``."""
+    return np.searchsorted(np.cumsum(q), u, side="right").clip(0, q.size - 1)
+
+
+def observable(design: Design, created_min: np.ndarray, n_waves: int) -> list[np.ndarray]:
+    """Per wave, which leads' metric is observable at its start (``created + delay <= wave start``)."""
+    t = created_min - created_min.min()
+    span, delay = design.update_every_days * DAY, design.delay * DAY
+    return [t <= w * span - delay for w in range(n_waves)]
+
+
+def wave_counts(arm: np.ndarray, y: np.ndarray, seen: np.ndarray, k: int) -> np.ndarray:
+    """Per arm, the observable leads and their successes (2 x arms)."""
+    a = arm[seen]
+    return np.stack(
+        [np.bincount(a, minlength=k).astype(float), np.bincount(a, weights=y[seen].astype(float), minlength=k)]
+    )
 
 
 def assign_waves(design: Design, planned: np.ndarray, created_min: np.ndarray, y: np.ndarray, u: np.ndarray) -> Plan:
-    """Assign leads in waves (module docstring).
+    """Assign leads in waves (module docstring) from their outcomes under every arm.
 
     Args:
         design: an adaptive design.
@@ -158,34 +191,31 @@ def assign_waves(design: Design, planned: np.ndarray, created_min: np.ndarray, y
             and only once observable.
         u: each lead's uniform draw in [0, 1).
     """
-    n, k = y.shape
+    rows = np.arange(u.size)
+    return wave_loop(design, planned, created_min, u, lambda arm: y[rows, arm])
+
+
+def wave_loop(design: Design, planned: np.ndarray, created_min: np.ndarray, u: np.ndarray, observe: Observe) -> Plan:
+    """Assign leads in waves: wave ``w`` decided from ``observe(arms)`` — each lead's metric when the
+    waves before ``w`` have their arms and every later lead its planned draw — read only for the leads
+    observable at the wave's start. ``observe`` is called only for waves with something observable."""
+    n, k = u.size, planned.size
     t = created_min - created_min.min()
-    span, delay = design.update_every_days * DAY, design.delay * DAY
-    wave = np.floor(t / span).astype(np.int64)
-    order = np.argsort(t, kind="stable")
-    ts, ws = t[order], wave[order]
-    n_waves = int(ws[-1]) + 1 if n else 0
-    bounds = np.searchsorted(ws, np.arange(n_waves + 1))
-    arm_s = np.zeros(n, dtype=np.int64)
-    prob_s = np.zeros(n)
-    probs = np.zeros((n_waves, k))
-    counts = np.zeros((2, k))  # failures, successes observed so far
-    seen = 0
-    for w in range(n_waves):
-        cut = int(np.searchsorted(ts, w * span - delay, side="right"))
-        if cut > seen:
-            a = arm_s[seen:cut]
-            v = y[order[seen:cut], a].astype(np.int64)
-            counts += np.bincount(v * k + a, minlength=2 * k).reshape(2, k)
-            seen = cut
-        q = planned if seen == 0 else allocation_probabilities(design, prob_best(counts[1], counts[0]))
-        lo, hi = bounds[w], bounds[w + 1]
-        a = np.searchsorted(np.cumsum(q), u[order[lo:hi]], side="right").clip(0, k - 1)
-        arm_s[lo:hi], prob_s[lo:hi] = a, q[a]
+    wave = np.floor(t / (design.update_every_days * DAY)).astype(np.int64)
+    n_waves = int(wave.max()) + 1 if n else 0
+    arm = _draw(planned, u)
+    prob = planned[arm]
+    probs, inputs = np.zeros((n_waves, k)), np.zeros((n_waves, 2, k))
+    for w, seen in enumerate(observable(design, created_min, n_waves)):
+        q = planned
+        if seen.any():
+            inputs[w] = wave_counts(arm, observe(arm.copy()), seen, k)
+            q = allocation_probabilities(design, prob_best(inputs[w, 1], inputs[w, 0] - inputs[w, 1]))
+        now = wave == w
+        arm[now] = _draw(q, u[now])
+        prob[now] = q[arm[now]]
         probs[w] = q
-    arm, prob = np.empty_like(arm_s), np.empty_like(prob_s)
-    arm[order], prob[order] = arm_s, prob_s
-    return Plan(arm, prob, wave, probs)
+    return Plan(arm, prob, wave, probs, inputs)
 
 
 @dataclass(frozen=True)
@@ -256,3 +286,116 @@ def plan_run(sc: Scenario, seed: int, n_leads: int, jobs: int | None = 1, execut
     (pot,) = potentials(sc, seed, n_leads, ((d.metric, d.window),), jobs, executor)
     planned = np.array(list(sc.experiment.allocation.values()))
     return assign_waves(d, planned, pot.created_min, pot.metric, pot.u)
+
+
+# ---------------------------------------------------------------------------------------------
+# with a contact centre: wave by wave, then verified on the final run
+
+
+def arrivals(sc: Scenario, seed: int, n_leads: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every lead's inquiry (UTC minutes), uniform assignment draw and the fixed design's arm, in
+    lead-number order (no outcome is simulated)."""
+    parts = []
+    for c, first, n in _random.chunks(n_leads):
+        ch = prepare_chunk(sc, seed, c, first, n, identities=False)
+        parts.append((ch.lead.created_min, _random.stream(seed, c, _random.ASSIGNMENT).random(n), ch.arm_idx))
+    created, u, fixed = (np.concatenate(x) for x in zip(*parts, strict=True))
+    return created, u, fixed
+
+
+def centre_metric(runs: list[ChunkRun], n_leads: int, metric: str, window: float) -> np.ndarray:
+    """Each lead's metric (lead-number order) in a run with a contact centre (its chunks' outputs)."""
+    y = np.zeros(n_leads, dtype=bool)
+    for run in runs:
+        for part, pos in zip(run.parts, run.positions, strict=True):
+            y[run.chunk.first + pos] = metric_value(part, metric, window)
+    return y
+
+
+class _CentreObserver:
+    """:data:`Observe` with a contact centre: one centre run per call (an assignment equal to the last
+    one's reuses its run), the later leads on whatever arms they are given."""
+
+    def __init__(self, sc: Scenario, seed: int, n_leads: int) -> None:
+        self.sc, self.seed, self.n_leads = sc, seed, n_leads
+        self.runs = 0
+        self.last: tuple[np.ndarray, np.ndarray] | None = None
+
+    def __call__(self, arm: np.ndarray) -> np.ndarray:
+        if self.last is not None and np.array_equal(self.last[0], arm):
+            return self.last[1]
+        runs, _ = simulate_centre(self.sc, self.seed, self.n_leads, truth=False, frames=False, arms=arm)
+        self.runs += 1
+        d = self.sc.design
+        y = centre_metric(runs, self.n_leads, d.metric, d.window)
+        self.last = (arm, y)
+        return y
+
+
+@dataclass(frozen=True)
+class CentreRun:
+    """An adaptive run with a contact centre: its verified :class:`Plan` and the final (observed) run —
+    per chunk, as :func:`.chunks.simulate_centre` returns it — and its truth sums."""
+
+    plan: Plan
+    runs: list[ChunkRun]
+    truth: pd.DataFrame
+
+
+def run_centre(
+    sc: Scenario,
+    seed: int,
+    n_leads: int,
+    truth: bool = True,
+    progress: bool = False,
+    func: str = "simulate",
+    frames: bool = True,
+) -> CentreRun:
+    """An adaptive design with a ``[contact_center]``, wave by wave, verified (module docstring).
+
+    Wave ``w`` is decided from a centre run with the waves before it assigned and every later lead on
+    its planned draw (none for a wave with nothing observable yet); the final run has every wave
+    assigned and is the observed run. Each wave's inputs are then counted again in the final run
+    (:func:`verify_waves`): equal, the design is what a live adaptive test would have done; else refused.
+    Cost: one centre run per wave with something observable at its start, plus the final run (with
+    ``truth``, its truth passes) — at most ``W + 1`` runs for ``W`` waves (``plan.centre_runs``).
+    ``frames=False``: the final run without event logs (outcomes only, as ``simulate_centre``'s).
+
+    Raises:
+        ParameterError: some wave's inputs differ in the final run (which wave, arm, counts; why).
+    """
+    d = sc.design
+    created, u, _ = arrivals(sc, seed, n_leads)
+    planned = np.array(list(sc.experiment.allocation.values()))
+    observer = _CentreObserver(sc, seed, n_leads)
+    plan = wave_loop(d, planned, created, u, observer)
+    runs, tr = simulate_centre(sc, seed, n_leads, truth, progress, frames=frames, arms=plan.arm)
+    verify_waves(sc, plan, created, centre_metric(runs, n_leads, d.metric, d.window), func)
+    return CentreRun(dataclasses.replace(plan, centre_runs=observer.runs + 1), runs, tr)
+
+
+def verify_waves(sc: Scenario, plan: Plan, created_min: np.ndarray, y: np.ndarray, func: str = "simulate") -> None:
+    """Every wave's inputs (per arm, the observable leads and their successes) counted again from the
+    final run's metric ``y`` (lead-number order) under the plan's arms; any difference refused."""
+    d, k = sc.design, len(sc.experiment.arms)
+    seen = observable(d, created_min, len(plan.probs))
+    again = np.stack([wave_counts(plan.arm, y, s, k) for s in seen]) if seen else np.zeros((0, 2, k))
+    bad = np.argwhere(again != plan.inputs)
+    if bad.size == 0:
+        return
+    from ..errors import ParameterError
+
+    w, a = int(bad[0, 0]), int(bad[0, 2])
+    n_bad = int(np.unique(bad[:, [0, 2]], axis=0).shape[0])
+    raise ParameterError(
+        f"{func}: the adaptive design of scenario {sc.name!r} (allocation = {d.allocation!r}) with its "
+        f"[contact_center] could not be verified: wave {w} (from day {w * d.update_every_days:g}) was decided "
+        f"from {plan.inputs[w, 0, a]:.0f} leads of arm {sc.experiment.arm_names[a]!r} with {d.metric} observable "
+        f"and {plan.inputs[w, 1, a]:.0f} successes, but the final run has {again[w, 1, a]:.0f} successes among "
+        f"{again[w, 0, a]:.0f} ({n_bad} of {again.shape[0] * k} wave x arm counts differ). With scarce staff a "
+        "run with a centre is not causal in time: a call still waiting at a wave's start decides, when an agent "
+        "reaches it, whether the lead's later steps go out before that start, and the later leads' arms decide "
+        "which; so this assignment is not what a live adaptive test would have done. Add agents "
+        "([contact_center] agents), or observe later (a longer delay_days), or judge the design with unlimited "
+        "staff: dataclasses.replace(scenario, contact_center=None)."
+    )

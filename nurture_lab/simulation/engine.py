@@ -82,12 +82,15 @@ def simulate(
 
     Returns:
         A :class:`SimulationResult` with ``.leads``, ``.touches`` and ``.truth``. With an adaptive
-        ``[design]`` (:mod:`.adaptive`) the leads also have ``assignment_probability`` and ``wave``.
+        ``[design]`` (:mod:`.adaptive`) the leads also have ``assignment_probability`` and ``wave``;
+        with a contact centre as well, the run costs at most one centre run per wave plus the final.
 
     Raises:
         ParameterTypeError: ``scenario`` is not a Scenario (also a ``TypeError``).
         ParameterError: ``n_leads``, ``seed`` or ``jobs`` out of range (also a ``ValueError``), or an
-            adaptive ``[design]`` beside a ``[contact_center]`` (see :func:`.adaptive.refuse_centre`).
+            adaptive ``[design]`` beside a ``[contact_center]`` whose waves the final run does not
+            reproduce (see :func:`.adaptive.run_centre`: with scarce staff a centre run is not causal
+            in time).
 
     Example:
         >>> import nurture_lab as nl
@@ -137,18 +140,24 @@ def _simulate_adaptive(
     jobs: int | None,
     progress: bool,
 ) -> SimulationResult:
-    """A run of an adaptive ``[design]`` (no contact centre): the assignment from every lead's outcome
-    under every arm (:mod:`.adaptive`), then an ordinary run with it; the lead table gains
-    ``assignment_probability`` and ``wave`` after ``arm``."""
-    from .adaptive import plan_run, refuse_centre
+    """A run of an adaptive ``[design]`` (:mod:`.adaptive`): without a contact centre the assignment
+    from every lead's outcome under every arm, then an ordinary run with it; with one, the centre run
+    wave by wave and the final run verified (:func:`.adaptive.run_centre`: at most one centre run per
+    wave plus the final run). The lead table gains ``assignment_probability`` and ``wave`` after ``arm``."""
+    from .adaptive import plan_run, run_centre
 
-    refuse_centre(scenario, "simulate")
-    plan = plan_run(scenario, seed, n_leads, jobs, executor)
-    tasks = [
-        ChunkJob(scenario, seed, c, first, n, truth, arms=plan.arm[first : first + n])
-        for c, first, n in _random.chunks(n_leads)
-    ]
-    leads, touches, tr = _run_chunks(tasks, executor, jobs, progress)
+    if scenario.contact_center is not None:
+        with small_pages():  # as an ordinary centre run (see simulate)
+            done = run_centre(scenario, seed, n_leads, truth, progress)
+            leads, touches = observed_centre(scenario, done.runs)
+        plan, tr = done.plan, truth_table([done.truth] if truth else [], scenario)
+    else:
+        plan = plan_run(scenario, seed, n_leads, jobs, executor)
+        tasks = [
+            ChunkJob(scenario, seed, c, first, n, truth, arms=plan.arm[first : first + n])
+            for c, first, n in _random.chunks(n_leads)
+        ]
+        leads, touches, tr = _run_chunks(tasks, executor, jobs, progress)
     at = int(leads.columns.get_loc("arm")) + 1
     leads.insert(at, "assignment_probability", plan.probability)
     leads.insert(at + 1, "wave", plan.wave)

@@ -4,10 +4,15 @@
 assignment design (the scenario's ``[design]`` table, :class:`~nurture_lab.Design`) and judges them
 against the ground truth. Replication ``r`` has a seed spawned from ``(seed, r)`` alone and is one
 task for :func:`nurture_lab._parallel.map_tasks` (processes, or any ``concurrent.futures``
-executor): it computes every lead's outcome under every arm once (common random numbers; no contact
-centre), then assigns the same leads under every design — the designs are compared on the same
-leads, which narrows the intervals of their differences — and returns per design and arm a few
-sums, never a lead table. So the result is identical whatever runs the tasks.
+executor): without a contact centre it computes every lead's outcome under every arm once (common
+random numbers), then assigns the same leads under every design — the designs are compared on the
+same leads, which narrows the intervals of their differences — and returns per design and arm a few
+sums, never a lead table. So the result is identical whatever runs the tasks. With a
+``[contact_center]`` each design runs through the centre as ``simulate`` runs it (an adaptive design
+wave by wave, verified, at most one centre run per wave plus the final; refused if a wave is not
+reproduced), the truth ``p_k`` below is the ``rollout`` setting (every lead on arm ``k`` with the same
+staff: one one-arm run per arm), and the A/A version is verified against the control's rollout: see
+:mod:`.designs_centre`.
 
 Per design (``table``):
 
@@ -21,7 +26,8 @@ Per design (``table``):
   truly best arm;
 - ``aa_false_alarm_naive`` / ``aa_false_alarm_ipw``: on the A/A version of the scenario (every arm
   runs the control's cadence: by common random numbers every lead's outcomes are then the same under
-  every arm), the share of replications where some arm differs from the control at ``alpha``
+  every arm — with a contact centre, as long as the queue serves identical cadences alike, which the
+  run checks), the share of replications where some arm differs from the control at ``alpha``
   (Bonferroni over the K - 1 comparisons, which is what Holm rejects first), by the naive
   two-proportion z-test (unweighted means, as if the design were fixed) and by the IPW z-test of
   :mod:`nurture_lab.stats.ipw`;
@@ -165,8 +171,13 @@ class _Task:
 
 def _run(t: _Task) -> list[dict[str, Any]]:
     """One replication: every design on the same leads, in the test (``ab``) and its A/A version (``aa``);
-    per design, version and arm the sums of :data:`SUMS` and the truth."""
+    per design, version and arm the sums of :data:`SUMS` and the truth. With a contact centre:
+    :func:`.designs_centre.run_rep`."""
     sc = t.scenario
+    if sc.contact_center is not None:
+        from .designs_centre import run_rep
+
+        return run_rep(t)
     metrics = tuple(dict.fromkeys((d.metric, d.window) for d in t.designs if d.adaptive)) or (("booked_30d", 30.0),)
     pots = dict(zip(metrics, potentials(sc, t.seed, t.n_leads, metrics), strict=True))
     planned = np.array(list(sc.experiment.allocation.values()))
@@ -178,21 +189,25 @@ def _run(t: _Task) -> list[dict[str, Any]]:
         for version, cols in (("ab", np.arange(k)), ("aa", np.full(k, c))):
             arm, q = _assign(d, planned, pot, cols)
             booked = pot.booked[:, cols]
-            y = booked[np.arange(arm.size), arm].astype(float)
-            truth = booked.mean(axis=0)
-            w = 1.0 / q
-            sums = {
-                "n": np.ones_like(y),
-                "s": y,
-                "sw": w,
-                "swy": w * y,
-                "sw2": w * w,
-                "sw2y": w * w * y,
-            }
-            per = {key: np.bincount(arm, weights=v, minlength=k) for key, v in sums.items()}
-            for a in range(k):
-                row = {"rep": t.rep, "design": j, "version": version, "arm": a, "truth": float(truth[a])}
-                rows.append(row | {key: float(per[key][a]) for key in SUMS})
+            y = booked[np.arange(arm.size), arm]
+            rows += sum_rows(t.rep, j, version, arm, q, y, booked.mean(axis=0))
+    return rows
+
+
+def sum_rows(
+    rep: int, j: int, version: str, arm: np.ndarray, q: np.ndarray, y: np.ndarray, truth: np.ndarray, **extra: Any
+) -> list[dict[str, Any]]:
+    """Per arm of one design and version: its leads' sums of :data:`SUMS` (``arm``, ``q``: each lead's
+    arm and its probability; ``y``: its 30-day booking) and the arm's truth (``truth``, per arm)."""
+    k = truth.size
+    y = np.asarray(y, dtype=float)
+    w = 1.0 / q
+    sums = {"n": np.ones_like(y), "s": y, "sw": w, "swy": w * y, "sw2": w * w, "sw2y": w * w * y}
+    per = {key: np.bincount(arm, weights=v, minlength=k) for key, v in sums.items()}
+    rows = []
+    for a in range(k):
+        row = {"rep": rep, "design": j, "version": version, "arm": a, "truth": float(truth[a])}
+        rows.append(row | {key: float(per[key][a]) for key in SUMS} | extra)
     return rows
 
 
@@ -206,13 +221,6 @@ def _assign(d: Design, planned: np.ndarray, pot: Potentials, cols: np.ndarray) -
 
 def _check(scenario: Any, n_leads: Any, seed: Any, replications: Any, alpha: Any) -> tuple[int, int, int, float]:
     check_param(FUNC, "scenario", scenario, kind="instance", types=Scenario, expected="a Scenario (see load_scenario)")
-    if scenario.contact_center is not None:
-        raise ParameterError(
-            f"{FUNC}: scenario {scenario.name!r} has a [contact_center]; with a shared queue one lead's outcome "
-            "depends on the calls of the leads assigned before it, so outcomes under another assignment cannot be "
-            "read off one run. Compare designs with unlimited staff: dataclasses.replace(scenario, contact_center=None) "
-            "(CLI: --no-contact-center)."
-        )
     k = len(scenario.experiment.arms)
     require(FUNC, "scenario", scenario.name, "a scenario with at least two arms", k >= 2)
     n_leads = check_param(FUNC, "n_leads", n_leads, kind="int", low=10 * k, high=2_000_000)
@@ -250,6 +258,9 @@ def compare_designs(
             with an optional ``label``, or a :class:`~nurture_lab.Design`; or else each a send-time
             policy (above). Allocation designs and send-time policies are refused in one call.
         replications: simulated tests per design (the same leads for every design in a replication).
+            With a ``[contact_center]`` a replication costs, per design, one centre run (fixed) or at
+            most one per wave plus the final (adaptive), twice (the test and its A/A version, whose
+            adaptive runs usually take one), plus one run per arm for the rollout truth.
         n_leads: leads per test (they arrive over the population's ``arrival_days``).
         seed: the base seed; replication ``r`` runs on a seed spawned from ``(seed, r)``.
         alpha: the false-alarm level of the A/A analyses.
@@ -262,7 +273,9 @@ def compare_designs(
         :class:`~nurture_lab.whatif.send_time.SendTimeResult` (one row per policy).
 
     Raises:
-        ParameterError: a bad argument, or allocation designs mixed with send-time policies.
+        ParameterError: a bad argument, or allocation designs mixed with send-time policies, or (with a
+            ``[contact_center]``) an adaptive design whose final run does not reproduce a wave's inputs
+            (:func:`nurture_lab.simulation.adaptive.run_centre`; the message names the replication).
 
     Example:
         >>> import dataclasses, nurture_lab as nl

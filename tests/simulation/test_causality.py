@@ -11,8 +11,9 @@ hold with scarce staff (second test, the witness): a lead's cadence runs its ste
 resolved before the next, so a call of an early lead that waits in the queue past ``t`` holds the
 lead's later steps behind it when it is made and releases them at their own plan (before ``t``)
 when it is skipped at the moment an agent reaches it (lost, responded, opted out, no agent); and the
-later leads' calls, which share the agents after ``t``, decide which. So adaptive designs with a
-``[contact_center]`` stay refused (:func:`nurture_lab.simulation.adaptive.refuse_centre`). A step
+later leads' calls, which share the agents after ``t``, decide which. So an adaptive design with a
+``[contact_center]`` is run wave by wave and verified on its final run, and refused when a wave's
+inputs differ there (:func:`nurture_lab.simulation.adaptive.run_centre`). A step
 so released takes an agent, so other early leads' calls before ``t`` may move by a minute or more
 (knock-on). Frames are compared with pandas alone.
 """

@@ -79,14 +79,6 @@ def test_design_table_refuses_bad_values(tmp_path: Path, design: str, words: lis
         assert w in str(e.value)
 
 
-def test_adaptive_design_with_a_contact_centre_is_refused_with_the_reason() -> None:
-    sc = dataclasses.replace(nl.load_scenario("speed_to_lead"), design=Design("thompson"))
-    with pytest.raises(ParameterError, match=r"\[contact_center\].*shared queue"):
-        nl.simulate(sc, seed=1, n_leads=500)
-    with pytest.raises(ParameterError, match=r"\[contact_center\]"):
-        nl.compare_designs(nl.load_scenario("speed_to_lead"), ["fixed"], replications=1, n_leads=500)
-
-
 # ---------------------------------------------------------------------------------------------
 # the engine: waves, recorded probabilities, exact outcomes
 
@@ -320,8 +312,10 @@ def test_result_faces(compared: nl.DesignsResult) -> None:
 def test_cli_designs(tmp_path: Path) -> None:
     from ..conftest import run_cli
 
-    got = run_cli("designs", "speed_to_lead", "--replications", "2", "--n-leads", "600")
-    assert got.returncode == 2 and "[contact_center]" in got.stderr and "--no-contact-center" in got.stderr
+    got = run_cli(
+        "designs", "speed_to_lead", *("--designs", "fixed,thompson", "--replications", "1", "--n-leads", "600")
+    )
+    assert got.returncode == 0, got.stderr  # with its contact centre: run through the centre
     got = run_cli(
         *("designs", "speed_to_lead", "--no-contact-center", "--arrival-days", "60", "--designs", "fixed,exploration"),
         *("--replications", "2", "--n-leads", "600", "--jobs", "1", "--format", "csv", "--out", str(tmp_path)),
@@ -353,6 +347,9 @@ def test_lint_names_designs_that_cannot_run_or_learn(open_sc: nl.Scenario) -> No
 
     centre = dataclasses.replace(nl.load_scenario("speed_to_lead"), design=Design("thompson"))
     assert rules(centre) == {"design_centre", "design_delay"}  # 28 days of arrivals, bookings known at 30
+    (note,) = [f for f in nl.lint_scenario(centre) if f.rule == "design_centre"]
+    assert note.severity == "note" and "counted again in the final run" in note.message
+    assert "up to 1 centre run for up to 5 waves" in note.message  # weekly waves over 28 days, nothing seen before 30
     assert rules(dataclasses.replace(open_sc, design=Design("thompson"))) == set()
     assert rules(dataclasses.replace(open_sc, design=Design("thompson", update_every_days=200))) == {"design_waves"}
     assert rules(open_sc) == set()
