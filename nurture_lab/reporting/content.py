@@ -361,6 +361,10 @@ def detectable_text(ra: ReportAnalysis, metric: str) -> str:
     )
 
 
+#: The window each booking metric names, for labels such as "staff minutes per booking within 30 days".
+BOOKING_WINDOWS = {"booked_30d": "within 30 days", "booked_7d": "within 7 days"}
+
+
 def business_terms(rd: ReportData, ra: ReportAnalysis) -> tuple[str, pd.DataFrame]:
     """The result in a leader's units: test dates, bookings per 1,000 leads, extra bookings per month
     at this line's lead volume, staff minutes (and cost) per booking, time to first response.
@@ -382,16 +386,19 @@ def business_terms(rd: ReportData, ra: ReportAnalysis) -> tuple[str, pd.DataFram
     binary = bool((r["metric_type"] == "binary").all())
     arms = [rd.control, *[a for a in r.index if a != rd.control]]
     staff = None
-    if {"staff_minutes", "booked"} <= set(df.columns) and df["booked"].astype(bool).groupby(df[rd.arm]).sum().min() > 0:
+    # per booking of the decision's window when it is one (the column beside it), else any booking
+    bk = rd.metric if rd.metric in BOOKING_WINDOWS and rd.metric in df.columns else "booked"
+    per_bk = f"per booking {BOOKING_WINDOWS.get(bk, 'in the follow-up')}"
+    if {"staff_minutes", bk} <= set(df.columns) and df[bk].astype(bool).groupby(df[rd.arm]).sum().min() > 0:
         from ..stats.ratio import Ratio
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             staff = analyze(
-                df.assign(booked=df["booked"].astype(int)),
+                df.assign(**{bk: df[bk].astype(int)}),
                 arm=rd.arm,
                 control=rd.control,
-                metrics=[Ratio("staff_minutes", "booked")],
+                metrics=[Ratio("staff_minutes", bk)],
                 correction="none",
                 alpha=rd.alpha,
             ).results.set_index("arm")
@@ -416,9 +423,9 @@ def business_terms(rd: ReportData, ra: ReportAnalysis) -> tuple[str, pd.DataFram
             row["Relative lift"] = f"{float(r.loc[a, 'rel_lift']):+.1%}"
         if staff is not None:
             v = float(staff["control_value"].iloc[0]) if is_ctrl else float(staff.loc[a, "arm_value"])
-            row["Staff minutes per booking"] = f"{v:,.1f}"
+            row[f"Staff minutes {per_bk}"] = f"{v:,.1f}"
             if rd.staff_cost_per_hour > 0:
-                row["Staff cost per booking"] = money(v / 60 * rd.staff_cost_per_hour, rd.currency)
+                row[f"Staff cost {per_bk}"] = money(v / 60 * rd.staff_cost_per_hour, rd.currency)
         if "staff_minutes" in df.columns:
             # the staff a rollout needs: every lead of a week on this arm, at its staff minutes per lead
             per_lead = float(df.loc[df[rd.arm].astype(str) == a, "staff_minutes"].mean())

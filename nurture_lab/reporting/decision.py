@@ -167,7 +167,11 @@ class RunDecision:
         what_c = what[:1].upper() + what[1:]
         if self.status == SHIP:
             head = f"**Ship {arm} everywhere.** {what_c} {self.effect_text()} over all service lines"
-            tail = "." if self.low >= self.target else f"; the gain may be smaller than {target}."
+            tail = (
+                "."
+                if self.low >= self.target
+                else f": the whole interval is above zero, so it ships, though the gain may be smaller than {target}."
+            )
         elif self.status == ROLL_BACK:
             head = f"**Roll back: keep {ctrl}.** Every cadence lowered {what}; the best, {arm}: {self.effect_text()}"
             tail = "."
@@ -250,22 +254,39 @@ class RunDecision:
                 f"{metric_label(self.metric)} a month with {text_label(self.arm)} for every lead)."
             )
         if "hours_arm" in w:
-            dh, da = w["hours_arm"] - w["hours_control"], w["agents_arm"] - w["agents_control"]
-            today = f"; the centre has {w['staffed_agents']} agents on shift today" if w.get("staffed_agents") else ""
-            agents = (
-                "the same agents on shift"
-                if da == 0
-                else f"~{abs(da)} {'more' if da > 0 else 'fewer'} agent{'s' if abs(da) != 1 else ''} on shift"
-            )
-            parts.append(
-                f"Staffing for {text_label(self.arm)} everywhere: {agents}, "
-                f"{dh:+,.0f} staff hours a week ({w['agents_arm']} agents and {w['hours_arm']:,.0f} hours against "
-                f"{w['agents_control']} and {w['hours_control']:,.0f} under {text_label(self.control)}, sized with "
-                f"Erlang C over {w['staffed_hours']:.0f} staffed hours a week{today})."
-            )
+            parts.append(self._staffing_sentence(w))
         if w.get("cost_per_extra"):
             parts.append(f"Staff cost per extra booking: {w['cost_per_extra']} (at the estimate).")
         return parts
+
+    def _staffing_sentence(self, w: Mapping[str, Any]) -> str:
+        """Agents and staff hours the decided cadence needs, against today's agents when known and
+        against the control: the difference a leader budgets first."""
+        arm, ctrl = text_label(self.arm), text_label(self.control)
+        dh, need = w["hours_arm"] - w["hours_control"], int(w["agents_arm"])
+        sized = f"sized with Erlang C over {w['staffed_hours']:.0f} staffed hours a week"
+        hours = f"{w['hours_arm']:,.0f} staff hours a week ({dh:+,.0f} against {ctrl})"
+        today = w.get("staffed_agents")
+        if today:
+            d = need - int(today)
+            vs = "as many as" if d == 0 else f"{abs(d)} {'more' if d > 0 else 'fewer'} than"
+            text = (
+                f"Staffing for {arm} everywhere: about {need} agents on shift, {vs} the {today} on shift today "
+                f"({w['agents_control']} under {ctrl}); {hours}; {sized}."
+            )
+            if d > 0:
+                text += (
+                    f" The test ran with today's {today}: calls waited, and the gain above is the cadence as it "
+                    "was delivered then (the staffing curve, `nurture-lab staffing`, shows it at other staffing)."
+                )
+            return text
+        da = need - int(w["agents_control"])
+        agents = (
+            "the same agents on shift as"
+            if da == 0
+            else f"~{abs(da)} {'more' if da > 0 else 'fewer'} agent{'s' if abs(da) != 1 else ''} on shift than"
+        )
+        return f"Staffing for {arm} everywhere: {agents} {ctrl} (about {need}); {hours}; {sized}."
 
 
 def status_rule(
@@ -506,7 +527,11 @@ def _finite(x: Any) -> Any:
 
 
 def _pts(x: float) -> str:
-    return f"{x * 100:+.1f}" if math.isfinite(x) else "–"
+    """Points with a sign, one decimal; a value that rounds to zero is "+0.0", never "-0.0"."""
+    if not math.isfinite(x):
+        return "–"
+    v = round(x * 100, 1)
+    return f"{v if v != 0 else 0.0:+.1f}"
 
 
 def _pct(level: float) -> str:

@@ -690,7 +690,7 @@ def auto_n_leads(
     share = min(sc.experiment.allocation.values())
     n = int(math.ceil(per_arm / share / 1000) * 1000)
     return n, (
-        f"{n:,} leads, sized by the power functions to detect the true {d * 100:+.1f}-point effect of "
+        f"{n:,} leads, sized by a power calculation to detect the true {d * 100:+.1f}-point effect of "
         f"{arm_label(str(best['arm']))} on {metric_label(metric)} (from {base:.1%}) with {power:.0%} power at "
         f"alpha {alpha:g} over {m} comparisons"
     )

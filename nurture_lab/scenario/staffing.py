@@ -404,8 +404,9 @@ def expected_wait_sentence(sc: Scenario, n_leads: int) -> str | None:
             f"a first call waits about {est.backlog_days:.1f} days on average in it (Erlang C and a fluid queue)."
         )
     return (
-        f"{head}, a first call is expected to wait {wait_text(est.first_wait_minutes)} on average in the queue "
-        f"(Erlang C, first calls served before follow-ups: {wait_text(est.erlang_wait_minutes)}; plus "
-        f"{wait_text(est.opening_wait_minutes)} for the calls requested while the centre was closed). The chart's "
-        "times also hold each cadence's planned delay and the calling hours."
+        f"{head}, a first call is expected to wait {wait_text(est.first_wait_minutes)} on average for an agent: "
+        f"{wait_text(est.erlang_wait_minutes)} in the queue while the centre is open (Erlang C, first calls served "
+        f"before follow-ups) and {wait_text(est.opening_wait_minutes)} on average for the calls requested while it "
+        "was closed, which wait for it to open. The chart's times also hold each cadence's planned delay and the "
+        "calling hours."
     )

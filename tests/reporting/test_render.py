@@ -347,7 +347,7 @@ def test_business_terms_agree_with_the_analysis(tmp_path: Path) -> None:
     page = Path(run.reports["orthopedics"]).read_text()
     # every interval label follows alpha, the fixed text included
     assert "with 90% confidence intervals" in page and "95% confidence" not in page
-    assert "In business terms" in page and "Staff cost per booking" in page and "Test period" in page
+    assert "In business terms" in page and "Staff cost per booking within 30 days" in page and "Test period" in page
     res = nl.simulate(nl.load_scenario("speed_to_lead"), seed=3, n_leads=6000)
     leads = res.analysis_frame()
     line = leads[leads["service_line"] == "orthopedics"].reset_index(drop=True)
@@ -359,11 +359,14 @@ def test_business_terms_agree_with_the_analysis(tmp_path: Path) -> None:
     assert rate == f"{booked['within_5_min'] * 1000:,.0f}"
     five = line[line["arm"] == "within_5_min"]
     assert counts == f"{int(five['booked_30d'].sum()):,} / {len(five):,}"  # the raw counts under the rate
-    minutes = line.groupby("arm", observed=True).apply(lambda g: g["staff_minutes"].sum() / g["booked"].sum())
-    assert t.loc["next business day", "Staff minutes per booking"] == f"{minutes['next_business_day']:,.1f}"
+    # staff minutes per booking of the decision's window (the column beside it), by hand
+    minutes = line.groupby("arm", observed=True).apply(lambda g: g["staff_minutes"].sum() / g["booked_30d"].sum())
+    assert (
+        t.loc["next business day", "Staff minutes per booking within 30 days"] == f"{minutes['next_business_day']:,.1f}"
+    )
     # money in the report's currency, and the same figure on the page
     cost = f"€{minutes['next_business_day'] / 60 * 40:,.2f}"
-    assert t.loc["next business day", "Staff cost per booking"] == cost and cost in page
+    assert t.loc["next business day", "Staff cost per booking within 30 days"] == cost and cost in page
     assert dates.startswith("Test period 20") and "leads: about" in dates
 
 
@@ -384,8 +387,14 @@ def test_the_index_states_the_staff_a_rollout_needs(rendered: tuple[Path, render
 
     out, _ = rendered
     index = " ".join(re.sub(r"<[^>]+>", " ", html.unescape((out / "index.html").read_text())).split())
-    m = re.search(r"Staffing for (.+?) everywhere: .+? \((\d+) agents and ([\d,]+) hours against", index)
+    m = re.search(
+        r"Staffing for (.+?) everywhere: (?:about|[^;]*\(about) (\d+)\D.*?; ([\d,]+) staff hours a week", index
+    )
     assert m is not None
+    today = re.search(r"about (\d+) agents on shift, (\d+) (more|fewer) than the (\d+) on shift today", index)
+    if today is not None:  # the difference a leader budgets: against today's agents, as stated
+        need, diff, way, now = int(today.group(1)), int(today.group(2)), today.group(3), int(today.group(4))
+        assert need - now == (diff if way == "more" else -diff)
     # the hours from the same leads, computed here: the arm's staff minutes per lead x leads a week
     res = nl.simulate(nl.load_scenario("speed_to_lead"), seed=3, n_leads=6000, truth=False)
     L = res.leads
