@@ -277,7 +277,7 @@ class RunDecision:
             if d > 0:
                 text += (
                     f" The test ran with today's {today}: calls waited, and the gain above is the cadence as it "
-                    "was delivered then (the staffing curve, `nurture-lab staffing`, shows it at other staffing)."
+                    "was delivered then (the command nurture-lab staffing draws the curve at other staffing)."
                 )
             return text
         da = need - int(w["agents_control"])
