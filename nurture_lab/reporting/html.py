@@ -68,7 +68,9 @@ GLOSSARY = {
     "unlikely to be chance.",
     "Alpha": "the chance, set before the test, of calling a difference real when there is none (0.05: 5%).",
     "Adjusted": "p-values and intervals widened because several arms and metrics are compared at once "
-    "(Holm's method), so the chance of any false call stays at alpha; the verdict reads these.",
+    "(Holm's method), so the chance of any false call stays at alpha; the verdict reads these. Holm's method "
+    "steps down: the clearest comparison gets the strictest level, the next a little less strict, so the "
+    "adjusted levels (98.3%, 99%, 99.2%...) differ between comparisons and pages.",
     "Status": "the decision against the target set before the test: Ship (a gain is shown), Roll back (every "
     "new cadence is worse), Stop (no gain as large as the target is left plausible) or Keep running (neither yet).",
     "Target": "the smallest effect worth shipping, set before the test (default: the planned MDE, the effect "
@@ -92,7 +94,7 @@ GLOSSARY = {
     "Time-to-book methods": "Kaplan-Meier curves, the log-rank test and the Cox model compare how fast "
     "arms book, counting leads that have not booked yet.",
     "Erlang C": "the standard formula for how many agents keep the wait for a call short.",
-    "Methods note terms": "z-test, Wald, Welch, delta method, log-ratio: the standard formulas behind the "
+    "Methods note terms": "z-test, Wald, Welch, Newcombe, Fieller, MOVER-R, delta method, log-ratio, Holm: the standard formulas behind the "
     "p-values and intervals, named so that a statistician can check them.",
     "Seed": "the number that fixes a simulation's random draws: the same seed gives the same data and report.",
 }
