@@ -611,9 +611,29 @@ def segment_table(ra: ReportAnalysis, column: str) -> pd.DataFrame:
                 cell(_interval(lo, hi, b), i)
                 for i, (lo, hi, b) in enumerate(zip(res["adj_ci_low"], res["adj_ci_high"], binary))
             ],
-            "Note": np.where(small, "too small to test", ""),
+            "Note": _segment_notes(res, small, binary.to_numpy(bool)),
         }
     )
+
+
+#: Below this many events (or non-events) in an arm a rate's normal-approximation interval is rough.
+FEW_EVENTS = 5
+
+
+def _segment_notes(res: pd.DataFrame, small: np.ndarray, binary: np.ndarray) -> list[str]:
+    """A segment row's note: too small to test, or (a rate) fewer than :data:`FEW_EVENTS` events or
+    non-events in an arm, where the interval is rough."""
+    counts = [
+        np.rint(res[v].to_numpy(float) * res[n].to_numpy(float))
+        for v, n in (("control_value", "n_control"), ("arm_value", "n_arm"))
+    ]
+    sizes = [res["n_control"].to_numpy(float), res["n_arm"].to_numpy(float)]
+    with np.errstate(invalid="ignore"):
+        few = np.minimum.reduce([np.minimum(k, n - k) for k, n in zip(counts, sizes, strict=True)]) < FEW_EVENTS
+    return [
+        "too small to test" if s else (f"fewer than {FEW_EVENTS} events in an arm: a rough interval" if b and f else "")
+        for s, b, f in zip(small, binary, few, strict=True)
+    ]
 
 
 def _interval(lo: float, hi: float, binary: bool) -> str:

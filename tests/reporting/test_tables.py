@@ -50,3 +50,25 @@ def test_golden_text_carries_the_rounded_numbers() -> None:
     # 250/2000 - 200/2000 = 0.025, written out independently
     assert "y | treat vs control: diff +0.0250 [" in text
     assert text.splitlines()[-1] == f"SRM p = {res.srm['p_value']:.4f}"
+
+
+def test_segment_notes_mark_small_groups_and_few_events() -> None:
+    """A segment row says why its numbers are weak: too small to test, or a rate with fewer than 5 events
+    (or non-events) in an arm (3 bookings of 73: the normal-approximation interval is rough)."""
+    import numpy as np
+    import pandas as pd
+
+    from nurture_lab.reporting.content import _segment_notes
+
+    res = pd.DataFrame(
+        {
+            "control_value": [3 / 73, 0.25, 0.25, 70 / 73],
+            "n_control": [73, 400, 8, 73],
+            "arm_value": [0.30, 0.30, 0.5, 0.5],
+            "n_arm": [97, 400, 6, 90],
+        }
+    )
+    notes = _segment_notes(res, np.array([False, False, True, False]), np.array([True, True, True, True]))
+    assert notes[0].startswith("fewer than 5 events") and notes[1] == "" and notes[2] == "too small to test"
+    assert notes[3].startswith("fewer than 5 events")  # 3 non-events of 73
+    assert _segment_notes(res.iloc[:1], np.array([False]), np.array([False])) == [""]  # a mean: no event count
