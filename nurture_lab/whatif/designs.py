@@ -57,6 +57,7 @@ from ..errors import FieldError, ParameterError, check_param, require
 from ..scenario.design import ALLOCATIONS, Design
 from ..scenario.model import SEND_TIMES, Scenario
 from ..simulation.adaptive import Potentials, assign_waves, potentials
+from .design_task import DesignTask, sum_rows
 from .send_time import SendTimeResult, compare_send_times
 from .staffing import _rep_seed  # the what-ifs spawn replication seeds alike
 
@@ -68,7 +69,6 @@ DESIGNS_TEXT = (
     'a non-empty list of designs, each a string ("fixed", "thompson", "top_two", "exploration") or a dict of '
     f"[design] keys ({', '.join(DESIGN_KEYS)}) and an optional label"
 )
-SUMS = ("n", "s", "sw", "swy", "sw2", "sw2y")
 
 
 def _label(d: Design) -> str:
@@ -160,16 +160,7 @@ def _from_dict(d: Mapping[str, Any], i: int) -> tuple[str, Design]:
     return str(label), design
 
 
-@dataclass(frozen=True)
-class _Task:
-    scenario: Scenario
-    designs: tuple[Design, ...]
-    rep: int
-    seed: int
-    n_leads: int
-
-
-def _run(t: _Task) -> list[dict[str, Any]]:
+def _run(t: DesignTask) -> list[dict[str, Any]]:
     """One replication: every design on the same leads, in the test (``ab``) and its A/A version (``aa``);
     per design, version and arm the sums of :data:`SUMS` and the truth. With a contact centre:
     :func:`.designs_centre.run_rep`."""
@@ -191,23 +182,6 @@ def _run(t: _Task) -> list[dict[str, Any]]:
             booked = pot.booked[:, cols]
             y = booked[np.arange(arm.size), arm]
             rows += sum_rows(t.rep, j, version, arm, q, y, booked.mean(axis=0))
-    return rows
-
-
-def sum_rows(
-    rep: int, j: int, version: str, arm: np.ndarray, q: np.ndarray, y: np.ndarray, truth: np.ndarray, **extra: Any
-) -> list[dict[str, Any]]:
-    """Per arm of one design and version: its leads' sums of :data:`SUMS` (``arm``, ``q``: each lead's
-    arm and its probability; ``y``: its 30-day booking) and the arm's truth (``truth``, per arm)."""
-    k = truth.size
-    y = np.asarray(y, dtype=float)
-    w = 1.0 / q
-    sums = {"n": np.ones_like(y), "s": y, "sw": w, "swy": w * y, "sw2": w * w, "sw2y": w * w * y}
-    per = {key: np.bincount(arm, weights=v, minlength=k) for key, v in sums.items()}
-    rows = []
-    for a in range(k):
-        row = {"rep": rep, "design": j, "version": version, "arm": a, "truth": float(truth[a])}
-        rows.append(row | {key: float(per[key][a]) for key in SUMS} | extra)
     return rows
 
 
@@ -307,7 +281,7 @@ def compare_designs(
             )
     seeds = [_rep_seed(seed, r) for r in range(replications)]
     base = dataclasses.replace(scenario, design=Design())
-    tasks = [_Task(base, tuple(d for _, d in parsed), r, s, n_leads) for r, s in enumerate(seeds)]
+    tasks = [DesignTask(base, tuple(d for _, d in parsed), r, s, n_leads) for r, s in enumerate(seeds)]
     parts = map_tasks(_run, tasks, caller=FUNC, jobs=jobs, executor=executor, progress=progress, desc="designs")
     runs = pd.DataFrame([row for part in parts for row in part])
     labels = [lab for lab, _ in parsed]

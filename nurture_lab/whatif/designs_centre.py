@@ -24,7 +24,7 @@ cannot be read off one run; each design is run through the centre as ``simulate`
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -33,10 +33,8 @@ from ..scenario.design import Design
 from ..scenario.model import Scenario
 from ..simulation.adaptive import arrivals, assign_waves, centre_metric, run_centre, verify_waves
 from ..simulation.chunks import simulate_centre
+from .design_task import DesignTask, sum_rows
 from .staffing import one_arm
-
-if TYPE_CHECKING:
-    from .designs import _Task
 
 __all__ = ["aa_version", "run_rep"]
 
@@ -86,9 +84,8 @@ def _design_run(
     return done.plan.arm, done.plan.probability, booked, done.plan.centre_runs
 
 
-def run_rep(t: _Task) -> list[dict[str, Any]]:
+def run_rep(t: DesignTask) -> list[dict[str, Any]]:
     """One replication with a contact centre (module docstring): per design, version and arm the sums."""
-    from .designs import sum_rows
 
     sc, n = t.scenario, t.n_leads
     metrics = list(dict.fromkeys([BOOKED, *((d.metric, d.window) for d in t.designs if d.adaptive)]))
