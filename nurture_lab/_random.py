@@ -35,3 +35,10 @@ def stream(seed: int, *key: int) -> np.random.Generator:
 def chunks(n_leads: int, size: int = CHUNK_SIZE) -> list[tuple[int, int, int]]:
     """``(chunk_index, first_lead_id, n)`` for a run of ``n_leads``."""
     return [(i, start, min(size, n_leads - start)) for i, start in enumerate(range(0, n_leads, size))]
+
+
+def replication_seed(seed: int, rep: int) -> int:
+    """The seed of replication ``rep`` of a what-if run with ``seed``: spawned from ``(seed, rep)`` alone,
+    so a replication's numbers do not depend on which process or executor runs it."""
+    ss = np.random.SeedSequence(seed, spawn_key=(REPLICATION, rep))
+    return int(ss.generate_state(1, dtype=np.uint32)[0])

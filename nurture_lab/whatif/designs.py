@@ -59,7 +59,6 @@ from ..scenario.model import SEND_TIMES, Scenario
 from ..simulation.adaptive import Potentials, assign_waves, potentials
 from .design_task import DesignTask, sum_rows
 from .send_time import SendTimeResult, compare_send_times
-from .staffing import _rep_seed  # the what-ifs spawn replication seeds alike
 
 __all__ = ["DesignsResult", "compare_designs", "parse_designs", "send_time_policies"]
 
@@ -279,7 +278,7 @@ def compare_designs(
             require(
                 FUNC, f"design {label!r} min_probability", d.min_probability, f"at most 1 / {k} with {k} arms", False
             )
-    seeds = [_rep_seed(seed, r) for r in range(replications)]
+    seeds = [_random.replication_seed(seed, r) for r in range(replications)]
     base = dataclasses.replace(scenario, design=Design())
     tasks = [DesignTask(base, tuple(d for _, d in parsed), r, s, n_leads) for r, s in enumerate(seeds)]
     parts = map_tasks(_run, tasks, caller=FUNC, jobs=jobs, executor=executor, progress=progress, desc="designs")

@@ -113,11 +113,6 @@ class _Task:
     n_leads: int
 
 
-def _rep_seed(seed: int, rep: int) -> int:
-    ss = np.random.SeedSequence(seed, spawn_key=(_random.REPLICATION, rep))
-    return int(ss.generate_state(1, dtype=np.uint32)[0])
-
-
 def _run(t: _Task) -> dict[str, Any]:
     """One replication of one policy, reduced to totals."""
     res = simulate(t.scenario, seed=t.seed, n_leads=t.n_leads, truth=False, jobs=1)
@@ -195,7 +190,7 @@ def compare_send_times(
         >>> nl.compare_send_times(sc, ["random", "audience_best", "oracle"], replications=4)  # doctest: +SKIP
     """
     pols = _check(scenario, policies, replications, n_leads, seed, steps)
-    seeds = [_rep_seed(seed, r) for r in range(replications)]
+    seeds = [_random.replication_seed(seed, r) for r in range(replications)]
     tasks = [_Task(policy_scenario(scenario, p, steps), p, r, s, n_leads) for p in pols for r, s in enumerate(seeds)]
     runs = pd.DataFrame(
         map_tasks(_run, tasks, caller=FUNC, jobs=jobs, executor=executor, progress=progress, desc="send times")

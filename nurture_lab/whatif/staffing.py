@@ -89,11 +89,6 @@ class _Task:
     n_leads: int
 
 
-def _rep_seed(seed: int, rep: int) -> int:
-    ss = np.random.SeedSequence(seed, spawn_key=(_random.REPLICATION, rep))
-    return int(ss.generate_state(1, dtype=np.uint32)[0])
-
-
 def _run(t: _Task) -> dict[str, Any]:
     """One replication of one arm at one staffing level, reduced to per-arm totals."""
     res = simulate(t.scenario, seed=t.seed, n_leads=t.n_leads, truth=False, jobs=1)
@@ -201,7 +196,7 @@ def staffing_curve(
     )
     today = current_agents(scenario)
     levels = sorted(set(levels) | ({today} if today is not None else set()))
-    seeds = [_rep_seed(seed, r) for r in range(replications)]
+    seeds = [_random.replication_seed(seed, r) for r in range(replications)]
     arms = scenario.experiment.arm_names
     tasks = [
         _Task(one_arm(staffed(scenario, n), arm), n, r, s, n_leads)
