@@ -306,3 +306,22 @@ def test_agents_on_shift_per_minute_over_a_year(zone: str) -> None:
     n = 366 * 1440
     minutes = pd.DatetimeIndex(pd.to_datetime((g0 + np.arange(n)) * 60, unit="s", utc=True))
     np.testing.assert_array_equal(clock.capacity(g0, n), agents_on_shift(sc, minutes))
+
+
+def test_agents_on_shift_from_any_minute_and_the_week_cache_keys_on_the_staffing() -> None:
+    """Windows starting at odd minutes across a daylight-saving change, and two staffings in turn in
+    one process (the week is cached per process): each equals its own table read by zoneinfo."""
+    from nurture_lab.simulation.calendar import CentreClock
+
+    sc = nl.load_scenario("speed_to_lead")
+    table = [[0] * 9 + [2] * 8 + [0] * 7] * 6 + [[0] * 24]
+    g0 = int(pd.Timestamp("2026-03-05 17:23", tz="UTC").timestamp() // 60)  # 3 days before the change
+    n = 9 * 1440 + 17
+    minutes = pd.DatetimeIndex(pd.to_datetime((g0 + np.arange(n)) * 60, unit="s", utc=True))
+    for cc in (nl.ContactCenter(agents=table), nl.ContactCenter(agents=5), nl.ContactCenter(agents=table)):
+        for days in ((0, 1, 2, 3, 4), (2, 5)):
+            s = dataclasses.replace(sc, contact_center=cc, policy=dataclasses.replace(sc.policy, staffed_days=days))
+            clock = CentreClock(cc, s.policy, float(g0 - 1441), 12)
+            got = clock.capacity(g0, n)
+            np.testing.assert_array_equal(got, agents_on_shift(s, minutes))
+            assert not clock.week.flags.writeable and got.flags.writeable
