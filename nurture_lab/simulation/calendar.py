@@ -68,11 +68,19 @@ def next_in_window(local: np.ndarray, start_min: Any, end_min: Any, days: np.nda
     res = np.where(np.isnan(res) & ok_day & (m < start_min), day * DAY + start_min, res)
     pending = np.isnan(res)
     if pending.any():  # the window's start on the next allowed weekday (1 to 7 days on; 0: none)
-        ahead = np.array([next((k for k in range(1, 8) if days[(w + k) % 7]), 0) for w in range(7)])
-        k = ahead[wd]
+        k = _days_ahead(tuple(bool(d) for d in days))[wd]
         res = np.where(pending & (k > 0), (day + k) * DAY + start_min, res)
     empty = np.broadcast_to(np.asarray(start_min) >= np.asarray(end_min), res.shape)
     return np.where(empty, np.nan, res)
+
+
+@functools.lru_cache(maxsize=128)
+def _days_ahead(days: tuple[bool, ...]) -> np.ndarray:
+    """Per weekday (Monday = 0): the days on to the next allowed weekday (1 to 7; 0: none allowed).
+    Read-only; cached per weekday mask (the gate asks for it thousands of times a run)."""
+    out = np.array([next((k for k in range(1, 8) if days[(w + k) % 7]), 0) for w in range(7)])
+    out.setflags(write=False)
+    return out
 
 
 def in_window(local: np.ndarray, start_min: Any, end_min: Any, days: np.ndarray) -> np.ndarray:
