@@ -141,10 +141,11 @@ class Queue:
         """Agents free in every minute of [m, m + longest handle): no call is cut by a shift's end
         (minutes ``lo .. hi - 1``, default all)."""
         hi = self.n if hi is None else hi
-        res = self.agents - self.busy
-        out = res[lo:hi].copy()
+        w = max(hi - lo, 0)
+        res = self.agents[lo : lo + w + self.hmax] - self.busy[lo : lo + w + self.hmax]  # only the window
+        out = res[:w].copy()
         for j in range(1, self.hmax):
-            np.minimum(out, res[lo + j : hi + j], out=out)
+            np.minimum(out, res[j : j + w], out=out)
         return out
 
     def commit(self, start: np.ndarray, handle: np.ndarray) -> None:
