@@ -22,17 +22,23 @@ WEEK = 7 * DAY
 WEEK_MIN = int(WEEK)
 
 
-@functools.lru_cache(maxsize=64)
 def dst_transitions(
     tzs: tuple[str, ...], first_min: float, horizon_days: float
 ) -> tuple[tuple[int, float, float], ...]:
     """Daylight-saving transitions of each zone, from a day before ``first_min`` to well past the horizon.
 
     Returns ``(zone index, UTC minute of the change, change of the offset in minutes)``. US zones
-    change at 2:00 local time; the offset is read at local noon of each day.
+    change at 2:00 local time; the offset is read at local noon of each day. The answer depends only
+    on the zones, the first day and the whole days of the horizon (cached on those: a power study's
+    replications start on the same day, so each process reads the zones once).
     """
-    start = dt.date(1970, 1, 1) + dt.timedelta(days=int(first_min // DAY) - 1)
-    n_days = int(horizon_days) + 440  # arrivals may span a year; cheap either way
+    return _dst_days(tuple(tzs), int(first_min // DAY) - 1, int(horizon_days) + 440)
+
+
+@functools.lru_cache(maxsize=64)
+def _dst_days(tzs: tuple[str, ...], first_day: int, n_days: int) -> tuple[tuple[int, float, float], ...]:
+    """:func:`dst_transitions` over ``n_days`` days from day ``first_day`` (days since 1970-01-01)."""
+    start = dt.date(1970, 1, 1) + dt.timedelta(days=first_day)
     out = []
     for code, name in enumerate(tzs):
         z = ZoneInfo(name)
@@ -62,11 +68,19 @@ def next_in_window(local: np.ndarray, start_min: Any, end_min: Any, days: np.nda
     res = np.where(np.isnan(res) & ok_day & (m < start_min), day * DAY + start_min, res)
     pending = np.isnan(res)
     if pending.any():  # the window's start on the next allowed weekday (1 to 7 days on; 0: none)
-        ahead = np.array([next((k for k in range(1, 8) if days[(w + k) % 7]), 0) for w in range(7)])
-        k = ahead[wd]
+        k = _days_ahead(tuple(bool(d) for d in days))[wd]
         res = np.where(pending & (k > 0), (day + k) * DAY + start_min, res)
     empty = np.broadcast_to(np.asarray(start_min) >= np.asarray(end_min), res.shape)
     return np.where(empty, np.nan, res)
+
+
+@functools.lru_cache(maxsize=128)
+def _days_ahead(days: tuple[bool, ...]) -> np.ndarray:
+    """Per weekday (Monday = 0): the days on to the next allowed weekday (1 to 7; 0: none allowed).
+    Read-only; cached per weekday mask (the gate asks for it thousands of times a run)."""
+    out = np.array([next((k for k in range(1, 8) if days[(w + k) % 7]), 0) for w in range(7)])
+    out.setflags(write=False)
+    return out
 
 
 def in_window(local: np.ndarray, start_min: Any, end_min: Any, days: np.ndarray) -> np.ndarray:
@@ -86,19 +100,9 @@ class CentreClock:
         trans = dst_transitions((cc.timezone,), first_abs, span_days)
         self.dst_at = np.array([t[1] for t in trans], dtype=np.float64)
         self.dst_delta = np.array([t[2] for t in trans], dtype=np.float64)
-        self.week = _week_capacity(cc, pol)  # agents per minute of the week (Monday 00:00 = 0)
-        open_ = self.week > 0
-        self.always_closed = not open_.any()
-        # minutes from each minute of the week to the next open minute (0 where open)
-        wait = np.zeros(WEEK_MIN, dtype=np.float64)
-        if not self.always_closed:
-            idx = np.flatnonzero(open_)
-            pos = np.arange(WEEK_MIN)
-            nxt = np.searchsorted(idx, pos)
-            nxt_min = np.where(nxt < idx.size, idx[np.minimum(nxt, idx.size - 1)], idx[0] + WEEK_MIN)
-            wait = (nxt_min - pos).astype(np.float64)
-        self.wait = wait
-        self.left = _open_left(open_)
+        # agents per minute of the week (Monday 00:00 = 0), minutes to the next open and closed minute
+        self.week, self.wait, self.left = _week_tables(cc, pol)
+        self.always_closed = not (self.week > 0).any()
 
     def open_left(self, abs_min: np.ndarray) -> np.ndarray:
         """Minutes from ``abs_min`` to the next moment no agent is on shift (0 where none is now)."""
@@ -132,11 +136,29 @@ class CentreClock:
 
     def capacity(self, g0: int, n: int) -> np.ndarray:
         """Agents on shift in each UTC minute ``g0 .. g0 + n - 1`` (whole minutes: the minute of the
-        week is the local minute plus three days, Thursday 1970-01-01 being day 3, modulo a week)."""
-        mow = np.arange(n, dtype=np.int64) + (int(g0) + int(self.off0) + 3 * int(DAY))
-        for at, d in zip(self.dst_at, self.dst_delta, strict=True):
-            mow[max(int(np.ceil(at - g0)), 0) :] += int(d)
-        return self.week[mow % WEEK_MIN]  # type: ignore[no-any-return]
+        week is the local minute plus three days, Thursday 1970-01-01 being day 3, modulo a week).
+
+        Between two daylight-saving changes the minutes run through the week in order: that span is
+        the week, rotated to its first minute, repeated (the same numbers as indexing the week by
+        each minute, without a division per minute)."""
+        base = int(g0) + int(self.off0) + 3 * int(DAY)
+        cuts = [min(max(int(np.ceil(at - g0)), 0), n) for at in self.dst_at]  # each change holds from here
+        out = np.empty(n, dtype=self.week.dtype)
+        lo, shift = 0, 0
+        for k in [*sorted(range(len(cuts)), key=cuts.__getitem__), -1]:
+            hi = n if k < 0 else cuts[k]
+            if hi > lo:
+                out[lo:hi] = _week_from(self.week, base + lo + shift, hi - lo)
+                lo = hi
+            if k >= 0:
+                shift += int(self.dst_delta[k])
+        return out
+
+
+def _week_from(week: np.ndarray, start: int, m: int) -> np.ndarray:
+    """``week[(start + arange(m)) % week.size]``: the week rotated to minute ``start``, repeated."""
+    s = start % week.size
+    return np.tile(np.concatenate([week[s:], week[:s]]), -(-m // week.size))[:m]
 
 
 def _open_left(open_: np.ndarray) -> np.ndarray:
@@ -153,3 +175,37 @@ def _open_left(open_: np.ndarray) -> np.ndarray:
 def _week_capacity(cc: ContactCenter, pol: Policy) -> np.ndarray:
     """Agents on shift per minute of the week (Monday 00:00 = 0): the scenario's one staffed week, flat."""
     return week_agents(cc, pol).ravel()
+
+
+#: The centres' weeks computed in this process (see :func:`_week_tables`), at most :data:`_WEEKS_MAX`.
+_WEEKS: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+_WEEKS_MAX = 32
+
+
+def _week_tables(cc: ContactCenter, pol: Policy) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The centre's week, read-only: agents per minute of the week, the minutes from each minute to
+    the next open one (0 where open) and to the next closed one (:func:`_open_left`).
+
+    Cached per process on everything :func:`.staffing.week_agents` reads (the agents, ``[policy]
+    staffed_hours`` and ``staffed_days``), so the replications of a power study compute it once.
+    """
+    key = (cc.agents, pol.staffed_hours, pol.staffed_days)
+    hit = _WEEKS.get(key)
+    if hit is not None:
+        return hit
+    week = _week_capacity(cc, pol)
+    open_ = week > 0
+    wait = np.zeros(WEEK_MIN, dtype=np.float64)
+    if open_.any():
+        idx = np.flatnonzero(open_)
+        pos = np.arange(WEEK_MIN)
+        nxt = np.searchsorted(idx, pos)
+        nxt_min = np.where(nxt < idx.size, idx[np.minimum(nxt, idx.size - 1)], idx[0] + WEEK_MIN)
+        wait = (nxt_min - pos).astype(np.float64)
+    out = (week, wait, _open_left(open_))
+    for arr in out:
+        arr.setflags(write=False)
+    if len(_WEEKS) >= _WEEKS_MAX:
+        _WEEKS.clear()
+    _WEEKS[key] = out
+    return out

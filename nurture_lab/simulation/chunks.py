@@ -231,6 +231,9 @@ def observed_centre(sc: Scenario, runs: list[ChunkRun]) -> tuple[pd.DataFrame, p
 
 #: Event-log bytes let go between two hand-backs of free memory to the OS (see :mod:`nurture_lab._memory`).
 TRIM_BYTES = 64 * 2**20
+#: Runs with a contact centre of fewer leads keep their freed memory (a hand-back costs about a
+#: millisecond, a tenth of a small replication's queue, and frees little; see :mod:`nurture_lab._memory`).
+TRIM_MIN_LEADS = 100_000
 
 
 @dataclass(frozen=True)
@@ -361,7 +364,8 @@ def simulate_centre(
     if truth:
         q.log.freeze()
     bar.update()
-    release_free_memory()  # the queue rounds' call batches and gate temporaries, before the frames are built
+    if n_leads >= TRIM_MIN_LEADS:  # the queue rounds' call batches and gate temporaries, before the frames
+        release_free_memory()
     runs = _gather(chunks, meta, outs)
     truth_rows = (
         _truth_runs(sc, seed, chunks, centre, inbound, (q, span, arrivals), bar, sink, settings) if truth else []

@@ -34,6 +34,7 @@ number of processes.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,10 +141,11 @@ class Queue:
         """Agents free in every minute of [m, m + longest handle): no call is cut by a shift's end
         (minutes ``lo .. hi - 1``, default all)."""
         hi = self.n if hi is None else hi
-        res = self.agents - self.busy
-        out = res[lo:hi].copy()
+        w = max(hi - lo, 0)
+        res = self.agents[lo : lo + w + self.hmax] - self.busy[lo : lo + w + self.hmax]  # only the window
+        out = res[:w].copy()
         for j in range(1, self.hmax):
-            np.minimum(out, res[lo + j : hi + j], out=out)
+            np.minimum(out, res[j : j + w], out=out)
         return out
 
     def commit(self, start: np.ndarray, handle: np.ndarray) -> None:
@@ -169,22 +171,28 @@ class Queue:
         if a.size == 0:
             return answered
         mins, first, counts = np.unique(a[order], return_index=True, return_counts=True)
-        rel = np.zeros(self.busy.size + 1, dtype=np.int64)  # releases of answered calls, per minute
-        busy = 0
-        last = int(mins[0])
         h = self.mdl.connected
+        # per minute with calls ringing (in order): agents free less the answered calls still on
+        # (an answered call ends h >= 1 minutes on; a loop over ringing minutes, not every minute)
+        ends: deque[tuple[int, int]] = deque()  # (minute the answered calls end, how many), in order
+        took_f, took_k = [], []
+        busy = 0
         cap_l = cap.tolist()
         for m, f, c in zip(mins.tolist(), first.tolist(), counts.tolist(), strict=True):
-            busy -= int(rel[last + 1 : m + 1].sum()) if m > last else 0
-            last = m
+            while ends and ends[0][0] <= m:
+                busy -= ends.popleft()[1]
             if m >= self.n:
                 break
-            free = cap_l[m] - busy
-            k = min(max(free, 0), c)
+            k = min(max(cap_l[m] - busy, 0), c)
             if k:
-                answered[order[f : f + k]] = True
-                rel[m + h] += k
+                took_f.append(f)
+                took_k.append(k)
+                ends.append((m + h, k))
                 busy += k
+        if took_k:  # the first k calls ringing in each such minute, in ring order
+            fk, kk = np.array(took_f, dtype=np.int64), np.array(took_k, dtype=np.int64)
+            within = np.arange(int(kk.sum())) - np.repeat(np.cumsum(kk) - kk, kk)
+            answered[order[np.repeat(fk, kk) + within]] = True
         start = np.where(answered, (a + self.g0).astype(np.float64), np.nan)
         self.commit(start, np.where(answered, h, 0))
         return answered

@@ -466,6 +466,8 @@ def gate(msg: Message, st: GateState, horizon: float) -> GateResult:
             never = alive & np.isnan(nxt)
             skip[work[never]] = _R["no_allowed_time"]
             alive &= ~never
+            if nxt is tw:  # the rule does not apply to this message: no time moved, none newly late
+                continue
             moved = alive & (nxt > tw + 1e-9)
             defer[work[moved]] |= BIT[name]
             tw = np.where(moved, nxt, tw)

@@ -306,3 +306,52 @@ def test_agents_on_shift_per_minute_over_a_year(zone: str) -> None:
     n = 366 * 1440
     minutes = pd.DatetimeIndex(pd.to_datetime((g0 + np.arange(n)) * 60, unit="s", utc=True))
     np.testing.assert_array_equal(clock.capacity(g0, n), agents_on_shift(sc, minutes))
+
+
+def test_agents_on_shift_from_any_minute_and_the_week_cache_keys_on_the_staffing() -> None:
+    """Windows starting at odd minutes across a daylight-saving change, and two staffings in turn in
+    one process (the week is cached per process): each equals its own table read by zoneinfo."""
+    from nurture_lab.simulation.calendar import CentreClock
+
+    sc = nl.load_scenario("speed_to_lead")
+    table = [[0] * 9 + [2] * 8 + [0] * 7] * 6 + [[0] * 24]
+    g0 = int(pd.Timestamp("2026-03-05 17:23", tz="UTC").timestamp() // 60)  # 3 days before the change
+    n = 9 * 1440 + 17
+    minutes = pd.DatetimeIndex(pd.to_datetime((g0 + np.arange(n)) * 60, unit="s", utc=True))
+    for cc in (nl.ContactCenter(agents=table), nl.ContactCenter(agents=5), nl.ContactCenter(agents=table)):
+        for days in ((0, 1, 2, 3, 4), (2, 5)):
+            s = dataclasses.replace(sc, contact_center=cc, policy=dataclasses.replace(sc.policy, staffed_days=days))
+            clock = CentreClock(cc, s.policy, float(g0 - 1441), 12)
+            got = clock.capacity(g0, n)
+            np.testing.assert_array_equal(got, agents_on_shift(s, minutes))
+            assert not clock.week.flags.writeable and got.flags.writeable
+
+
+@pytest.mark.parametrize("agents", [1, 3])
+def test_inbound_calls_answered_as_a_loop_over_every_minute_would(agents: int) -> None:
+    """Inbound calls ringing in bursts: answered exactly when a minute-by-minute count of the agents
+    on shift and the answered calls still on (each ``connected`` minutes) leaves one free, in ring order."""
+    from nurture_lab.simulation.calls import centre_of
+
+    sc = nl.load_scenario("speed_to_lead")
+    sc = dataclasses.replace(sc, contact_center=dataclasses.replace(sc.contact_center, agents=agents))
+    g0 = float(pd.Timestamp("2026-03-02 12:00", tz="UTC").timestamp() // 60)
+    made = centre_of(sc, g0, 10)
+    assert made is not None
+    q = made[1]
+    rng = np.random.default_rng(5)
+    ring = g0 + np.sort(rng.choice(np.arange(0.0, 6 * 1440, 3.7), 3000)) + rng.random(3000)
+    ring = rng.permutation(ring)  # not in time order
+    agents_then = q.agents[: q.n].copy()
+    got = q.inbound(ring)
+    h, minute = q.mdl.connected, (np.ceil(ring) - g0).astype(np.int64)
+    on_call = np.zeros(q.n + h + 1, dtype=np.int64)
+    want = np.zeros(ring.size, dtype=bool)
+    for m in np.unique(minute):
+        for i in np.flatnonzero(minute == m):  # ring order within a minute: the batch's order
+            if agents_then[m] - on_call[m] > 0:
+                want[i] = True
+                on_call[m : m + h] += 1
+    assert 0 < want.sum() < want.size
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(q.busy[: q.n], on_call[: q.n])
