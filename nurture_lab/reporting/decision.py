@@ -183,15 +183,17 @@ class RunDecision:
             tail = "."
         else:
             head = f"**{self.status_text()}; meanwhile keep {ctrl}.** The best, {arm}: {what} {self.effect_text()}"
+            held = self.low > 0 and self.guardrail_ok is False  # a shown gain its guardrail holds back
             tail = (
-                f"; a gain is not shown and {target} is not ruled out"
-                + (" (or the guardrail is not yet shown safe)" if self.guardrail_ok is False else "")
-                + "."
+                f"; a gain is shown, but a rise in {self.guardrail_name} is not yet ruled out (the guardrail), "
+                "so it does not ship yet."
+                if held
+                else f"; a gain is not shown and {target} is not ruled out."
             )
         guard = ""
         if self.guardrail_ok is not None and self.status == SHIP:
             guard = f" {self.guardrail_name.capitalize()}: no meaningful rise (non-inferior)."
-        elif self.guardrail_ok is False:
+        elif self.guardrail_ok is False and not (self.status == KEEP and self.low > 0):
             guard = f" {self.guardrail_name.capitalize()}: a rise is not ruled out."
         return head + tail + guard + self.chance_text()
 

@@ -849,9 +849,12 @@ def _headlines(
     one :class:`~nurture_lab.reporting.decision.RunDecision` the pages also read (the manifest's)."""
     from .decision import RunDecision
 
+    import pyarrow.parquet as pq
+
     arm = str(extra.get("arm", "arm"))
-    leads = pd.read_parquet(leads_path, columns=[c for c in (arm, "service_line") if c])
-    if "service_line" not in leads.columns:
+    has_lines = "service_line" in pq.read_schema(leads_path).names  # an export may have none
+    leads = pd.read_parquet(leads_path, columns=[arm, "service_line"] if has_lines else [arm])
+    if not has_lines:
         leads["service_line"] = "all"
     counts = leads.groupby(["service_line", arm], observed=True).size()
     control = str(man.get("control", ""))

@@ -94,6 +94,19 @@ def test_no_gain_states_the_gains_ruled_out_and_the_status_against_the_target() 
     assert keep.more_days == pytest.approx(keep.more_leads / (len(leads) / keep.worth["days"]), rel=1e-6)
 
 
+def test_a_gain_held_back_by_its_guardrail_says_so_and_not_that_no_gain_is_shown() -> None:
+    leads = _leads({"fast": 0.06, "slow": 0.0}, n=1500, seed=3)
+    rng = np.random.default_rng(4)
+    fast = (leads["arm"] == "fast").to_numpy()
+    leads.loc[fast, "opted_out"] = (rng.random(int(fast.sum())) < 0.045).astype(int)  # opt-outs rise
+    dec = decide(leads, control="control")
+    assert dec.arm == "fast" and dec.low > 0 and dec.guardrail_ok is False and dec.status == KEEP
+    text = dec.run_sentence()
+    assert "a gain is shown, but a rise in opt-outs" in text and "so it does not ship yet" in text
+    assert "a gain is not shown" not in text
+    assert text.count("rise") == 1  # the guardrail stated once
+
+
 def test_a_line_gets_its_own_verdict_only_when_it_differs() -> None:
     same = decide(_leads({"fast": 0.04, "slow": 0.0}, seed=2), control="control")
     assert not any(ld.differs for ld in same.lines.values())

@@ -75,6 +75,42 @@ def test_a_report_from_only_the_required_columns_renders_every_page(tmp_path: Pa
     assert "report failed" not in index and "All service lines together" in index
 
 
+def test_an_export_with_no_service_line_and_local_times_gets_one_report_and_an_index(tmp_path: Path) -> None:
+    """A CRM export as a team has it: no service line, no audience, local times with no zone, the
+    lead's e-mail and phone beside the outcome. The CLI renders one page for all leads and the index,
+    and no identifier reaches any file it writes."""
+    rng = np.random.default_rng(5)
+    n = 900
+    arm = rng.choice(["Control", "Fast Call"], n)
+    created = pd.Timestamp("2026-03-02 08:00") + pd.to_timedelta(rng.uniform(0, 20, n), unit="D")  # over DST
+    booked = rng.random(n) < np.where(arm == "Fast Call", 0.30, 0.22)
+    at = created + pd.to_timedelta(rng.uniform(0.1, 20, n), unit="D")
+    emails = [f"person{i}@example.org" for i in range(n)]
+    phones = [f"(555) 01{i % 10}-{1000 + i}" for i in range(n)]
+    pd.DataFrame(
+        {
+            "lead_id": [f"L{i}" for i in range(n)],
+            "arm": arm,
+            "created_at": created.strftime("%Y-%m-%d %H:%M"),
+            "booked_at": np.where(booked, at.strftime("%Y-%m-%d %H:%M"), ""),
+            "email": emails,
+            "phone": phones,
+        }
+    ).to_csv(tmp_path / "export.csv", index=False)
+    out = tmp_path / "r"
+    r = run_cli(
+        "report", "--data", str(tmp_path / "export.csv"), "--timezone", "America/Chicago",
+        "--control", "Control", "--out", str(out),
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "Traceback" not in r.stderr
+    assert (out / "index.html").exists() and (out / "all.html").exists()
+    index = _text(out / "index.html")
+    assert "report failed" not in index and "Fast Call" in index
+    written = "".join(p.read_text(errors="replace") for p in out.rglob("*") if p.is_file() and p.suffix != ".png")
+    assert not any(e in written for e in emails[:50]) and not any(p in written for p in phones[:50])
+
+
 def test_a_failed_line_blocks_the_recommendation_and_keeps_its_notebook(tmp_path: Path) -> None:
     export = _bare_export(tmp_path / "export.csv", "booked_at")
     tpl = nbformat.read(render.default_template(), as_version=4)
