@@ -847,9 +847,9 @@ def _headlines(
 ) -> tuple[dict[str, str], dict[str, Any]]:
     """Each line's verdict and leads per arm, and the run's decision first: every sentence from the
     one :class:`~nurture_lab.reporting.decision.RunDecision` the pages also read (the manifest's)."""
-    from .decision import RunDecision
-
     import pyarrow.parquet as pq
+
+    from .decision import RunDecision
 
     arm = str(extra.get("arm", "arm"))
     has_lines = "service_line" in pq.read_schema(leads_path).names  # an export may have none
