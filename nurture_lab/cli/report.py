@@ -98,6 +98,9 @@ def parse_params(items: list[str]) -> dict[str, Any]:
         name, sep, value = item.partition("=")
         if not sep:
             raise ParameterError(f"--param expects NAME=VALUE; got {item!r}")
+        if value.strip().lower() in ("true", "false"):  # as a shell user writes it
+            params[name.strip()] = value.strip().lower() == "true"
+            continue
         try:
             params[name.strip()] = ast.literal_eval(value)
         except (ValueError, SyntaxError):

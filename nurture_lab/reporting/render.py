@@ -25,7 +25,7 @@ import pandas as pd
 
 from .. import _parallel
 from .._results import ResultMixin
-from ..errors import NurtureLabError, ParameterError, check_param
+from ..errors import DataError, NurtureLabError, ParameterError, check_param
 from ..io import atomic
 from .html import export_html, write_index
 from .labels import arm_label, slug
@@ -761,6 +761,11 @@ def _check_data_inputs(leads_path: Path, extra: dict[str, Any]) -> list[str]:
             _check_choice(name, extra[name], columns, "a column of the data")
     arms = sorted(map(str, pd.read_parquet(leads_path, columns=[arm])[arm].unique()))
     _check_choice("control", extra.get("control"), arms, f"a value of column '{arm}'")
+    if len(arms) < 2:  # refused here, once, not by every line's kernel
+        raise DataError(
+            f"Column '{arm}' has only the control arm {extra.get('control')!r}; nothing to compare: "
+            "a report needs the control and at least one other arm."
+        )
     return notes
 
 
@@ -786,9 +791,18 @@ def _check_parameters(template: Path, parameters: Mapping[str, Any] | None, data
             f"Unknown report parameter(s) {', '.join(map(repr, unknown))}; the template {template.name} takes: "
             f"{', '.join(sorted(set(known) - fixed))}."
         )
-    if "target_effect" in extra:
-        check_param("render_reports", "target_effect", extra["target_effect"], low=0, high=1)
-        extra["target_effect"] = float(extra["target_effect"])
+    where = "a report (--param NAME=VALUE)"  # checked here, before any kernel starts
+    numbers = {
+        "target_effect": {"low": 0, "high": 1},
+        "alpha": {"low": 0, "high": 0.5, "low_open": True, "high_open": True},
+        "guardrail_margin": {"low": 0, "high": 1},
+        "staff_cost_per_hour": {"low": 0},
+    }
+    for name, spec in numbers.items():
+        if name in extra:
+            extra[name] = float(check_param(where, name, extra[name], **spec))
+    if "sequential" in extra:
+        check_param(where, "sequential", extra["sequential"], kind="bool", expected="True or False")
     if "currency" in extra:
         from .content import check_currency
 
