@@ -32,6 +32,7 @@ staff_minutes       no         number
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from collections.abc import Mapping
@@ -77,6 +78,36 @@ IDENTIFIER_PATTERNS = re.compile(
 )
 EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[a-z]{2,}", re.I)
 PHONE_RE = re.compile(r"^\+?[\d\s().-]{10,}$")
+
+
+#: A person's name as a cell holds one: two to four capitalised words ("Jane Doe", "Mary Ann O'Neil").
+NAME_RE = re.compile(r"^[A-Z][A-Za-z'’.-]+(?: [A-Z][A-Za-z'’.-]*){1,3}$")
+#: A street address: a house number, then words ("12 Main St", "4001 W. Oak Avenue, Apt 2").
+ADDRESS_RE = re.compile(
+    r"^\d+[A-Za-z]? +[A-Za-z].*\b(st|street|ave|avenue|rd|road|blvd|boulevard|dr|drive|ln|lane|way|ct|court|"
+    r"pl|place|ter|terrace|pkwy|parkway|hwy|highway|cir|circle)\b",
+    re.I,
+)
+
+
+def shown_value(value: object) -> str:
+    """A bad cell's value as a message or ``dropped_rows`` may show it: an e-mail address, phone
+    number, name or street address that landed in the wrong column is described, never repeated
+    (messages and logs show no direct identifier)."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)) or str(value) == "":
+        return "<an empty cell>"
+    text = str(value)
+    if re.match(NUMERIC_DATE, text.strip()):  # a date written with numbers is shown, even if phone-shaped
+        return text
+    for pattern, what in (
+        (EMAIL_RE, "an e-mail address"),
+        (PHONE_RE, "a phone number"),
+        (NAME_RE, "a name"),
+        (ADDRESS_RE, "a street address"),
+    ):
+        if pattern.search(text.strip()):
+            return f"<{what}, not shown>"
+    return text
 
 
 @dataclass(repr=False)
@@ -298,14 +329,16 @@ class _Problems:
             self.reasons[reason] = self.reasons.get(reason, 0) + int(bad.sum())
         values = self.source[column] if column in self.source else pd.Series("", index=self.source.index)
         for i in np.flatnonzero(bad.to_numpy())[:MAX_LISTED]:
-            self.listed.append((int(self.line.iloc[i]), column, str(values.iloc[i]), expected))
+            self.listed.append((int(self.line.iloc[i]), column, shown_value(values.iloc[i]), expected))
 
     def settle(self, p: Path | str, what: str, on_error: str, fixes: list[str], hint: str = "") -> pd.DataFrame:
         """Raise with every problem (``on_error="raise"``), or say what is dropped; returns the listing."""
         n_bad = int(self.unusable.sum())
+        self.listed.sort(key=lambda r: r[0])  # in the file's order, whatever column found them
         if n_bad and on_error == "raise":
             shown = "\n".join(
-                f"  {self.unit} {ln}, column '{c}': {v!r} (expected {e})" for ln, c, v, e in self.listed[:MAX_LISTED]
+                f"  {self.unit} {ln}, column '{c}': {v if v.endswith(('not shown>', 'empty cell>')) else repr(v)} (expected {e})"
+                for ln, c, v, e in self.listed[:MAX_LISTED]
             )
             per_column = ", ".join(f"{c}: {n:,}" for c, n in self.counts.items() if n)
             raise DataError(

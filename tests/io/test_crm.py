@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -257,3 +258,31 @@ def test_touches_report_every_problem_at_once(tmp_path: Path) -> None:
         read_touches(write(tmp_path, text, "t.csv"))
     t = read_touches(write(tmp_path, text, "t.csv"), on_error="drop")
     assert len(t.touches) == 1 and t.dropped_rows["line"].tolist() == [3, 4]
+
+
+def test_an_identifier_in_a_wrong_column_is_described_never_shown(tmp_path: Path) -> None:
+    """Messages and dropped_rows list bad cells, but an e-mail, phone, name or street address that
+    landed in the wrong column is described, not repeated; rows are listed in the file's order."""
+    p = tmp_path / "x.csv"
+    p.write_text(
+        "lead_id,arm,created_at,booked,booked_at\n"
+        "a1,control,2026-01-05T09:00:00Z,no,\n"
+        "a2,fast,2026-01-05T09:00:00Z,Jane Doe,\n"  # line 3: a name in a yes/no column
+        "a3,,2026-01-05T09:00:00Z,yes,\n"  # line 4: an empty arm
+        "a4,fast,jane.doe@example.com,yes,\n"  # line 5
+        "a5,fast,(555) 010-1000,no,\n"  # line 6
+        "a6,fast,12 Main Street,no,\n"  # line 7
+        "a7,fast,2026-13-45,no,\n"  # line 8: a bad date is shown as written
+    )
+    with pytest.raises(nl.DataError) as e:
+        read_leads(p)
+    msg = str(e.value)
+    for secret in ("Jane Doe", "jane.doe", "555", "Main Street"):
+        assert secret not in msg, secret
+    lines = [int(x) for x in re.findall(r"line (\d+), column", msg)]
+    assert lines == sorted(lines) == [3, 4, 5, 6, 7, 8]
+    assert "'booked': <a name, not shown>" in msg and "'arm': <an empty cell>" in msg
+    assert "<an e-mail address, not shown>" in msg and "<a phone number, not shown>" in msg
+    assert "<a street address, not shown>" in msg and "'2026-13-45'" in msg
+    dropped = read_leads(p, on_error="drop").dropped_rows
+    assert not dropped["value"].str.contains("Jane|jane|555|Main", regex=True).any()
