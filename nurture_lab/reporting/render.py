@@ -792,7 +792,7 @@ def _check_parameters(template: Path, parameters: Mapping[str, Any] | None, data
             f"{', '.join(sorted(set(known) - fixed))}."
         )
     where = "a report (--param NAME=VALUE)"  # checked here, before any kernel starts
-    numbers = {
+    numbers: dict[str, dict[str, Any]] = {
         "target_effect": {"low": 0, "high": 1},
         "alpha": {"low": 0, "high": 0.5, "low_open": True, "high_open": True},
         "guardrail_margin": {"low": 0, "high": 1},
