@@ -73,6 +73,8 @@ REPORT_PARAMETERS = {
     "sequential": "True: always-valid p-values and intervals, for a test still running (default: False)",
     "staff_cost_per_hour": "staff cost per hour, for the staff cost per booking (default: 0, not shown)",
     "currency": "currency of staff_cost_per_hour, an ISO 4217 code: USD, EUR, GBP, ... (default: USD)",
+    "allocation": "planned share per arm for the sample-ratio check, as 'Control=0.8,Fast Call=0.2' (default: "
+    "equal shares; a simulated run: the scenario's)",
     "target_effect": "smallest effect worth shipping, set before the test, absolute: 0.01 is 1 point; the status "
     "(Ship / Roll back / Keep running / Stop) is stated against it (default: 0, the planned MDE)",
 }

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .._version import __version__
-from ..errors import DataError, NoVarianceError
+from ..errors import DataError, NoVarianceError, ParameterError, check_param
 from ..simulation.population import IDENTITY_COLUMNS
 from ..stats.analysis import AnalysisResult, analyze
 from ..stats.guardrails import NonInferiorityResult, non_inferiority
@@ -77,6 +77,8 @@ class ReportData:
     truth_rollout: pd.DataFrame | None = None
     #: ISO 4217 code of ``staff_cost_per_hour``: money is shown in it ("$17.58")
     currency: str = "USD"
+    #: the planned share per arm, for the sample-ratio check (None: equal shares)
+    allocation: dict[str, float] | None = None
 
     def __post_init__(self) -> None:
         from ..simulation.engine import truth_in
@@ -116,6 +118,7 @@ def load_report_data(
     sequential: bool = False,
     staff_cost_per_hour: float = 0.0,
     currency: str = "USD",
+    allocation: Mapping[str, float] | str | None = None,
 ) -> ReportData:
     """Load the prepared data of one service line (see :func:`prepare_data`)."""
     leads = pd.read_parquet(leads_path)
@@ -147,7 +150,37 @@ def load_report_data(
         sequential,
         float(staff_cost_per_hour),
         currency=str(currency),
+        allocation=parse_allocation(allocation),
     )
+
+
+def parse_allocation(value: Mapping[str, float] | str | None) -> dict[str, float] | None:
+    """The planned split of a report's arms: a mapping, or ``"Control=0.8, Fast Call=0.2"`` as the
+    CLI's ``--param allocation=...`` gives it (``:`` for ``=`` too); None or "" for equal shares. Shares need not sum to 1."""
+
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    where, example = "a report (--param NAME=VALUE)", "allocation='Control=0.8,Fast Call=0.2'"
+    if isinstance(value, str):
+        pairs = [p.partition("=" if "=" in p else ":") for p in value.split(",") if p.strip()]
+        if not pairs or not all(sep and a.strip() for a, sep, _ in pairs):
+            raise ParameterError(
+                f"The 'allocation' parameter of {where} must be ARM=SHARE (or ARM:SHARE) pairs separated by commas, as in "
+                f"{example}. Got {value!r} instead."
+            )
+        try:
+            value = {a.strip(): float(v) for a, _, v in pairs}
+        except ValueError:
+            raise ParameterError(
+                f"The 'allocation' parameter of {where} must give each arm a number, as in {example}. "
+                f"Got {value!r} instead."
+            ) from None
+    if not isinstance(value, Mapping) or not value:
+        raise ParameterError(f"The 'allocation' parameter of {where} must be ARM=SHARE pairs, as in {example}.")
+    shares = {str(a): float(check_param(where, f"allocation['{a}']", v, low=0)) for a, v in value.items()}
+    if sum(shares.values()) <= 0:
+        raise ParameterError(f"The 'allocation' parameter of {where} needs shares with a positive sum; got {shares}.")
+    return shares
 
 
 def analyse_report(rd: ReportData) -> ReportAnalysis:
@@ -159,7 +192,13 @@ def analyse_report(rd: ReportData) -> ReportAnalysis:
     while True:  # a secondary metric with no variance between two arms is said, not fatal
         try:
             main = analyze(
-                df, arm=rd.arm, control=rd.control, metrics=metrics, alpha=rd.alpha, sequential=rd.sequential
+                df,
+                arm=rd.arm,
+                control=rd.control,
+                metrics=metrics,
+                alpha=rd.alpha,
+                sequential=rd.sequential,
+                allocation=line_allocation(rd.allocation, df[rd.arm]),
             )
             break
         except NoVarianceError as e:
@@ -191,6 +230,14 @@ def analyse_report(rd: ReportData) -> ReportAnalysis:
                     sequential=rd.sequential,
                 )
     return ReportAnalysis(main, guard, ttb, segments, notes)
+
+
+def line_allocation(allocation: Mapping[str, float] | None, arms: pd.Series) -> dict[str, float] | None:
+    """The planned split restricted to the arms a line has (a line may lack an arm of the run)."""
+    if allocation is None:
+        return None
+    present = set(map(str, arms.unique()))
+    return {a: v for a, v in allocation.items() if a in present} or None
 
 
 def _no_variance_note(e: NoVarianceError) -> str:
@@ -672,11 +719,13 @@ def methods_note(rd: ReportData, ra: ReportAnalysis) -> str:
             f"- **Tests**: {', '.join(sorted(set(ra.main.results['test'])))}; CI method {s['ci_method']}; "
             f"{s['correction']} correction over {s['family_size']} comparisons; alpha {s['alpha']}.",
             "- **Relative lift**: Fieller's interval from each row's own test (MOVER-R with Newcombe), "
-            "so it agrees with the row's p-value.",
+            "so it agrees with the row's p-value; the verdict's relative interval is Fieller's at the decision "
+            "interval's level, so it excludes 0 exactly when the decision interval does.",
             f"- **Guardrail**: one-sided non-inferiority of {metric_label(rd.guardrail)}, margin "
             f"{rd.guardrail_margin * 100:.1f} points, at alpha {rd.alpha}.",
             "- **Time to book**: Kaplan–Meier, log-rank test, Cox proportional hazards (statsmodels).",
-            "- **Sample ratio**: chi-square goodness of fit against the planned allocation, flagged at p < 0.001.",
+            "- **Sample ratio**: chi-square goodness of fit against the planned allocation (the report's "
+            "`allocation` parameter; equal shares unless given), flagged at p < 0.001.",
             *(
                 [
                     "- **Monitoring**: always-valid p-values and confidence sequences (asymptotic confidence "

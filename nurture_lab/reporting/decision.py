@@ -94,6 +94,13 @@ class RunDecision:
     alpha: float = 0.05
     lines: dict[str, LineDecision] = field(default_factory=dict)
     worth: dict[str, Any] = field(default_factory=dict)
+    #: the relative lift's interval at the decision's level (Fieller, its width matched to the
+    #: decision interval's), as fractions of the control's rate
+    rel_low: float = math.nan
+    rel_high: float = math.nan
+    #: the sample-ratio check over every lead (chi-square against the planned split)
+    srm_p: float = math.nan
+    srm_flagged: bool = False
 
     # ------------------------------------------------------------------ storage
     def to_dict(self) -> dict[str, Any]:
@@ -119,11 +126,14 @@ class RunDecision:
     def effect_text(self) -> str:
         """The decision arm's effect: points with the decision interval, and the relative lift."""
         c = self.control_rate
-        rel = (
-            f"; relative {self.diff / c:+.1%}, {self.low / c:+.1%} to {self.high / c:+.1%} of the control's rate"
-            if c > 0
-            else ""
-        )
+        rel = ""
+        if c > 0:
+            bounds = (
+                f"{self.rel_low:+.1%} to {self.rel_high:+.1%}"
+                if math.isfinite(self.rel_low) and math.isfinite(self.rel_high)
+                else "its interval unbounded"
+            )
+            rel = f"; relative {self.diff / c:+.1%}, {bounds}"
         return (
             f"{_pts(self.diff)} points ({self.interval_label()}: {_pts(self.low)} to {_pts(self.high)}{rel}), "
             f"{self.control_rate:.1%} → {self.arm_rate:.1%}"
@@ -195,7 +205,16 @@ class RunDecision:
             guard = f" {self.guardrail_name.capitalize()}: no meaningful rise (non-inferior)."
         elif self.guardrail_ok is False and not (self.status == KEEP and self.low > 0):
             guard = f" {self.guardrail_name.capitalize()}: a rise is not ruled out."
-        return head + tail + guard + self.chance_text()
+        return self.srm_text() + head + tail + guard + self.chance_text()
+
+    def srm_text(self) -> str:
+        """A warning before everything else when the arms' sizes do not match the planned split."""
+        if not self.srm_flagged:
+            return ""
+        return (
+            f"**Check the assignment first: the arms' sizes differ from the planned split more than chance "
+            f"allows (sample ratio p = {self.srm_p:.2g}), so every number below may be biased.** "
+        )
 
     def gains_ruled_out(self) -> str:
         """What a 'no gain' result rules out, instead of a sample size for a negative effect."""
@@ -326,8 +345,10 @@ def decide(
     staff_cost_per_hour: float = 0.0,
     currency: str = "USD",
     staffed_agents: int | None = None,
+    allocation: Mapping[str, float] | None = None,
 ) -> RunDecision:
-    """The run's decision from every lead (all service lines): see the module docstring for the rules."""
+    """The run's decision from every lead (all service lines): see the module docstring for the rules.
+    ``allocation``: the planned share per arm for the sample-ratio check (None: equal)."""
     from ..stats.analysis import analyze
     from ..stats.guardrails import non_inferiority
     from ..stats.power import mde
@@ -338,7 +359,14 @@ def decide(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = analyze(
-            leads, arm=arm, control=control, metrics=metrics, alpha=alpha, sequential=sequential, bayesian=True
+            leads,
+            arm=arm,
+            control=control,
+            metrics=metrics,
+            alpha=alpha,
+            sequential=sequential,
+            bayesian=True,
+            allocation=allocation,
         )
     r = res.results[res.results["metric"] == metric].set_index("arm")
     m = int(res.settings["family_size"])
@@ -350,6 +378,7 @@ def decide(
     lows, highs, diffs = (r[c].astype(float).to_dict() for c in ("adj_ci_low", "adj_ci_high", "diff"))
     status, best = status_rule(lows, highs, diffs, target, guard_ok)
     row = r.loc[best]
+    rel = _relative_interval(row)
     per_day = _per_day(leads)
     more = _more_leads(status, row, base, target, 1 - level, sequential, leads, arm) if status == KEEP else 0
     lines, het_p = _lines(leads, arm, control, metric, alpha, sequential, best, float(row["diff"]))
@@ -377,9 +406,27 @@ def decide(
         heterogeneity_p=het_p,
         alpha=alpha,
         lines=lines,
+        rel_low=rel[0],
+        rel_high=rel[1],
+        srm_p=float(res.srm["p_value"]),
+        srm_flagged=bool(res.srm["flagged"]),
     )
     worth = _worth(dec, leads, arm, per_day, staff_cost_per_hour, currency, staffed_agents)
     return dataclasses.replace(dec, worth=worth)
+
+
+def _relative_interval(row: pd.Series) -> tuple[float, float]:
+    """Fieller's interval for the relative lift at the decision's level: the critical value is the
+    decision interval's half-width over the difference's standard error, so the relative interval
+    excludes 0 exactly when the decision interval does (adjusted or sequential alike)."""
+    from ..stats.methods import _fieller
+
+    p1, p0 = float(row["arm_value"]), float(row["control_value"])
+    v1, v0 = p1 * (1 - p1) / float(row["n_arm"]), p0 * (1 - p0) / float(row["n_control"])
+    if not v1 + v0 > 0:
+        return math.nan, math.nan
+    q = (float(row["adj_ci_high"]) - float(row["adj_ci_low"])) / 2 / math.sqrt(v1 + v0)
+    return _fieller(p1, p0, v1, v0, 0.0, q, nonneg=True)
 
 
 def _target(

@@ -715,14 +715,19 @@ def _record_run(out_dir: Path, written: Sequence[Path]) -> None:
     atomic.write_json(record, {"files": sorted(keep)})
 
 
-def _check_simulation_inputs(scenario: Any, extra: Mapping[str, Any]) -> None:
-    """Control, metric and guardrail of a simulated report, checked against the scenario before any kernel starts."""
+def _check_simulation_inputs(scenario: Any, extra: dict[str, Any]) -> None:
+    """Control, metric and guardrail of a simulated report, checked against the scenario before any
+    kernel starts; the planned split is the scenario's unless given."""
     from ..scenario.loader import load_scenario
     from ..simulation.engine import OUTCOME_COLUMNS
 
     sc = load_scenario(scenario or "speed_to_lead")
     if extra.get("control"):
         _check_choice("control", extra["control"], sc.experiment.arm_names, "an arm of the scenario")
+    for a in extra.get("allocation") or {}:
+        _check_choice("allocation", a, sc.experiment.arm_names, "arms of the scenario")
+    if not extra.get("allocation"):
+        extra["allocation"] = dict(sc.experiment.allocation)
     outcomes = [c for c in OUTCOME_COLUMNS if c != "arm" and not c.endswith("_at")]
     for name in ("metric", "guardrail"):
         if name in extra:
@@ -761,6 +766,8 @@ def _check_data_inputs(leads_path: Path, extra: dict[str, Any]) -> list[str]:
             _check_choice(name, extra[name], columns, "a column of the data")
     arms = sorted(map(str, pd.read_parquet(leads_path, columns=[arm])[arm].unique()))
     _check_choice("control", extra.get("control"), arms, f"a value of column '{arm}'")
+    for a in extra.get("allocation") or {}:
+        _check_choice("allocation", a, arms, f"arms of column '{arm}'")
     if len(arms) < 2:  # refused here, once, not by every line's kernel
         raise DataError(
             f"Column '{arm}' has only the control arm {extra.get('control')!r}; nothing to compare: "
@@ -803,6 +810,10 @@ def _check_parameters(template: Path, parameters: Mapping[str, Any] | None, data
             extra[name] = float(check_param(where, name, extra[name], **spec))
     if "sequential" in extra:
         check_param(where, "sequential", extra["sequential"], kind="bool", expected="True or False")
+    if "allocation" in extra:
+        from .content import parse_allocation
+
+        extra["allocation"] = parse_allocation(extra["allocation"]) or ""
     if "currency" in extra:
         from .content import check_currency
 
@@ -833,6 +844,7 @@ def _service_lines(leads_path: Path) -> list[str]:
 def _decision(leads_path: Path, man: Mapping[str, Any], extra: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str]:
     """The run's one decision (see :mod:`~nurture_lab.reporting.decision`), made once over every lead
     and stored in the manifest that every page reads; (None, the reason) when it cannot be made."""
+    from .content import parse_allocation
     from .decision import decide, staffed_agents
 
     keys = ("arm", "metric", "guardrail", "guardrail_margin", "alpha", "sequential", "target_effect")
@@ -844,6 +856,7 @@ def _decision(leads_path: Path, man: Mapping[str, Any], extra: Mapping[str, Any]
             staff_cost_per_hour=float(extra.get("staff_cost_per_hour", 0.0)),
             currency=str(extra.get("currency", "USD")),
             staffed_agents=staffed_agents(man),
+            allocation=parse_allocation(extra.get("allocation")),
             **kw,
         )
     except NurtureLabError as e:

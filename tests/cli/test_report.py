@@ -67,3 +67,35 @@ def test_an_export_with_only_the_control_arm_is_refused_once_before_any_report_r
     assert res.returncode == 2, res.stderr
     assert res.stderr.count("has only the control arm 'Control'") == 1 and "Traceback" not in res.stderr
     assert not list(out.rglob("*"))
+
+
+def test_an_unequal_split_is_flagged_on_the_index_and_every_page_unless_planned(tmp_path: Path) -> None:
+    """A deliberate 80/20 test: without the planned split every page and the index open with the
+    sample-ratio warning (the same sentence); with --param allocation=... none does."""
+    import numpy as np
+
+    rng = np.random.default_rng(8)
+    n = 1000
+    arm = np.where(rng.random(n) < 0.8, "Control", "Fast Call")
+    pd.DataFrame(
+        {
+            "lead_id": [f"L{i}" for i in range(n)],
+            "arm": arm,
+            "created_at": (pd.Timestamp("2026-03-02T10:00:00Z") + pd.to_timedelta(rng.uniform(0, 30, n), "D")),
+            "booked": np.where(rng.random(n) < 0.25, "yes", "no"),
+            "service_line": rng.choice(["cardiology", "oncology"], n),
+        }
+    ).to_csv(tmp_path / "x.csv", index=False)
+    warning = "Check the assignment first"
+    for param, flagged in ((None, True), ("allocation=Control=0.8,Fast Call=0.2", False)):
+        out = tmp_path / ("flagged" if flagged else "planned")
+        extra = ["--param", param] if param else []
+        res = run_cli("report", "--data", str(tmp_path / "x.csv"), "--control", "Control", "--out", str(out), *extra)
+        assert res.returncode == 0, res.stderr[-2000:]
+        for page in ("index.html", "cardiology.html", "oncology.html"):
+            assert (warning in (out / page).read_text()) == flagged, (param, page)
+    res = run_cli(
+        "report", "--data", str(tmp_path / "x.csv"), "--control", "Control", "--out", str(tmp_path / "bad"),
+        "--param", "allocation=Control=0.8,Fast Cal=0.2",
+    )  # fmt: skip
+    assert res.returncode == 2 and "allocation='Fast Cal': expected arms of column 'arm'" in res.stderr

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import optimize, stats
 
 import nurture_lab as nl
 from nurture_lab.reporting.decision import KEEP, ROLL_BACK, SHIP, STOP, RunDecision, decide, status_rule
@@ -105,6 +106,40 @@ def test_a_gain_held_back_by_its_guardrail_says_so_and_not_that_no_gain_is_shown
     assert "a gain is shown, but a rise in opt-outs" in text and "so it does not ship yet" in text
     assert "a gain is not shown" not in text
     assert text.count("rise") == 1  # the guardrail stated once
+
+
+def test_an_unplanned_split_is_stated_before_the_decision_and_a_planned_one_is_not() -> None:
+    leads = _leads({"fast": 0.03}, n=1500, seed=6)
+    drop = leads.index[(leads["arm"] == "fast").to_numpy()][::4]  # a quarter of the new arm lost
+    leads = leads.drop(drop).reset_index(drop=True)
+    n = leads["arm"].value_counts()
+    flagged = decide(leads, control="control")
+    chi = ((n - n.sum() / 2) ** 2 / (n.sum() / 2)).sum()  # chi-square against 50/50, by hand
+    assert flagged.srm_flagged and flagged.srm_p == pytest.approx(stats.chi2.sf(chi, 1), rel=1e-9)
+    assert flagged.run_sentence().startswith("**Check the assignment first")
+    planned = decide(leads, control="control", allocation={"control": 4, "fast": 3})  # shares need not sum to 1
+    assert not planned.srm_flagged and "Check the assignment" not in planned.run_sentence()
+
+
+def test_the_relative_interval_is_fiellers_at_the_decisions_level() -> None:
+    """Checked by solving Fieller's inequality numerically: the ratios r with
+    |p1 - r p0| <= q sqrt(v1 + r^2 v0), q the decision interval's half-width over the difference's SE."""
+    for effects, seed in (({"fast": 0.04, "slow": 0.0}, 2), ({"fast": 0.0, "slow": -0.01}, 3)):
+        leads = _leads(effects, n=900, seed=seed)
+        dec = decide(leads, control="control")
+        g = leads.groupby("arm")["booked_30d"].agg(["mean", "count"])
+        p1, n1, p0, n0 = *g.loc[dec.arm], *g.loc["control"]
+        v1, v0 = p1 * (1 - p1) / n1, p0 * (1 - p0) / n0
+        q = (dec.high - dec.low) / 2 / np.sqrt(v1 + v0)
+
+        def f(r: float, p1: float = p1, p0: float = p0, v1: float = v1, v0: float = v0, q: float = q) -> float:
+            return abs(p1 - r * p0) - q * np.sqrt(v1 + r * r * v0)
+
+        r0 = p1 / p0
+        lo, hi = optimize.brentq(f, 1e-9, r0), optimize.brentq(f, r0, 50)
+        assert dec.rel_low == pytest.approx(lo - 1, abs=1e-9) and dec.rel_high == pytest.approx(hi - 1, abs=1e-9)
+        assert (dec.low > 0) == (dec.rel_low > 0) and (dec.high < 0) == (dec.rel_high < 0)
+        assert f"{dec.rel_low:+.1%} to {dec.rel_high:+.1%}" in dec.run_sentence()
 
 
 def test_a_line_gets_its_own_verdict_only_when_it_differs() -> None:

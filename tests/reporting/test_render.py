@@ -86,7 +86,8 @@ def test_executed_notebook_has_no_errors_or_identities(rendered: tuple[Path, dic
 
 def test_unknown_parameter_is_refused_before_anything_runs(tmp_path: Path) -> None:
     with pytest.raises(
-        ValueError, match=r"Unknown report parameter\(s\) 'guardrail_margn'; the template .* takes: alpha, arm"
+        ValueError,
+        match=r"Unknown report parameter\(s\) 'guardrail_margn'; the template .* takes: allocation, alpha, arm",
     ):
         render.render_reports(out=tmp_path, parameters={"guardrail_margn": 0.02}, progress=False)
     assert not any(tmp_path.iterdir())
