@@ -281,33 +281,28 @@ class RunDecision:
         return parts
 
     def _staffing_sentence(self, w: Mapping[str, Any]) -> str:
-        """Agents and staff hours the decided cadence needs, against today's agents when known and
-        against the control: the difference a leader budgets first."""
+        """Agents the decided cadence needs against the control's (the difference a leader budgets
+        first), the agent work behind them, and whether today's agents suffice for either."""
         arm, ctrl = text_label(self.arm), text_label(self.control)
-        dh, need = w["hours_arm"] - w["hours_control"], int(w["agents_arm"])
-        sized = f"sized with Erlang C over {w['staffed_hours']:.0f} staffed hours a week"
-        hours = f"{w['hours_arm']:,.0f} staff hours a week ({dh:+,.0f} against {ctrl})"
-        today = w.get("staffed_agents")
-        if today:
-            d = need - int(today)
-            vs = "as many as" if d == 0 else f"{abs(d)} {'more' if d > 0 else 'fewer'} than"
-            text = (
-                f"Staffing for {arm} everywhere: about {need} agents on shift, {vs} the {today} on shift today "
-                f"({w['agents_control']} under {ctrl}); {hours}; {sized}."
-            )
-            if d > 0:
-                text += (
-                    f" The test ran with today's {today}: calls waited, and the gain above is the cadence as it "
-                    "was delivered then (the command nurture-lab staffing draws the curve at other staffing)."
-                )
-            return text
-        da = need - int(w["agents_control"])
-        agents = (
-            "the same agents on shift as"
-            if da == 0
-            else f"~{abs(da)} {'more' if da > 0 else 'fewer'} agent{'s' if abs(da) != 1 else ''} on shift than"
+        need, base = int(w["agents_arm"]), int(w["agents_control"])
+        da = need - base
+        vs = "as many as" if da == 0 else f"{abs(da)} {'more' if da > 0 else 'fewer'} than"
+        text = (
+            f"Staffing for {arm} everywhere: about {need} agents on shift, {vs} {ctrl} needs ({base}), sized with "
+            f"Erlang C over {w['staffed_hours']:.0f} staffed hours a week for {w['hours_arm']:,.0f} hours of agent "
+            f"work a week ({w['hours_arm'] - w['hours_control']:+,.0f} against {ctrl})."
         )
-        return f"Staffing for {arm} everywhere: {agents} {ctrl} (about {need}); {hours}; {sized}."
+        today = w.get("staffed_agents")
+        if not today:
+            return text
+        if need <= int(today):
+            return text + f" The {today} agents on shift today suffice."
+        both = "either cadence needs" if base > int(today) else f"{arm} needs"
+        return text + (
+            f" At this volume {both} more than the {today} on shift today: the test ran with today's {today}, so "
+            "calls waited, and the gain above is the cadence as it was delivered then (the command nurture-lab "
+            "staffing draws the curve at other staffing)."
+        )
 
 
 def status_rule(

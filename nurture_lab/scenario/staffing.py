@@ -405,8 +405,8 @@ def expected_wait_sentence(sc: Scenario, n_leads: int) -> str | None:
         )
     return (
         f"{head}, a first call is expected to wait {wait_text(est.first_wait_minutes)} on average for an agent: "
-        f"{wait_text(est.erlang_wait_minutes)} in the queue while the centre is open (Erlang C, first calls served "
-        f"before follow-ups) and {wait_text(est.opening_wait_minutes)} on average for the calls requested while it "
-        "was closed, which wait for it to open. The chart's times also hold each cadence's planned delay and the "
-        "calling hours."
+        f"{wait_text(est.opening_wait_minutes)} of it for the centre to open and the backlog of calls requested "
+        f"while it was closed to clear, {wait_text(est.erlang_wait_minutes)} in the queue while it is open "
+        "(Erlang C, first calls served before follow-ups). The chart's times also hold each cadence's planned "
+        "delay and the calling hours."
     )

@@ -171,7 +171,9 @@ def test_worth_counts_bookings_staff_and_cost() -> None:
     assert w["hours_arm"] == pytest.approx(hours["fast"]) and w["hours_control"] == pytest.approx(hours["control"])
     text = dec.worth_text()
     assert f"{w['extra']:+,.0f} bookings within 30 days a month" in text
-    assert f"{w['hours_arm']:,.0f} staff hours a week ({w['hours_arm'] - w['hours_control']:+,.0f} against" in text
+    assert (
+        f"{w['hours_arm']:,.0f} hours of agent work a week ({w['hours_arm'] - w['hours_control']:+,.0f} against" in text
+    )
     assert "€" in w["cost_per_extra"] and w["cost_per_extra"] in text
 
 
