@@ -166,8 +166,13 @@ def scenario_from_dict(data: Mapping[str, Any], path: str = "<dict>") -> Scenari
         contents[name] = ctx.build(Content, base | dict(t), f"contents.{name}")
 
     cadences: dict[str, tuple[Step, ...]] = {}
+    known = sorted(set(DEFAULT_CONTENTS) | set(contents))
     for name, t in _table(data, "cadences", ctx, "cadences").items():
         cadences[name] = _steps(ctx, t, f"cadences.{name}")
+        for i, step in enumerate(cadences[name]):  # said where it is written, not at an arm that uses it
+            if step.content not in known:
+                where = f"cadences.{_toml_key(name)}.steps.{i}"
+                raise ctx.invalid("content", where, "a known content: " + ", ".join(known), step.content)
 
     arms_t = _table(data, "arms", ctx, "arms")
     if not arms_t:

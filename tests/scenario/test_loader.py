@@ -171,3 +171,14 @@ def test_restrict_keeps_steps_aimed_at_other_lines_aimed() -> None:
     assert bh.experiment.arms[0].steps[5].service_line == ()  # aimed elsewhere: selects no lead here
     res = nl.simulate(bh, seed=1, n_leads=600, jobs=1, truth=False)
     assert (res.touches.loc[res.touches["step"] == 5, "status"] == "not_selected").all()
+
+
+def test_a_bad_content_in_a_shared_cadence_is_located_in_the_cadence(tmp_path: Path) -> None:
+    """A typo in [cadences.X] is named where it is written, not at the first arm that uses it."""
+    raw = (Path(__file__).resolve().parents[2] / "simulations" / "speed_to_lead.toml").read_text()
+    assert "[cadences.seed_case]" in raw and 'content = "prep_guide"' in raw
+    bad = raw.replace('content = "prep_guide"', 'content = "prep_guid"', 1)
+    with pytest.raises(
+        nl.ScenarioError, match=r"'content' in \[cadences\.seed_case\.steps\.\d+\] of .*got 'prep_guid'"
+    ):
+        nl.load_scenario(write(tmp_path, bad))
