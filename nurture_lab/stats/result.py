@@ -95,8 +95,7 @@ class AnalysisResult(ResultMixin):
             for d, lo, hi, p in zip(r["diff"], r["diff_ci_low"], r["diff_ci_high"], pct)
         ]
         out["relative lift (CI)"] = [
-            f"{v * 100:+.1f}% ({lo * 100:+.1f}%, {hi * 100:+.1f}%)" if np.isfinite(v) else "n/a"
-            for v, lo, hi in zip(r["rel_lift"], r["rel_ci_low"], r["rel_ci_high"])
+            _rel_text(v, lo, hi) for v, lo, hi in zip(r["rel_lift"], r["rel_ci_low"], r["rel_ci_high"])
         ]
         out["p"] = r["p_value"].map(_fmt_p)
         out["p adjusted"] = r["p_adjusted"].map(_fmt_p)
@@ -105,11 +104,27 @@ class AnalysisResult(ResultMixin):
             for lo, hi, p in zip(r["adj_ci_low"], r["adj_ci_high"], pct)
         ]
         out["test"] = r["test"]
+        if "chance_to_win" in r.columns:  # bayesian=True: the posterior beside the frequentist numbers
+            out["chance to beat control"] = [f"{v:.1%}" if np.isfinite(v) else "n/a" for v in r["chance_to_win"]]
+            out["risk if shipped"] = [
+                (f"{v * 100:.2f} pts" if p else f"{v:.3g}") if np.isfinite(v) else "n/a"
+                for v, p in zip(r["risk_ship"], pct)
+            ]
         return out
 
     def _repr_html_(self) -> str:
         warn = "".join(f"<p style='color:#a60'>⚠ {html.escape(w)}</p>" for w in self.warnings)
         return warn + super()._repr_html_()
+
+
+def _rel_text(v: float, lo: float, hi: float) -> str:
+    """A relative lift and its interval; an interval with no finite bound (a control rate of 0, or not
+    distinguishable from 0: Fieller's interval is then unbounded) says so instead of 'nan'."""
+    if not np.isfinite(v):
+        return "n/a"
+    if np.isfinite(lo) and np.isfinite(hi):
+        return f"{v * 100:+.1f}% ({lo * 100:+.1f}%, {hi * 100:+.1f}%)"
+    return f"{v * 100:+.1f}% (interval unbounded)"
 
 
 def _fmt_p(p: float) -> str:

@@ -163,3 +163,16 @@ def test_probability_of_being_best_with_a_proper_prior() -> None:
         assert wide.row("y", a)["prob_best"] == pytest.approx(flat.row("y", a)["prob_best"], abs=0.005)
     # a tight prior at 0 pulls every effect to 0: the best arm is much less certain
     assert tight.row("y", "t2")["prob_best"] < flat.row("y", "t2")["prob_best"]
+
+
+def test_the_table_shows_the_posterior_and_an_unbounded_relative_interval_in_words() -> None:
+    df = binary_frame({"c": (3, 2000), "t": (6, 2000)})  # a control rate not distinguishable from 0
+    res = nl.analyze(df, arm="arm", control="c", metrics=["y"], bayesian=True)
+    t = res.summary()
+    row = res.row("y", "t")
+    assert t.loc[0, "chance to beat control"] == f"{row['chance_to_win']:.1%}"
+    assert t.loc[0, "risk if shipped"] == f"{row['risk_ship'] * 100:.2f} pts"
+    assert t.loc[0, "relative lift (CI)"] == "+100.0% (interval unbounded)" and "nan" not in t.to_string()
+    flipped = nl.analyze(df, arm="arm", control="c", metrics=["y"], bayesian=True, lower_is_better=["y"])
+    assert flipped.summary().loc[0, "chance to beat control"] == f"{1 - row['chance_to_win']:.1%}"
+    assert "chance to beat control" not in nl.analyze(df, arm="arm", control="c", metrics=["y"]).summary()
