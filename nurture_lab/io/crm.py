@@ -561,7 +561,8 @@ def read_leads(
     if missing:
         raise DataError(
             f"{p} lacks required column(s) {missing}; its columns: {', '.join(map(str, raw.columns))}. "
-            "Map the export's names with mapping={'lead_id': 'Lead ID', ...} or a [columns] table."
+            "Map the export's names in a mapping file's [columns] table (lead_id = \"Lead ID\", ...; CLI --mapping "
+            "FILE, Python mapping=)."
         )
     outcomes = [c for c in (*BOOL_COLUMNS, "booked_at") if c in df.columns]
     if not outcomes:
@@ -680,7 +681,8 @@ def _read_table(
     if missing:
         raise DataError(
             f"{label} lacks required column(s) {missing}; its columns: {', '.join(columns)}. "
-            "Map the table's names with mapping={'lead_id': 'Lead ID', ...} or a [columns] table."
+            "Map the table's names in a mapping file's [columns] table (lead_id = \"Lead ID\", ...; CLI --mapping "
+            "FILE, Python mapping=)."
         )
     if on_error == "raise":
         missing_required(t, named, LEAD_REQUIRED, label)

@@ -820,7 +820,7 @@ def _check_parameters(template: Path, parameters: Mapping[str, Any] | None, data
         extra["currency"] = check_currency(extra["currency"])
     if data and not extra.get("control"):
         raise ParameterError(
-            "Reports on real data need the control arm's label: parameters={'control': ...} (CLI: --control LABEL)."
+            "Reports on real data need the control arm's label: CLI --control LABEL (Python parameters={'control': ...})."
         )
     return extra
 

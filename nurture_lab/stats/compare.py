@@ -102,7 +102,8 @@ def compare(
     tiny = {a: int(n) for a, n in counts.items() if n < MIN_ARM_N}
     if tiny:
         raise DataError(
-            f"Arm(s) {tiny} of column '{call.arm}' have fewer than {MIN_ARM_N} units: an arm needs at least "
+            f"Arm(s) {', '.join(f'{a} ({n})' for a, n in tiny.items())} of column '{call.arm}' have fewer than "
+            f"{MIN_ARM_N} units: an arm needs at least "
             f"{MIN_ARM_N} to have a variance, so no interval or test can be honest."
         )
     srm = srm_check({a: int(counts.get(a, 0)) for a in [call.control, *call.arms]}, call.allocation)

@@ -17,7 +17,7 @@ from ..conftest import KNOWN, binary_frame, run_cli
 
 def test_an_arm_with_one_unit_is_refused() -> None:
     df = binary_frame({"c": (50, 100), "t": (1, 1)})
-    with pytest.raises(nl.DataError, match=r"Arm\(s\) \{'t': 1\} of column 'arm' have fewer than 2 units"):
+    with pytest.raises(nl.DataError, match=r"Arm\(s\) t \(1\) of column 'arm' have fewer than 2 units"):
         nl.analyze(df, arm="arm", control="c", metrics=["y"])
 
 
