@@ -286,3 +286,23 @@ def test_an_identifier_in_a_wrong_column_is_described_never_shown(tmp_path: Path
     assert "<a street address, not shown>" in msg and "'2026-13-45'" in msg
     dropped = read_leads(p, on_error="drop").dropped_rows
     assert not dropped["value"].str.contains("Jane|jane|555|Main", regex=True).any()
+
+
+def test_the_minutes_to_the_first_call_may_be_mapped(tmp_path: Path) -> None:
+    """The report's speed-to-lead section reads first_call_minutes: an export may bring its own."""
+    p = tmp_path / "x.csv"
+    p.write_text(
+        "Lead,Variant,Created,Booked,Minutes To First Call\n"
+        "a1,control,2026-01-05T09:00:00Z,no,4.5\n"
+        "a2,fast,2026-01-05T09:00:00Z,yes,61\n"
+        "a3,fast,2026-01-05T09:00:00Z,no,\n"
+    )
+    mapping = {
+        "lead_id": "Lead",
+        "arm": "Variant",
+        "created_at": "Created",
+        "booked": "Booked",
+        "first_call_minutes": "Minutes To First Call",
+    }
+    leads = read_leads(p, mapping=mapping).leads
+    assert leads["first_call_minutes"].tolist()[:2] == [4.5, 61.0] and pd.isna(leads["first_call_minutes"].iloc[2])
