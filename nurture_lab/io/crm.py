@@ -307,8 +307,10 @@ def _read_raw(path: Path, fixes: list[str]) -> pd.DataFrame:
 class _Problems:
     """Every unusable value of an import: each check's rows counted per column, the first listed."""
 
-    def __init__(self, source: pd.DataFrame) -> None:
+    def __init__(self, source: pd.DataFrame, names: Mapping[str, str] | None = None) -> None:
         self.source = source
+        #: canonical column -> the export's own name, where a mapping renamed it (messages say both)
+        self.names = {k: v for k, v in (names or {}).items() if k != v}
         #: a file's line (the header is line 1), or a table's row (rows ordered by lead_id)
         self.unit = "row" if source.attrs.get("database") else "line"
         first = 1 if self.unit == "row" else 2
@@ -331,13 +333,17 @@ class _Problems:
         for i in np.flatnonzero(bad.to_numpy())[:MAX_LISTED]:
             self.listed.append((int(self.line.iloc[i]), column, shown_value(values.iloc[i]), expected))
 
+    def _theirs(self, column: str) -> str:
+        return f" (the export's '{self.names[column]}')" if column in self.names else ""
+
     def settle(self, p: Path | str, what: str, on_error: str, fixes: list[str], hint: str = "") -> pd.DataFrame:
         """Raise with every problem (``on_error="raise"``), or say what is dropped; returns the listing."""
         n_bad = int(self.unusable.sum())
         self.listed.sort(key=lambda r: r[0])  # in the file's order, whatever column found them
         if n_bad and on_error == "raise":
             shown = "\n".join(
-                f"  {self.unit} {ln}, column '{c}': {v if v.endswith(('not shown>', 'empty cell>')) else repr(v)} (expected {e})"
+                f"  {self.unit} {ln}, column '{c}'{self._theirs(c)}: "
+                f"{v if v.endswith(('not shown>', 'empty cell>')) else repr(v)} (expected {e})"
                 for ln, c, v, e in self.listed[:MAX_LISTED]
             )
             per_column = ", ".join(f"{c}: {n:,}" for c, n in self.counts.items() if n)
@@ -569,7 +575,7 @@ def read_leads(
         raise DataError(
             f"{p} has no outcome column; expected at least one of: booked, booked_at, {', '.join(BOOL_COLUMNS[1:])}."
         )
-    problems = _Problems(raw)
+    problems = _Problems(raw, cmap)
     note, line = problems.note, problems.line
 
     out = pd.DataFrame(index=df.index)
@@ -867,7 +873,7 @@ def read_touches(
     missing = [c for c in TOUCH_REQUIRED if c not in df.columns]
     if missing:
         raise DataError(f"{p} lacks required column(s) {missing}; its columns: {', '.join(map(str, raw.columns))}.")
-    problems = _Problems(raw)
+    problems = _Problems(raw, cmap)
     note, line = problems.note, problems.line
 
     out = pd.DataFrame(

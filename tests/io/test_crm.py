@@ -306,3 +306,13 @@ def test_the_minutes_to_the_first_call_may_be_mapped(tmp_path: Path) -> None:
     }
     leads = read_leads(p, mapping=mapping).leads
     assert leads["first_call_minutes"].tolist()[:2] == [4.5, 61.0] and pd.isna(leads["first_call_minutes"].iloc[2])
+
+
+def test_a_bad_cell_of_a_mapped_column_names_the_exports_own_column(tmp_path: Path) -> None:
+    p = tmp_path / "x.csv"
+    p.write_text("Lead,Variant,Created,Booked\na1,control,2026-01-05T09:00:00Z,no\na2,fast,soon,maybe\n")
+    mapping = {"lead_id": "Lead", "arm": "Variant", "created_at": "Created", "booked": "Booked"}
+    with pytest.raises(nl.DataError) as e:
+        read_leads(p, mapping=mapping)
+    assert "line 3, column 'created_at' (the export's 'Created'): 'soon'" in str(e.value)
+    assert "line 3, column 'booked' (the export's 'Booked'): 'maybe'" in str(e.value)
