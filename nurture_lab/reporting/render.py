@@ -603,10 +603,13 @@ def render_reports(
         per_report_seconds={k: v[1] for k, v in results.items()},
     )
     if failed:
-        details = "; ".join(f"{k}: {v}" for k, v in failed.items())
+        by_reason: dict[str, list[str]] = {}
+        for k, v in failed.items():  # one reason said once, with every line it stopped
+            by_reason.setdefault(v, []).append(k)
+        details = "; ".join(f"{', '.join(ks)}: {v}" for v, ks in by_reason.items())
+        written = "The others and the index were" if len(failed) < len(lines) else "The index (saying so) was"
         raise ReportError(
-            f"{len(failed)} of {len(lines)} report(s) failed ({details}). The others and the index "
-            f"were written to {out_dir}."
+            f"{len(failed)} of {len(lines)} report(s) failed ({details}). {written} written to {out_dir}."
         )
     return run
 

@@ -116,6 +116,17 @@ def test_a_failing_line_keeps_the_others_and_the_index(tmp_path: Path) -> None:
     assert (out / "pediatrics.html").is_file()
     index = (out / "index.html").read_text()
     assert "report failed" in index and "boom in cardiology" in index and 'href="pediatrics.html"' in index
+    # every line failing for one reason: the reason said once, naming every line, and no "others"
+    tpl.cells[2] = nbformat.v4.new_code_cell('raise RuntimeError("boom everywhere")')
+    nbformat.write(tpl, bad)
+    with pytest.raises(render.ReportError) as e:
+        render.render_reports(
+            service_lines=["cardiology", "pediatrics"], out=tmp_path / "o2", n_leads=3000, template=bad, jobs=1,
+            progress=False,
+        )  # fmt: skip
+    msg = str(e.value)
+    assert msg.count("boom everywhere") == 1 and "(cardiology, pediatrics: in the section" in msg
+    assert "The index (saying so) was written" in msg and "others" not in msg
 
 
 def _orthopedics_from_export(export: Path, out: Path) -> render.ReportRun:
