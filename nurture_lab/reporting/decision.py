@@ -37,7 +37,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,6 +101,10 @@ class RunDecision:
     #: the sample-ratio check over every lead (chi-square against the planned split)
     srm_p: float = math.nan
     srm_flagged: bool = False
+    #: the arms' sizes and the planned split the check used, in words ("Control 982, Text First 218";
+    #: "equal shares, assumed: no split was given")
+    srm_counts: str = ""
+    srm_planned: str = ""
 
     # ------------------------------------------------------------------ storage
     def to_dict(self) -> dict[str, Any]:
@@ -208,12 +212,20 @@ class RunDecision:
         return self.srm_text() + head + tail + guard + self.chance_text()
 
     def srm_text(self) -> str:
-        """A warning before everything else when the arms' sizes do not match the planned split."""
+        """A warning before everything else when the arms' sizes do not match the planned split: what
+        to check, what to do if the split was planned, and how the result reads if all is well."""
         if not self.srm_flagged:
             return ""
+        p = "p < 0.001" if self.srm_p < 0.001 else f"p = {self.srm_p:.3f}"
+        fix = (
+            " If that split was planned, give it to the report (the allocation parameter) and the check uses it."
+            if "assumed" in self.srm_planned
+            else ""
+        )
         return (
-            f"**Check the assignment first: the arms' sizes differ from the planned split more than chance "
-            f"allows (sample ratio p = {self.srm_p:.2g}), so every number below may be biased.** "
+            f"**Check the assignment before acting on this.** The arms' sizes ({self.srm_counts}) differ from "
+            f"the planned split ({self.srm_planned}) more than chance allows (sample ratio {p}); a broken "
+            f"assignment biases every number below.{fix} If the assignment is sound, the result reads: "
         )
 
     def gains_ruled_out(self) -> str:
@@ -281,27 +293,35 @@ class RunDecision:
         return parts
 
     def _staffing_sentence(self, w: Mapping[str, Any]) -> str:
-        """Agents the decided cadence needs against the control's (the difference a leader budgets
-        first), the agent work behind them, and whether today's agents suffice for either."""
+        """Agents the decided cadence needs for all its agent work, against today's agents and the
+        control's need (the difference a leader budgets), and what today's staffing meant for the test."""
         arm, ctrl = text_label(self.arm), text_label(self.control)
         need, base = int(w["agents_arm"]), int(w["agents_control"])
         da = need - base
-        vs = "as many as" if da == 0 else f"{abs(da)} {'more' if da > 0 else 'fewer'} than"
-        text = (
-            f"Staffing for {arm} everywhere: about {need} agents on shift, {vs} {ctrl} needs ({base}), sized with "
-            f"Erlang C over {w['staffed_hours']:.0f} staffed hours a week for {w['hours_arm']:,.0f} hours of agent "
-            f"work a week ({w['hours_arm'] - w['hours_control']:+,.0f} against {ctrl})."
-        )
+        vs_ctrl = "as many as" if da == 0 else f"{abs(da)} {'more' if da > 0 else 'fewer'} than"
         today = w.get("staffed_agents")
+        vs_today = ""
+        if today:
+            dt = need - int(today)
+            vs_today = (
+                f"as many as the {today} on shift today, "
+                if dt == 0
+                else f"{abs(dt)} {'more' if dt > 0 else 'fewer'} than the {today} on shift today, "
+            )
+        text = (
+            f"Staffing for {arm} everywhere: about {need} agents on shift, {vs_today}{vs_ctrl} {ctrl} would need "
+            f"({base}), for {w['hours_arm']:,.0f} hours of agent work a week ({w['hours_arm'] - w['hours_control']:+,.0f} "
+            f"against {ctrl}; calls, texts and e-mails, sized with Erlang C over {w['staffed_hours']:.0f} staffed "
+            "hours a week)."
+        )
         if not today:
             return text
         if need <= int(today):
             return text + f" The {today} agents on shift today suffice."
-        both = "either cadence needs" if base > int(today) else f"{arm} needs"
         return text + (
-            f" At this volume {both} more than the {today} on shift today: the test ran with today's {today}, so "
-            "calls waited, and the gain above is the cadence as it was delivered then (the command nurture-lab "
-            "staffing draws the curve at other staffing)."
+            f" With today's {today} the work waited for agents (first calls are served first: each page's Speed "
+            "to lead section gives their expected wait), so the gain above is the cadence as it was delivered "
+            "with today's staff."
         )
 
 
@@ -367,8 +387,8 @@ def decide(
     m = int(res.settings["family_size"])
     level = 1 - float(res.settings.get("adjusted_alpha", alpha))
     base = float(r["control_value"].iloc[0])
-    n_arm = int(r[["n_arm", "n_control"]].min(axis=1).min())
-    target, source = _target(target_effect, base, n_arm, alpha / max(m, 1), sequential, mde)
+    sizes = [(int(x["n_arm"]), int(x["n_control"])) for _, x in r.iterrows()]
+    target, source = _target(target_effect, base, sizes, alpha / max(m, 1), sequential, mde)
     guard_ok = _guardrails(leads, arm, control, guardrail, guardrail_margin, alpha, non_inferiority)
     lows, highs, diffs = (r[c].astype(float).to_dict() for c in ("adj_ci_low", "adj_ci_high", "diff"))
     status, best = status_rule(lows, highs, diffs, target, guard_ok)
@@ -405,6 +425,12 @@ def decide(
         rel_high=rel[1],
         srm_p=float(res.srm["p_value"]),
         srm_flagged=bool(res.srm["flagged"]),
+        srm_counts=", ".join(f"{text_label(a)} {int(n):,}" for a, n in res.srm["counts"].items()),
+        srm_planned=(
+            "equal shares, assumed: no split was given"
+            if allocation is None
+            else ", ".join(f"{text_label(a)} {v:.0%}" for a, v in res.srm["expected_share"].items())
+        ),
     )
     worth = _worth(dec, leads, arm, per_day, staff_cost_per_hour, currency, staffed_agents)
     return dataclasses.replace(dec, worth=worth)
@@ -425,14 +451,24 @@ def _relative_interval(row: pd.Series) -> tuple[float, float]:
 
 
 def _target(
-    target_effect: float | None, base: float, n: int, alpha: float, sequential: bool, mde: Any
+    target_effect: float | None,
+    base: float,
+    sizes: Sequence[tuple[int, int]],
+    alpha: float,
+    sequential: bool,
+    mde: Any,
 ) -> tuple[float, str]:
+    """The target set before the test, else the planned MDE: the largest over the arms of what each
+    arm's leads against the control's detect with 80% power (an unequal split counted as it ran)."""
     if target_effect is not None and float(target_effect) > 0:
         return float(target_effect), "set before the test"
+    ds = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        d = float(mde(base, n, alpha=alpha, sequential=sequential)) if 0 < base < 1 and n > 1 else math.nan
-    return d, "the planned MDE: what these leads detect with 80% power"
+        for n_arm, n_control in sizes:
+            if 0 < base < 1 and n_arm > 1 and n_control > 1:
+                ds.append(float(mde(base, n_arm, alpha=alpha, ratio=n_control / n_arm, sequential=sequential)))
+    return (max(ds) if ds else math.nan), "the planned MDE: what these leads detect with 80% power"
 
 
 def _guardrails(

@@ -86,7 +86,7 @@ def test_an_unequal_split_is_flagged_on_the_index_and_every_page_unless_planned(
             "service_line": rng.choice(["cardiology", "oncology"], n),
         }
     ).to_csv(tmp_path / "x.csv", index=False)
-    warning = "Check the assignment first"
+    warning = "Check the assignment before acting on this"
     for param, flagged in ((None, True), ("allocation=Control=0.8,Fast Call=0.2", False)):
         out = tmp_path / ("flagged" if flagged else "planned")
         extra = ["--param", param] if param else []

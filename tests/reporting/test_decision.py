@@ -116,7 +116,10 @@ def test_an_unplanned_split_is_stated_before_the_decision_and_a_planned_one_is_n
     flagged = decide(leads, control="control")
     chi = ((n - n.sum() / 2) ** 2 / (n.sum() / 2)).sum()  # chi-square against 50/50, by hand
     assert flagged.srm_flagged and flagged.srm_p == pytest.approx(stats.chi2.sf(chi, 1), rel=1e-9)
-    assert flagged.run_sentence().startswith("**Check the assignment first")
+    text = flagged.run_sentence()
+    assert text.startswith("**Check the assignment before acting on this.**")
+    assert f"control {n['control']:,}, fast {n['fast']:,}" in text and "equal shares, assumed" in text
+    assert "If the assignment is sound, the result reads: **" in text
     planned = decide(leads, control="control", allocation={"control": 4, "fast": 3})  # shares need not sum to 1
     assert not planned.srm_flagged and "Check the assignment" not in planned.run_sentence()
 
@@ -140,6 +143,26 @@ def test_the_relative_interval_is_fiellers_at_the_decisions_level() -> None:
         assert dec.rel_low == pytest.approx(lo - 1, abs=1e-9) and dec.rel_high == pytest.approx(hi - 1, abs=1e-9)
         assert (dec.low > 0) == (dec.rel_low > 0) and (dec.high < 0) == (dec.rel_high < 0)
         assert f"{dec.rel_low:+.1%} to {dec.rel_high:+.1%}" in dec.run_sentence()
+
+
+def test_the_planned_mde_counts_an_unequal_split_as_it_ran() -> None:
+    """The default target: what the arm's leads against the control's detect with 80% power, solved
+    here from the Wald sample-size formula n1 = (z_a + z_b)^2 (p1 q1 + p0 q0 / r) / d^2, r = n0 / n1."""
+    leads = _leads({"fast": 0.02}, n=4000, seed=9)
+    drop = leads.index[(leads["arm"] == "fast").to_numpy()][: int((leads["arm"] == "fast").sum() * 0.75)]
+    leads = leads.drop(drop).reset_index(drop=True)  # 4 controls per new-arm lead
+    dec = decide(leads, control="control", allocation={"control": 0.8, "fast": 0.2})
+    n0, n1 = int((leads["arm"] == "control").sum()), int((leads["arm"] == "fast").sum())
+    p0, r = dec.control_rate, n0 / n1
+    z = stats.norm.ppf(1 - 0.05 / dec.comparisons / 2) + stats.norm.ppf(0.8)
+
+    def n_needed(d: float) -> float:
+        p1 = p0 + d
+        return z**2 * (p1 * (1 - p1) + p0 * (1 - p0) / r) / d**2 - n1
+
+    assert dec.target == pytest.approx(optimize.brentq(n_needed, 1e-4, 0.5), rel=1e-4)  # mde solves to ~1e-6
+    equal = math.sqrt(2 * p0 * (1 - p0) / n1) * z  # roughly what an equal split of n1 per arm would say
+    assert dec.target < equal
 
 
 def test_a_line_gets_its_own_verdict_only_when_it_differs() -> None:
