@@ -19,7 +19,7 @@ from ..simulation.population import IDENTITY_COLUMNS
 from ..stats.analysis import AnalysisResult, analyze
 from ..stats.guardrails import NonInferiorityResult, non_inferiority
 from ..stats.survival import TimeToBookResult, time_to_book
-from .labels import arm_label, metric_label, text_label
+from .labels import arm_label, metric_label, text_label, upper_first
 
 __all__ = [
     "REPORT_METRICS",
@@ -215,6 +215,9 @@ def analyse_report(rd: ReportData) -> ReportAnalysis:
     ttb = None
     if {"days_to_book", "booked"} <= set(df.columns):
         horizon = float(rd.provenance.get("horizon_days", 0)) or None
+        if "followup_days" in df.columns and df["followup_days"].notna().any():  # real data: as far as observed
+            longest = float(df["followup_days"].max())
+            horizon = min(horizon, longest) if horizon else longest
         ttb = time_to_book(df, rd.arm, rd.control, horizon_days=horizon, alpha=rd.alpha)
     segments = {}
     for col in ("source", "audience"):  # the segment tables a page shows (notebook.REPORT_SEGMENTS), no other
@@ -244,7 +247,7 @@ def _no_variance_note(e: NoVarianceError) -> str:
     """A metric with no variation between two arms, said in words for the report."""
     a, b = (text_label(x) for x in e.arms)
     return (
-        f"{metric_label(e.metric).capitalize()}: every lead in {a} and {b} has the same value ({e.value:g}); "
+        f"{upper_first(metric_label(e.metric))}: every lead in {a} and {b} has the same value ({e.value:g}); "
         "nothing to compare there."
     )
 
@@ -261,7 +264,7 @@ def _constant_note(df: pd.DataFrame, metric: str) -> str:
     what = metric_label(metric)
     if v is not None and float(v) == 0:
         return f"No {what} in any arm: there is nothing to compare (and nothing to worry about)."
-    return f"{what.capitalize()} is the same for every lead ({v}); there is nothing to compare."
+    return f"{upper_first(what)} is the same for every lead ({v}); there is nothing to compare."
 
 
 def _pts(x: float, binary: bool = True) -> str:
@@ -456,7 +459,7 @@ def business_terms(rd: ReportData, ra: ReportAnalysis) -> tuple[str, pd.DataFram
         n = int(r["n_control"].iloc[0]) if is_ctrl else int(r.loc[a, "n_arm"])
         row: dict[str, Any] = {
             "Arm": arm_label(a),
-            f"{metric_label(rd.metric).capitalize()} per 1,000 leads": f"{rate * 1000:,.0f}"
+            f"{upper_first(metric_label(rd.metric))} per 1,000 leads": f"{rate * 1000:,.0f}"
             + (f"\n{round(rate * n):,} / {n:,}" if binary else ""),
         }
         row["Relative lift"] = ""
@@ -481,7 +484,7 @@ def business_terms(rd: ReportData, ra: ReportAnalysis) -> tuple[str, pd.DataFram
         if speed is not None:
             mins = df.loc[df[rd.arm].astype(str) == a, speed].median()
             what = "first call" if speed == "first_call_minutes" else "first response"
-            row[f"Median time to {what}"] = _duration(float(mins))
+            row[f"Median time to {what} (leads with one)"] = _duration(float(mins))
         rows.append(row)
     table = pd.DataFrame(rows).fillna("")
     return dates, table
@@ -549,7 +552,7 @@ def key_numbers(ra: ReportAnalysis, decision: Any = None, line: str = "") -> pd.
     binary = r["metric_type"] == "binary"
     out = pd.DataFrame(
         {
-            "Metric": r["metric"].map(metric_label).str.capitalize(),
+            "Metric": r["metric"].map(metric_label).map(upper_first),
             "Arm": r["arm"].map(arm_label),
             "Control": [rate_with_counts(v, n, b) for v, n, b in zip(r["control_value"], r["n_control"], binary)],
             "Arm value": [rate_with_counts(v, n, b) for v, n, b in zip(r["arm_value"], r["n_arm"], binary)],
@@ -589,7 +592,7 @@ def _level(res: AnalysisResult) -> str:
 def _adjusted_label(res: AnalysisResult) -> str:
     """The column title of the intervals that go with the adjusted p-values (their level)."""
     level = 100 * (1 - float(res.settings.get("adjusted_alpha", res.settings["alpha"])))
-    return f"Adjusted CI ({level:.3g}%)"
+    return f"Adjusted CI ({level:.4g}%)"
 
 
 def guardrail_table(ra: ReportAnalysis) -> pd.DataFrame:
@@ -601,7 +604,7 @@ def guardrail_table(ra: ReportAnalysis) -> pd.DataFrame:
     n_ctrl = int(m["n_control"].iloc[0])
     return pd.DataFrame(
         {
-            "Guardrail": g["metric"].map(metric_label).str.capitalize(),
+            "Guardrail": g["metric"].map(metric_label).map(upper_first),
             "Arm": g["arm"].map(arm_label),
             "Control": [rate_with_counts(v, n_ctrl, True, 2) for v in g["control_value"]],
             "Arm value": [rate_with_counts(v, n, True, 2) for v, n in zip(g["arm_value"], n_arm)],
@@ -618,14 +621,18 @@ def guardrail_table(ra: ReportAnalysis) -> pd.DataFrame:
 def data_quality_text(rd: ReportData, ra: ReportAnalysis) -> str:
     srm = ra.main.srm
     counts = ", ".join(f"{text_label(a)} {n:,}" for a, n in srm["counts"].items())
+    planned = ", ".join(f"{text_label(a)} {v:.0%}" for a, v in srm["expected_share"].items())
+    planned += "" if rd.allocation else " (equal shares, assumed: no split was given)"
+    p = srm["p_value"]
+    p_text = "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
     verdict = (
         "**Sample ratio mismatch**: the arms' sizes differ from the plan more than chance allows "
         "— check the assignment before trusting any effect."
         if srm["flagged"]
-        else "Arm sizes match the planned allocation (no sample ratio mismatch)."
+        else "No sample ratio mismatch (the check flags p < 0.001)."
     )
     notes = "".join(f" {n}" for n in ra.notes)
-    return f"Leads per arm: {counts}. Chi-square p = {srm['p_value']:.3f}. {verdict}{notes}"
+    return f"Leads per arm: {counts}; planned split: {planned}. Sample ratio check: {p_text}. {verdict}{notes}"
 
 
 def segment_table(ra: ReportAnalysis, column: str) -> pd.DataFrame:
@@ -717,13 +724,24 @@ def methods_note(rd: ReportData, ra: ReportAnalysis) -> str:
                 else []
             ),
             f"- **Tests**: {', '.join(sorted(set(ra.main.results['test'])))}; CI method {s['ci_method']}; "
-            f"{s['correction']} correction over {s['family_size']} comparisons; alpha {s['alpha']}.",
-            "- **Relative lift**: Fieller's interval from each row's own test (MOVER-R with Newcombe), "
+            f"{s['correction']} correction over {s['family_size']} comparison{'s' if s['family_size'] != 1 else ''}; "
+            f"alpha {s['alpha']}.",
+            "- **Relative lift**: Fieller's interval from each row's own test (MOVER-R when the CI method is "
+            "Newcombe), "
             "so it agrees with the row's p-value; the verdict's relative interval is Fieller's at the decision "
             "interval's level, so it excludes 0 exactly when the decision interval does.",
-            f"- **Guardrail**: one-sided non-inferiority of {metric_label(rd.guardrail)}, margin "
-            f"{rd.guardrail_margin * 100:.1f} points, at alpha {rd.alpha}.",
-            "- **Time to book**: Kaplan–Meier, log-rank test, Cox proportional hazards (statsmodels).",
+            (
+                f"- **Guardrail**: one-sided non-inferiority of {metric_label(rd.guardrail)}, margin "
+                f"{rd.guardrail_margin * 100:.1f} points, at alpha {rd.alpha}."
+                if ra.guardrail is not None
+                else f"- **Guardrail**: none tested ({metric_label(rd.guardrail)}: not in the data or the same for "
+                "every lead)."
+            ),
+            (
+                "- **Time to book**: Kaplan–Meier, log-rank test, Cox proportional hazards (statsmodels)."
+                if ra.time is not None
+                else "- **Time to book**: not shown (the data have no booking times)."
+            ),
             "- **Sample ratio**: chi-square goodness of fit against the planned allocation (the report's "
             "`allocation` parameter; equal shares unless given), flagged at p < 0.001.",
             *(

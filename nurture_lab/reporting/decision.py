@@ -43,7 +43,7 @@ from typing import Any
 
 import pandas as pd
 
-from .labels import metric_label, text_label
+from .labels import metric_label, text_label, upper_first
 
 __all__ = ["LineDecision", "RunDecision", "decide", "decision_of", "staffed_agents", "status_rule"]
 
@@ -105,6 +105,11 @@ class RunDecision:
     #: "equal shares, assumed: no split was given")
     srm_counts: str = ""
     srm_planned: str = ""
+    #: leads followed less than the metric's window (real data), of ``n_leads``: their bookings count
+    #: only up to the export's date
+    short_followup: int = 0
+    window_days: float = math.nan
+    n_leads: int = 0
 
     # ------------------------------------------------------------------ storage
     def to_dict(self) -> dict[str, Any]:
@@ -206,10 +211,20 @@ class RunDecision:
             )
         guard = ""
         if self.guardrail_ok is not None and self.status == SHIP:
-            guard = f" {self.guardrail_name.capitalize()}: no meaningful rise (non-inferior)."
+            guard = f" {upper_first(self.guardrail_name)}: no meaningful rise (non-inferior)."
         elif self.guardrail_ok is False and not (self.status == KEEP and self.low > 0):
-            guard = f" {self.guardrail_name.capitalize()}: a rise is not ruled out."
-        return self.srm_text() + head + tail + guard + self.chance_text()
+            guard = f" {upper_first(self.guardrail_name)}: a rise is not ruled out."
+        return self.srm_text() + head + tail + guard + self.chance_text() + self.followup_text()
+
+    def followup_text(self) -> str:
+        """Real data whose leads were not all followed the metric's whole window say so beside the decision."""
+        if not self.short_followup:
+            return ""
+        return (
+            f" Note: {self.short_followup:,} of {self.n_leads:,} leads were followed less than the "
+            f"{self.window_days:g} days of {metric_label(self.metric)}, so their bookings count only up to the "
+            "export's date."
+        )
 
     def srm_text(self) -> str:
         """A warning before everything else when the arms' sizes do not match the planned split: what
@@ -247,12 +262,12 @@ class RunDecision:
         p = f"heterogeneity p = {self.heterogeneity_p:.2f}" if math.isfinite(self.heterogeneity_p) else "no test"
         if not differ:
             return f"No service line differs detectably from that ({p}){rng}."
-        return f"{', '.join(differ).capitalize()} differ{'s' if len(differ) == 1 else ''} from the whole ({p}){rng}."
+        return f"{upper_first(', '.join(differ))} differ{'s' if len(differ) == 1 else ''} from the whole ({p}){rng}."
 
     def line_sentence(self, line: str) -> str:
         """A line's verdict: the run's, framed by its pooled estimate, or its own when it differs."""
         ld = self.lines.get(line)
-        name = text_label(line).capitalize()
+        name = upper_first(text_label(line))
         if ld is None:
             return f"{name}: follows the decision over all service lines ({self.status_text()})."
         est = (
@@ -278,7 +293,7 @@ class RunDecision:
         ]
         if self.status in (SHIP, KEEP):
             parts.append(
-                f"{text_label(self.arm).capitalize()} for every lead: {w['extra']:+,.0f} {metric_label(self.metric)} "
+                f"{upper_first(text_label(self.arm))} for every lead: {w['extra']:+,.0f} {metric_label(self.metric)} "
                 f"a month ({w['extra_low']:+,.0f} to {w['extra_high']:+,.0f}, the decision interval)."
             )
         else:
@@ -425,6 +440,9 @@ def decide(
         rel_high=rel[1],
         srm_p=float(res.srm["p_value"]),
         srm_flagged=bool(res.srm["flagged"]),
+        short_followup=_short_followup(leads, metric),
+        window_days=_window(metric),
+        n_leads=len(leads),
         srm_counts=", ".join(f"{text_label(a)} {int(n):,}" for a, n in res.srm["counts"].items()),
         srm_planned=(
             "equal shares, assumed: no split was given"
@@ -434,6 +452,21 @@ def decide(
     )
     worth = _worth(dec, leads, arm, per_day, staff_cost_per_hour, currency, staffed_agents)
     return dataclasses.replace(dec, worth=worth)
+
+
+def _window(metric: str) -> float:
+    from ..io.crm import WINDOWS
+
+    return WINDOWS.get(metric, math.nan)
+
+
+def _short_followup(leads: pd.DataFrame, metric: str) -> int:
+    """Leads followed less than the metric's window (0 without a follow-up column or a window)."""
+    from ..io.crm import WINDOWS
+
+    if metric not in WINDOWS or "followup_days" not in leads.columns:
+        return 0
+    return int((leads["followup_days"].astype(float) < WINDOWS[metric]).sum())
 
 
 def _relative_interval(row: pd.Series) -> tuple[float, float]:

@@ -106,8 +106,19 @@ def glossary_html() -> str:
     return f"<h2 id='glossary'>Glossary</h2><dl class='glossary'>{items}</dl>"
 
 
+def _param_text(value: Any) -> str:
+    """A parameter as the footer shows it: a split as 'within 5 min 33%, ...', never a Python dict."""
+    if isinstance(value, Mapping):
+        nums = all(isinstance(v, int | float) for v in value.values())
+        total = sum(value.values()) if nums else 0
+        if total > 0:
+            return ", ".join(f"{arm_label(str(k))} {v / total:.0%}" for k, v in value.items())
+        return ", ".join(f"{k} {v}" for k, v in value.items())
+    return str(value)
+
+
 def page(title: str, body: str, params: Mapping[str, Any]) -> str:
-    shown = ", ".join(f"{k} = {html.escape(str(v))}" for k, v in params.items() if v not in ("", None))
+    shown = ", ".join(f"{k} = {html.escape(_param_text(v))}" for k, v in params.items() if v not in ("", None))
     return PAGE.format(
         title=html.escape(title),
         body=body,

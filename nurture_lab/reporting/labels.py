@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["METRIC_LABELS", "arm_label", "metric_label", "slug", "text_label"]
+__all__ = ["METRIC_LABELS", "arm_label", "metric_label", "slug", "text_label", "upper_first"]
 
 
 #: Every label names its window: a booking within 30 days and a kept appointment by the end of the
@@ -42,3 +42,8 @@ def text_label(a: object) -> str:
     import html
 
     return html.escape(arm_label(str(a)))
+
+
+def upper_first(text: str) -> str:
+    """Sentence case that keeps a name's own capitals ("Text First arm", not str.capitalize's "Text first arm")."""
+    return text[:1].upper() + text[1:]

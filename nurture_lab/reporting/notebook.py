@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..errors import ScenarioError
 from .content import ReportAnalysis, ReportData, analyse_report, load_report_data
-from .labels import arm_label, text_label
+from .labels import arm_label, text_label, upper_first
 
 __all__ = [
     "left_out",
@@ -390,8 +390,8 @@ def title_block(rd: ReportData) -> str:
     name = p.get("scenario") if rd.simulated else p.get("data_file")
     arms = ", ".join(text_label(a) for a in sorted(map(str, rd.leads[rd.arm].unique())))
     return (
-        f"# {text_label(rd.service_line).capitalize()}: nurture experiment report\n"
-        f"<p class='meta'>{kind.capitalize()} <code>{text_label(name)}</code> · arms: {arms} · control: "
+        f"# {upper_first(text_label(rd.service_line))}: nurture experiment report\n"
+        f"<p class='meta'>{upper_first(kind)} <code>{text_label(name)}</code> · arms: {arms} · control: "
         f"{text_label(rd.control)} · {len(rd.leads):,} leads</p>"
     )
 

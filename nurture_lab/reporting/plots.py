@@ -49,7 +49,12 @@ TRUTH_STYLE: Final = "--"
 #: Kept for callers: the colours of a decision's legend (the marks themselves are in the arm's colour:
 #: filled when the effect survives the correction, hollow when it does not).
 SIGNIFICANT, NOT_SIGNIFICANT = NEUTRAL_DARK, NEUTRAL
-FUNNEL = [("contacted", "Contacted"), ("qualified", "Qualified"), ("booked", "Booked"), ("attended", "Attended")]
+FUNNEL = [
+    ("contacted", "Contacted"),
+    ("qualified", "Qualified"),
+    ("booked", "Booked (follow-up)"),
+    ("attended", "Attended"),
+]  # "booked": within the whole follow-up, not the 30-day window of the decision
 
 
 def _style(ax: Any) -> None:
@@ -108,10 +113,9 @@ def plot_effects(result: AnalysisResult, metric: str, title: str | None = None) 
     ax.set_yticks(y, names)
     unit = "percentage points" if binary else "units of the metric"
     level = 100 * (1 - float(result.settings.get("adjusted_alpha", result.settings["alpha"])))
-    ax.set_xlabel(
-        f"difference vs {label(result.settings['control'])} ({unit})\n"
-        f"bars: {level:.3g}% intervals, adjusted for {result.settings.get('family_size', 1)} comparisons"
-    )
+    m = int(result.settings.get("family_size", 1))
+    adjusted = f", adjusted for {m} comparisons" if m > 1 else ""
+    ax.set_xlabel(f"difference vs {label(result.settings['control'])} ({unit})\nbars: {level:.4g}% intervals{adjusted}")
     ax.set_title(title or f"Effect on {metric_label(metric)} by arm")
     from matplotlib.lines import Line2D
 
@@ -197,7 +201,7 @@ def plot_first_response(
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     ax.set_xlabel(f"minutes from inquiry to {what} (log scale)")
-    ax.set_ylabel("leads reached by then (%)")
+    ax.set_ylabel(f"leads with a {what} by then (%)")
     ax.set_ylim(0, 100)
     ax.set_title(title or f"Speed to lead: time to {what}")
     ax.legend(frameon=False, loc="upper left")

@@ -40,7 +40,7 @@ def _level(res: AnalysisResult, adjusted: bool = False) -> str:
     """The level of a result's plain intervals, or of the adjusted ones (from alpha)."""
     if not adjusted:
         return content_level(res)
-    return f"{100 * (1 - float(res.settings.get('adjusted_alpha', res.settings['alpha']))):.3g}%"
+    return f"{100 * (1 - float(res.settings.get('adjusted_alpha', res.settings['alpha']))):.4g}%"
 
 
 def _value(v: float, binary: bool) -> str:

@@ -28,7 +28,7 @@ from .._results import ResultMixin
 from ..errors import DataError, NurtureLabError, ParameterError, check_param
 from ..io import atomic
 from .html import export_html, write_index
-from .labels import arm_label, slug
+from .labels import arm_label, slug, upper_first
 from .publish import NO_RECOMMENDATION, blocked_manifest, publish_pages, void_verdict
 
 __all__ = ["ReportError", "ReportRun", "prepare_data", "render_reports", "template_parameters"]
@@ -338,7 +338,7 @@ def _render_one(job: _Job) -> tuple[str, str | None, float]:
         except Exception as e:  # template unreadable, kernel would not start, ...
             raise _LineFailed(f"{type(e).__name__}: {e}") from None
         nbformat.write(nb, str(tmp_nb))
-        title = f"{arm_label(line).capitalize()} — nurture experiment report"
+        title = f"{upper_first(arm_label(line))} — nurture experiment report"
         shown = {k: v for k, v in job.parameters.items() if k not in ("leads_path", "truth_path", "manifest_path")}
         atomic.write_text(out / f"{slug(line)}.html", export_html(nb, title, shown))
     return line, None, time.perf_counter() - t0
@@ -695,7 +695,7 @@ def auto_n_leads(
     return n, (
         f"{n:,} leads, sized by a power calculation to detect the true {d * 100:+.1f}-point effect of "
         f"{arm_label(str(best['arm']))} on {metric_label(metric)} (from {base:.1%}) with {power:.0%} power at "
-        f"alpha {alpha:g} over {m} comparisons"
+        f"alpha {alpha:g} over {m} comparison{'s' if m != 1 else ''}"
     )
 
 

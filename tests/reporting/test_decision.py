@@ -214,3 +214,14 @@ def test_a_sequential_decision_quotes_the_confidence_sequence() -> None:
     row = a.row("booked_30d", dec.arm)
     assert (dec.low, dec.high) == pytest.approx((row["adj_ci_low"], row["adj_ci_high"]))
     assert "confidence sequence, valid at every look and adjusted for 2 comparisons" in dec.run_sentence()
+
+
+def test_leads_followed_less_than_the_window_are_said_beside_the_decision() -> None:
+    leads = _leads({"fast": 0.03}, n=600, seed=12)
+    leads["followup_days"] = np.random.default_rng(1).uniform(10, 60, len(leads))
+    dec = decide(leads, control="control")
+    short = int((leads["followup_days"] < 30).sum())
+    assert dec.short_followup == short > 0
+    assert f"Note: {short:,} of {len(leads):,} leads were followed less than the 30 days" in dec.run_sentence()
+    leads["followup_days"] = 45.0
+    assert "Note:" not in decide(leads, control="control").run_sentence()
