@@ -640,10 +640,13 @@ def _finite(x: Any) -> Any:
 
 
 def _pts(x: float) -> str:
-    """Points with a sign, one decimal; a value that rounds to zero is "+0.0", never "-0.0"."""
+    """Points with a sign, one decimal; a value that would round to 0.0 gets a second decimal so its
+    side of zero shows (an interval's bound "+0.02", not "+0.0"), and zero itself is "+0.0", never "-0.0"."""
     if not math.isfinite(x):
         return "–"
     v = round(x * 100, 1)
+    if v == 0 and round(x * 100, 2) != 0:
+        return f"{x * 100:+.2f}"
     return f"{v if v != 0 else 0.0:+.1f}"
 
 

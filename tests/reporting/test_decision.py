@@ -225,3 +225,17 @@ def test_leads_followed_less_than_the_window_are_said_beside_the_decision() -> N
     assert f"Note: {short:,} of {len(leads):,} leads were followed less than the 30 days" in dec.run_sentence()
     leads["followup_days"] = 45.0
     assert "Note:" not in decide(leads, control="control").run_sentence()
+
+
+def test_points_show_their_side_of_zero() -> None:
+    from nurture_lab.reporting.decision import _pts
+
+    assert [_pts(x) for x in (0.0004, -0.0003, 0.0, -0.0, -0.00001, 0.0123, -0.0456)] == [
+        "+0.04",
+        "-0.03",
+        "+0.0",
+        "+0.0",
+        "+0.0",
+        "+1.2",
+        "-4.6",
+    ]
