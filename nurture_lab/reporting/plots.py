@@ -111,6 +111,7 @@ def plot_effects(result: AnalysisResult, metric: str, title: str | None = None) 
         )
     ax.axvline(0, color="#333", linewidth=1)
     ax.set_yticks(y, names)
+    ax.set_ylim(-0.6, len(r) - 0.4)  # the lowest arm clear of the x axis
     unit = "percentage points" if binary else "units of the metric"
     level = 100 * (1 - float(result.settings.get("adjusted_alpha", result.settings["alpha"])))
     m = int(result.settings.get("family_size", 1))
@@ -197,11 +198,14 @@ def plot_first_response(
         ax.step(np.maximum(v, 0.5), share, where="post", color=colors[name], label=label(name), linewidth=2)
     for m, t in ((5, "5 min"), (60, "1 h"), (1440, "1 day")):
         ax.axvline(m, color=NEUTRAL, linestyle=":", linewidth=1)
-        ax.text(m, 2, t, rotation=90, va="bottom", ha="right", fontsize=9, color="#666")
+        ax.text(  # on a white ground: readable where a curve crosses it
+            m, 2, t, rotation=90, va="bottom", ha="right", fontsize=9, color="#666",
+            bbox={"facecolor": "white", "edgecolor": "none", "pad": 1},
+        )  # fmt: skip
     ax.set_xscale("log")
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     ax.set_xlabel(f"minutes from inquiry to {what} (log scale)")
-    ax.set_ylabel(f"leads with a {what} by then (%)")
+    ax.set_ylabel("leads called by then (%)" if column == "first_call_minutes" else "leads touched by then (%)")
     ax.set_ylim(0, 100)
     ax.set_title(title or f"Speed to lead: time to {what}")
     ax.legend(frameon=False, loc="upper left")
