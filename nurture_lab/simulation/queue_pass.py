@@ -71,8 +71,10 @@ def _busy_minutes(
 class _MinuteLoop:
     """The pass's loop state: per level the calls placed so far and the spans they started in.
 
-    Per level: the calls joined by each minute (``cums``), and cumulative counts over its calls in
-    serving order of those that take agent minutes (``nz``) and of each agent-minute value (``rels``).
+    Per level: the calls joined by each minute (``cums``), and its calls' joining minutes and agent
+    minutes in serving order. The loop reads them one minute or one call at a time, through
+    memoryviews: an item is a Python int at a fraction of a numpy scalar's cost, and a view costs
+    nothing to make (a list of a batch's calls would, at every pass of a large run).
     """
 
     def __init__(
@@ -84,25 +86,25 @@ class _MinuteLoop:
         open_next: np.ndarray,
         hmax: int,
     ) -> None:
-        self.a, self.orders, self.handle, self.cap = a, orders, handle, cap
-        self.open_next, self.hmax, self.n = open_next, hmax, cap.size
-        hvals = [h for h in np.flatnonzero(np.bincount(handle)).tolist() if h > 0]  # agent minutes in use
-        self.cums = [np.cumsum(np.bincount(a[o], minlength=self.n)) for o in orders]
-        self.first = [int(a[o[0]]) for o in orders]  # orders hold no empty level
-        self.nz = [np.r_[0, np.cumsum(handle[o] > 0)] for o in orders]
-        self.rels = [[(hv, np.r_[0, np.cumsum(handle[o] == hv)]) for hv in hvals] for o in orders]
+        self.a, self.orders, self.handle = a, orders, handle
+        self.hmax, self.n = hmax, cap.size
+        self.cap, self.open_next = _ints(cap), _ints(open_next)
+        self.cl = [_ints(np.cumsum(np.bincount(a[o], minlength=self.n))) for o in orders]
+        self.al = [_ints(a[o]) for o in orders]
+        self.hl = [_ints(handle[o]) for o in orders]
+        self.first = [al[0] for al in self.al]  # orders hold no empty level
         self.ptr = [0] * len(orders)
         self.spans: list[list[tuple[int, int, int]]] = [[] for _ in orders]  # (from, to, minute; -1: on joining)
         self.rel = [0] * (self.n + hmax + 2)  # calls of this pass released per minute
         self.busy = 0
         self.clear = -1  # calls that started after they joined hold agents up to this minute
-        bad, self.held = _busy_minutes(a, orders, handle, cap, hmax)
-        self.bad = bad.tolist()
+        bad, held = _busy_minutes(a, orders, handle, cap, hmax)
+        self.bad, self.held = bad.tolist(), _ints(held)
         self.next_bad = 0
 
     def run(self) -> None:
         m = self._skip(min(self.first)) if self.first else self.n
-        n, rel, ptr, a, orders, cap = self.n, self.rel, self.ptr, self.a, self.orders, self.cap
+        n, rel, ptr, cap = self.n, self.rel, self.ptr, self.cap
         waiting = False
         while m < n:
             self.busy -= rel[m]
@@ -110,12 +112,12 @@ class _MinuteLoop:
             if (waiting and cap[m] <= self.busy) or self._serve_minute(m):
                 waiting = True
                 if self.busy == 0:  # nothing of this pass in progress: wait for the next free agent
-                    m = int(self.open_next[m + 1]) if m + 1 < n else n
+                    m = self.open_next[m + 1] if m + 1 < n else n
                 else:
                     m += 1
                 continue
             waiting = False
-            nxt = [int(a[o[p]]) for o, p in zip(orders, ptr, strict=True) if p < o.size]
+            nxt = [al[p] for al, p in zip(self.al, ptr, strict=True) if p < len(al)]
             if not nxt:
                 break
             nm = max(min(nxt), m + 1)
@@ -123,31 +125,35 @@ class _MinuteLoop:
             m = self._skip(nm)
 
     def _serve_minute(self, m: int) -> bool:
-        """Start the waiting calls minute ``m``'s free agents reach; True if calls still wait."""
+        """Start the waiting calls minute ``m``'s free agents reach; True if calls still wait.
+
+        The waiting calls start in order until the free-th that takes agent minutes (calls that
+        take none start on the way), or all of them; one step per call started.
+        """
         busy = self.busy
-        free = int(self.cap[m]) - busy
+        free = self.cap[m] - busy
         waiting_any = False
         rel, ptr = self.rel, self.ptr
-        for li, cl in enumerate(self.cums):
+        for li, cl in enumerate(self.cl):
             p = ptr[li]
-            arrived = int(cl[m])
+            arrived = cl[m]
             if arrived <= p:
                 continue
             if free <= 0:
                 waiting_any = True
                 continue
-            # the waiting calls in order until the free-th that takes agent minutes (calls that take
-            # none start on the way), or all of them
-            nz = self.nz[li]
-            q = min(int(nz.searchsorted(nz[p] + free)), arrived)
-            for hv, cum in self.rels[li]:
-                cnt = int(cum[q] - cum[p])
-                if cnt:
-                    rel[m + hv] += cnt
-            if self.a[self.orders[li][p]] < m:  # these waited: they hold agents up to m + hmax
+            hl, q, used = self.hl[li], p, 0
+            while q < arrived:
+                h = hl[q]
+                q += 1
+                if h:
+                    rel[m + h] += 1
+                    used += 1
+                    if used == free:
+                        break
+            if self.al[li][p] < m:  # these waited: they hold agents up to m + hmax
                 self.clear = m + self.hmax
             self.spans[li].append((p, q, m))
-            used = int(nz[q] - nz[p])
             busy += used
             free -= used
             ptr[li] = q
@@ -167,18 +173,20 @@ class _MinuteLoop:
         f = bad[self.next_bad] if self.next_bad < len(bad) else self.n
         if f == m:
             return m
-        for li, (o, cl) in enumerate(zip(self.orders, self.cums, strict=True)):
-            p, q = self.ptr[li], int(cl[f - 1])
+        rel = self.rel
+        for li, cl in enumerate(self.cl):
+            p, q = self.ptr[li], cl[f - 1]
             if q > p:
                 self.spans[li].append((p, q, -1))
                 # only calls joining in the last hmax minutes before f may still hold an agent at f
-                lo = p if f - self.hmax - 1 < 0 else max(p, int(cl[f - self.hmax - 1]))
-                rows = o[lo:q]
-                end = self.a[rows] + self.handle[rows]
-                for r in end[(self.handle[rows] > 0) & (end >= f)].tolist():
-                    self.rel[r] += 1
+                lo = p if f - self.hmax - 1 < 0 else max(p, cl[f - self.hmax - 1])
+                al, hl = self.al[li], self.hl[li]
+                for i in range(lo, q):
+                    h = hl[i]
+                    if h and al[i] + h >= f:
+                        rel[al[i] + h] += 1
                 self.ptr[li] = q
-        self.busy = int(self.held[f]) if f < self.n else 0
+        self.busy = self.held[f] if f < self.n else 0
         return f
 
     def starts(self) -> np.ndarray:
@@ -191,3 +199,8 @@ class _MinuteLoop:
             mins = np.repeat(arr[:, 2], arr[:, 1] - arr[:, 0])
             start[rows] = np.where(mins < 0, self.a[rows], mins)
         return start
+
+
+def _ints(x: np.ndarray) -> memoryview:
+    """A view of ``x`` as int64 whose items are Python ints (no copy if it already is one)."""
+    return np.ascontiguousarray(x, dtype=np.int64).data
