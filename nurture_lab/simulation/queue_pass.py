@@ -10,6 +10,8 @@ tests/simulation/queue_reference.py).
 
 from __future__ import annotations
 
+from bisect import bisect_right
+
 import numpy as np
 
 __all__ = ["place"]
@@ -42,39 +44,43 @@ def place(
 
 
 def _busy_minutes(
-    a: np.ndarray, orders: list[np.ndarray], handle: np.ndarray, cap: np.ndarray, hmax: int
+    a: np.ndarray, orders: list[np.ndarray], handle: np.ndarray, cap: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """If every call started in the minute it joined: the minutes whose calls would not all start then
-    (sorted), and per minute ``t`` the calls with agent minutes started before ``t`` and held at its
+    (sorted), and at each of them the calls with agent minutes started before it and held at its
     start (``a < t <= a + h``).
 
     In a minute the loop hands the free agents to the waiting calls in order (levels in turn) and
     stalls once the calls it started that take agent minutes use every free agent while calls still
     wait: all ``W`` calls joining in a minute start in it iff fewer than ``free`` of its first
     ``W - 1`` take agent minutes, ``free`` being ``cap`` less the earlier calls still in progress.
+    The counts come from the sorted starts and ends of the calls, only at the minutes calls join:
+    a batch's window spans weeks of minutes, its calls join in a few thousand of them.
     """
-    n = cap.size
     rows = np.concatenate(orders) if orders else np.zeros(0, dtype=np.int64)
     m, h = a[rows], handle[rows]
     takes = h > 0
-    mt, ht = m[takes], h[takes]
-    size = n + hmax + 2
-    held = np.cumsum(np.bincount(mt + 1, minlength=size) - np.bincount(mt + ht + 1, minlength=size))[: n + 1]
-    busy = held[:n] - np.bincount(mt + ht, minlength=size)[:n]  # after the releases due at t
-    last = np.full(n, -1, dtype=np.int64)  # the last call of each minute in the loop's order
-    np.maximum.at(last, m, np.arange(rows.size))
-    joined = np.flatnonzero(last >= 0)
-    first_w_minus_1 = np.bincount(mt, minlength=n)[joined] - takes[last[joined]]
-    return joined[first_w_minus_1 >= cap[joined] - busy[joined]], held
+    starts = np.sort(m[takes])
+    ends = np.sort(m[takes] + h[takes])
+    by_minute = np.argsort(m, kind="stable")  # within a minute, the loop's order
+    ms = m[by_minute]
+    tail = np.flatnonzero(np.r_[ms[1:] != ms[:-1], ms.size > 0])  # the last call of each minute
+    joined = ms[tail]
+    before = starts.searchsorted(joined)  # calls with agent minutes started before the minute
+    busy = before - ends.searchsorted(joined, side="right")  # after the releases due at the minute
+    first_w_minus_1 = starts.searchsorted(joined, side="right") - before - takes[by_minute[tail]]
+    bad = joined[first_w_minus_1 >= cap[joined] - busy]
+    return bad, starts.searchsorted(bad) - ends.searchsorted(bad)
 
 
 class _MinuteLoop:
     """The pass's loop state: per level the calls placed so far and the spans they started in.
 
-    Per level: the calls joined by each minute (``cums``), and its calls' joining minutes and agent
-    minutes in serving order. The loop reads them one minute or one call at a time, through
-    memoryviews: an item is a Python int at a fraction of a numpy scalar's cost, and a view costs
-    nothing to make (a list of a batch's calls would, at every pass of a large run).
+    Per level: its calls' joining minutes and agent minutes in serving order (the joining minutes
+    ascend: the calls joined by a minute are a bisection, no count over every minute of a window of
+    weeks). The loop reads them one call at a time, through memoryviews: an item is a Python int at a
+    fraction of a numpy scalar's cost, and a view costs nothing to make (a list of a batch's calls
+    would, at every pass of a large run).
     """
 
     def __init__(
@@ -89,7 +95,6 @@ class _MinuteLoop:
         self.a, self.orders, self.handle = a, orders, handle
         self.hmax, self.n = hmax, cap.size
         self.cap, self.open_next = _ints(cap), _ints(open_next)
-        self.cl = [_ints(np.cumsum(np.bincount(a[o], minlength=self.n))) for o in orders]
         self.al = [_ints(a[o]) for o in orders]
         self.hl = [_ints(handle[o]) for o in orders]
         self.first = [al[0] for al in self.al]  # orders hold no empty level
@@ -98,8 +103,8 @@ class _MinuteLoop:
         self.rel = [0] * (self.n + hmax + 2)  # calls of this pass released per minute
         self.busy = 0
         self.clear = -1  # calls that started after they joined hold agents up to this minute
-        bad, held = _busy_minutes(a, orders, handle, cap, hmax)
-        self.bad, self.held = bad.tolist(), _ints(held)
+        bad, held = _busy_minutes(a, orders, handle, cap)
+        self.bad, self.held = bad.tolist(), held.tolist()  # calls held at each of ``bad``
         self.next_bad = 0
 
     def run(self) -> None:
@@ -134,11 +139,11 @@ class _MinuteLoop:
         free = self.cap[m] - busy
         waiting_any = False
         rel, ptr = self.rel, self.ptr
-        for li, cl in enumerate(self.cl):
+        for li, al in enumerate(self.al):
             p = ptr[li]
-            arrived = cl[m]
-            if arrived <= p:
+            if p == len(al) or al[p] > m:  # no call of the level waits
                 continue
+            arrived = bisect_right(al, m, p)
             if free <= 0:
                 waiting_any = True
                 continue
@@ -151,7 +156,7 @@ class _MinuteLoop:
                     used += 1
                     if used == free:
                         break
-            if self.al[li][p] < m:  # these waited: they hold agents up to m + hmax
+            if al[p] < m:  # these waited: they hold agents up to m + hmax
                 self.clear = m + self.hmax
             self.spans[li].append((p, q, m))
             busy += used
@@ -174,19 +179,20 @@ class _MinuteLoop:
         if f == m:
             return m
         rel = self.rel
-        for li, cl in enumerate(self.cl):
-            p, q = self.ptr[li], cl[f - 1]
+        for li, al in enumerate(self.al):
+            p = self.ptr[li]
+            q = bisect_right(al, f - 1, p)
             if q > p:
                 self.spans[li].append((p, q, -1))
                 # only calls joining in the last hmax minutes before f may still hold an agent at f
-                lo = p if f - self.hmax - 1 < 0 else max(p, cl[f - self.hmax - 1])
-                al, hl = self.al[li], self.hl[li]
+                lo = bisect_right(al, f - self.hmax - 1, p, q)
+                hl = self.hl[li]
                 for i in range(lo, q):
                     h = hl[i]
                     if h and al[i] + h >= f:
                         rel[al[i] + h] += 1
                 self.ptr[li] = q
-        self.busy = self.held[f] if f < self.n else 0
+        self.busy = self.held[self.next_bad] if f < self.n else 0
         return f
 
     def starts(self) -> np.ndarray:
