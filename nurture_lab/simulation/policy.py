@@ -461,20 +461,25 @@ def gate(msg: Message, st: GateState, horizon: float) -> GateResult:
         tw = t[work]
         moved_any = np.zeros(work.size, dtype=bool)
         alive = np.ones(work.size, dtype=bool)
+        checked = False  # every message still alive is within the horizon
         for name, rule in TIMING_RULES:
             nxt = rule(sub, st, tw)
-            never = alive & np.isnan(nxt)
-            skip[work[never]] = _R["no_allowed_time"]
-            alive &= ~never
             if nxt is tw:  # the rule does not apply to this message: no time moved, none newly late
-                continue
+                continue  # (nor none: ``tw`` holds no NaN where alive)
+            never = alive & np.isnan(nxt)
+            if never.any():
+                skip[work[never]] = _R["no_allowed_time"]
+                alive &= ~never
             moved = alive & (nxt > tw + 1e-9)
+            if checked and not moved.any():  # no time moved: none newly late
+                continue
             defer[work[moved]] |= BIT[name]
             tw = np.where(moved, nxt, tw)
             moved_any |= moved
             late = alive & (tw > horizon)
             skip[work[late]] = _R["after_horizon"]
             alive &= ~late
+            checked = True
         t[work] = tw
         work = work[alive & moved_any]
     else:
