@@ -60,8 +60,9 @@ def _busy_minutes(
     rows = np.concatenate(orders) if orders else np.zeros(0, dtype=np.int64)
     m, h = a[rows], handle[rows]
     takes = h > 0
-    starts = np.sort(m[takes])
-    ends = np.sort(m[takes] + h[takes])
+    # (stable sorts: the minutes come nearly in order, which a merge sort takes in one sweep)
+    starts = np.sort(m[takes], kind="stable")
+    ends = np.sort(m[takes] + h[takes], kind="stable")
     by_minute = np.argsort(m, kind="stable")  # within a minute, the loop's order
     ms = m[by_minute]
     tail = np.flatnonzero(np.r_[ms[1:] != ms[:-1], ms.size > 0])  # the last call of each minute
@@ -109,25 +110,74 @@ class _MinuteLoop:
 
     def run(self) -> None:
         m = self._skip(min(self.first)) if self.first else self.n
-        n, rel, ptr, cap = self.n, self.rel, self.ptr, self.cap
-        waiting = False
+        n, rel, ptr = self.n, self.rel, self.ptr
         while m < n:
             self.busy -= rel[m]
-            # calls wait from the minute before and no agent is free in this one: nothing starts
-            if (waiting and cap[m] <= self.busy) or self._serve_minute(m):
-                waiting = True
-                if self.busy == 0:  # nothing of this pass in progress: wait for the next free agent
-                    m = self.open_next[m + 1] if m + 1 < n else n
-                else:
-                    m += 1
-                continue
-            waiting = False
+            if self._serve_minute(m):
+                m = self._wait_one(m) if len(ptr) == 1 else self._wait(m)
+                if m >= n:
+                    break
             nxt = [al[p] for al, p in zip(self.al, ptr, strict=True) if p < len(al)]
             if not nxt:
                 break
             nm = max(min(nxt), m + 1)
             self.busy -= sum(rel[m + 1 : nm])
             m = self._skip(nm)
+
+    def _next(self, m: int) -> int:
+        """The minute after ``m`` to look at while calls wait: the next, or with nothing of this pass
+        in progress the next with a free agent."""
+        if self.busy == 0:
+            return self.open_next[m + 1] if m + 1 < self.n else self.n
+        return m + 1
+
+    def _wait(self, m: int) -> int:
+        """Calls wait after minute ``m``: serve the minutes on until one leaves none waiting; returns
+        that minute (``n``: the timeline ended first)."""
+        n, rel, cap = self.n, self.rel, self.cap
+        while True:
+            m = self._next(m)
+            if m >= n:
+                return n
+            self.busy -= rel[m]
+            # no agent free in this minute: nothing starts
+            if cap[m] > self.busy and not self._serve_minute(m):
+                return m
+
+    def _wait_one(self, m: int) -> int:
+        """:meth:`_wait` for a pass of one level (a fifo queue's), with :meth:`_serve_minute` inlined:
+        the minutes calls wait through are most of a pass's loop. The level's first waiting call
+        joined before the minute (calls wait), so every minute served ends a wait (``clear``)."""
+        n, rel, cap, al, hl, spans = self.n, self.rel, self.cap, self.al[0], self.hl[0], self.spans[0]
+        p = self.ptr[0]
+        while True:
+            m = self._next(m)
+            if m >= n:
+                m = n
+                break
+            busy = self.busy - rel[m]
+            self.busy = busy
+            free = cap[m] - busy
+            if free <= 0:
+                continue
+            arrived = bisect_right(al, m, p)
+            q, used = p, 0
+            while q < arrived:
+                h = hl[q]
+                q += 1
+                if h:
+                    rel[m + h] += 1
+                    used += 1
+                    if used == free:
+                        break
+            self.clear = m + self.hmax
+            spans.append((p, q, m))
+            self.busy = busy + used
+            p = q
+            if q == arrived:
+                break
+        self.ptr[0] = p
+        return m
 
     def _serve_minute(self, m: int) -> bool:
         """Start the waiting calls minute ``m``'s free agents reach; True if calls still wait.
