@@ -365,16 +365,18 @@ def _state_24h(msg: Message, st: GateState, t: np.ndarray) -> np.ndarray:
     if msg.channel not in TCPA_CHANNELS or not st.pol.state_attempt_caps:
         return t
     cap = st.lead.state_cap[msg.idx]
-    if not (cap > 0).any():
+    capped = np.flatnonzero(cap > 0)  # only these leads' sends are sorted (most are in no capped state)
+    if capped.size == 0:
         return t
-    k = int(cap.max())
-    recent = st.recent_sends(TCPA_CHANNELS, msg.idx, k)
+    recent = st.recent_sends(TCPA_CHANNELS, msg.idx[capped], int(cap.max()))
     if recent.shape[1] == 0:
         return t
-    col = np.clip(cap - 1, 0, recent.shape[1] - 1)
-    kth = np.where((cap > 0) & (cap <= recent.shape[1]), recent[np.arange(cap.size), col], -INF)
-    free_at = kth + DAY
-    return np.where(free_at > t, free_at, t)
+    cap, tc = cap[capped], t[capped]
+    kth = recent[np.arange(cap.size), np.clip(cap - 1, 0, recent.shape[1] - 1)]
+    free_at = np.where(cap <= recent.shape[1], kth, -INF) + DAY
+    out = t.copy()
+    out[capped] = np.where(free_at > tc, free_at, tc)
+    return out
 
 
 TimingRule = Callable[[Message, GateState, np.ndarray], np.ndarray]
@@ -421,13 +423,11 @@ MAX_PASSES = 12
 
 
 def _stops(msg: Message, st: GateState, t: np.ndarray) -> np.ndarray:
-    """The first stop rule that stops each message (its reason code; 0: none). Most rules stop no
-    message of a batch: their verdict is only written where one does (the gate runs them thousands
-    of times a run)."""
+    """Each message's first stop rule (reason code; 0: none), written only where a rule stops one."""
     skip = np.zeros(msg.idx.size, dtype=np.int16)
     for name, rule in STOP_RULES:
         hit = rule(msg, st, t)
-        if hit.any():
+        if np.count_nonzero(hit):  # (a C call: ndarray.any() costs three times as much)
             skip[hit & (skip == 0)] = _R[name]
     return skip
 
@@ -471,11 +471,11 @@ def gate(msg: Message, st: GateState, horizon: float) -> GateResult:
             if nxt is tw:  # the rule does not apply to this message: no time moved, none newly late
                 continue  # (nor none: ``tw`` holds no NaN where alive)
             never = alive & np.isnan(nxt)
-            if never.any():
+            if np.count_nonzero(never):
                 skip[work[never]] = _R["no_allowed_time"]
                 alive &= ~never
             moved = alive & (nxt > tw + 1e-9)
-            if checked and not moved.any():  # no time moved: none newly late
+            if checked and not np.count_nonzero(moved):  # no time moved: none newly late
                 continue
             defer[work[moved]] |= BIT[name]
             tw = np.where(moved, nxt, tw)
