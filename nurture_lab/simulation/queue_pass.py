@@ -109,12 +109,15 @@ class _MinuteLoop:
         self.next_bad = 0
 
     def run(self) -> None:
+        if len(self.al) == 1:
+            self._run_one()
+            return
         m = self._skip(min(self.first)) if self.first else self.n
         n, rel, ptr = self.n, self.rel, self.ptr
         while m < n:
             self.busy -= rel[m]
             if self._serve_minute(m):
-                m = self._wait_one(m) if len(ptr) == 1 else self._wait(m)
+                m = self._wait(m)
                 if m >= n:
                     break
             nxt = [al[p] for al, p in zip(self.al, ptr, strict=True) if p < len(al)]
@@ -144,39 +147,53 @@ class _MinuteLoop:
             if cap[m] > self.busy and not self._serve_minute(m):
                 return m
 
-    def _wait_one(self, m: int) -> int:
-        """:meth:`_wait` for a pass of one level (a fifo queue's), with :meth:`_serve_minute` inlined:
-        the minutes calls wait through are most of a pass's loop. The level's first waiting call
-        joined before the minute (calls wait), so every minute served ends a wait (``clear``)."""
+    def _run_one(self) -> None:
+        """:meth:`run` for a pass of one level (a fifo queue's): the same steps with one level's
+        pointer, the minutes served by :meth:`_serve_one`."""
+        n, rel, al = self.n, self.rel, self.al[0]
+        m = self._skip(al[0])
+        while m < n:
+            m = self._serve_one(m)
+            p = self.ptr[0]
+            if m >= n or p == len(al):
+                break
+            nm = max(al[p], m + 1)
+            self.busy -= sum(rel[m + 1 : nm])
+            m = self._skip(nm)
+
+    def _serve_one(self, m: int) -> int:
+        """:meth:`_serve_minute` and :meth:`_wait` inlined for one level: serve minute ``m`` and, while
+        calls still wait, the minutes on; returns the minute that left none waiting (``n``: the
+        timeline ended first). These minutes are most of a pass's loop."""
         n, rel, cap, al, hl, spans = self.n, self.rel, self.cap, self.al[0], self.hl[0], self.spans[0]
-        p = self.ptr[0]
-        while True:
-            m = self._next(m)
+        p, busy = self.ptr[0], self.busy - rel[m]
+        while p < len(al) and al[p] <= m:  # calls wait in minute m
+            free = cap[m] - busy
+            if free > 0:
+                arrived = bisect_right(al, m, p)
+                q, used = p, 0
+                while q < arrived:
+                    h = hl[q]
+                    q += 1
+                    if h:
+                        rel[m + h] += 1
+                        used += 1
+                        if used == free:
+                            break
+                if al[p] < m:  # these waited: they hold agents up to m + hmax
+                    self.clear = m + self.hmax
+                spans.append((p, q, m))
+                busy += used
+                p = q
+                if q == arrived:
+                    break
+            # calls still wait: the next minute, or with nothing in progress the next with a free agent
+            m = m + 1 if busy else self.open_next[m + 1] if m + 1 < n else n
             if m >= n:
                 m = n
                 break
-            busy = self.busy - rel[m]
-            self.busy = busy
-            free = cap[m] - busy
-            if free <= 0:
-                continue
-            arrived = bisect_right(al, m, p)
-            q, used = p, 0
-            while q < arrived:
-                h = hl[q]
-                q += 1
-                if h:
-                    rel[m + h] += 1
-                    used += 1
-                    if used == free:
-                        break
-            self.clear = m + self.hmax
-            spans.append((p, q, m))
-            self.busy = busy + used
-            p = q
-            if q == arrived:
-                break
-        self.ptr[0] = p
+            busy -= rel[m]
+        self.ptr[0], self.busy = p, busy
         return m
 
     def _serve_minute(self, m: int) -> bool:
