@@ -143,10 +143,15 @@ class Queue:
         hi = self.n if hi is None else hi
         w = max(hi - lo, 0)
         res = self.agents[lo : lo + w + self.hmax] - self.busy[lo : lo + w + self.hmax]  # only the window
-        out = res[:w].copy()
-        for j in range(1, self.hmax):
-            np.minimum(out, res[j : j + w], out=out)
-        return out
+        if self.hmax <= 1:
+            return res[:w].copy()
+        # minima over spans doubling to the largest power of two within hmax, then two of them overlap
+        # to cover hmax minutes: log2(hmax) passes over the window, not hmax - 1
+        span = 1
+        while span * 2 <= self.hmax:
+            res = np.minimum(res[:-span], res[span:])
+            span *= 2
+        return np.minimum(res[:w], res[self.hmax - span : self.hmax - span + w])
 
     def commit(self, start: np.ndarray, handle: np.ndarray) -> None:
         """Hold the agents for calls actually made (UTC start minutes, agent minutes)."""
