@@ -67,7 +67,7 @@ def next_in_window(local: np.ndarray, start_min: Any, end_min: Any, days: np.nda
     res = np.where(ok_day & (m >= start_min) & (m < end_min), local, np.nan)
     res = np.where(np.isnan(res) & ok_day & (m < start_min), day * DAY + start_min, res)
     pending = np.isnan(res)
-    if pending.any():  # the window's start on the next allowed weekday (1 to 7 days on; 0: none)
+    if np.count_nonzero(pending):  # the window's start on the next allowed weekday (1 to 7 days on; 0: none)
         k = _days_ahead(tuple(bool(d) for d in days))[wd]
         res = np.where(pending & (k > 0), (day + k) * DAY + start_min, res)
     empty = np.broadcast_to(np.asarray(start_min) >= np.asarray(end_min), res.shape)
@@ -130,7 +130,7 @@ class CentreClock:
         out = np.where(w > 0, a + w - (loc - np.floor(loc)), a)
         for at in self.dst_at:  # a daylight-saving change in between: judge those again
             redo = (a < at) & (out >= at) & (w > 0)
-            if redo.any():
+            if np.count_nonzero(redo):
                 out[redo] = self.next_open(out[redo])
         return out
 

@@ -143,10 +143,15 @@ class Queue:
         hi = self.n if hi is None else hi
         w = max(hi - lo, 0)
         res = self.agents[lo : lo + w + self.hmax] - self.busy[lo : lo + w + self.hmax]  # only the window
-        out = res[:w].copy()
-        for j in range(1, self.hmax):
-            np.minimum(out, res[j : j + w], out=out)
-        return out
+        if self.hmax <= 1:
+            return res[:w].copy()
+        # minima over spans doubling to the largest power of two within hmax, then two of them overlap
+        # to cover hmax minutes: log2(hmax) passes over the window, not hmax - 1
+        span = 1
+        while span * 2 <= self.hmax:
+            res = np.minimum(res[:-span], res[span:])
+            span *= 2
+        return np.minimum(res[:w], res[self.hmax - span : self.hmax - span + w])
 
     def commit(self, start: np.ndarray, handle: np.ndarray) -> None:
         """Hold the agents for calls actually made (UTC start minutes, agent minutes)."""
@@ -166,7 +171,6 @@ class Queue:
         ends (outbound calls, placed later, are not started unless they end within the shift)."""
         a = np.ceil(arrive_abs).astype(np.int64) - self.g0
         order = np.argsort(a, kind="stable")
-        cap = (self.agents - self.busy)[: self.n]
         answered = np.zeros(a.size, dtype=bool)
         if a.size == 0:
             return answered
@@ -177,13 +181,15 @@ class Queue:
         ends: deque[tuple[int, int]] = deque()  # (minute the answered calls end, how many), in order
         took_f, took_k = [], []
         busy = 0
-        cap_l = cap.tolist()
+        # agents free per ringing minute, read only where calls ring (not the months of the timeline)
+        ring = mins[mins < self.n]
+        free_l = iter((self.agents[ring] - self.busy[ring]).tolist())
         for m, f, c in zip(mins.tolist(), first.tolist(), counts.tolist(), strict=True):
             while ends and ends[0][0] <= m:
                 busy -= ends.popleft()[1]
             if m >= self.n:
                 break
-            k = min(max(cap_l[m] - busy, 0), c)
+            k = min(max(next(free_l) - busy, 0), c)
             if k:
                 took_f.append(f)
                 took_k.append(k)
@@ -290,8 +296,10 @@ class _Window:
     def over(q: Queue, a: np.ndarray, orders: list[np.ndarray], lo: int, hi: int) -> _Window:
         cap = q._capmin(lo, hi)
         n = hi - lo
-        pos = np.where(cap > 0, np.arange(n), n)
-        open_next = np.minimum.accumulate(pos[::-1])[::-1]  # the next minute (>= m) with a free agent
+        # the next minute (>= m) with a free agent: each open minute repeated over the minutes up to it
+        # (a backward running minimum over every minute costs more)
+        pos = np.flatnonzero(cap > 0)
+        open_next = np.repeat(np.r_[pos, n], np.diff(np.r_[-1, pos, n - 1]))
         return _Window(lo, hi, cap, open_next)
 
     def reach(

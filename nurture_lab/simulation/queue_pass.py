@@ -10,6 +10,8 @@ tests/simulation/queue_reference.py).
 
 from __future__ import annotations
 
+from bisect import bisect_right
+
 import numpy as np
 
 __all__ = ["place"]
@@ -42,37 +44,44 @@ def place(
 
 
 def _busy_minutes(
-    a: np.ndarray, orders: list[np.ndarray], handle: np.ndarray, cap: np.ndarray, hmax: int
+    a: np.ndarray, orders: list[np.ndarray], handle: np.ndarray, cap: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """If every call started in the minute it joined: the minutes whose calls would not all start then
-    (sorted), and per minute ``t`` the calls with agent minutes started before ``t`` and held at its
+    (sorted), and at each of them the calls with agent minutes started before it and held at its
     start (``a < t <= a + h``).
 
     In a minute the loop hands the free agents to the waiting calls in order (levels in turn) and
     stalls once the calls it started that take agent minutes use every free agent while calls still
     wait: all ``W`` calls joining in a minute start in it iff fewer than ``free`` of its first
     ``W - 1`` take agent minutes, ``free`` being ``cap`` less the earlier calls still in progress.
+    The counts come from the sorted starts and ends of the calls, only at the minutes calls join:
+    a batch's window spans weeks of minutes, its calls join in a few thousand of them.
     """
-    n = cap.size
     rows = np.concatenate(orders) if orders else np.zeros(0, dtype=np.int64)
     m, h = a[rows], handle[rows]
     takes = h > 0
-    mt, ht = m[takes], h[takes]
-    size = n + hmax + 2
-    held = np.cumsum(np.bincount(mt + 1, minlength=size) - np.bincount(mt + ht + 1, minlength=size))[: n + 1]
-    busy = held[:n] - np.bincount(mt + ht, minlength=size)[:n]  # after the releases due at t
-    last = np.full(n, -1, dtype=np.int64)  # the last call of each minute in the loop's order
-    np.maximum.at(last, m, np.arange(rows.size))
-    joined = np.flatnonzero(last >= 0)
-    first_w_minus_1 = np.bincount(mt, minlength=n)[joined] - takes[last[joined]]
-    return joined[first_w_minus_1 >= cap[joined] - busy[joined]], held
+    # (stable sorts: the minutes come nearly in order, which a merge sort takes in one sweep)
+    starts = np.sort(m[takes], kind="stable")
+    ends = np.sort(m[takes] + h[takes], kind="stable")
+    by_minute = np.argsort(m, kind="stable")  # within a minute, the loop's order
+    ms = m[by_minute]
+    tail = np.flatnonzero(np.r_[ms[1:] != ms[:-1], ms.size > 0])  # the last call of each minute
+    joined = ms[tail]
+    before = starts.searchsorted(joined)  # calls with agent minutes started before the minute
+    busy = before - ends.searchsorted(joined, side="right")  # after the releases due at the minute
+    first_w_minus_1 = starts.searchsorted(joined, side="right") - before - takes[by_minute[tail]]
+    bad = joined[first_w_minus_1 >= cap[joined] - busy]
+    return bad, starts.searchsorted(bad) - ends.searchsorted(bad)
 
 
 class _MinuteLoop:
     """The pass's loop state: per level the calls placed so far and the spans they started in.
 
-    Per level: the calls joined by each minute (``cums``), and cumulative counts over its calls in
-    serving order of those that take agent minutes (``nz``) and of each agent-minute value (``rels``).
+    Per level: its calls' joining minutes and agent minutes in serving order (the joining minutes
+    ascend: the calls joined by a minute are a bisection, no count over every minute of a window of
+    weeks). The loop reads them one call at a time, through memoryviews: an item is a Python int at a
+    fraction of a numpy scalar's cost, and a view costs nothing to make (a list of a batch's calls
+    would, at every pass of a large run).
     """
 
     def __init__(
@@ -84,70 +93,139 @@ class _MinuteLoop:
         open_next: np.ndarray,
         hmax: int,
     ) -> None:
-        self.a, self.orders, self.handle, self.cap = a, orders, handle, cap
-        self.open_next, self.hmax, self.n = open_next, hmax, cap.size
-        hvals = [h for h in np.flatnonzero(np.bincount(handle)).tolist() if h > 0]  # agent minutes in use
-        self.cums = [np.cumsum(np.bincount(a[o], minlength=self.n)) for o in orders]
-        self.first = [int(a[o[0]]) for o in orders]  # orders hold no empty level
-        self.nz = [np.r_[0, np.cumsum(handle[o] > 0)] for o in orders]
-        self.rels = [[(hv, np.r_[0, np.cumsum(handle[o] == hv)]) for hv in hvals] for o in orders]
+        self.a, self.orders, self.handle = a, orders, handle
+        self.hmax, self.n = hmax, cap.size
+        self.cap, self.open_next = _ints(cap), _ints(open_next)
+        self.al = [_ints(a[o]) for o in orders]
+        self.hl = [_ints(handle[o]) for o in orders]
+        self.first = [al[0] for al in self.al]  # orders hold no empty level
         self.ptr = [0] * len(orders)
         self.spans: list[list[tuple[int, int, int]]] = [[] for _ in orders]  # (from, to, minute; -1: on joining)
         self.rel = [0] * (self.n + hmax + 2)  # calls of this pass released per minute
         self.busy = 0
         self.clear = -1  # calls that started after they joined hold agents up to this minute
-        bad, self.held = _busy_minutes(a, orders, handle, cap, hmax)
-        self.bad = bad.tolist()
+        bad, held = _busy_minutes(a, orders, handle, cap)
+        self.bad, self.held = bad.tolist(), held.tolist()  # calls held at each of ``bad``
         self.next_bad = 0
 
     def run(self) -> None:
+        if len(self.al) == 1:
+            self._run_one()
+            return
         m = self._skip(min(self.first)) if self.first else self.n
-        n, rel, ptr, a, orders, cap = self.n, self.rel, self.ptr, self.a, self.orders, self.cap
-        waiting = False
+        n, rel, ptr = self.n, self.rel, self.ptr
         while m < n:
             self.busy -= rel[m]
-            # calls wait from the minute before and no agent is free in this one: nothing starts
-            if (waiting and cap[m] <= self.busy) or self._serve_minute(m):
-                waiting = True
-                if self.busy == 0:  # nothing of this pass in progress: wait for the next free agent
-                    m = int(self.open_next[m + 1]) if m + 1 < n else n
-                else:
-                    m += 1
-                continue
-            waiting = False
-            nxt = [int(a[o[p]]) for o, p in zip(orders, ptr, strict=True) if p < o.size]
+            if self._serve_minute(m):
+                m = self._wait(m)
+                if m >= n:
+                    break
+            nxt = [al[p] for al, p in zip(self.al, ptr, strict=True) if p < len(al)]
             if not nxt:
                 break
             nm = max(min(nxt), m + 1)
             self.busy -= sum(rel[m + 1 : nm])
             m = self._skip(nm)
 
+    def _next(self, m: int) -> int:
+        """The minute after ``m`` to look at while calls wait: the next, or with nothing of this pass
+        in progress the next with a free agent."""
+        if self.busy == 0:
+            return self.open_next[m + 1] if m + 1 < self.n else self.n
+        return m + 1
+
+    def _wait(self, m: int) -> int:
+        """Calls wait after minute ``m``: serve the minutes on until one leaves none waiting; returns
+        that minute (``n``: the timeline ended first)."""
+        n, rel, cap = self.n, self.rel, self.cap
+        while True:
+            m = self._next(m)
+            if m >= n:
+                return n
+            self.busy -= rel[m]
+            # no agent free in this minute: nothing starts
+            if cap[m] > self.busy and not self._serve_minute(m):
+                return m
+
+    def _run_one(self) -> None:
+        """:meth:`run` for a pass of one level (a fifo queue's): the same steps with one level's
+        pointer, the minutes served by :meth:`_serve_one`."""
+        n, rel, al = self.n, self.rel, self.al[0]
+        m = self._skip(al[0])
+        while m < n:
+            m = self._serve_one(m)
+            p = self.ptr[0]
+            if m >= n or p == len(al):
+                break
+            nm = max(al[p], m + 1)
+            self.busy -= sum(rel[m + 1 : nm])
+            m = self._skip(nm)
+
+    def _serve_one(self, m: int) -> int:
+        """:meth:`_serve_minute` and :meth:`_wait` inlined for one level: serve minute ``m`` and, while
+        calls still wait, the minutes on; returns the minute that left none waiting (``n``: the
+        timeline ended first). These minutes are most of a pass's loop."""
+        n, rel, cap, al, hl, spans = self.n, self.rel, self.cap, self.al[0], self.hl[0], self.spans[0]
+        p, busy = self.ptr[0], self.busy - rel[m]
+        while p < len(al) and al[p] <= m:  # calls wait in minute m
+            free = cap[m] - busy
+            if free > 0:
+                arrived = bisect_right(al, m, p)
+                q, used = p, 0
+                while q < arrived:
+                    h = hl[q]
+                    q += 1
+                    if h:
+                        rel[m + h] += 1
+                        used += 1
+                        if used == free:
+                            break
+                if al[p] < m:  # these waited: they hold agents up to m + hmax
+                    self.clear = m + self.hmax
+                spans.append((p, q, m))
+                busy += used
+                p = q
+                if q == arrived:
+                    break
+            # calls still wait: the next minute, or with nothing in progress the next with a free agent
+            m = m + 1 if busy else self.open_next[m + 1] if m + 1 < n else n
+            if m >= n:
+                m = n
+                break
+            busy -= rel[m]
+        self.ptr[0], self.busy = p, busy
+        return m
+
     def _serve_minute(self, m: int) -> bool:
-        """Start the waiting calls minute ``m``'s free agents reach; True if calls still wait."""
+        """Start the waiting calls minute ``m``'s free agents reach; True if calls still wait.
+
+        The waiting calls start in order until the free-th that takes agent minutes (calls that
+        take none start on the way), or all of them; one step per call started.
+        """
         busy = self.busy
-        free = int(self.cap[m]) - busy
+        free = self.cap[m] - busy
         waiting_any = False
         rel, ptr = self.rel, self.ptr
-        for li, cl in enumerate(self.cums):
+        for li, al in enumerate(self.al):
             p = ptr[li]
-            arrived = int(cl[m])
-            if arrived <= p:
+            if p == len(al) or al[p] > m:  # no call of the level waits
                 continue
+            arrived = bisect_right(al, m, p)
             if free <= 0:
                 waiting_any = True
                 continue
-            # the waiting calls in order until the free-th that takes agent minutes (calls that take
-            # none start on the way), or all of them
-            nz = self.nz[li]
-            q = min(int(nz.searchsorted(nz[p] + free)), arrived)
-            for hv, cum in self.rels[li]:
-                cnt = int(cum[q] - cum[p])
-                if cnt:
-                    rel[m + hv] += cnt
-            if self.a[self.orders[li][p]] < m:  # these waited: they hold agents up to m + hmax
+            hl, q, used = self.hl[li], p, 0
+            while q < arrived:
+                h = hl[q]
+                q += 1
+                if h:
+                    rel[m + h] += 1
+                    used += 1
+                    if used == free:
+                        break
+            if al[p] < m:  # these waited: they hold agents up to m + hmax
                 self.clear = m + self.hmax
             self.spans[li].append((p, q, m))
-            used = int(nz[q] - nz[p])
             busy += used
             free -= used
             ptr[li] = q
@@ -167,18 +245,21 @@ class _MinuteLoop:
         f = bad[self.next_bad] if self.next_bad < len(bad) else self.n
         if f == m:
             return m
-        for li, (o, cl) in enumerate(zip(self.orders, self.cums, strict=True)):
-            p, q = self.ptr[li], int(cl[f - 1])
+        rel = self.rel
+        for li, al in enumerate(self.al):
+            p = self.ptr[li]
+            q = bisect_right(al, f - 1, p)
             if q > p:
                 self.spans[li].append((p, q, -1))
                 # only calls joining in the last hmax minutes before f may still hold an agent at f
-                lo = p if f - self.hmax - 1 < 0 else max(p, int(cl[f - self.hmax - 1]))
-                rows = o[lo:q]
-                end = self.a[rows] + self.handle[rows]
-                for r in end[(self.handle[rows] > 0) & (end >= f)].tolist():
-                    self.rel[r] += 1
+                lo = bisect_right(al, f - self.hmax - 1, p, q)
+                hl = self.hl[li]
+                for i in range(lo, q):
+                    h = hl[i]
+                    if h and al[i] + h >= f:
+                        rel[al[i] + h] += 1
                 self.ptr[li] = q
-        self.busy = int(self.held[f]) if f < self.n else 0
+        self.busy = self.held[self.next_bad] if f < self.n else 0
         return f
 
     def starts(self) -> np.ndarray:
@@ -191,3 +272,8 @@ class _MinuteLoop:
             mins = np.repeat(arr[:, 2], arr[:, 1] - arr[:, 0])
             start[rows] = np.where(mins < 0, self.a[rows], mins)
         return start
+
+
+def _ints(x: np.ndarray) -> memoryview:
+    """A view of ``x`` as int64 whose items are Python ints (no copy if it already is one)."""
+    return np.ascontiguousarray(x, dtype=np.int64).data
