@@ -1,7 +1,7 @@
 """Power benchmark: replications of a 10,000-lead two-arm experiment, serial and on 2 processes.
 
-Target (issue 5): 1,000 replications of 10,000 leads in <= 30 s on 2 cores; >= 1.7x speed-up
-from 1 to 2 workers. Run: ``.venv/bin/python benchmarks/bench_power.py [--replications 1000]``
+Target (issue 21, with the shipped contact centre): 1,000 replications of 10,000 leads in <= 40 s on
+2 workers; >= 1.8x speed-up from 1 to 2 workers (issue 5's 30 s / 1.7x was before the centre). Run: ``.venv/bin/python benchmarks/bench_power.py [--replications 1000]``
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def main() -> None:
     assert serial.table.equals(par.table), "parallel result differs from serial"
     print(f"  1 worker : {t1:7.1f} s  {reps / t1:7.1f} experiments/s")
     print(
-        f"  2 workers: {t2:7.1f} s  {reps / t2:7.1f} experiments/s   speed-up {t1 / t2:.2f}x (target >= 1.7x; <= 30 s)"
+        f"  2 workers: {t2:7.1f} s  {reps / t2:7.1f} experiments/s   speed-up {t1 / t2:.2f}x (target >= 1.8x; <= 40 s on 2 workers)"
     )
     print("  (each timing includes one 10,000-lead ground-truth run; results identical serial vs parallel)")
 
