@@ -221,9 +221,8 @@ class RunDecision:
         if not self.short_followup:
             return ""
         return (
-            f" Note: {self.short_followup:,} of {self.n_leads:,} leads were followed less than the "
-            f"{self.window_days:g} days of {metric_label(self.metric)}, so their bookings count only up to the "
-            "export's date."
+            f" Note: {self.short_followup:,} of {self.n_leads:,} leads were followed less than "
+            f"{self.window_days:g} days, so their {metric_label(self.metric)} count only up to the export's date."
         )
 
     def srm_text(self) -> str:

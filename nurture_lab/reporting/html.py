@@ -252,10 +252,12 @@ def write_index(
         )
     notes = [*man.get("import_notes", []), *man.get("report_notes", [])]
     if notes and not simulated:
-        summary += (
-            "<h2>What the import did</h2><ul class='meta'>"
+        summary += (  # for the analyst: folded under its first line, so a leader's page stays short
+            "<h2>What the import did</h2><details class='meta'><summary>"
+            + html.escape(str(notes[0]))
+            + f" (the import's {len(notes)} notes, for the analyst)</summary><ul class='meta'>"
             + "".join(f"<li>{html.escape(str(n))}</li>" for n in notes)
-            + "</ul>"
+            + "</ul></details>"
         )
     body = (
         f"<h1>Nurture experiment reports</h1><p class='meta'>{src}</p>{summary}"

@@ -222,7 +222,10 @@ def test_leads_followed_less_than_the_window_are_said_beside_the_decision() -> N
     dec = decide(leads, control="control")
     short = int((leads["followup_days"] < 30).sum())
     assert dec.short_followup == short > 0
-    assert f"Note: {short:,} of {len(leads):,} leads were followed less than the 30 days" in dec.run_sentence()
+    assert (
+        f"Note: {short:,} of {len(leads):,} leads were followed less than 30 days, so their bookings within 30 days count"
+        in dec.run_sentence()
+    )
     leads["followup_days"] = 45.0
     assert "Note:" not in decide(leads, control="control").run_sentence()
 
