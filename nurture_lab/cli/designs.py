@@ -113,6 +113,12 @@ def run(args: argparse.Namespace) -> int:
         print(res.summary())
     else:
         print(res.to_pandas().to_string(index=False))
+    if args.format == "table" and args.replications < 30:  # a t interval over a handful is wide, even past 0
+        print(
+            f"note: {args.replications} replication(s): the 95% Monte Carlo intervals are rough (a replication's "
+            "lost bookings can fall below 0 by chance); use --replications 100 or more to compare designs.",
+            file=sys.stderr,
+        )
     if out is not None:
         atomic.write_csv(out / "designs.csv", res.to_pandas())
         drawn = res.plot()

@@ -316,6 +316,7 @@ def test_cli_designs(tmp_path: Path) -> None:
         "designs", "speed_to_lead", *("--designs", "fixed,thompson", "--replications", "1", "--n-leads", "600")
     )
     assert got.returncode == 0, got.stderr  # with its contact centre: run through the centre
+    assert "note: 1 replication(s): the 95% Monte Carlo intervals are rough" in got.stderr
     got = run_cli(
         *("designs", "speed_to_lead", "--no-contact-center", "--arrival-days", "60", "--designs", "fixed,exploration"),
         *("--replications", "2", "--n-leads", "600", "--jobs", "1", "--format", "csv", "--out", str(tmp_path)),
