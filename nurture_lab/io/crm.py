@@ -32,6 +32,7 @@ staff_minutes       no         number
 
 from __future__ import annotations
 
+import io
 import math
 import re
 import tomllib
@@ -272,6 +273,14 @@ def _read_raw(path: Path, fixes: list[str]) -> pd.DataFrame:
         except Exception as e:
             raise DataError(f"{path} is not a readable Parquet file: {e}") from None
     raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":  # a gzip-compressed CSV (export.csv.gz), read as analyze reads it
+        import gzip
+
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as e:
+            raise DataError(f"{path} looks gzip-compressed but cannot be decompressed: {e}") from None
+        fixes.append("gzip-compressed CSV decompressed")
     if not raw.strip():
         raise DataError(f"{path} is empty: expected a header row and one row per lead.")
     try:
@@ -290,7 +299,7 @@ def _read_raw(path: Path, fixes: list[str]) -> pd.DataFrame:
         delim = max(counts, key=lambda d: counts[d])
         fixes.append(f"delimiter {delim!r} detected instead of ','")
     try:
-        df = pd.read_csv(path, sep=delim, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8")
+        df = pd.read_csv(io.BytesIO(raw), sep=delim, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8")
         df.attrs["delimiter"] = delim
     except UnicodeDecodeError as e:
         line = raw[: e.start].count(b"\n") + 1

@@ -316,3 +316,17 @@ def test_a_bad_cell_of_a_mapped_column_names_the_exports_own_column(tmp_path: Pa
         read_leads(p, mapping=mapping)
     assert "line 3, column 'created_at' (the export's 'Created'): 'soon'" in str(e.value)
     assert "line 3, column 'booked' (the export's 'Booked'): 'maybe'" in str(e.value)
+
+
+def test_a_gzip_compressed_export_reads_as_the_plain_one(tmp_path: Path) -> None:
+    import gzip
+
+    text = "lead_id,arm,created_at,booked\na1,control,2026-01-05T09:00:00Z,no\na2,fast,2026-01-06T09:00:00Z,yes\n"
+    (tmp_path / "x.csv").write_text(text)
+    (tmp_path / "x.csv.gz").write_bytes(gzip.compress(text.encode()))
+    plain, packed = read_leads(tmp_path / "x.csv"), read_leads(tmp_path / "x.csv.gz")
+    pd.testing.assert_frame_equal(plain.leads, packed.leads)
+    assert "gzip-compressed CSV decompressed" in packed.fixes
+    (tmp_path / "bad.csv.gz").write_bytes(gzip.compress(text.encode())[:-12])
+    with pytest.raises(nl.DataError, match="looks gzip-compressed but cannot be decompressed"):
+        read_leads(tmp_path / "bad.csv.gz")
