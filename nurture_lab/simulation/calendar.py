@@ -73,8 +73,11 @@ def next_in_window(local: np.ndarray, start_min: Any, end_min: Any, days: np.nda
         if np.count_nonzero(pending):  # the window's start on the next allowed weekday (1 to 7 days on; 0: none)
             k = _days_ahead(tuple(bool(d) for d in days))[wd]
             res = np.where(pending & (k > 0), (day + k) * DAY + start_min, res)
-    empty = np.broadcast_to(np.asarray(start_min) >= np.asarray(end_min), res.shape)
-    return np.where(empty, np.nan, res)
+    # an empty window (start >= end) has no allowed time: NaN (judged once when the edges are numbers)
+    if np.ndim(start_min) == 0 and np.ndim(end_min) == 0:
+        return np.full(res.shape, np.nan) if start_min >= end_min else res
+    empty = np.asarray(start_min) >= np.asarray(end_min)
+    return np.where(empty, np.nan, res) if np.count_nonzero(empty) else res
 
 
 def _next_any_day(local: np.ndarray, day: np.ndarray, m: np.ndarray, start_min: Any, end_min: Any) -> np.ndarray:
