@@ -61,14 +61,15 @@ def next_in_window(local: np.ndarray, start_min: Any, end_min: Any, days: np.nda
     mask over Monday..Sunday. NaN where no allowed time exists (an empty window).
     """
     day = (local // DAY).astype(np.int64)
-    m = local - day * DAY
+    midnight = day * DAY
+    m = local - midnight
     if np.count_nonzero(days) == 7:  # every weekday (waking and calling hours): no weekday lookups
-        res = _next_any_day(local, day, m, start_min, end_min)
+        res = _next_any_day(local, midnight, m, start_min, end_min)
     else:
         wd = (day + 3) % 7
         ok_day = days[wd]
         res = np.where(ok_day & (m >= start_min) & (m < end_min), local, np.nan)
-        res = np.where(np.isnan(res) & ok_day & (m < start_min), day * DAY + start_min, res)
+        res = np.where(np.isnan(res) & ok_day & (m < start_min), midnight + start_min, res)
         pending = np.isnan(res)
         if np.count_nonzero(pending):  # the window's start on the next allowed weekday (1 to 7 days on; 0: none)
             k = _days_ahead(tuple(bool(d) for d in days))[wd]
@@ -80,13 +81,15 @@ def next_in_window(local: np.ndarray, start_min: Any, end_min: Any, days: np.nda
     return np.where(empty, np.nan, res) if np.count_nonzero(empty) else res
 
 
-def _next_any_day(local: np.ndarray, day: np.ndarray, m: np.ndarray, start_min: Any, end_min: Any) -> np.ndarray:
+def _next_any_day(local: np.ndarray, midnight: np.ndarray, m: np.ndarray, start_min: Any, end_min: Any) -> np.ndarray:
     """:func:`next_in_window` when every weekday is allowed: in the window, ``local``; before it,
     today's start; else (after it, or NaN) tomorrow's start. The same numbers as the weekday table
     with one day on for every weekday (also for a NaN ``local`` or window edge), in four array
-    operations fewer: the gate asks this of most messages several times a pass."""
-    inside = np.where((m >= start_min) & (m < end_min), local, (day + 1) * DAY + start_min)
-    return np.where(m < start_min, day * DAY + start_min, inside)  # type: ignore[no-any-return]
+    operations fewer: the gate asks this of most messages several times a pass. (``midnight + DAY``
+    is ``(day + 1) * DAY``: whole minutes, exact in a float, and where ``day`` is the integer NaN
+    casts to, both round to the same number.)"""
+    inside = np.where((m >= start_min) & (m < end_min), local, midnight + DAY + start_min)
+    return np.where(m < start_min, midnight + start_min, inside)  # type: ignore[no-any-return]
 
 
 @functools.lru_cache(maxsize=128)
