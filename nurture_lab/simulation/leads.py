@@ -7,6 +7,7 @@ Time unit: minutes since the lead's inquiry; ``created_min`` is UTC minutes sinc
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,13 +63,31 @@ class Leads:
         if not self.dst_at:
             return out
         ct = self.created_min[idx] + t
+        if self._before_dst(ct):
+            return out
         for k in range(len(self.dst_at)):
             out += np.where(ct >= self.dst_at[k][idx], self.dst_delta[k][idx], 0.0)
         return out
 
     def local(self, idx: np.ndarray, t: np.ndarray) -> np.ndarray:
-        """Local wall-clock minutes of the leads ``idx`` at ``t`` minutes after their inquiry."""
+        """Local wall-clock minutes of the leads ``idx`` at ``t`` minutes after their inquiry.
+
+        When every moment asked comes before the first daylight-saving change of the chunk (most
+        of a run: the changes fall weeks after most inquiries) the shift is zero and is not added
+        (adding +0.0 changes no number: a local time is never -0.0)."""
+        if self.dst_at and self._before_dst(self.created_min[idx] + t):
+            return self.local0[idx] + t  # type: ignore[no-any-return]
         return self.local0[idx] + t + self.shift(idx, t)
+
+    def _before_dst(self, ct: np.ndarray) -> bool:
+        """Whether every UTC minute ``ct`` comes before the chunk's first daylight-saving change (no
+        lead's clock has changed yet; False if any is NaN)."""
+        return bool(ct.size == 0 or ct.max() < self._first_dst)
+
+    @functools.cached_property
+    def _first_dst(self) -> float:
+        """The earliest daylight-saving change any lead of the chunk meets (inf: none); once per chunk."""
+        return min((float(a.min()) for a in self.dst_at.values() if a.size), default=np.inf)
 
     @classmethod
     def from_frame(cls, df: pd.DataFrame, sc: Scenario) -> Leads:

@@ -162,7 +162,7 @@ class TimedStop:
 
 def _booked_since(msg: Message, st: GateState) -> np.ndarray:
     """A lead who has booked gets no more nurture (a visit reminder is not nurture)."""
-    return np.where(msg.kind != "reminder", st.booked_at[msg.idx], INF)
+    return st.booked_at[msg.idx] if msg.kind != "reminder" else np.full(msg.idx.size, INF)
 
 
 def _lost_since(msg: Message, st: GateState) -> np.ndarray:
@@ -173,7 +173,7 @@ def _lost_since(msg: Message, st: GateState) -> np.ndarray:
 def _disqualified_since(msg: Message, st: GateState) -> np.ndarray:
     """A lead found not to fit (service, location, coverage) leaves the cadence (a booked visit keeps
     its reminder: the clinic, not the cadence, settles it)."""
-    return np.where(msg.kind != "reminder", st.disqualified_at[msg.idx], INF)
+    return st.disqualified_at[msg.idx] if msg.kind != "reminder" else np.full(msg.idx.size, INF)
 
 
 def _opted_out_since(msg: Message, st: GateState) -> np.ndarray:
@@ -181,47 +181,48 @@ def _opted_out_since(msg: Message, st: GateState) -> np.ndarray:
     return st.opted_for(msg.channel, msg.idx)
 
 
+def _none(msg: Message) -> np.ndarray:
+    """No message of the batch stopped: a rule that cannot apply to it reads no per-lead array."""
+    return np.zeros(msg.idx.size, dtype=bool)
+
+
 def _no_consent(msg: Message, st: GateState, t: np.ndarray) -> np.ndarray:
     """E-mail, texts and calls need the lead's consent on that channel (TCPA, CAN-SPAM)."""
     c = st.lead.consent.get(msg.channel)
-    return np.zeros(msg.idx.size, dtype=bool) if c is None else ~c[msg.idx]
+    return _none(msg) if c is None else ~c[msg.idx]
 
 
 def _confidential(msg: Message, st: GateState, t: np.ndarray) -> np.ndarray:
     """A lead who asked for confidential communication gets no texts and no ads (HIPAA)."""
-    return st.lead.confidential[msg.idx] & (msg.channel in ("sms", "retargeting"))  # type: ignore[no-any-return]
+    return st.lead.confidential[msg.idx] if msg.channel in ("sms", "retargeting") else _none(msg)
 
 
 def _no_chat_session(msg: Message, st: GateState, t: np.ndarray) -> np.ndarray:
     """Chat reaches only a lead who came in through chat."""
-    return ~st.lead.from_chat[msg.idx] & (msg.channel == "chat")  # type: ignore[no-any-return]
+    return ~st.lead.from_chat[msg.idx] if msg.channel == "chat" else _none(msg)  # type: ignore[no-any-return]
 
 
 def _sensitive_retargeting(msg: Message, st: GateState, t: np.ndarray) -> np.ndarray:
     """No retargeting ads for sensitive service lines (an ad reveals the visit to whoever sees it)."""
-    return st.lead.sensitive[msg.idx] & (msg.channel == "retargeting")  # type: ignore[no-any-return]
+    return st.lead.sensitive[msg.idx] if msg.channel == "retargeting" else _none(msg)
 
 
 def _sensitive_blocked(msg: Message, st: GateState, t: np.ndarray) -> np.ndarray:
     """Condition-revealing content where others may see it is blocked (``sensitive_content_action = "block"``)."""
-    if st.pol.sensitive_content_action != "block":
-        return np.zeros(msg.idx.size, dtype=bool)
-    return exposed(msg, st)
+    return exposed(msg, st) if st.pol.sensitive_content_action == "block" else _none(msg)
 
 
 def _handoff_dropped(msg: Message, st: GateState, t: np.ndarray) -> np.ndarray:
     """A failed handoff between owner teams drops the touch (``handoff_failure_mode = "drop"``)."""
     if msg.handoff_failed is None or st.pol.handoff_failure_mode != "drop":
-        return np.zeros(msg.idx.size, dtype=bool)
+        return _none(msg)
     return msg.handoff_failed
 
 
 def _cap_total(msg: Message, st: GateState, t: np.ndarray) -> np.ndarray:
     """At most ``total`` messages on the channel over the whole cadence."""
     total = st.pol.caps[msg.channel].total
-    if not total:
-        return np.zeros(msg.idx.size, dtype=bool)
-    return st.count_sent(msg.channel, msg.idx) >= total
+    return st.count_sent(msg.channel, msg.idx) >= total if total else _none(msg)
 
 
 def _responded_since(msg: Message, st: GateState) -> np.ndarray:
@@ -233,7 +234,7 @@ def _responded_since(msg: Message, st: GateState) -> np.ndarray:
 
 def _not_qualified(msg: Message, st: GateState, t: np.ndarray) -> np.ndarray:
     """An ``if_qualified`` step goes only to a lead qualified by the time it is sent."""
-    return ~(st.qualified_at[msg.idx] <= t) & msg.if_qualified  # type: ignore[no-any-return]
+    return ~(st.qualified_at[msg.idx] <= t) if msg.if_qualified else _none(msg)  # type: ignore[no-any-return]
 
 
 StopRule = Callable[[Message, GateState, np.ndarray], np.ndarray]
@@ -296,9 +297,8 @@ def call_window(msg: Message, st: GateState) -> tuple[np.ndarray, np.ndarray]:
 
 def exposed(msg: Message, st: GateState) -> np.ndarray:
     """Leads for whom this message would show condition-revealing content where others may see it."""
-    if not msg.reveals or msg.channel not in VISIBLE_CHANNELS:
-        return np.zeros(msg.idx.size, dtype=bool)
-    return st.lead.sensitive[msg.idx] | st.lead.confidential[msg.idx]
+    shows = msg.reveals and msg.channel in VISIBLE_CHANNELS
+    return st.lead.sensitive[msg.idx] | st.lead.confidential[msg.idx] if shows else _none(msg)
 
 
 # --------------------------------------------------------------------------------------

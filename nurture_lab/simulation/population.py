@@ -109,14 +109,22 @@ def _draw(rng: np.random.Generator, mix: Mapping[str, float], cats: tuple[str, .
 
 def _offsets(population: Population, tzs: tuple[str, ...]) -> np.ndarray:
     """UTC offset in minutes per (time zone, arrival day + 1), taken at local noon; column 0 is the day before."""
-    start = dt.date.fromisoformat(population.start_date)
-    out = np.zeros((len(tzs), population.arrival_days + 1), dtype=np.int64)
+    return _offset_table(population.start_date, population.arrival_days, tuple(tzs))
+
+
+@lru_cache(maxsize=64)
+def _offset_table(start_date: str, arrival_days: int, tzs: tuple[str, ...]) -> np.ndarray:
+    """:func:`_offsets`, read-only, cached per process on what it reads: every chunk of a power
+    study's replications asks for the same table (about 200 zone look-ups)."""
+    start = dt.date.fromisoformat(start_date)
+    out = np.zeros((len(tzs), arrival_days + 1), dtype=np.int64)
     for i, tz in enumerate(tzs):
         z = ZoneInfo(tz)
-        for d in range(population.arrival_days + 1):
+        for d in range(arrival_days + 1):
             noon = dt.datetime.combine(start + dt.timedelta(days=d - 1), dt.time(12), tzinfo=z)
             off = noon.utcoffset()
             out[i, d] = 0 if off is None else int(off.total_seconds() // 60)
+    out.setflags(write=False)
     return out
 
 

@@ -58,6 +58,11 @@ class ArmState:
         self.booked_at[selfb] = self.online_at(selfb, ready, self_book_u[lead.pos[selfb]])
         self.decision = lead.decision_min.copy()
         self.contacted = np.full(n, INF)
+        # loss_time's per-lead parts, once per arm (the stop rules ask for the loss thousands of times):
+        # the loss of a lead never contacted, the hazard after a contact, whether there is one
+        self._before = loss_time(lead.hazard_per_min, lead.clock, self.contacted, self.mult)
+        self._h_mult = lead.hazard_per_min * self.mult
+        self._slowed = (lead.hazard_per_min > 0) & (self.mult > 0)
         self.qualified_at = np.full(n, INF)
         self.disqualified_at = np.full(n, INF)
         self.opted = np.full((len(CHANNELS), n), INF)  # opt-out time per channel
@@ -79,8 +84,15 @@ class ArmState:
     # --- what the rules read
     def loss(self, idx: np.ndarray) -> np.ndarray:
         """When each lead books elsewhere; the clock stops at a booking with us (inf: never lost)."""
-        lead = self.lead
-        lost = loss_time(lead.hazard_per_min[idx], lead.clock[idx], self.contacted[idx], self.mult)
+        before, c = self._before[idx], self.contacted[idx]
+        first = before <= c  # the clock runs out before our first contact (or there is none)
+        if np.count_nonzero(first) == first.size:
+            lost = before
+        else:  # loss_time, with its per-lead parts read from the arm's tables
+            h = self.lead.hazard_per_min[idx]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                after = c + (self.lead.clock[idx] - h * c) / self._h_mult[idx]
+            lost = np.where(first, before, np.where(self._slowed[idx], after, INF))
         return np.where(self.booked_at[idx] < lost, INF, lost)
 
     def opted_for(self, channel: str, idx: np.ndarray) -> np.ndarray:
