@@ -171,15 +171,7 @@ class _MinuteLoop:
             free = cap[m] - busy
             if free > 0:
                 arrived = bisect_right(al, m, p)
-                q, used = p, 0
-                while q < arrived:
-                    h = hl[q]
-                    q += 1
-                    if h:
-                        rel[m + h] += 1
-                        used += 1
-                        if used == free:
-                            break
+                q, used = _start_calls(hl, rel, m, p, arrived, free)
                 if al[p] < m:  # these waited: they hold agents up to m + hmax
                     self.clear = m + self.hmax
                 spans.append((p, q, m))
@@ -214,15 +206,7 @@ class _MinuteLoop:
             if free <= 0:
                 waiting_any = True
                 continue
-            hl, q, used = self.hl[li], p, 0
-            while q < arrived:
-                h = hl[q]
-                q += 1
-                if h:
-                    rel[m + h] += 1
-                    used += 1
-                    if used == free:
-                        break
+            q, used = _start_calls(self.hl[li], rel, m, p, arrived, free)
             if al[p] < m:  # these waited: they hold agents up to m + hmax
                 self.clear = m + self.hmax
             self.spans[li].append((p, q, m))
@@ -272,6 +256,22 @@ class _MinuteLoop:
             mins = np.repeat(arr[:, 2], arr[:, 1] - arr[:, 0])
             start[rows] = np.where(mins < 0, self.a[rows], mins)
         return start
+
+
+def _start_calls(hl: memoryview, rel: list[int], m: int, p: int, arrived: int, free: int) -> tuple[int, int]:
+    """Start a level's waiting calls ``p, p + 1, ...`` (joined by minute ``m``: before ``arrived``) in
+    order until the ``free``-th that takes agent minutes (calls that take none start on the way), each
+    released at ``m`` + its agent minutes; returns (the first call not started, agents used)."""
+    q, used = p, 0
+    while q < arrived:
+        h = hl[q]
+        q += 1
+        if h:
+            rel[m + h] += 1
+            used += 1
+            if used == free:
+                break
+    return q, used
 
 
 def _ints(x: np.ndarray) -> memoryview:
