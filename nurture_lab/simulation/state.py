@@ -35,10 +35,23 @@ def loss_time(h: np.ndarray, clock: np.ndarray, contacted: np.ndarray, mult: flo
     A lead who has not booked with us books elsewhere at a constant hazard ``h`` (per minute),
     ``h * mult`` after our first contact (``contacted_hazard_multiplier``; DOMAIN.md: speed to lead).
     """
+    return _loss_after(_loss_alone(h, clock), contacted, clock, h, h * mult, (h > 0) & (mult > 0))
+
+
+def _loss_alone(h: np.ndarray, clock: np.ndarray) -> np.ndarray:
+    """The loss with no contact from us: the clock over the hazard (inf where there is no hazard)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        before = np.where(h > 0, clock / h, INF)
-        after = contacted + (clock - h * contacted) / (h * mult)
-    return np.where(before <= contacted, before, np.where((h > 0) & (mult > 0), after, INF))
+        return np.where(h > 0, clock / h, INF)  # type: ignore[no-any-return]
+
+
+def _loss_after(
+    before: np.ndarray, contacted: np.ndarray, clock: np.ndarray, h: np.ndarray, h_mult: np.ndarray, slowed: np.ndarray
+) -> np.ndarray:
+    """:func:`loss_time` from its parts: ``before`` the loss with no contact (``clock / h``),
+    ``h_mult`` the hazard after a contact, ``slowed`` where that hazard is positive."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        after = contacted + (clock - h * contacted) / h_mult
+    return np.where(before <= contacted, before, np.where(slowed, after, INF))
 
 
 class ArmState:
@@ -60,7 +73,7 @@ class ArmState:
         self.contacted = np.full(n, INF)
         # loss_time's per-lead parts, once per arm (the stop rules ask for the loss thousands of times):
         # the loss of a lead never contacted, the hazard after a contact, whether there is one
-        self._before = loss_time(lead.hazard_per_min, lead.clock, self.contacted, self.mult)
+        self._before = _loss_alone(lead.hazard_per_min, lead.clock)
         self._h_mult = lead.hazard_per_min * self.mult
         self._slowed = (lead.hazard_per_min > 0) & (self.mult > 0)
         self.qualified_at = np.full(n, INF)
@@ -85,14 +98,13 @@ class ArmState:
     def loss(self, idx: np.ndarray) -> np.ndarray:
         """When each lead books elsewhere; the clock stops at a booking with us (inf: never lost)."""
         before, c = self._before[idx], self.contacted[idx]
-        first = before <= c  # the clock runs out before our first contact (or there is none)
-        if np.count_nonzero(first) == first.size:
+        if np.count_nonzero(before <= c) == c.size:  # every clock runs out before our first contact
             lost = before
         else:  # loss_time, with its per-lead parts read from the arm's tables
-            h = self.lead.hazard_per_min[idx]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                after = c + (self.lead.clock[idx] - h * c) / self._h_mult[idx]
-            lost = np.where(first, before, np.where(self._slowed[idx], after, INF))
+            lead = self.lead
+            lost = _loss_after(
+                before, c, lead.clock[idx], lead.hazard_per_min[idx], self._h_mult[idx], self._slowed[idx]
+            )
         return np.where(self.booked_at[idx] < lost, INF, lost)
 
     def opted_for(self, channel: str, idx: np.ndarray) -> np.ndarray:
