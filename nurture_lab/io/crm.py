@@ -91,15 +91,16 @@ ADDRESS_RE = re.compile(
 )
 
 
-def shown_value(value: object) -> str:
-    """A bad cell's value as a message or ``dropped_rows`` may show it: an e-mail address, phone
-    number, name or street address that landed in the wrong column is described, never repeated
-    (messages and logs show no direct identifier)."""
+def shown_value(value: object) -> tuple[str, bool]:
+    """A bad cell's value as a message or ``dropped_rows`` may show it, and whether it is the value
+    itself (a message quotes it) rather than a description: an e-mail address, phone number, name or
+    street address that landed in the wrong column is described, never repeated (messages and logs
+    show no direct identifier), and so is an empty cell."""
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)) or str(value) == "":
-        return "<an empty cell>"
+        return "<an empty cell>", False
     text = str(value)
     if re.match(NUMERIC_DATE, text.strip()):  # a date written with numbers is shown, even if phone-shaped
-        return text
+        return text, True
     for pattern, what in (
         (EMAIL_RE, "an e-mail address"),
         (PHONE_RE, "a phone number"),
@@ -107,8 +108,8 @@ def shown_value(value: object) -> str:
         (ADDRESS_RE, "a street address"),
     ):
         if pattern.search(text.strip()):
-            return f"<{what}, not shown>"
-    return text
+            return f"<{what}, not shown>", False
+    return text, True
 
 
 @dataclass(repr=False)
@@ -325,7 +326,8 @@ class _Problems:
         first = 1 if self.unit == "row" else 2
         self.line = pd.Series(np.arange(len(source)) + first, index=source.index, name=self.unit)
         self.unusable = pd.Series(False, index=source.index)
-        self.listed: list[tuple[int, str, str, str]] = []
+        #: (line, column, the value as shown, expected, whether it is the value itself)
+        self.listed: list[tuple[int, str, str, str, bool]] = []
         self.counts: dict[str, int] = {}
         #: rows per reason ("column: expected ..."), for the import notes
         self.reasons: dict[str, int] = {}
@@ -340,7 +342,8 @@ class _Problems:
             self.reasons[reason] = self.reasons.get(reason, 0) + int(bad.sum())
         values = self.source[column] if column in self.source else pd.Series("", index=self.source.index)
         for i in np.flatnonzero(bad.to_numpy())[:MAX_LISTED]:
-            self.listed.append((int(self.line.iloc[i]), column, shown_value(values.iloc[i]), expected))
+            text, itself = shown_value(values.iloc[i])
+            self.listed.append((int(self.line.iloc[i]), column, text, expected, itself))
 
     def _theirs(self, column: str) -> str:
         return f" (the export's '{self.names[column]}')" if column in self.names else ""
@@ -351,9 +354,8 @@ class _Problems:
         self.listed.sort(key=lambda r: r[0])  # in the file's order, whatever column found them
         if n_bad and on_error == "raise":
             shown = "\n".join(
-                f"  {self.unit} {ln}, column '{c}'{self._theirs(c)}: "
-                f"{v if v.endswith(('not shown>', 'empty cell>')) else repr(v)} (expected {e})"
-                for ln, c, v, e in self.listed[:MAX_LISTED]
+                f"  {self.unit} {ln}, column '{c}'{self._theirs(c)}: {repr(v) if itself else v} (expected {e})"
+                for ln, c, v, e, itself in self.listed[:MAX_LISTED]
             )
             per_column = ", ".join(f"{c}: {n:,}" for c, n in self.counts.items() if n)
             raise DataError(
@@ -366,7 +368,7 @@ class _Problems:
                 f"{n_bad:,} unusable {what}row(s) dropped (on_error='drop'); the first are listed in dropped_rows"
             )
         return pd.DataFrame(
-            [{"line": ln, "column": c, "value": v, "reason": f"expected {e}"} for ln, c, v, e in self.listed],
+            [{"line": ln, "column": c, "value": v, "reason": f"expected {e}"} for ln, c, v, e, _ in self.listed],
             columns=["line", "column", "value", "reason"],
         )
 
