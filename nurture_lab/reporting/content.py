@@ -19,7 +19,7 @@ from ..simulation.population import IDENTITY_COLUMNS
 from ..stats.analysis import AnalysisResult, analyze
 from ..stats.guardrails import NonInferiorityResult, non_inferiority
 from ..stats.survival import TimeToBookResult, time_to_book
-from .labels import arm_label, metric_label, text_label, upper_first
+from .labels import ASSUMED_EQUAL, arm_label, metric_label, p_text, split_text, text_label, upper_first
 
 __all__ = [
     "REPORT_METRICS",
@@ -621,10 +621,7 @@ def guardrail_table(ra: ReportAnalysis) -> pd.DataFrame:
 def data_quality_text(rd: ReportData, ra: ReportAnalysis) -> str:
     srm = ra.main.srm
     counts = ", ".join(f"{text_label(a)} {n:,}" for a, n in srm["counts"].items())
-    planned = ", ".join(f"{text_label(a)} {v:.0%}" for a, v in srm["expected_share"].items())
-    planned += "" if rd.allocation else " (equal shares, assumed: no split was given)"
-    p = srm["p_value"]
-    p_text = "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+    planned = split_text(srm["expected_share"]) + ("" if rd.allocation else f" ({ASSUMED_EQUAL})")
     verdict = (
         "**Sample ratio mismatch**: the arms' sizes differ from the plan more than chance allows "
         "— check the assignment before trusting any effect."
@@ -632,7 +629,7 @@ def data_quality_text(rd: ReportData, ra: ReportAnalysis) -> str:
         else "No sample ratio mismatch (the check flags p < 0.001)."
     )
     notes = "".join(f" {n}" for n in ra.notes)
-    return f"Leads per arm: {counts}; planned split: {planned}. Sample ratio check: {p_text}. {verdict}{notes}"
+    return f"Leads per arm: {counts}; planned split: {planned}. Sample ratio check: {p_text(srm['p_value'])}. {verdict}{notes}"
 
 
 def segment_table(ra: ReportAnalysis, column: str) -> pd.DataFrame:

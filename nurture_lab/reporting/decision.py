@@ -43,7 +43,7 @@ from typing import Any
 
 import pandas as pd
 
-from .labels import metric_label, text_label, upper_first
+from .labels import ASSUMED_EQUAL, metric_label, p_text, split_text, text_label, upper_first
 
 __all__ = ["LineDecision", "RunDecision", "decide", "decision_of", "staffed_agents", "status_rule"]
 
@@ -230,10 +230,10 @@ class RunDecision:
         to check, what to do if the split was planned, and how the result reads if all is well."""
         if not self.srm_flagged:
             return ""
-        p = "p < 0.001" if self.srm_p < 0.001 else f"p = {self.srm_p:.3f}"
+        p = p_text(self.srm_p)
         fix = (
             " If that split was planned, give it to the report (the allocation parameter) and the check uses it."
-            if "assumed" in self.srm_planned
+            if self.srm_planned == ASSUMED_EQUAL
             else ""
         )
         return (
@@ -443,11 +443,7 @@ def decide(
         window_days=_window(metric),
         n_leads=len(leads),
         srm_counts=", ".join(f"{text_label(a)} {int(n):,}" for a, n in res.srm["counts"].items()),
-        srm_planned=(
-            "equal shares, assumed: no split was given"
-            if allocation is None
-            else ", ".join(f"{text_label(a)} {v:.0%}" for a, v in res.srm["expected_share"].items())
-        ),
+        srm_planned=ASSUMED_EQUAL if allocation is None else split_text(res.srm["expected_share"]),
     )
     worth = _worth(dec, leads, arm, per_day, staff_cost_per_hour, currency, staffed_agents)
     return dataclasses.replace(dec, worth=worth)

@@ -11,7 +11,7 @@ from typing import Any
 
 from .._version import __version__
 from ..io import atomic
-from .labels import arm_label, slug
+from .labels import arm_label, slug, split_text
 
 __all__ = ["GLOSSARY", "PAGE", "export_html", "glossary_html", "page", "write_index"]
 
@@ -109,10 +109,8 @@ def glossary_html() -> str:
 def _param_text(value: Any) -> str:
     """A parameter as the footer shows it: a split as 'within 5 min 33%, ...', never a Python dict."""
     if isinstance(value, Mapping):
-        nums = all(isinstance(v, int | float) for v in value.values())
-        total = sum(value.values()) if nums else 0
-        if total > 0:
-            return ", ".join(f"{arm_label(str(k))} {v / total:.0%}" for k, v in value.items())
+        if all(isinstance(v, int | float) for v in value.values()) and sum(value.values()) > 0:
+            return split_text(value, label=lambda a: arm_label(str(a)))  # escaped by the caller
         return ", ".join(f"{k} {v}" for k, v in value.items())
     return str(value)
 

@@ -3,8 +3,22 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 
-__all__ = ["METRIC_LABELS", "arm_label", "metric_label", "slug", "text_label", "upper_first"]
+__all__ = [
+    "ASSUMED_EQUAL",
+    "METRIC_LABELS",
+    "arm_label",
+    "metric_label",
+    "p_text",
+    "slug",
+    "split_text",
+    "text_label",
+    "upper_first",
+]
+
+#: The planned split when a report was given none (the sample-ratio check then assumes equal shares).
+ASSUMED_EQUAL = "equal shares, assumed: no split was given"
 
 
 #: Every label names its window: a booking within 30 days and a kept appointment by the end of the
@@ -47,3 +61,14 @@ def text_label(a: object) -> str:
 def upper_first(text: str) -> str:
     """Sentence case that keeps a name's own capitals ("Text First arm", not str.capitalize's "Text first arm")."""
     return text[:1].upper() + text[1:]
+
+
+def split_text(shares: Mapping[str, float], label: Callable[[object], str] = text_label) -> str:
+    """A split in words, each arm's share of the whole: "Control 80%, Fast Call 20%"."""
+    total = sum(shares.values())
+    return ", ".join(f"{label(a)} {v / total:.0%}" for a, v in shares.items())
+
+
+def p_text(p: float) -> str:
+    """A sample-ratio p-value as the reports say it: "p < 0.001" at the check's flag, else three decimals."""
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
