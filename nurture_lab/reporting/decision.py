@@ -408,6 +408,7 @@ def decide(
     status, best = status_rule(lows, highs, diffs, target, guard_ok)
     row = r.loc[best]
     rel = _relative_interval(row)
+    short, window = _followed_short(leads, metric)
     per_day = _per_day(leads)
     more = _more_leads(status, row, base, target, 1 - level, sequential, leads, arm) if status == KEEP else 0
     lines, het_p = _lines(leads, arm, control, metric, alpha, sequential, best, float(row["diff"]))
@@ -439,8 +440,8 @@ def decide(
         rel_high=rel[1],
         srm_p=float(res.srm["p_value"]),
         srm_flagged=bool(res.srm["flagged"]),
-        short_followup=_short_followup(leads, metric),
-        window_days=_window(metric),
+        short_followup=short,
+        window_days=window,
         n_leads=len(leads),
         srm_counts=", ".join(f"{text_label(a)} {int(n):,}" for a, n in res.srm["counts"].items()),
         srm_planned=ASSUMED_EQUAL if allocation is None else split_text(res.srm["expected_share"]),
@@ -449,19 +450,15 @@ def decide(
     return dataclasses.replace(dec, worth=worth)
 
 
-def _window(metric: str) -> float:
+def _followed_short(leads: pd.DataFrame, metric: str) -> tuple[int, float]:
+    """The metric's window in days (NaN: none) and the leads followed less than it (0 without a
+    follow-up column or a window)."""
     from ..io.crm import WINDOWS
 
-    return WINDOWS.get(metric, math.nan)
-
-
-def _short_followup(leads: pd.DataFrame, metric: str) -> int:
-    """Leads followed less than the metric's window (0 without a follow-up column or a window)."""
-    from ..io.crm import WINDOWS
-
-    if metric not in WINDOWS or "followup_days" not in leads.columns:
-        return 0
-    return int((leads["followup_days"].astype(float) < WINDOWS[metric]).sum())
+    window = WINDOWS.get(metric, math.nan)
+    if math.isnan(window) or "followup_days" not in leads.columns:
+        return 0, window
+    return int((leads["followup_days"].astype(float) < window).sum()), window
 
 
 def _relative_interval(row: pd.Series) -> tuple[float, float]:
