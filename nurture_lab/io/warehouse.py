@@ -35,7 +35,9 @@ def connect(url: str) -> Any:
     try:
         import ibis
     except ImportError:  # pragma: no cover - ibis comes with the dev extra
-        raise DataError("Database URLs need Ibis: pip install 'ibis-framework[duckdb]'.") from None
+        raise DataError(
+            "Database URLs need Ibis: pip install 'nurture-lab[warehouse]' (DuckDB) or 'nurture-lab[postgres]'."
+        ) from None
     scheme, _, rest = str(url).partition("://")
     if scheme == "duckdb":
         path = Path(rest)
