@@ -40,14 +40,28 @@ def connect(url: str) -> Any:
         ) from None
     scheme, _, rest = str(url).partition("://")
     if scheme == "duckdb":
-        path = Path(rest)
+        path = duckdb_path(rest)
         if not path.is_file():
-            raise DataError(f"DuckDB file not found: {path} (from {url}); expected duckdb:///path/to/file.db.")
+            raise DataError(
+                f"DuckDB file not found: {path} (from {url}); expected duckdb:///file.db (a path from the working "
+                "folder) or duckdb:////absolute/path/file.db."
+            )
         return ibis.duckdb.connect(str(path), read_only=True)
     try:
         return ibis.connect(str(url))
     except Exception as e:  # each backend raises its own kinds
         raise DataError(f"Cannot connect to {scheme}://…: {type(e).__name__}: {e}") from None
+
+
+def duckdb_path(rest: str) -> Path:
+    """The file of a ``duckdb://`` URL's rest, read as SQLAlchemy reads ``sqlite:`` URLs (and as the
+    README writes them): ``duckdb:///w.db`` is ``w.db`` from the working folder, ``duckdb:////data/w.db``
+    the absolute ``/data/w.db``. A three-slash absolute path (Ibis' own spelling, ``duckdb:///data/w.db``)
+    is taken when no such file exists from the working folder and the absolute one does."""
+    path = Path(rest[1:] if rest.startswith("/") else rest)
+    if not path.is_file() and rest.startswith("/") and Path(rest).is_file():
+        return Path(rest)
+    return path
 
 
 def open_table(url: str, table: str | None) -> Any:

@@ -304,3 +304,14 @@ def test_non_inferiority_on_a_table_gives_the_frame_result(
     assert got.settings == want.settings
     if metric == "opted_out":  # it exists at zero events, and no opt-outs in any arm pass the guardrail
         assert got.results["test"].str.contains("newcombe").all() and got.results["non_inferior"].all()
+
+
+def test_a_duckdb_url_reads_as_the_readme_writes_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """duckdb:///w.db is w.db in the working folder (the README's commands); four slashes an absolute
+    path; Ibis' own three-slash absolute path is taken when nothing of that name is in the folder."""
+    _duckdb_file(tmp_path / "w.db", _frame(300))
+    monkeypatch.chdir(tmp_path)
+    for url in ("duckdb:///w.db", "duckdb://w.db", f"duckdb:///{tmp_path / 'w.db'}", f"duckdb://{tmp_path / 'w.db'}"):
+        assert "leads" in nl.connect(url).list_tables(), url
+    with pytest.raises(nl.DataError, match=r"DuckDB file not found: nope.db .*duckdb:///file.db \(a path from"):
+        nl.connect("duckdb:///nope.db")
