@@ -55,7 +55,7 @@ from .draws import (
     Draws,
 )
 from .leads import Leads
-from .policy import GateResult, Message, gate, subset
+from .policy import QUEUE_BIT, REASON_CODE, GateResult, Message, gate, subset
 from .results import arm_outcomes
 from .send_time import SendHistory, StepTiming
 from .state import CH, INF, ArmState
@@ -197,7 +197,7 @@ def run_group(
     """The step's messages ``msg`` (``u``: their draws) from the gate on; returns the gate's decision,
     the send (else planned) times and who engaged."""
     step, beh, idx = spec.step, ctx.sc.behaviour, msg.idx
-    res = gate(msg, st, ctx.horizon)
+    res = gate_held(msg, st, ctx.horizon)
     content = ctx.sc.contents[step.content]
     task = None
     if ctx.waits_for_agent(step.channel):
@@ -220,6 +220,24 @@ def run_group(
     if ctx.record is not None:
         log_step(ctx, spec, msg, res, r, task, dup, log)
     return res, t, r.engaged
+
+
+def gate_held(msg: Message, st: ArmState, horizon: float) -> GateResult:
+    """The gate, for a cadence step due no earlier than the lead's last call through the contact centre
+    was settled (made, or skipped when an agent reached it): a sequence moves on from a call task once
+    it is done, so a call waiting for an agent holds the lead's next steps (deferred ``queue``), and
+    nothing the queue decides at a moment changes what was sent before it."""
+    if st.call_settled is None:
+        return gate(msg, st, horizon)
+    hold = st.call_settled[msg.idx]
+    held = hold > msg.planned
+    if not held.any():
+        return gate(msg, st, horizon)
+    never = hold == INF  # the call was never reached within the run: nor is the next step
+    res = gate(dataclasses.replace(msg, planned=np.where(held & ~never, hold, msg.planned)), st, horizon)
+    res.skip[never], res.t[never] = REASON_CODE["after_horizon"], np.nan
+    res.defer[held & res.send] |= QUEUE_BIT
+    return res
 
 
 def select(ctx: StepContext, spec: StepSpec, last_event: np.ndarray, log: Log) -> tuple[np.ndarray, np.ndarray]:

@@ -162,11 +162,15 @@ class CallTask:
         self.rows = r[again]
         self.req = np.where(again_t > ts + 1e-9, again_t, ts + 1.0)[again]
         self.made = (sv.start[reached][made], handle[made])
+        # the lead's cadence goes on once its call is settled: a made call's later steps are spaced
+        # after it by the gate; a call skipped when an agent reached it holds them until then
+        self.st.settle_calls(msg.idx[np.r_[r[stopped], lost]], np.r_[ts[stopped], np.full(lost.size, INF)])
 
     def give_up(self) -> None:
         """Calls still waiting after the last pass: no agent reached them."""
         self.res.skip[self.rows] = REASON_CODE["no_agent"]
         self.res.t[self.rows] = np.nan
+        self.st.settle_calls(self.msg.idx[self.rows], self.req)  # given up at its next try
         self.rows = self.rows[:0]
 
 

@@ -391,7 +391,7 @@ TIMING_RULES: tuple[tuple[str, TimingRule], ...] = (
     ("state_24h", _state_24h),
 )
 #: Deferral reasons, in bit order of :attr:`GateResult.defer`: the timing rules, then ``queue`` (a
-#: call waited for a free agent of the contact centre); ``sensitive_replaced`` and
+#: call waited for an agent, or a step for the lead's call that did); ``sensitive_replaced`` and
 #: ``handoff_duplicate`` are notes on a sent message, not deferrals.
 DEFERRALS: tuple[str, ...] = (
     *(name for name, _ in TIMING_RULES),

@@ -93,6 +93,9 @@ class ArmState:
         self.staffed_days[list(self.pol.staffed_days)] = True
         self.opt_scope_all = self.pol.opt_out_scope == "all"
         self.missed = np.zeros(n, dtype=bool)
+        #: when each lead's last call through the contact centre was settled, made or skipped (-inf:
+        #: none; None: no call waited yet): the cadence's next step is due no earlier (:meth:`settle_calls`)
+        self.call_settled: np.ndarray | None = None
 
     # --- what the rules read
     def loss(self, idx: np.ndarray) -> np.ndarray:
@@ -209,6 +212,12 @@ class ArmState:
         between calls, between a call and a text), not a message sent (no cap counts it)."""
         self.last_sent[idx] = np.maximum(self.last_sent[idx], t)
         self._last_on[CH["call"]][idx] = np.maximum(self._last_on[CH["call"]][idx], t)
+
+    def settle_calls(self, idx: np.ndarray, at: np.ndarray) -> None:
+        """The calls of the leads ``idx`` (distinct) were made or skipped at ``at`` (inf: never reached)."""
+        if self.call_settled is None:
+            self.call_settled = np.full(self.lead.n, -INF)
+        self.call_settled[idx] = np.maximum(self.call_settled[idx], at)
 
     def opt_out(self, ch: int, idx: np.ndarray, at: np.ndarray) -> None:
         self.opted[ch][idx] = np.minimum(self.opted[ch][idx], at)
