@@ -4,9 +4,9 @@ Every message the engine sends — a cadence step, a visit reminder, the duplica
 handoff — goes through :func:`gate`. The gate applies two tables, each readable rule by rule:
 
 * :data:`STOP_RULES` — a rule returns the leads it stops; the first rule that stops a lead names
-  the reason it was skipped. They are judged at the moment the message would actually be sent
-  (event time), after every deferral, so a "no response" step is skipped for a lead who answered
-  while it waited, and a "qualified" step goes out to a lead who qualified meanwhile.
+  the reason it was skipped. They are judged when the message is due and again at the moment it
+  would actually be sent (event time), after every deferral: a "no response" step is skipped for a
+  lead who answered while it waited; a "qualified" step needs the lead qualified at both moments.
 * :data:`TIMING_RULES` — a rule returns, per lead, the earliest allowed time at or after a given
   time (``NaN``: never). The gate moves each message forward until every timing rule allows it;
   every rule that moved it is kept in the reason (``"quiet_hours+cap_day"``).
