@@ -30,7 +30,7 @@ def design_findings(sc: Scenario) -> list[Finding]:
                 "with a [contact_center] an adaptive design runs wave by wave: one centre run per wave with something "
                 f"observable at its start plus the final run (here up to {runs} centre run{'s' * (runs != 1)} for up to "
                 f"{waves} waves, against 1 for a fixed design); each wave's inputs are then counted again in the final run, and the run is refused if any differ (a "
-                "guard: a run with a centre is causal in time, so they do not)",
+                "run with a centre is causal in time unless its queue is saturated for a week or more)",
             )
         )
     if d.delay >= days:

@@ -25,13 +25,15 @@ numbers), so the assignment is computed from every lead's outcome under every ar
 With a contact centre one lead's calls delay another's, so outcomes under another assignment cannot
 be read off one run: the centre is run wave by wave (:func:`run_centre`). Wave ``w`` is decided from
 a centre run with the waves before it assigned and every later lead on its planned draw; the final
-run, every wave assigned, is the observed run. That is what a live test would have done because
-what is observable at a wave's start does not depend on the later leads' arms: a run with a centre
-is causal in time (a call waiting past a moment holds the lead's next steps until an agent reaches
-it, made or skipped: ``tests/simulation/test_causality.py``). It is still checked: every wave's
-inputs are counted again in the final run (:func:`verify_waves`); equal, the final run's assignment
-is a fixed point — each wave decided from the final run's own observations gives the same
-probabilities and arms — and it is returned; any difference is refused with what differed.
+run, every wave assigned, is the observed run. That is what a live test would have done if what is
+observable at a wave's start does not depend on the later leads' arms — a run causal in time. The
+engine closes the ways found so far in which it was not (a waiting call holds the lead's next steps
+until an agent reaches it; every arm takes its turn in every round of the queue:
+``tests/simulation/test_causality.py``); one remains where calls wait a week or more (the queue's
+placement and the calls' agent minutes may not settle within its passes). So every wave's inputs
+are counted again in the final run (:func:`verify_waves`): equal, the final run's assignment is a
+fixed point — each wave decided from the final run's own observations gives the same probabilities
+and arms — and it is returned; any difference is refused with what differed.
 Cost: one centre run per wave with something observable at its start plus the final run (at most
 ``W + 1`` for ``W`` waves), against one run for a fixed design.
 """
@@ -392,9 +394,10 @@ def verify_waves(sc: Scenario, plan: Plan, created_min: np.ndarray, y: np.ndarra
         f"[contact_center] could not be verified: wave {w} (from day {w * d.update_every_days:g}) was decided "
         f"from {plan.inputs[w, 0, a]:.0f} leads of arm {sc.experiment.arm_names[a]!r} with {d.metric} observable "
         f"and {plan.inputs[w, 1, a]:.0f} successes, but the final run has {again[w, 1, a]:.0f} successes among "
-        f"{again[w, 0, a]:.0f} ({n_bad} of {again.shape[0] * k} wave x arm counts differ). What is observable at "
-        "a wave's start does not depend on the later leads' arms (a run is causal in time: "
-        "tests/simulation/test_causality.py), so a final run that does not reproduce the design is a bug in "
-        "nurture_lab: please report it with the scenario and seed. Meanwhile judge the design with unlimited "
-        "staff: dataclasses.replace(scenario, contact_center=None)."
+        f"{again[w, 0, a]:.0f} ({n_bad} of {again.shape[0] * k} wave x arm counts differ). A run with a "
+        "centre is causal in time except where its queue is so saturated that calls wait a week or more (the "
+        "placement of calls and their agent minutes may then not settle: README, known limits), so this "
+        "assignment is not what a live adaptive test would have done. Add agents ([contact_center] agents), "
+        "or observe later (a longer delay_days), or judge the design with unlimited staff: "
+        "dataclasses.replace(scenario, contact_center=None)."
     )

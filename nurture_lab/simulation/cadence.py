@@ -41,7 +41,7 @@ from .behaviour import (
     visit_times,
 )
 from .calendar import DAY
-from .calls import CallTask, CentreView
+from .calls import CallTask, CentreView, IdleTask
 from .draws import (
     K_REMINDER,
     K_SELF_BOOK_TIME,
@@ -57,7 +57,7 @@ from .draws import (
 from .leads import Leads
 from .policy import QUEUE_BIT, REASON_CODE, GateResult, Message, gate, subset
 from .results import arm_outcomes
-from .send_time import SendHistory, StepTiming
+from .send_time import LEARNING, SendHistory, StepTiming
 from .state import CH, INF, ArmState
 from .touchlog import NOT_SELECTED, log_gated, log_rows, owner_categories
 
@@ -110,6 +110,12 @@ class StepContext:
     def waits_for_agent(self, channel: str) -> bool:
         """A message on ``channel`` waits for an agent of the contact centre."""
         return self.centre is not None and channel == "call"
+
+    def rounds_per_group(self, channel: str) -> int:
+        """The queue rounds one group of a step on ``channel`` takes: its calls, and the failed
+        handoffs' duplicate calls where they are sent twice."""
+        pol = self.sc.policy
+        return 1 + (pol.handoff_failure_rate > 0 and pol.handoff_failure_mode == "duplicate")
 
 
 @dataclass(frozen=True)
@@ -175,6 +181,8 @@ def run_step(
     if idx.size == 0:
         st.record_send(spec.ch, idx, np.zeros(0), None)  # a step nobody gets: a column of no sends
         ctx.draws.done(spec.k)
+        groups = 2 if spec.step.send_time in LEARNING else 1
+        yield from idle_rounds(ctx, spec.step.channel, groups * ctx.rounds_per_group(spec.step.channel))
         return
     u = ctx.draws(spec.k)[ctx.lead.pos[idx]]
     msg = step_message(ctx, st, spec, idx, planned_all[idx], u)
@@ -184,7 +192,9 @@ def run_step(
     # a send-time policy: its target times; a learning step's explorers go first (see .send_time)
     timing = StepTiming.make(spec.step.send_time, msg, st, ctx.history, ctx.draws, spec.k)
     for g, rows in enumerate(timing.groups()):
-        if rows.size:
+        if not rows.size:
+            yield from idle_rounds(ctx, spec.step.channel, ctx.rounds_per_group(spec.step.channel))
+        else:
             planned, randomised = timing.planned(rows, first=g == 0)
             sub = dataclasses.replace(subset(msg, rows), planned=planned)
             res, t, engaged = yield from run_group(ctx, st, spec, sub, u[rows], last_event, log)
@@ -207,7 +217,9 @@ def run_group(
     call = None if task is None else (task.connected, task.handle)
     r = respond(beh, st, step.channel, rel, idx, res.send, t, u, ctx.pref_all, call)
     read_ok = record_sends(st, spec, idx, res.send, t, r)
-    last_event[idx] = t
+    # a "previous" step's delay counts from this step's send, else from when it was due: its plan, or
+    # when the lead's call it waited for, or its own call, was settled
+    last_event[idx] = t if st.call_settled is None else np.where(res.send, t, np.maximum(t, st.call_settled[idx]))
     fit_now = advance(st, idx, t, r.engaged)
     educ = content.education & ~res.replaced
     read, c_dec = read_and_learn(
@@ -238,6 +250,16 @@ def gate_held(msg: Message, st: ArmState, horizon: float) -> GateResult:
     res.skip[never], res.t[never] = REASON_CODE["after_horizon"], np.nan
     res.defer[held & res.send] |= QUEUE_BIT
     return res
+
+
+def idle_rounds(ctx: StepContext, channel: str, n: int = 1) -> Generator[CallTask, None, None]:
+    """The ``n`` rounds of the shared queue in which this arm's leads have no call (a step none of
+    them gets, an empty group, no failed handoff, nobody booked): the arm still takes its turn, so a
+    run's rounds follow its arms' cadences whatever leads they hold, and the later leads' arms cannot
+    move an earlier lead's calls into another round (see tests/simulation/test_causality.py)."""
+    if ctx.waits_for_agent(channel):
+        for _ in range(n):
+            yield IdleTask()
 
 
 def select(ctx: StepContext, spec: StepSpec, last_event: np.ndarray, log: Log) -> tuple[np.ndarray, np.ndarray]:
@@ -345,7 +367,10 @@ def duplicate(
     """A failed handoff sent twice: the duplicate is a message like any other, through the gate and
     drawn like any send (from the duplicate's own draws)."""
     failed, beh = msg.handoff_failed, ctx.sc.behaviour
-    if failed is None or ctx.sc.policy.handoff_failure_mode != "duplicate" or not (res.send & failed).any():
+    if failed is None or ctx.sc.policy.handoff_failure_mode != "duplicate":
+        return None
+    if not (res.send & failed).any():
+        yield from idle_rounds(ctx, msg.channel)
         return None
     d = res.send & failed
     d_idx, du = msg.idx[d], u[d]
@@ -402,6 +427,8 @@ def finish(ctx: StepContext, st: ArmState, log: Log) -> Generator[CallTask, None
     reminded = np.zeros(ctx.lead.n, dtype=bool)
     if ctx.arm.reminder is not None and booked.any():
         reminded = yield from remind(ctx, st, booked, booked_min, visit, log)
+    elif ctx.arm.reminder is not None:
+        yield from idle_rounds(ctx, ctx.arm.reminder.channel)
     attended = attendance(ctx.sc.behaviour, ctx.lead, booked, booked_min, visit, reminded)
     return arm_outcomes(st, booked, booked_min, visit, attended, reminded, lost, loss)
 

@@ -22,7 +22,7 @@ from .policy import QUEUE_BIT, REASON_CODE, GateResult, Message, call_window, ga
 from .state import INF, ArmState
 from .truth_queue import Ident, ReplayQueue
 
-__all__ = ["MAX_QUEUE_PASSES", "CallTask", "CentreView", "centre_of", "drive"]
+__all__ = ["MAX_QUEUE_PASSES", "CallTask", "CentreView", "IdleTask", "centre_of", "drive"]
 
 
 @dataclass(frozen=True)
@@ -172,6 +172,16 @@ class CallTask:
         self.res.t[self.rows] = np.nan
         self.st.settle_calls(self.msg.idx[self.rows], self.req)  # given up at its next try
         self.rows = self.rows[:0]
+
+
+class IdleTask(CallTask):
+    """A round in which an arm's run has no call (see :func:`.cadence.idle_rounds`)."""
+
+    def __init__(self) -> None:
+        self.rows = np.zeros(0, dtype=np.int64)
+
+    def give_up(self) -> None:
+        """No call waits."""
 
 
 #: Passes of the queue within one round before a call counts as never reached (``no_agent``).

@@ -10,9 +10,10 @@ How a call is placed (see :class:`Queue`):
   itself (to the second); a call that waits starts at the whole minute an agent reaches it. An
   agent's time is counted by the minute a call starts in.
 * Calls are served in **rounds**: round 0 are the inbound phone inquiries (answered live when an
-  agent is free that minute, else missed), round ``r`` the ``r``-th outbound call of every lead's
-  cadence, across every arm and chunk. Earlier rounds go first (a lead's first call before anyone's
-  follow-up, as speed-to-lead practice asks); within a round the order is first requested, first
+  agent is free that minute, else missed), round ``r`` the ``r``-th call point of every arm's
+  cadence (a call step, its failed handoffs' duplicates, the reminder), across every arm and chunk;
+  an arm whose leads have no call there still takes its turn. Earlier rounds go first (a lead's
+  first call before anyone's follow-up, as speed-to-lead practice asks); within a round the order is first requested, first
   served (``queue = "fifo"``) or higher lead score first (``"score"``), then fifo; calls requested
   in the same minute go in the leads' order of arrival, whatever their arm (no arm is ahead of
   another in the experiment's queue).
@@ -316,8 +317,9 @@ class _Window:
         return self.cap if (self.lo, self.hi) == (0, q.n) else q._capmin()
 
 
-#: Passes of the queue per batch (see :meth:`Queue.serve`).
-MAX_PASSES = 4
+#: Passes of the queue per batch (see :meth:`Queue.serve`): 4 left unsettled placements with scarce
+#: staff (where an early call starts could depend on later calls); 12 settle where calls wait days.
+MAX_PASSES = 12
 
 
 def model_of(cc: ContactCenter, beh: Any) -> _Model:

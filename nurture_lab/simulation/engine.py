@@ -89,8 +89,8 @@ def simulate(
         ParameterTypeError: ``scenario`` is not a Scenario (also a ``TypeError``).
         ParameterError: ``n_leads``, ``seed`` or ``jobs`` out of range (also a ``ValueError``), or an
             adaptive ``[design]`` beside a ``[contact_center]`` whose waves the final run does not
-            reproduce (a guard, see :func:`.adaptive.run_centre`: a centre run is causal in time, so
-            it does).
+            reproduce (see :func:`.adaptive.run_centre`: possible only where calls wait a week or
+            more).
 
     Example:
         >>> import nurture_lab as nl

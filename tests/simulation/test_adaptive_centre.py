@@ -114,7 +114,7 @@ def test_a_wave_the_final_run_does_not_reproduce_is_refused(
     with pytest.raises(ParameterError) as e:
         verify_waves(sc, dataclasses.replace(run.plan, inputs=inputs), created, y)
     msg = str(e.value)
-    for words in ("wave 2", "'within_1_hour'", "causal in time", "a bug", "contact_center=None", "1 of 15"):
+    for words in ("wave 2", "'within_1_hour'", "causal in time", "Add agents", "delay_days", "1 of 15"):
         assert words in msg, words
     # a changed outcome instead: the final run's metric of one lead observable at wave 1
     seen = created - created.min() <= EVERY * 1440 - 1440

@@ -8,15 +8,22 @@ if what happens before ``t`` depends on the leads created before ``t`` and their
 runs whose assignments agree for the leads created before ``t`` and differ for every later lead
 check it, with pandas alone.
 
-With scarce staff it once did not hold: a lead's cadence runs its steps in order, and a call of an
-early lead waiting in the queue past ``t`` held the lead's later steps behind it when it was made
-(the gate spaces touches after a call) but released them at their own plan, before ``t``, when it was
-skipped at the moment an agent reached it (lost, responded, opted out) — and the later leads' calls,
-sharing the agents after ``t``, decided which. A sequence moves on from a call task once it is done,
-made or skipped, so the engine now holds the lead's next steps until then (deferred ``queue``;
-:func:`nurture_lab.simulation.cadence.gate_held`), and the run is causal whatever the staffing: checked
-here with 1-3 agents, fifo and score queues, at two moments. Before the change the same comparison
-found messages sent before ``t`` that the other run did not send.
+Three ways it failed with scarce staff, each closed and tested here:
+
+* a call of an early lead waiting in the queue past ``t`` held the lead's later steps behind it when
+  it was made (the gate spaces touches after a call) but released them at their own plan, before
+  ``t``, when it was skipped at the moment an agent reached it — and the later leads' calls, sharing
+  the agents after ``t``, decided which. A sequence moves on from a call task once it is done, so the
+  engine holds the lead's next steps until then (deferred ``queue``; :func:`.cadence.gate_held`);
+* the queue's rounds were counted per arm's run by the batches of calls it had, so an arm whose
+  leads had no call at some step (a step for a rare segment, no failed handoff, nobody booked) fell
+  a round behind — and whether it had any depended on the later leads. Every arm now takes its turn
+  in every round (:func:`.cadence.idle_rounds`);
+* the queue's passes between where agents reach calls and the calls' agent minutes stopped after 4
+  and kept an unsettled placement; they now run up to 12 (``contact_center.MAX_PASSES``).
+
+What remains: where calls wait a week or more the passes may still not settle (README, known
+limits); an adaptive design's final run is verified for that reason.
 """
 
 from __future__ import annotations
@@ -64,11 +71,14 @@ def _sent_before(touches: pd.DataFrame, t: pd.Timestamp) -> pd.DataFrame:
 
 
 def _assert_causal(t: pd.Timestamp, la: pd.DataFrame, ta: pd.DataFrame, lb: pd.DataFrame, tb: pd.DataFrame) -> None:
-    """The measures an adaptive design learns from, for leads whose 30 days ended by ``t``, and every
-    message sent before ``t`` are the same whatever the later leads' arms."""
+    """The measures an adaptive design learns from (30-day booking, contact within a day), for leads
+    whose 30 days ended by ``t``, and every message sent before ``t`` are the same whatever the later
+    leads' arms (a contact or booking after ``t`` may differ: it happened after ``t``)."""
     old = (la["created_at"] + pd.Timedelta(days=30) <= t).to_numpy()
     assert old.sum() > 200
-    for col in ("booked_30d", "contacted", "contacted_minutes", "booked_at"):
+    for leads in (la, lb):
+        leads["_day1"] = leads["contacted"].astype(bool) & (leads["contacted_minutes"] <= 1440)
+    for col in ("booked_30d", "_day1"):
         pd.testing.assert_series_equal(la.loc[old, col], lb.loc[old, col])
     pd.testing.assert_frame_equal(_sent_before(ta, t), _sent_before(tb, t))
 
@@ -88,7 +98,7 @@ def test_with_scarce_staff_what_happens_before_t_depends_only_on_the_leads_creat
     for touches in (ta, tb):
         calls = touches[(touches["channel"] == "call") & (touches["planned_at"] < t)]
         waited_past = calls[(calls["sent_at"] >= t) & (calls["queue_minutes"] > 0)]
-        assert len(waited_past) >= 5
+        assert len(waited_past) >= 2
     # the later leads' arms did change what happened after t
     assert not _sent_before(ta, t + pd.Timedelta(days=7)).equals(_sent_before(tb, t + pd.Timedelta(days=7)))
     _assert_causal(t, la, ta, lb, tb)
@@ -106,3 +116,45 @@ def test_a_call_skipped_when_an_agent_reached_it_holds_the_leads_next_steps() ->
     pairs = held[["lead_id", "step", "sent_at"]].merge(calls, on="lead_id", suffixes=("", "_call"))
     pairs = pairs[(pairs["step_call"] < pairs["step"]) & (pairs["planned_at"] <= pairs["sent_at"])]
     assert set(held["lead_id"]) == set(pairs["lead_id"])
+
+
+def test_an_arm_with_no_call_at_a_step_still_takes_its_round() -> None:
+    """``content_test`` with 0-2 agents and, in its second arm only, an escalation call for a rare
+    segment (dental implants x employer): whether an arm's run has any lead at that step depends on
+    the leads; before every arm took its turn in every round, moving the later leads between arms
+    moved the early leads' later calls into another round (123 and 119 touches before ``t`` differed,
+    seed 1). Checked here: the rare step selects leads in one run's second arm and not the other's,
+    and nothing before ``t`` differs."""
+    sc = nl.load_scenario("content_test")
+    table = [[0] * 9 + [1] * 3 + [2] * 2 + [1] * 3 + [0] * 7] * 5 + [[0] * 24] * 2
+    a0, a1 = sc.experiment.arms
+    steps = list(a1.steps)
+    rare = dataclasses.replace(
+        steps[1],
+        delay_minutes=30.0,
+        intent=None,
+        audience=("employer",),
+        service_line=("dental_implants",),
+        match="all",
+    )
+    steps.insert(2, rare)
+    sc = dataclasses.replace(
+        sc,
+        contact_center=nl.ContactCenter(agents=table, timezone="America/New_York"),
+        population=dataclasses.replace(sc.population, arrival_days=60),
+        experiment=dataclasses.replace(sc.experiment, arms=(a0, dataclasses.replace(a1, steps=tuple(steps)))),
+    )
+    la, ta = observed_centre(sc, simulate_centre(sc, 1, N_LEADS, False)[0])
+    created = la["created_at"]
+    t = (created.min().tz_convert("America/New_York").normalize() + pd.Timedelta(days=4, hours=10.5)).tz_convert("UTC")
+    arm = la["arm"].cat.codes.to_numpy()
+    late = (created >= t).to_numpy()
+    _, tb = observed_centre(sc, simulate_centre(sc, 1, N_LEADS, False, arms=np.where(late, 1 - arm, arm))[0])
+    rare_step = [(tt["step"] == 2) & (tt["status"] != "not_selected") & (tt["arm"] == a1.name) for tt in (ta, tb)]
+    assert (
+        sorted([int(rare_step[0].sum()), int(rare_step[1].sum())])[0]
+        == 0
+        < int(rare_step[0].sum() + rare_step[1].sum())
+    )
+    assert (_sent_before(ta, t).shape[0]) > 300
+    pd.testing.assert_frame_equal(_sent_before(ta, t), _sent_before(tb, t))
