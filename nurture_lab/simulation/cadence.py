@@ -57,7 +57,7 @@ from .draws import (
 from .leads import Leads
 from .policy import QUEUE_BIT, REASON_CODE, GateResult, Message, gate, subset
 from .results import arm_outcomes
-from .send_time import LEARNING, SendHistory, StepTiming
+from .send_time import SendHistory, StepTiming, group_count
 from .state import CH, INF, ArmState
 from .touchlog import NOT_SELECTED, log_gated, log_rows, owner_categories
 
@@ -111,11 +111,12 @@ class StepContext:
         """A message on ``channel`` waits for an agent of the contact centre."""
         return self.centre is not None and channel == "call"
 
-    def rounds_per_group(self, channel: str) -> int:
-        """The queue rounds one group of a step on ``channel`` takes: its calls, and the failed
-        handoffs' duplicate calls where they are sent twice."""
+    @property
+    def sends_duplicates(self) -> bool:
+        """Failed handoffs are sent twice (a failure rate above 0, ``handoff_failure_mode = "duplicate"``):
+        a call step's group then takes a second round of the queue, the duplicates' (:func:`duplicate`)."""
         pol = self.sc.policy
-        return 1 + (pol.handoff_failure_rate > 0 and pol.handoff_failure_mode == "duplicate")
+        return pol.handoff_failure_rate > 0 and pol.handoff_failure_mode == "duplicate"
 
 
 @dataclass(frozen=True)
@@ -181,8 +182,8 @@ def run_step(
     if idx.size == 0:
         st.record_send(spec.ch, idx, np.zeros(0), None)  # a step nobody gets: a column of no sends
         ctx.draws.done(spec.k)
-        groups = 2 if spec.step.send_time in LEARNING else 1
-        yield from idle_rounds(ctx, spec.step.channel, groups * ctx.rounds_per_group(spec.step.channel))
+        rounds = group_count(spec.step.send_time) * (1 + ctx.sends_duplicates)
+        yield from idle_rounds(ctx, spec.step.channel, rounds)
         return
     u = ctx.draws(spec.k)[ctx.lead.pos[idx]]
     msg = step_message(ctx, st, spec, idx, planned_all[idx], u)
@@ -193,7 +194,7 @@ def run_step(
     timing = StepTiming.make(spec.step.send_time, msg, st, ctx.history, ctx.draws, spec.k)
     for g, rows in enumerate(timing.groups()):
         if not rows.size:
-            yield from idle_rounds(ctx, spec.step.channel, ctx.rounds_per_group(spec.step.channel))
+            yield from idle_rounds(ctx, spec.step.channel, 1 + ctx.sends_duplicates)
         else:
             planned, randomised = timing.planned(rows, first=g == 0)
             sub = dataclasses.replace(subset(msg, rows), planned=planned)
@@ -367,7 +368,7 @@ def duplicate(
     """A failed handoff sent twice: the duplicate is a message like any other, through the gate and
     drawn like any send (from the duplicate's own draws)."""
     failed, beh = msg.handoff_failed, ctx.sc.behaviour
-    if failed is None or ctx.sc.policy.handoff_failure_mode != "duplicate":
+    if failed is None or not ctx.sends_duplicates:
         return None
     if not (res.send & failed).any():
         yield from idle_rounds(ctx, msg.channel)

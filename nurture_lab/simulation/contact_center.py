@@ -13,10 +13,10 @@ How a call is placed (see :class:`Queue`):
   agent is free that minute, else missed), round ``r`` the ``r``-th call point of every arm's
   cadence (a call step, its failed handoffs' duplicates, the reminder), across every arm and chunk;
   an arm whose leads have no call there still takes its turn. Earlier rounds go first (a lead's
-  first call before anyone's follow-up, as speed-to-lead practice asks); within a round the order is first requested, first
-  served (``queue = "fifo"``) or higher lead score first (``"score"``), then fifo; calls requested
-  in the same minute go in the leads' order of arrival, whatever their arm (no arm is ahead of
-  another in the experiment's queue).
+  first call before anyone's follow-up, as speed-to-lead practice asks); within a round the order
+  is first requested, first served (``queue = "fifo"``) or higher lead score first (``"score"``),
+  then fifo; calls requested in the same minute go in the leads' order of arrival, whatever their
+  arm (no arm is ahead of another in the experiment's queue).
 * An agent takes an outbound call when free and only if the shift lasts for the longest handle
   time (no call is cut by the end of a shift); an inbound call ringing while an agent on shift is
   free is answered, even near the shift's end, and finished after it. So the calls *started* never

@@ -64,6 +64,7 @@ __all__ = [
     "SendHistory",
     "StepTiming",
     "allowed_window",
+    "group_count",
 ]
 
 #: Share of a learning step's leads sent at a random time (exploration).
@@ -135,6 +136,12 @@ def allowed_window(msg: Message, st: Any) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
 
 
+def group_count(policy: str) -> int:
+    """The groups a step with this send-time policy is sent in (:meth:`StepTiming.groups`): a learning
+    policy's explorers, then the others; any other policy's leads at once."""
+    return 2 if policy in LEARNING else 1
+
+
 @dataclass
 class StepTiming:
     """One step's send-time policy over the leads ``msg.idx`` (see the module docstring)."""
@@ -157,7 +164,7 @@ class StepTiming:
     def groups(self) -> list[np.ndarray]:
         """The rows of the step's leads in the order they are sent: explorers first, then the others."""
         rows = np.arange(self.msg.idx.size)
-        if self.policy not in LEARNING:
+        if group_count(self.policy) == 1:
             return [rows]
         explore = self.u[:, U_EXPLORE] < EXPLORE
         return [rows[explore], rows[~explore]]

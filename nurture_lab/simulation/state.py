@@ -93,8 +93,9 @@ class ArmState:
         self.staffed_days[list(self.pol.staffed_days)] = True
         self.opt_scope_all = self.pol.opt_out_scope == "all"
         self.missed = np.zeros(n, dtype=bool)
-        #: when each lead's last call through the contact centre was settled, made or skipped (-inf:
-        #: none; None: no call waited yet): the cadence's next step is due no earlier (:meth:`settle_calls`)
+        #: when each lead's last call that an agent reached and skipped, never reached (inf) or gave up
+        #: on (its next try) was settled (-inf: none; None: no such call yet): the cadence's next step is
+        #: due no earlier (:meth:`settle_calls`; a made call's next steps are spaced after it by the gate)
         self.call_settled: np.ndarray | None = None
 
     # --- what the rules read
@@ -214,7 +215,8 @@ class ArmState:
         self._last_on[CH["call"]][idx] = np.maximum(self._last_on[CH["call"]][idx], t)
 
     def settle_calls(self, idx: np.ndarray, at: np.ndarray) -> None:
-        """The calls of the leads ``idx`` (distinct) were made or skipped at ``at`` (inf: never reached)."""
+        """The waiting calls of the leads ``idx`` (distinct) were settled without being made at ``at``
+        (inf: never reached)."""
         if self.call_settled is None:
             self.call_settled = np.full(self.lead.n, -INF)
         self.call_settled[idx] = np.maximum(self.call_settled[idx], at)
