@@ -10,7 +10,8 @@ tests/simulation/queue_reference.py).
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
+from typing import Literal
 
 import numpy as np
 
@@ -43,12 +44,11 @@ def place(
     return loop.starts()
 
 
-def _busy_minutes(
-    a: np.ndarray, orders: list[np.ndarray], handle: np.ndarray, cap: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def _busy_minutes(ms: list[np.ndarray], hs: list[np.ndarray], cap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """If every call started in the minute it joined: the minutes whose calls would not all start then
     (sorted), and at each of them the calls with agent minutes started before it and held at its
-    start (``a < t <= a + h``).
+    start (``a < t <= a + h``). ``ms``, ``hs``: per level, its calls' joining and agent minutes in
+    serving order.
 
     In a minute the loop hands the free agents to the waiting calls in order (levels in turn) and
     stalls once the calls it started that take agent minutes use every free agent while calls still
@@ -57,21 +57,31 @@ def _busy_minutes(
     The counts come from the sorted starts and ends of the calls, only at the minutes calls join:
     a batch's window spans weeks of minutes, its calls join in a few thousand of them.
     """
-    rows = np.concatenate(orders) if orders else np.zeros(0, dtype=np.int64)
-    m, h = a[rows], handle[rows]
+    m = np.concatenate(ms) if ms else np.zeros(0, dtype=np.int64)
+    h = np.concatenate(hs) if hs else np.zeros(0, dtype=np.int64)
     takes = h > 0
-    # (stable sorts: the minutes come nearly in order, which a merge sort takes in one sweep)
+    # (stable sorts: the minutes come nearly in order, which a merge sort takes in one sweep; the
+    # ends sorted per value of agent minutes, each in order as its starts are, then counted per value)
     starts = np.sort(m[takes], kind="stable")
-    ends = np.sort(m[takes] + h[takes], kind="stable")
+    ends = [np.sort(m[h == v], kind="stable") + v for v in _values(h)]
+
+    def ended(t: np.ndarray, side: Literal["left", "right"]) -> np.ndarray:  # ends before t ("left"), or by it
+        return sum((e.searchsorted(t, side=side) for e in ends), np.zeros(t.size, dtype=np.int64))
+
     by_minute = np.argsort(m, kind="stable")  # within a minute, the loop's order
-    ms = m[by_minute]
-    tail = np.flatnonzero(np.r_[ms[1:] != ms[:-1], ms.size > 0])  # the last call of each minute
-    joined = ms[tail]
+    ms_ = m[by_minute]
+    tail = np.flatnonzero(np.r_[ms_[1:] != ms_[:-1], ms_.size > 0])  # the last call of each minute
+    joined = ms_[tail]
     before = starts.searchsorted(joined)  # calls with agent minutes started before the minute
-    busy = before - ends.searchsorted(joined, side="right")  # after the releases due at the minute
+    busy = before - ended(joined, "right")  # after the releases due at the minute
     first_w_minus_1 = starts.searchsorted(joined, side="right") - before - takes[by_minute[tail]]
     bad = joined[first_w_minus_1 >= cap[joined] - busy]
-    return bad, starts.searchsorted(bad) - ends.searchsorted(bad)
+    return bad, starts.searchsorted(bad) - ended(bad, "left")
+
+
+def _values(h: np.ndarray) -> np.ndarray:
+    """The agent minutes calls take, other than none (a few: connected, voicemail, no answer)."""
+    return np.flatnonzero(np.bincount(h)[1:]) + 1 if h.size else np.zeros(0, dtype=np.int64)
 
 
 class _MinuteLoop:
@@ -96,15 +106,17 @@ class _MinuteLoop:
         self.a, self.orders, self.handle = a, orders, handle
         self.hmax, self.n = hmax, cap.size
         self.cap, self.open_next = _ints(cap), _ints(open_next)
-        self.al = [_ints(a[o]) for o in orders]
-        self.hl = [_ints(handle[o]) for o in orders]
+        ms = [np.ascontiguousarray(a[o], dtype=np.int64) for o in orders]
+        hs = [np.ascontiguousarray(handle[o], dtype=np.int64) for o in orders]
+        self.al, self.hl = [_ints(x) for x in ms], [_ints(x) for x in hs]
+        self.starter = [_Starter(x) for x in hs]
         self.first = [al[0] for al in self.al]  # orders hold no empty level
         self.ptr = [0] * len(orders)
         self.spans: list[list[tuple[int, int, int]]] = [[] for _ in orders]  # (from, to, minute; -1: on joining)
         self.rel = [0] * (self.n + hmax + 2)  # calls of this pass released per minute
         self.busy = 0
         self.clear = -1  # calls that started after they joined hold agents up to this minute
-        bad, held = _busy_minutes(a, orders, handle, cap)
+        bad, held = _busy_minutes(ms, hs, cap)
         self.bad, self.held = bad.tolist(), held.tolist()  # calls held at each of ``bad``
         self.next_bad = 0
 
@@ -165,13 +177,13 @@ class _MinuteLoop:
         """:meth:`_serve_minute` and :meth:`_wait` inlined for one level: serve minute ``m`` and, while
         calls still wait, the minutes on; returns the minute that left none waiting (``n``: the
         timeline ended first). These minutes are most of a pass's loop."""
-        n, rel, cap, al, hl, spans = self.n, self.rel, self.cap, self.al[0], self.hl[0], self.spans[0]
+        n, rel, cap, al, start, spans = self.n, self.rel, self.cap, self.al[0], self.starter[0], self.spans[0]
         p, busy = self.ptr[0], self.busy - rel[m]
         while p < len(al) and al[p] <= m:  # calls wait in minute m
             free = cap[m] - busy
             if free > 0:
                 arrived = bisect_right(al, m, p)
-                q, used = _start_calls(hl, rel, m, p, arrived, free)
+                q, used = start(rel, m, p, arrived, free)
                 if al[p] < m:  # these waited: they hold agents up to m + hmax
                     self.clear = m + self.hmax
                 spans.append((p, q, m))
@@ -206,7 +218,7 @@ class _MinuteLoop:
             if free <= 0:
                 waiting_any = True
                 continue
-            q, used = _start_calls(self.hl[li], rel, m, p, arrived, free)
+            q, used = self.starter[li](rel, m, p, arrived, free)
             if al[p] < m:  # these waited: they hold agents up to m + hmax
                 self.clear = m + self.hmax
             self.spans[li].append((p, q, m))
@@ -258,20 +270,36 @@ class _MinuteLoop:
         return start
 
 
-def _start_calls(hl: memoryview, rel: list[int], m: int, p: int, arrived: int, free: int) -> tuple[int, int]:
-    """Start a level's waiting calls ``p, p + 1, ...`` (joined by minute ``m``: before ``arrived``) in
-    order until the ``free``-th that takes agent minutes (calls that take none start on the way), each
-    released at ``m`` + its agent minutes; returns (the first call not started, agents used)."""
-    q, used = p, 0
-    while q < arrived:
-        h = hl[q]
-        q += 1
-        if h:
-            rel[m + h] += 1
-            used += 1
-            if used == free:
-                break
-    return q, used
+class _Starter:
+    """Starts a level's waiting calls in a minute: where its calls that take agent minutes are, and
+    per value of agent minutes (a call takes one of a few: connected, voicemail, no answer) how many
+    calls up to each row take it, so a minute's starts cost two bisections and a count per value,
+    not a step per call (a run of a million leads starts millions of calls over its passes)."""
+
+    def __init__(self, h: np.ndarray) -> None:
+        self.takes = _ints(np.flatnonzero(h))
+        self.counts = []  # (agent minutes, calls taking them up to each row)
+        for v in _values(h):
+            upto = np.zeros(h.size + 1, dtype=np.int64)
+            np.cumsum(h == v, out=upto[1:])
+            self.counts.append((int(v), _ints(upto)))
+
+    def __call__(self, rel: list[int], m: int, p: int, arrived: int, free: int) -> tuple[int, int]:
+        """Start the waiting calls ``p, p + 1, ...`` (joined by minute ``m``: before ``arrived``) in
+        order until the ``free``-th that takes agent minutes (calls that take none start on the way),
+        each released at ``m`` + its agent minutes; returns (the first call not started, agents used)."""
+        takes = self.takes
+        k0 = bisect_left(takes, p)
+        used = bisect_left(takes, arrived, k0) - k0
+        if used >= free:
+            q, used = takes[k0 + free - 1] + 1, free
+        else:
+            q = arrived
+        for v, upto in self.counts:
+            k = upto[q] - upto[p]
+            if k:
+                rel[m + v] += k
+        return q, used
 
 
 def _ints(x: np.ndarray) -> memoryview:
