@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from .._version import __version__
-from . import analyze, designs, lint, power, report, simulate, staffing
+from . import _args, analyze, designs, lint, power, report, simulate, staffing
 
 __all__ = ["build_parser", "main"]
 
@@ -42,9 +42,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    code = 1
     try:
         with stop_on_sigterm():
-            return int(args.func(args))
+            code = int(args.func(args))
+            return code
     except NurtureLabError as e:
         print(f"nurture-lab {args.command}: error: {e}", file=sys.stderr)
         return 2
@@ -56,7 +58,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:  # output piped into a pager or head that closed early
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = 0
         return 0
+    finally:
+        if code != 0:  # a refused or failed run leaves no empty output folder behind
+            _args.remove_made_dirs()
+        _args.MADE_DIRS.clear()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -45,11 +46,17 @@ def number(text: str) -> float:
     return v
 
 
+#: Folders :func:`writable_dir` made in this command, deepest first: a command that fails removes
+#: those still empty (see :func:`remove_made_dirs`), so a refused run leaves nothing behind.
+MADE_DIRS: list[Path] = []
+
+
 def writable_dir(path: Path, option: str = "--out") -> Path:
     """Create the output folder now (before any work), or refuse it with one message."""
     from ..errors import ParameterError
 
     try:
+        MADE_DIRS.extend(p for p in (path, *path.parents) if not p.exists())
         path.mkdir(parents=True, exist_ok=True)
         probe = path / ".nurture-lab-write-test"
         probe.write_bytes(b"")
@@ -57,6 +64,13 @@ def writable_dir(path: Path, option: str = "--out") -> Path:
     except OSError as e:
         raise ParameterError(f"cannot write to {option} {path}: {e.strerror or e}.") from None
     return path
+
+
+def remove_made_dirs() -> None:
+    """Remove the folders :func:`writable_dir` made that are still empty (a command that failed)."""
+    while MADE_DIRS:
+        with contextlib.suppress(OSError):  # only an empty folder goes
+            MADE_DIRS.pop(0).rmdir()
 
 
 pos_int = int_at_least(1)

@@ -29,3 +29,19 @@ def test_bad_arguments_get_one_clear_message(args: list[str], message: str) -> N
     assert res.returncode == 2
     assert message in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_a_refused_run_removes_only_the_empty_folders_it_made(tmp_path) -> None:
+    """The output folder is made before any work (an unwritable one is refused at once); a run refused
+    later removes the folders it made while they are empty, and never a folder that was there."""
+    made = tmp_path / "a" / "b"
+    missing = ["--data", str(tmp_path / "nope.csv"), "--control", "c"]
+    res = run_cli("report", *missing, "--out", str(made))
+    assert res.returncode == 2 and "Data file not found" in res.stderr
+    assert not (tmp_path / "a").exists()
+    (tmp_path / "mine").mkdir()
+    res = run_cli("report", *missing, "--out", str(tmp_path / "mine" / "c"))
+    assert res.returncode == 2 and (tmp_path / "mine").is_dir() and not (tmp_path / "mine" / "c").exists()
+    res = run_cli("simulate", "speed_to_lead", "--n-leads", "300", "--out", str(made))
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert any(made.iterdir()), "a run that succeeded keeps its outputs"

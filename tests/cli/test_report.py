@@ -62,11 +62,11 @@ def test_an_export_with_only_the_control_arm_is_refused_once_before_any_report_r
             "service_line": ["cardiology", "oncology", "pediatrics"] * 20,
         }
     ).to_csv(tmp_path / "x.csv", index=False)
-    out = tmp_path / "r"
+    out = tmp_path / "new" / "r"
     res = run_cli("report", "--data", str(tmp_path / "x.csv"), "--control", "Control", "--out", str(out))
     assert res.returncode == 2, res.stderr
     assert res.stderr.count("has only the control arm 'Control'") == 1 and "Traceback" not in res.stderr
-    assert not list(out.rglob("*"))
+    assert not (tmp_path / "new").exists(), "a refused report left the output folders it made"
 
 
 def test_an_unequal_split_is_flagged_on_the_index_and_every_page_unless_planned(tmp_path: Path) -> None:

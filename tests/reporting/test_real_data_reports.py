@@ -243,3 +243,19 @@ def test_a_line_failing_on_its_own_data_leaves_no_page_with_a_decision_the_index
 
 def _plain_md(markdown: str) -> str:
     return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", markdown.replace("**", "")))).strip()
+
+
+def test_a_refused_export_leaves_no_folder_and_keeps_an_existing_one(tmp_path: Path) -> None:
+    """render_reports makes the output folder before any work (an unwritable one fails at once); an
+    export refused afterwards (a control arm that is not in it) removes the folders it made, and
+    leaves one that was there."""
+    from nurture_lab.errors import NurtureLabError
+
+    export = _bare_export(tmp_path / "export.csv", "booked", n=200)
+    for out, kept in ((tmp_path / "new" / "r", None), (tmp_path / "mine" / "r", tmp_path / "mine")):
+        if kept is not None:
+            kept.mkdir()
+        with pytest.raises(NurtureLabError, match="Control"):
+            render.render_reports(data=export, out=out, parameters={"control": "Control"}, jobs=1, progress=False)
+        assert not out.exists() and not (tmp_path / "new").exists()
+        assert kept is None or kept.is_dir()
