@@ -57,7 +57,7 @@ from .draws import (
 from .leads import Leads
 from .policy import QUEUE_BIT, REASON_CODE, GateResult, Message, gate, subset
 from .results import arm_outcomes
-from .send_time import SendHistory, StepTiming, group_count
+from .send_time import SendHistory, StepTiming, group_count, next_local
 from .state import CH, INF, ArmState
 from .touchlog import NOT_SELECTED, log_gated, log_rows, owner_categories
 
@@ -196,19 +196,27 @@ def run_step(
         if not rows.size:
             yield from idle_rounds(ctx, spec.step.channel, 1 + ctx.sends_duplicates)
         else:
-            planned, randomised = timing.planned(rows, first=g == 0)
+            planned, randomised, target = timing.planned(rows, first=g == 0)
             sub = dataclasses.replace(subset(msg, rows), planned=planned)
-            res, t, engaged = yield from run_group(ctx, st, spec, sub, u[rows], last_event, log)
+            res, t, engaged = yield from run_group(ctx, st, spec, sub, u[rows], last_event, log, target)
             timing.learn(rows, randomised, res, t, engaged)
 
 
 def run_group(
-    ctx: StepContext, st: ArmState, spec: StepSpec, msg: Message, u: np.ndarray, last_event: np.ndarray, log: Log
+    ctx: StepContext,
+    st: ArmState,
+    spec: StepSpec,
+    msg: Message,
+    u: np.ndarray,
+    last_event: np.ndarray,
+    log: Log,
+    target: np.ndarray | None = None,
 ) -> Generator[CallTask, None, tuple[GateResult, np.ndarray, np.ndarray]]:
     """The step's messages ``msg`` (``u``: their draws) from the gate on; returns the gate's decision,
-    the send (else planned) times and who engaged."""
+    the send (else planned) times and who engaged. ``target``: a send-time policy's local time of day
+    per message (NaN: none)."""
     step, beh, idx = spec.step, ctx.sc.behaviour, msg.idx
-    res = gate_held(msg, st, ctx.horizon)
+    res = gate_held(msg, st, ctx.horizon, target)
     content = ctx.sc.contents[step.content]
     task = None
     if ctx.waits_for_agent(step.channel):
@@ -235,11 +243,13 @@ def run_group(
     return res, t, r.engaged
 
 
-def gate_held(msg: Message, st: ArmState, horizon: float) -> GateResult:
+def gate_held(msg: Message, st: ArmState, horizon: float, target: np.ndarray | None = None) -> GateResult:
     """The gate, for a cadence step due no earlier than the lead's last call through the contact centre
     was settled (made, or skipped when an agent reached it): a sequence moves on from a call task once
     it is done, so a call waiting for an agent holds the lead's next steps (deferred ``queue``), and
-    nothing the queue decides at a moment changes what was sent before it."""
+    nothing the queue decides at a moment changes what was sent before it. A held step with a
+    send-time policy (``target``: its local time of day, NaN: none) goes out at that time of day next
+    after the call settled, as it would have gone out after its own delay."""
     if st.call_settled is None:
         return gate(msg, st, horizon)
     hold = st.call_settled[msg.idx]
@@ -247,7 +257,11 @@ def gate_held(msg: Message, st: ArmState, horizon: float) -> GateResult:
     if not held.any():
         return gate(msg, st, horizon)
     never = hold == INF  # the call was never reached within the run: nor is the next step
-    res = gate(dataclasses.replace(msg, planned=np.where(held & ~never, hold, msg.planned)), st, horizon)
+    planned = np.where(held & ~never, hold, msg.planned)
+    if target is not None:
+        timed = held & ~never & ~np.isnan(target)
+        planned[timed] = next_local(st.lead, msg.idx[timed], hold[timed], target[timed])
+    res = gate(dataclasses.replace(msg, planned=planned), st, horizon)
     res.skip[never], res.t[never] = REASON_CODE["after_horizon"], np.nan
     res.defer[held & res.send] |= QUEUE_BIT
     return res

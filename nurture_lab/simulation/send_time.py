@@ -2,7 +2,8 @@
 
 A step's delay gives its planned time, as always. A policy other than ``"planned"`` then picks a
 local time of day ``target`` and moves the planned time to the next moment at or after it whose
-local time is ``target`` (a step is never sent before its delay):
+local time is ``target`` (a step is never sent before its delay; one held behind the lead's call
+waiting for an agent, to the next such moment after the call settled: :func:`.cadence.gate_held`):
 
 * ``"random"`` — a uniform time in the step's allowed window (below);
 * ``"oracle"`` — the lead's true preferred hour (a check: no sender knows it);
@@ -65,6 +66,7 @@ __all__ = [
     "StepTiming",
     "allowed_window",
     "group_count",
+    "next_local",
 ]
 
 #: Share of a learning step's leads sent at a random time (exploration).
@@ -136,6 +138,14 @@ def allowed_window(msg: Message, st: Any) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
 
 
+def next_local(lead: Any, idx: np.ndarray, planned: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """The first moment at or after ``planned`` (minutes after each lead's inquiry) whose local time of
+    day is ``target`` (local minutes; re-read once after a daylight-saving change in between)."""
+    t = planned + (target - lead.local(idx, planned) % DAY) % DAY
+    t = t + ((target - lead.local(idx, t) % DAY + DAY / 2) % DAY - DAY / 2)
+    return np.maximum(t, planned)  # type: ignore[no-any-return]
+
+
 def group_count(policy: str) -> int:
     """The groups a step with this send-time policy is sent in (:meth:`StepTiming.groups`): a learning
     policy's explorers, then the others; any other policy's leads at once."""
@@ -169,9 +179,10 @@ class StepTiming:
         explore = self.u[:, U_EXPLORE] < EXPLORE
         return [rows[explore], rows[~explore]]
 
-    def planned(self, rows: np.ndarray, first: bool) -> tuple[np.ndarray, np.ndarray]:
+    def planned(self, rows: np.ndarray, first: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The planned times of the rows (their policy's target, next at or after the step's own plan),
-        and which of them are randomised (the learner's data). ``first``: the explorers' group."""
+        which of them are randomised (the learner's data), and the target (local minute of the day;
+        NaN where the window is empty). ``first``: the explorers' group."""
         lead, idx, planned = self.st.lead, self.msg.idx[rows], self.msg.planned[rows]
         lo, hi = self.lo[rows], self.hi[rows]
         rand = lo + self.u[rows, U_WHEN] * np.maximum(hi - lo, 0.0)
@@ -184,15 +195,8 @@ class StepTiming:
             target, randomised = np.where(known, hour * 60.0, rand), ~known
         target = np.clip(target, lo, np.maximum(hi - 1.0, lo))
         ok = lo < hi  # an empty window: the planned time, for the gate to judge
-        return np.where(ok, self.next_at(idx, planned, target), planned), randomised & ok
-
-    def next_at(self, idx: np.ndarray, planned: np.ndarray, target: np.ndarray) -> np.ndarray:
-        """The first moment at or after ``planned`` whose local time of day is ``target`` (re-read once
-        after a daylight-saving change in between)."""
-        lead = self.st.lead
-        t = planned + (target - lead.local(idx, planned) % DAY) % DAY
-        t = t + ((target - lead.local(idx, t) % DAY + DAY / 2) % DAY - DAY / 2)
-        return np.maximum(t, planned)  # type: ignore[no-any-return]
+        at = np.where(ok, next_local(lead, idx, planned, target), planned)
+        return at, randomised & ok, np.where(ok, target, np.nan)
 
     def best_hours(
         self, idx: np.ndarray, planned: np.ndarray, lo: np.ndarray, hi: np.ndarray

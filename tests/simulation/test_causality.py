@@ -29,6 +29,7 @@ limits); an adaptive design's final run is verified for that reason.
 from __future__ import annotations
 
 import dataclasses
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
@@ -116,6 +117,39 @@ def test_a_call_skipped_when_an_agent_reached_it_holds_the_leads_next_steps() ->
     pairs = held[["lead_id", "step", "sent_at"]].merge(calls, on="lead_id", suffixes=("", "_call"))
     pairs = pairs[(pairs["step_call"] < pairs["step"]) & (pairs["planned_at"] <= pairs["sent_at"])]
     assert set(held["lead_id"]) == set(pairs["lead_id"])
+
+
+def test_a_held_step_with_a_send_time_policy_goes_out_at_its_time_of_day() -> None:
+    """The day-1 text with ``send_time = "oracle"`` (the lead's preferred hour) behind scarce staff:
+    a text held only by its lead's waiting call (reason exactly ``queue``) goes out at the policy's
+    local time, read with zoneinfo in the lead's zone: the preferred hour within the state's legal
+    texting hours. Before, it went out when the call settled (3 of 3 such texts off the hour, seed 1)."""
+    sc = nl.load_scenario("speed_to_lead")
+    arms = tuple(
+        dataclasses.replace(
+            a, steps=tuple(dataclasses.replace(s, send_time="oracle") if k == 3 else s for k, s in enumerate(a.steps))
+        )
+        for a in sc.experiment.arms
+    )
+    cc = nl.ContactCenter(agents=LA_TABLE, timezone="America/Los_Angeles")
+    sc = dataclasses.replace(sc, contact_center=cc, experiment=dataclasses.replace(sc.experiment, arms=arms))
+    la, ta = observed_centre(sc, simulate_centre(sc, SEED, N_LEADS, False)[0])
+    assert (ta[ta["step"] == 3]["channel"] == "sms").all()
+    texts = ta[(ta["step"] == 3) & (ta["status"] == "sent")].merge(
+        la[["lead_id", "timezone", "state", "preferred_hour"]], on="lead_id"
+    )
+    wall = [t.astimezone(ZoneInfo(z)) for t, z in zip(texts["sent_at"], texts["timezone"], strict=True)]
+    minute = np.array([w.hour * 60 + w.minute + (w.second + w.microsecond / 1e6) / 60 for w in wall])
+    lo, hi = (
+        np.array([sc.policy.state_quiet_hours.get(s, sc.policy.quiet_hours)[i] for s in texts["state"]]) * 60
+        for i in (0, 1)
+    )
+    want = np.clip(texts["preferred_hour"].to_numpy(dtype=float) * 60, lo, hi - 1)
+    reason = texts["reason"].astype(str).to_numpy()
+    for why, least in (("queue", 30), ("", 300)):  # held by the call alone; not moved at all
+        rows = reason == why
+        assert rows.sum() >= least, (why, rows.sum())
+        np.testing.assert_allclose(minute[rows], want[rows], atol=1e-6, err_msg=why)
 
 
 def test_an_arm_with_no_call_at_a_step_still_takes_its_round() -> None:
