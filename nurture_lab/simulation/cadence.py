@@ -86,12 +86,22 @@ class StepContext:
     pref_all: np.ndarray
     content_codes: dict[str, int]
     owner_codes: dict[str, int]
+    #: per lead, whose randomised sends teach the learning send-time policies (None: every lead's; the
+    #: truth's experiment setting: the arm's own leads, as in the experiment)
+    teaches: np.ndarray | None = None
     #: the run's randomised sends, which the learning send-time policies read (:mod:`.send_time`)
     history: SendHistory = field(default_factory=SendHistory)
 
     @classmethod
     def make(
-        cls, sc: Scenario, arm: Arm, lead: Leads, draws: Draws, record: np.ndarray | None, centre: CentreView | None
+        cls,
+        sc: Scenario,
+        arm: Arm,
+        lead: Leads,
+        draws: Draws,
+        record: np.ndarray | None,
+        centre: CentreView | None,
+        teaches: np.ndarray | None = None,
     ) -> StepContext:
         pref = np.array([CH[c] for c in lead.cats["preferred_channel"]])[lead.codes["preferred_channel"]]
         return cls(
@@ -105,6 +115,7 @@ class StepContext:
             pref,
             {c: i for i, c in enumerate(sc.contents)},
             {o: i for i, o in enumerate(owner_categories(sc))},
+            teaches,
         )
 
     def waits_for_agent(self, channel: str) -> bool:
@@ -133,9 +144,12 @@ class StepSpec:
         return CH[self.step.channel]
 
 
-def run_arm_unlimited(sc: Scenario, arm: Arm, lead: Leads, draws: Draws, record: np.ndarray | None) -> ArmOutput:
-    """Run every lead of a chunk through one arm with unlimited staff (no contact centre)."""
-    gen = run_arm(sc, arm, lead, draws, record)
+def run_arm_unlimited(
+    sc: Scenario, arm: Arm, lead: Leads, draws: Draws, record: np.ndarray | None, teaches: np.ndarray | None = None
+) -> ArmOutput:
+    """Run every lead of a chunk through one arm with unlimited staff (no contact centre); ``teaches``:
+    whose randomised sends the learning send-time policies read (None: every lead's)."""
+    gen = run_arm(sc, arm, lead, draws, record, teaches=teaches)
     try:
         next(gen)
     except StopIteration as e:
@@ -151,12 +165,14 @@ def run_arm(
     record: np.ndarray | None,
     centre: CentreView | None = None,
     inbound: np.ndarray | None = None,
+    teaches: np.ndarray | None = None,
 ) -> Generator[CallTask, None, ArmOutput]:
     """Run every lead of a chunk through one arm. ``record`` selects the leads whose touches are logged.
 
     ``inbound`` per lead (with a contact centre): 0 not an inbound phone inquiry, 1 answered live, 2 missed.
+    ``teaches`` per lead: whose randomised sends the learning send-time policies read (None: every lead's).
     """
-    ctx = StepContext.make(sc, arm, lead, draws, record, centre)
+    ctx = StepContext.make(sc, arm, lead, draws, record, centre, teaches)
     st = ArmState(sc, lead, draws.single(K_SELF_BOOK_TIME), None if centre is None else centre.clock)
     last_event = np.zeros(lead.n)  # anchor of "previous" steps: the previous step's send, else its plan
     log: Log = []
@@ -191,7 +207,7 @@ def run_step(
         yield from run_group(ctx, st, spec, msg, u, last_event, log)
         return
     # a send-time policy: its target times; a learning step's explorers go first (see .send_time)
-    timing = StepTiming.make(spec.step.send_time, msg, st, ctx.history, ctx.draws, spec.k)
+    timing = StepTiming.make(spec.step.send_time, msg, st, ctx.history, ctx.draws, spec.k, ctx.teaches)
     for g, rows in enumerate(timing.groups()):
         if not rows.size:
             yield from idle_rounds(ctx, spec.step.channel, 1 + ctx.sends_duplicates)

@@ -25,6 +25,7 @@ from .draws import Draws
 from .leads import Ids, Leads, subset_leads, timeline_days
 from .population import make_leads_chunk
 from .results import SETTINGS, TRUTH_METRICS, concat_cats, concat_columns, truth_sums
+from .send_time import learns
 from .touchlog import touch_columns, touch_frame, utc_from_minutes
 from .truth_queue import PassLog, ReplayQueue
 
@@ -143,8 +144,10 @@ def simulate_chunk(job: ChunkJob) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFr
     by_arm = None if job.truth else subset_leads(lead, ch.order)
     for a, arm in enumerate(sc.experiment.arms):
         pos = ch.positions(a)
+        # a learning send-time policy's history: in the experiment, the arm's own leads' sends
+        teach = ch.arm_idx == a if learns(arm) else None
         if by_arm is None:
-            out, log = run_arm_unlimited(sc, arm, lead, draws, ch.arm_idx == a)
+            out, log = run_arm_unlimited(sc, arm, lead, draws, ch.arm_idx == a, teach)
             run.parts.append({k: v[pos] for k, v in out.items()})
         else:
             out, log = run_arm_unlimited(sc, arm, ch.arm_leads(by_arm, a), draws, np.ones(pos.size, dtype=bool))
@@ -158,9 +161,11 @@ def simulate_chunk(job: ChunkJob) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFr
             frame.insert(0, "lead_id", lead.lead_id)
             truth_rows.append(frame)
         elif job.truth:
-            # unlimited staff: nothing is shared, the experiment and the rollout settings coincide
-            for setting in SETTINGS:
-                truth_rows += truth_sums(arm.name, out, lead, setting)
+            # unlimited staff: the leads share nothing but a learning policy's history, which in the
+            # rollout setting (every lead on the arm) learns from every lead: one more pass
+            rollout = out if teach is None else run_arm_unlimited(sc, arm, lead, draws, None)[0]
+            truth_rows += truth_sums(arm.name, out, lead, "experiment")
+            truth_rows += truth_sums(arm.name, rollout, lead, "rollout")
     if job.potential:
         return ch.df, pd.DataFrame(), pd.concat(truth_rows, ignore_index=True)
     leads = observed_leads(sc, run)
@@ -400,9 +405,11 @@ def _truth_runs(
             else:
                 _, server = span.centre(sc)
                 server.inbound(arrivals)
+            # a learning send-time policy's history: in the experiment, the arm's own leads' sends
+            teach = [own == a if setting == "experiment" and learns(arm) else None for own in arm_of]
             gens = [
-                run_arm(sc, arm, lead, _draws_for(seed, ch.index, lead.n, [len(arm.steps)]), None, centre, code)
-                for ch, lead, code in zip(chunks, leads, inbound, strict=True)
+                run_arm(sc, arm, lead, _draws_for(seed, ch.index, lead.n, [len(arm.steps)]), None, centre, code, t)
+                for ch, lead, code, t in zip(chunks, leads, inbound, teach, strict=True)
             ]
             who = [(i, a, None, lead.n) for i, lead in enumerate(leads)]
             for i, (lead, (out, _)) in enumerate(zip(leads, drive(gens, server, who), strict=True)):

@@ -152,6 +152,7 @@ def _simulate_adaptive(
             leads, touches = observed_centre(scenario, done.runs)
         plan, tr = done.plan, truth_table([done.truth] if truth else [], scenario)
     else:
+        _refuse_learning_without_centre(scenario)
         plan = plan_run(scenario, seed, n_leads, jobs, executor)
         tasks = [
             ChunkJob(scenario, seed, c, first, n, truth, arms=plan.arm[first : first + n])
@@ -162,6 +163,25 @@ def _simulate_adaptive(
     leads.insert(at, "assignment_probability", plan.probability)
     leads.insert(at + 1, "wave", plan.wave)
     return SimulationResult(scenario, seed, n_leads, leads, touches, tr)
+
+
+def _refuse_learning_without_centre(scenario: Scenario) -> None:
+    """An adaptive design without a contact centre is assigned from every lead's outcome under every
+    arm, which holds only where a lead's outcome does not depend on the other leads; a learning
+    send-time policy learns from the other leads' sends (of its own arm, as assigned)."""
+    from ..errors import ScenarioError
+    from .send_time import LEARNING, learns
+
+    for arm in scenario.experiment.arms:
+        if learns(arm):
+            step = next(k for k, s in enumerate(arm.steps) if s.send_time in LEARNING)
+            raise ScenarioError(
+                f"Scenario {scenario.name!r}: [design] allocation = {scenario.design.allocation!r} without a [contact_center] "
+                f"cannot run arm {arm.name!r}, step {step}: send_time = {arm.steps[step].send_time!r} learns from "
+                "the other leads' sends, so a lead's outcome depends on which leads the design assigns to the "
+                "arm. Use send_time 'planned', 'random' or 'oracle' there, or add a [contact_center] (the "
+                "design then runs wave by wave)."
+            )
 
 
 def _check_simulate(scenario: Scenario, seed: int, n_leads: int) -> tuple[int, int]:

@@ -55,8 +55,9 @@ OUTCOME_COLUMNS: dict[str, str] = {
 
 
 #: Settings of the truth table: ``experiment`` — every lead on the arm while the arms share the
-#: contact centre as randomised; ``rollout`` — every lead on the arm with the same staff. Without a
-#: contact centre staff are unlimited and the two coincide.
+#: contact centre as randomised (and a learning send-time policy learns from the arm's own leads, as
+#: in the experiment); ``rollout`` — every lead on the arm with the same staff (the policy learning
+#: from every lead). Without a contact centre or learning policy staff are unlimited and the two coincide.
 SETTINGS: tuple[str, ...] = ("experiment", "rollout")
 
 

@@ -59,6 +59,7 @@ from .policy import Message, call_window
 __all__ = [
     "EXPLORE",
     "LEAD_REACH",
+    "LEARNING",
     "MIN_ENGAGED",
     "POOL_HOURS",
     "PRIOR_SENDS",
@@ -66,6 +67,7 @@ __all__ = [
     "StepTiming",
     "allowed_window",
     "group_count",
+    "learns",
     "next_local",
 ]
 
@@ -146,6 +148,13 @@ def next_local(lead: Any, idx: np.ndarray, planned: np.ndarray, target: np.ndarr
     return np.maximum(t, planned)  # type: ignore[no-any-return]
 
 
+def learns(arm: Any) -> bool:
+    """Whether an arm's run learns send times from its own sends (a step with a learning policy): one
+    lead's send time then depends on the other leads of the run, so a run that puts leads of other
+    arms through the arm (the truth) must say whose sends teach it."""
+    return any(step.send_time in LEARNING for step in arm.steps)
+
+
 def group_count(policy: str) -> int:
     """The groups a step with this send-time policy is sent in (:meth:`StepTiming.groups`): a learning
     policy's explorers, then the others; any other policy's leads at once."""
@@ -163,13 +172,24 @@ class StepTiming:
     u: np.ndarray  # per lead: (explore, when) uniforms
     lo: np.ndarray
     hi: np.ndarray
+    #: per lead of the run, whose randomised sends the learner reads (None: every lead's)
+    teaches: np.ndarray | None = None
 
     @classmethod
-    def make(cls, policy: str, msg: Message, st: Any, history: SendHistory, draws: Any, k: int) -> StepTiming:
+    def make(
+        cls,
+        policy: str,
+        msg: Message,
+        st: Any,
+        history: SendHistory,
+        draws: Any,
+        k: int,
+        teaches: np.ndarray | None = None,
+    ) -> StepTiming:
         lead = st.lead
         u = _random.stream(draws.seed, draws.chunk, _random.STEP, K_SEND_TIME + k).random((lead.n_chunk, 2))
         lo, hi = allowed_window(msg, st)
-        return cls(policy, msg, st, history, u[lead.pos[msg.idx]], lo, hi)
+        return cls(policy, msg, st, history, u[lead.pos[msg.idx]], lo, hi, teaches)
 
     def groups(self) -> list[np.ndarray]:
         """The rows of the step's leads in the order they are sent: explorers first, then the others."""
@@ -237,6 +257,8 @@ class StepTiming:
             return
         lead, idx = self.st.lead, self.msg.idx[rows]
         keep = randomised & res.send & (res.defer == 0)
+        if self.teaches is not None:
+            keep &= self.teaches[idx]
         if not keep.any():
             return
         i, tk = idx[keep], t[keep]

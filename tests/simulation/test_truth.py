@@ -20,6 +20,7 @@ from scipy import stats
 
 import nurture_lab as nl
 from nurture_lab import _random
+from nurture_lab.simulation import send_time
 from nurture_lab.simulation.chunks import simulate_centre
 from nurture_lab.simulation.engine import truth_in
 
@@ -33,12 +34,33 @@ def _scarce(queue: str = "fifo") -> nl.Scenario:
     return dataclasses.replace(sc, contact_center=cc)
 
 
-@pytest.mark.parametrize("queue", ["fifo", "score"])
+def _learning(sc: nl.Scenario) -> nl.Scenario:
+    """The day-1 text (step 3) and the e-mails with ``send_time = "audience_best"``: each arm learns
+    its hours from its own leads' randomised sends."""
+    arms = tuple(
+        dataclasses.replace(
+            a,
+            steps=tuple(
+                dataclasses.replace(s, send_time="audience_best") if k == 3 or s.channel == "email" else s
+                for k, s in enumerate(a.steps)
+            ),
+        )
+        for a in sc.experiment.arms
+    )
+    return dataclasses.replace(sc, experiment=dataclasses.replace(sc.experiment, arms=arms))
+
+
+@pytest.mark.parametrize("queue", ["fifo", "score", "fifo, learning send times"])
 def test_a_leads_own_arm_truth_is_its_observed_outcome(queue: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every outcome of every lead under its own arm, in the truth, equals the observed one (three
-    chunks of leads, so the record is matched across chunks), while the queue binds."""
+    chunks of leads, so the record is matched across chunks), while the queue binds; also where the
+    arms learn send times from their sends (the truth's experiment setting learns from the arm's own
+    leads, as the experiment did)."""
     monkeypatch.setattr(_random, "chunks", functools.partial(_random.chunks, size=700))
-    sc = _scarce(queue)
+    sc = _scarce(queue.split(",")[0])
+    if "learning" in queue:  # with few engagements needed before an audience's hours are learned
+        sc = _learning(sc)
+        monkeypatch.setattr(send_time, "MIN_ENGAGED", 2)
     sink: list[tuple[str, int, int, dict[str, np.ndarray]]] = []
     runs, _ = simulate_centre(sc, 4, 2000, True, sink=sink)
     assert len(runs) == 3
@@ -125,3 +147,28 @@ def test_a_and_b_tests_on_a_scarce_centre_keep_their_error_rates() -> None:
     lo_a, hi_a = stats.binom.ppf([0.0005, 0.9995], reps, 0.05)
     assert lo_a <= alarms <= hi_a, alarms
     assert covered >= stats.binom.ppf(0.0005, trials, 0.95), (covered, trials)
+
+
+def test_asking_for_the_truth_changes_no_observed_number_where_arms_learn_send_times() -> None:
+    """Without a contact centre the truth runs every lead through every arm in one pass per arm; a
+    learning send-time policy there learned from every lead's sends, so ``truth=True`` changed the
+    observed leads and touches (185,299 against 185,296 touch rows, content_test, 20,000 leads). Its
+    experiment setting learns from the arm's own leads; its rollout setting (every lead on the arm)
+    from every lead, and differs."""
+    sc = _learning(dataclasses.replace(nl.load_scenario("content_test"), contact_center=None))
+    a = nl.simulate(sc, seed=3, n_leads=6000, truth=False, jobs=1)
+    b = nl.simulate(sc, seed=3, n_leads=6000, truth=True, jobs=1)
+    pd.testing.assert_frame_equal(a.leads, b.leads)
+    pd.testing.assert_frame_equal(a.touches, b.touches)
+    tr = b.truth.set_index(["setting", "arm", "service_line", "metric"])["mean"]
+    exp, roll = tr.xs("experiment"), tr.xs("rollout")
+    assert not np.allclose(exp.to_numpy(), roll.reindex(exp.index).to_numpy(), rtol=0, atol=1e-12)
+
+
+def test_an_adaptive_design_without_a_centre_refuses_a_learning_send_time() -> None:
+    """Its assignment comes from every lead's outcome under every arm, which a learning policy makes
+    depend on the assignment itself: refused with the arm, the step and the ways out."""
+    sc = _learning(dataclasses.replace(nl.load_scenario("content_test"), contact_center=None))
+    sc = dataclasses.replace(sc, design=dataclasses.replace(sc.design, allocation="thompson"))
+    with pytest.raises(nl.ScenarioError, match=r"send_time = 'audience_best' learns from the other leads' sends"):
+        nl.simulate(sc, seed=1, n_leads=2000, truth=False, jobs=1)
