@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -46,18 +45,18 @@ def number(text: str) -> float:
     return v
 
 
-#: Folders :func:`writable_dir` made in this command, deepest first: a command that fails removes
-#: those still empty (see :func:`remove_made_dirs`), so a refused run leaves nothing behind.
+#: Folders :func:`writable_dir` made in this command, top down: a command that fails removes those
+#: still empty (see :func:`remove_made_dirs`), so a refused run leaves nothing behind.
 MADE_DIRS: list[Path] = []
 
 
 def writable_dir(path: Path, option: str = "--out") -> Path:
     """Create the output folder now (before any work), or refuse it with one message."""
     from ..errors import ParameterError
+    from ..io.atomic import make_dirs
 
     try:
-        MADE_DIRS.extend(p for p in (path, *path.parents) if not p.exists())
-        path.mkdir(parents=True, exist_ok=True)
+        MADE_DIRS.extend(make_dirs(path))
         probe = path / ".nurture-lab-write-test"
         probe.write_bytes(b"")
         probe.unlink()
@@ -68,9 +67,10 @@ def writable_dir(path: Path, option: str = "--out") -> Path:
 
 def remove_made_dirs() -> None:
     """Remove the folders :func:`writable_dir` made that are still empty (a command that failed)."""
-    while MADE_DIRS:
-        with contextlib.suppress(OSError):  # only an empty folder goes
-            MADE_DIRS.pop(0).rmdir()
+    from ..io.atomic import remove_empty
+
+    remove_empty(MADE_DIRS)
+    MADE_DIRS.clear()
 
 
 pos_int = int_at_least(1)

@@ -50,6 +50,37 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         _PENDING.discard(tmp)
 
 
+def make_dirs(path: str | Path) -> list[Path]:
+    """Create the folder ``path`` and any missing parent, one level at a time from the top; returns
+    the folders this call made, in that order (none that existed, whatever ``..`` the path holds, or
+    that another process made meanwhile). Raises OSError where a level cannot be made."""
+    made: list[Path] = []
+    parts = Path(path).parts
+    for k in range(1, len(parts) + 1):
+        level = Path(*parts[:k])
+        try:
+            os.mkdir(level)
+        except FileExistsError:
+            if not level.is_dir():
+                raise NotADirectoryError(f"{level} is a file, not a folder") from None
+            continue
+        except BaseException:
+            remove_empty(made)
+            raise
+        made.append(level)
+    return made
+
+
+def remove_empty(made: list[Path]) -> None:
+    """Remove the folders ``made`` (as :func:`make_dirs` returned them) that are still empty, deepest
+    first; a folder that holds anything stays, and so does every folder above it."""
+    for folder in reversed(made):
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+
+
 def write_with(path: str | Path, writer: Callable[[Path], Any]) -> Path:
     with atomic_path(path) as tmp:
         writer(tmp)

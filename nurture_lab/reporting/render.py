@@ -515,8 +515,7 @@ def render_reports(
     workers = _parallel.resolve_jobs("render_reports", jobs, len(asked) if asked is not None else 1_000)
     if not data:
         _check_simulation_inputs(scenario, extra)
-    made = [p for p in (out_dir, *out_dir.parents) if not p.exists()]  # deepest first
-    out_dir.mkdir(parents=True, exist_ok=True)  # an unwritable folder fails now, before any work
+    made = atomic.make_dirs(out_dir)  # an unwritable folder fails now, before any work
     work = Path(tempfile.mkdtemp(prefix="nurture-lab-report-"))  # data and logs: never in the output folder
     pool = None
     warming = None
@@ -576,9 +575,7 @@ def render_reports(
         except BaseException:
             if pool is not None:
                 _parallel.terminate_pool(pool)
-            for folder in made:  # a refused or failed run leaves no empty folder it made
-                with contextlib.suppress(OSError):
-                    folder.rmdir()
+            atomic.remove_empty(made)  # a refused or failed run leaves no empty folder it made
             raise
         finally:
             if warming is not None:

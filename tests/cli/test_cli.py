@@ -42,6 +42,9 @@ def test_a_refused_run_removes_only_the_empty_folders_it_made(tmp_path) -> None:
     (tmp_path / "mine").mkdir()
     res = run_cli("report", *missing, "--out", str(tmp_path / "mine" / "c"))
     assert res.returncode == 2 and (tmp_path / "mine").is_dir() and not (tmp_path / "mine" / "c").exists()
+    # a path through a new folder and back: only the new folder was made (found by a review)
+    res = run_cli("report", *missing, "--out", str(tmp_path / "nope" / ".." / "mine"))
+    assert res.returncode == 2 and (tmp_path / "mine").is_dir() and not (tmp_path / "nope").exists()
     res = run_cli("simulate", "speed_to_lead", "--n-leads", "300", "--out", str(made))
     assert res.returncode == 0, res.stderr[-2000:]
     assert any(made.iterdir()), "a run that succeeded keeps its outputs"

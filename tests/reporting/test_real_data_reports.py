@@ -252,10 +252,15 @@ def test_a_refused_export_leaves_no_folder_and_keeps_an_existing_one(tmp_path: P
     from nurture_lab.errors import NurtureLabError
 
     export = _bare_export(tmp_path / "export.csv", "booked", n=200)
-    for out, kept in ((tmp_path / "new" / "r", None), (tmp_path / "mine" / "r", tmp_path / "mine")):
+    through = tmp_path / "gone" / ".." / "mine"  # through a new folder and back to one that was there
+    for out, kept in (
+        (tmp_path / "new" / "r", None),
+        (tmp_path / "mine" / "r", tmp_path / "mine"),
+        (through, tmp_path / "mine"),
+    ):
         if kept is not None:
-            kept.mkdir()
+            kept.mkdir(exist_ok=True)
         with pytest.raises(NurtureLabError, match="Control"):
             render.render_reports(data=export, out=out, parameters={"control": "Control"}, jobs=1, progress=False)
-        assert not out.exists() and not (tmp_path / "new").exists()
-        assert kept is None or kept.is_dir()
+        assert not (tmp_path / "new").exists() and not (tmp_path / "gone").exists()
+        assert kept.is_dir() if kept is not None else not out.exists()
