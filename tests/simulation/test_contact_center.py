@@ -264,6 +264,51 @@ def test_the_queue_pass_equals_a_loop_over_every_minute() -> None:
     assert seen["all on joining"] > 30 and seen["some wait"] > 300, seen
 
 
+@pytest.mark.parametrize(
+    ("values", "hmax"),
+    [((0, 2, 7), 7), (tuple(range(10)), 9), ((0,), 3), ((5,), 5), ((3, 8), 8), ((0, 1, 2, 3), 9)],
+    ids=["0-2-7", "0-9", "all-zero", "all-5", "3-8", "0-3-hmax9"],
+)
+def test_the_queue_pass_equals_the_loop_for_any_agent_minutes(values: tuple[int, ...], hmax: int) -> None:
+    """The pass equals the loop over every minute (tests/simulation/queue_reference.py) whatever agent
+    minutes the calls take (gaps between the values, one value, none, fewer than ``hmax``): rows not
+    in minute order, ties in a minute served in any order, 1-4 levels (empty ones left out as the
+    centre does), no agent ever, agents by the billion, agents in rare minutes, bursts of calls."""
+    from nurture_lab.simulation.queue_pass import place
+
+    from .queue_reference import place_reference
+
+    rng = np.random.default_rng(sum(values) + 100 * hmax)
+    seen = {"some wait": 0, "none reached": 0}
+    for case in range(240):
+        n = int(rng.integers(1, 300)) if case % 7 else int(rng.integers(300, 2000))
+        n_calls = int(rng.integers(1, max(2, int(rng.choice([0.3, 1, 4, 10]) * n))))
+        a = rng.integers(0, n, n_calls) if case % 3 else rng.choice(rng.integers(0, n, 3), n_calls)
+        handle = rng.choice(np.array(values), n_calls)
+        cap = [
+            rng.integers(0, 4, n),
+            np.zeros(n, dtype=np.int64),
+            np.full(n, 10**12) - rng.integers(0, 3, n),
+            np.where(rng.random(n) < 0.05, rng.integers(1, 6, n), 0),
+            np.where(rng.random(n) < 0.2, 0, 2**60),
+            rng.integers(0, 40, n),
+        ][case % 6].astype(np.int64)
+        n_levels = int(rng.integers(1, 5))
+        level = rng.integers(0, n_levels, n_calls)
+        tie = rng.permutation(n_calls)  # the order of a minute's calls within a level
+        orders = [np.flatnonzero(level == lv) for lv in range(n_levels - 1, -1, -1)]
+        orders = [o[np.lexsort((tie[o], a[o]))] for o in orders if o.size]
+        pos = np.where(cap > 0, np.arange(n), n)
+        open_next = np.minimum.accumulate(pos[::-1])[::-1]
+        cums = [np.cumsum(np.bincount(a[o], minlength=n)) for o in orders]
+        want = place_reference(n, hmax, 1000, a, orders, handle, cap, open_next, cums)
+        got = place(a, orders, handle, cap, open_next, hmax) + 1000
+        np.testing.assert_array_equal(got, want, err_msg=f"case {case}")
+        seen["some wait"] += bool((np.isfinite(want) & (want != a + 1000)).any())
+        seen["none reached"] += bool(np.isnan(want).all())
+    assert seen["some wait"] > 60 and seen["none reached"] >= 40, seen
+
+
 @pytest.mark.parametrize("slack", [1, 60])
 def test_the_queue_window_changes_nothing(slack: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """A batch's queue solved over a short window first (falling back to the whole timeline when a
