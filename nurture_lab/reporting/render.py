@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import html
@@ -329,7 +330,8 @@ def _render_one(job: _Job) -> tuple[str, str | None, float]:
         try:
             nb = _execute(job.template, job.parameters)
         except _LineFailed as e:
-            if e.notebook is not None:  # kept beside its error, for debugging (never shown as a report)
+            if e.notebook is not None and out.is_dir():  # kept beside its error, for debugging (never
+                # shown as a report); a staging folder already removed means the run was stopped
                 atomic.write_text(out / failed_notebook(line), nbformat.writes(void_verdict(e.notebook, str(e))))
             raise
         except DeadKernelError as e:
@@ -575,6 +577,12 @@ def render_reports(
         except BaseException:
             if pool is not None:
                 _parallel.terminate_pool(pool)
+            if executor is None and workers > 1:
+                # and any worker our pool no longer lists (stopped while it shut down: Python 3.11's
+                # pool then waits at exit for a worker nobody stops)
+                for child in multiprocessing.active_children():
+                    with contextlib.suppress(Exception):
+                        child.kill()
             atomic.remove_empty(made)  # a refused or failed run leaves no empty folder it made
             raise
         finally:
@@ -583,6 +591,8 @@ def render_reports(
             if executor is None:
                 _shutdown_kernel()
             shutil.rmtree(work, ignore_errors=True)
+            if sys.exc_info()[0] is not None:  # a stopped run: once more at exit, after any late writer
+                atexit.register(shutil.rmtree, work, ignore_errors=True)
     index = write_index(
         out_dir,
         lines,
