@@ -142,10 +142,29 @@ def allowed_window(msg: Message, st: Any) -> tuple[np.ndarray, np.ndarray]:
 
 def next_local(lead: Any, idx: np.ndarray, planned: np.ndarray, target: np.ndarray) -> np.ndarray:
     """The first moment at or after ``planned`` (minutes after each lead's inquiry) whose local time of
-    day is ``target`` (local minutes; re-read once after a daylight-saving change in between)."""
-    t = planned + (target - lead.local(idx, planned) % DAY) % DAY
-    t = t + ((target - lead.local(idx, t) % DAY + DAY / 2) % DAY - DAY / 2)
-    return np.maximum(t, planned)  # type: ignore[no-any-return]
+    day is ``target`` (local minutes; re-read once after a daylight-saving change in between). A time
+    of day the clocks skip (2:30 on the spring-forward day) is read as zoneinfo reads it, the moment it
+    would have been (3:30), not the hour before."""
+    tod = lead.local(idx, planned) % DAY
+    guess = planned + (target - tod) % DAY  # today's time of day if still ahead, else tomorrow's
+    t = _reread(lead, idx, guess, target)
+    # today's time of day, though behind the plan's clock time, may be a skipped one read forward
+    today = _reread(lead, idx, planned + (target - tod), target)
+    return np.maximum(np.where((target < tod) & (today >= planned), today, t), planned)  # type: ignore[no-any-return]
+
+
+def _reread(lead: Any, idx: np.ndarray, guess: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """``guess`` (a moment placed at ``target`` with the wrong UTC offset across a daylight-saving
+    change) moved to the moment whose local time of day is ``target``; where the clocks skip that
+    time, the later of the two readings (the moment it would have been)."""
+    fixed = guess + _wrap(target - lead.local(idx, guess) % DAY)
+    exists = np.abs(_wrap(lead.local(idx, fixed) % DAY - target)) < 1e-6
+    return np.where(exists, fixed, np.maximum(guess, fixed))  # type: ignore[no-any-return]
+
+
+def _wrap(d: np.ndarray) -> np.ndarray:
+    """A difference of times of day (minutes) brought within half a day of 0."""
+    return (d + DAY / 2) % DAY - DAY / 2  # type: ignore[no-any-return]
 
 
 def learns(arm: Any) -> bool:

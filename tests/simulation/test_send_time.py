@@ -7,15 +7,20 @@ uniformity (false-alarm rate 0.1%), the learner's table against counts by hand.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
+import pytest
 from scipy import stats
 
 import nurture_lab as nl
 from nurture_lab.scenario.loader import scenario_from_dict
+from nurture_lab.simulation.calendar import DAY
+from nurture_lab.simulation.chunks import prepare_chunk
 from nurture_lab.simulation.population import make_leads
-from nurture_lab.simulation.send_time import PRIOR_SENDS, SendHistory
+from nurture_lab.simulation.send_time import PRIOR_SENDS, SendHistory, next_local
 from nurture_lab.whatif.send_time import policy_scenario
 
 from ..whatif.test_send_time import HOURS, data
@@ -78,3 +83,31 @@ def test_audience_hours_change_only_the_listed_audiences_preferred_hours() -> No
         assert h.between(centre - 2, centre + 2).all() and h.nunique() == 5, (name, h.value_counts())
     other = ~aud.isin(list(HOURS))
     assert (with_hours.loc[other, "preferred_hour"] == without.loc[other, "preferred_hour"]).all()
+
+
+@pytest.mark.parametrize("start", ["2026-03-02", "2026-10-26"])
+def test_the_next_time_of_day_is_zoneinfos_across_daylight_saving(start: str) -> None:
+    """``next_local`` against zoneinfo: for leads in four US zones around a spring-forward and a
+    fall-back change, the first moment at or after a random plan whose wall time is the target (some
+    in the hour the clocks skip or repeat), a skipped wall time read as zoneinfo reads it (fold 0: the
+    moment it would have been). Before, a skipped 2:xx came out 1:xx (17 of 400 here)."""
+    sc = nl.load_scenario("speed_to_lead")
+    sc = dataclasses.replace(sc, population=dataclasses.replace(sc.population, start_date=start, arrival_days=10))
+    ch = prepare_chunk(sc, 1, 0, 0, 400, identities=False)
+    rng = np.random.default_rng(0)
+    planned = rng.uniform(0, 3 * DAY, ch.lead.n)
+    target = rng.choice([90.0, 150.0, 170.0, 600.0, 1380.0], ch.lead.n) + rng.uniform(0, 5, ch.lead.n)
+    got = next_local(ch.lead, np.arange(ch.lead.n), planned, target)
+    created = pd.to_datetime(ch.df["created_at"], utc=True)
+    skipped = 0
+    for i in range(ch.lead.n):
+        zone, p = ZoneInfo(ch.df["timezone"].iloc[i]), created.iloc[i] + pd.Timedelta(minutes=planned[i])
+        day = p.tz_convert(zone).date()
+        for k in range(3):
+            wall = dt.datetime.combine(day + dt.timedelta(days=k), dt.time()) + dt.timedelta(minutes=target[i])
+            want = pd.Timestamp(wall.replace(tzinfo=zone))  # fold 0
+            if want >= p - pd.Timedelta(microseconds=1):
+                break
+        skipped += want.tz_convert(zone).replace(tzinfo=None) != wall
+        assert abs((created.iloc[i] + pd.Timedelta(minutes=got[i]) - want).total_seconds()) < 1e-3, (i, want)
+    assert skipped >= 5 if start.startswith("2026-03") else skipped == 0
