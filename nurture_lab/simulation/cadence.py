@@ -260,10 +260,11 @@ def run_group(
 
 
 def gate_held(msg: Message, st: ArmState, horizon: float, target: np.ndarray | None = None) -> GateResult:
-    """The gate, for a cadence step due no earlier than the lead's last call through the contact centre
-    was settled (made, or skipped when an agent reached it): a sequence moves on from a call task once
-    it is done, so a call waiting for an agent holds the lead's next steps (deferred ``queue``), and
-    nothing the queue decides at a moment changes what was sent before it. A held step with a
+    """The gate, for a cadence step due no earlier than the lead's last waiting call was settled without
+    being made (skipped when an agent reached it, never reached, given up; a made call's next steps are
+    spaced after it by the gate itself): a sequence moves on from a call task once it is done, so a call
+    waiting for an agent holds the lead's next steps (deferred ``queue``), and nothing the queue
+    decides at a moment changes what was sent before it. A held step with a
     send-time policy (``target``: its local time of day, NaN: none) goes out at that time of day next
     after the call settled, as it would have gone out after its own delay."""
     if st.call_settled is None:

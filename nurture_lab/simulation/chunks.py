@@ -144,10 +144,11 @@ def simulate_chunk(job: ChunkJob) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFr
     by_arm = None if job.truth else subset_leads(lead, ch.order)
     for a, arm in enumerate(sc.experiment.arms):
         pos = ch.positions(a)
+        own = ch.arm_idx == a
         # a learning send-time policy's history: in the experiment, the arm's own leads' sends
-        teach = ch.arm_idx == a if learns(arm) else None
+        teach = own if learns(arm) else None
         if by_arm is None:
-            out, log = run_arm_unlimited(sc, arm, lead, draws, ch.arm_idx == a, teach)
+            out, log = run_arm_unlimited(sc, arm, lead, draws, own, teach)
             run.parts.append({k: v[pos] for k, v in out.items()})
         else:
             out, log = run_arm_unlimited(sc, arm, ch.arm_leads(by_arm, a), draws, np.ones(pos.size, dtype=bool))

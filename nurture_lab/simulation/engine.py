@@ -170,11 +170,11 @@ def _refuse_learning_without_centre(scenario: Scenario) -> None:
     arm, which holds only where a lead's outcome does not depend on the other leads; a learning
     send-time policy learns from the other leads' sends (of its own arm, as assigned)."""
     from ..errors import ScenarioError
-    from .send_time import LEARNING, learns
+    from .send_time import LEARNING
 
     for arm in scenario.experiment.arms:
-        if learns(arm):
-            step = next(k for k, s in enumerate(arm.steps) if s.send_time in LEARNING)
+        step = next((k for k, s in enumerate(arm.steps) if s.send_time in LEARNING), None)
+        if step is not None:
             raise ScenarioError(
                 f"Scenario {scenario.name!r}: [design] allocation = {scenario.design.allocation!r} without a [contact_center] "
                 f"cannot run arm {arm.name!r}, step {step}: send_time = {arm.steps[step].send_time!r} learns from "
