@@ -342,6 +342,7 @@ def simulate_centre(
     sink: list[tuple[str, int, int, dict[str, np.ndarray]]] | None = None,
     arms: np.ndarray | None = None,
     settings: tuple[str, ...] = SETTINGS,
+    replay_own: bool = False,
 ) -> tuple[list[ChunkRun], pd.DataFrame]:
     """A run with a contact centre: every chunk and arm in lockstep in this process, one shared queue.
 
@@ -350,7 +351,8 @@ def simulate_centre(
     run's passes (each chunk's preparation, the observed run, each arm and setting of the truth).
     ``sink``: gets every lead's potential outcomes, ``(setting, arm index, chunk index, outcomes)``
     per chunk (for tests). ``arms``: an adaptive design's arm index per lead, in lead-number order
-    (see :mod:`.adaptive`; default: :func:`assign`).
+    (see :mod:`.adaptive`; default: :func:`assign`). ``replay_own`` (for tests): the truth's
+    experiment setting replays every lead, its own arm's too, instead of taking their observed outcomes.
     """
     parts = _random.chunks(n_leads)
     bar = _bar(progress, len(parts) + 1 + (len(settings) * len(sc.experiment.arms) if truth else 0))
@@ -374,7 +376,9 @@ def simulate_centre(
         release_free_memory()
     runs = _gather(chunks, meta, outs)
     truth_rows = (
-        _truth_runs(sc, seed, chunks, centre, inbound, (q, span, arrivals), bar, sink, settings) if truth else []
+        _truth_runs(sc, seed, chunks, centre, inbound, (q, span, arrivals), bar, sink, settings, runs, replay_own)
+        if truth
+        else []
     )
     bar.close()
     return runs, pd.concat(truth_rows, ignore_index=True) if truth_rows else pd.DataFrame()
@@ -390,10 +394,18 @@ def _truth_runs(
     bar: Any,
     sink: list[tuple[str, int, int, dict[str, np.ndarray]]] | None = None,
     settings: tuple[str, ...] = SETTINGS,
+    observed: list[ChunkRun] | None = None,
+    replay_own: bool = False,
 ) -> list[pd.DataFrame]:
     """Every lead through every arm: with the experiment's queue as the arms shared it (``experiment``),
     and alone with the same staff (``rollout``), those of ``settings``; ``queue``: the observed run's
-    queue, the timeline, the inbound calls' arrivals. Returns the truth sums."""
+    queue, the timeline, the inbound calls' arrivals. Returns the truth sums.
+
+    In the experiment setting a lead's outcome under its own arm is its observed outcome (the replay
+    gives it back exactly, :mod:`.truth_queue`), and one lead's replay does not depend on the others'
+    (counterfactual calls take no agent time): so only the other arms' leads are replayed and the arm's
+    own are taken from ``observed`` — unless the arm learns send times from its own leads' sends
+    (they must then run too), or ``replay_own``."""
     q, span, arrivals = queue
     leads = [ch.lead for ch in chunks if isinstance(ch.lead, Leads)]
     assert len(leads) == len(chunks)
@@ -408,17 +420,47 @@ def _truth_runs(
                 server.inbound(arrivals)
             # a learning send-time policy's history: in the experiment, the arm's own leads' sends
             teach = [own == a if setting == "experiment" and learns(arm) else None for own in arm_of]
+            reuse = setting == "experiment" and observed is not None and not learns(arm) and not replay_own
+            # per chunk, the chunk positions of the leads that run (None: all of them)
+            runs_of = [np.flatnonzero(own != a) if reuse else None for own in arm_of]
             gens = [
-                run_arm(sc, arm, lead, _draws_for(seed, ch.index, lead.n, [len(arm.steps)]), None, centre, code, t)
-                for ch, lead, code, t in zip(chunks, leads, inbound, teach, strict=True)
+                run_arm(
+                    sc,
+                    arm,
+                    lead if sel is None else subset_leads(lead, sel),
+                    _draws_for(seed, ch.index, lead.n, [len(arm.steps)]),
+                    None,
+                    centre,
+                    code if sel is None else code[sel],
+                    t,
+                )
+                for ch, lead, code, t, sel in zip(chunks, leads, inbound, teach, runs_of, strict=True)
             ]
-            who = [(i, a, None, lead.n) for i, lead in enumerate(leads)]
+            who = [(i, a, sel, lead.n) for i, (lead, sel) in enumerate(zip(leads, runs_of, strict=True))]
             for i, (lead, (out, _)) in enumerate(zip(leads, drive(gens, server, who), strict=True)):
+                sel = runs_of[i]
+                if sel is not None:
+                    assert observed is not None
+                    out = _with_own(out, sel, observed[i].parts[a], observed[i].positions[a], lead.n)
                 if sink is not None:
                     sink.append((setting, a, i, out))
                 rows += truth_sums(arm.name, out, lead, setting)
             bar.update()
     return rows
+
+
+def _with_own(
+    out: dict[str, np.ndarray], sel: np.ndarray, own: dict[str, np.ndarray], pos: np.ndarray, n: int
+) -> dict[str, np.ndarray]:
+    """A chunk's outcomes under an arm: the replayed leads' (chunk positions ``sel``) and the arm's own
+    observed ones (chunk positions ``pos``)."""
+    full = {}
+    for key, v in out.items():
+        col = np.empty(n, dtype=v.dtype)
+        col[sel] = v
+        col[pos] = own[key]
+        full[key] = col
+    return full
 
 
 class _NoBar:

@@ -62,7 +62,7 @@ def test_a_leads_own_arm_truth_is_its_observed_outcome(queue: str, monkeypatch: 
         sc = _learning(sc)
         monkeypatch.setattr(send_time, "MIN_ENGAGED", 2)
     sink: list[tuple[str, int, int, dict[str, np.ndarray]]] = []
-    runs, _ = simulate_centre(sc, 4, 2000, True, sink=sink)
+    runs, _ = simulate_centre(sc, 4, 2000, True, sink=sink, replay_own=True)
     assert len(runs) == 3
     checked = 0
     for setting, a, i, out in sink:
@@ -75,6 +75,27 @@ def test_a_leads_own_arm_truth_is_its_observed_outcome(queue: str, monkeypatch: 
     assert checked == 3 * 3 * len(runs[0].parts[0])
     waits = np.concatenate([p["first_call_minutes"] for r in runs for p in r.parts])
     assert np.nanmedian(waits) > 60  # the queue binds: the first call waits over an hour for most leads
+
+
+@pytest.mark.parametrize("queue", ["fifo", "score"])
+def test_the_truth_takes_the_own_arms_observed_outcomes_as_a_full_replay_would(
+    queue: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The experiment setting replays only the other arms' leads and takes each arm's own from the
+    observed run: every lead's outcome under every arm, and the truth table, are exactly those of
+    replaying every lead (three chunks, the queue binding)."""
+    monkeypatch.setattr(_random, "chunks", functools.partial(_random.chunks, size=700))
+    sc = _scarce(queue)
+    full: list[tuple[str, int, int, dict[str, np.ndarray]]] = []
+    reused: list[tuple[str, int, int, dict[str, np.ndarray]]] = []
+    _, t_full = simulate_centre(sc, 5, 2000, True, sink=full, settings=("experiment",), replay_own=True)
+    _, t_reused = simulate_centre(sc, 5, 2000, True, sink=reused, settings=("experiment",))
+    assert len(full) == len(reused) == 3 * 3
+    for (s1, a1, i1, o1), (s2, a2, i2, o2) in zip(full, reused, strict=True):
+        assert (s1, a1, i1) == (s2, a2, i2) and o1.keys() == o2.keys()
+        for key in o1:
+            np.testing.assert_array_equal(o2[key], o1[key], err_msg=f"arm {a1} chunk {i1} {key}")
+    pd.testing.assert_frame_equal(t_reused, t_full)
 
 
 def test_an_arm_identical_to_the_control_has_true_effect_zero_in_the_shared_queue() -> None:
