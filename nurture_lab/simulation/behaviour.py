@@ -36,6 +36,7 @@ __all__ = [
     "loss_time",
     "near_preferred_hour",
     "read_and_learn",
+    "record_sends",
     "respond",
     "settle",
     "static_engage_p",
@@ -90,6 +91,24 @@ class Response:
     #: staff minutes spent on each message
     staff: np.ndarray
 
+    def widened(self, rows: np.ndarray, m: int) -> Response:
+        """The response to ``m`` messages of which this one's are the rows ``rows``: the others were not
+        sent (not delivered, no staff time)."""
+
+        def wide(v: np.ndarray, fill: float | bool) -> np.ndarray:
+            out = np.full(m, fill, dtype=v.dtype)
+            out[rows] = v
+            return out
+
+        f = False
+        return Response(
+            wide(self.delivered, f),
+            wide(self.engaged, f),
+            wide(self.opted_out, f),
+            wide(self.p_opt, np.nan),
+            wide(self.staff, 0.0),
+        )
+
 
 def respond(
     beh: Behaviour,
@@ -129,6 +148,16 @@ def respond(
     engaged = delivered & (u[:, U_ENGAGE] < np.minimum(p_eng, 1.0)) & ~opt_now
     staff = np.where(send, cb.staff_minutes, 0.0) + np.where(engaged, cb.staff_minutes_engaged, 0.0)
     return Response(delivered, engaged, opt_now, p_opt, staff)
+
+
+def record_sends(st: ArmState, ch: int, owner: int, idx: np.ndarray, t: np.ndarray, r: Response) -> np.ndarray:
+    """What the sends on channel ``ch`` (to the leads ``idx`` at ``t``) change: staff time, opt-outs,
+    the send history. Returns who was qualified before."""
+    st.staff[idx] += r.staff
+    st.opt_out(ch, idx, np.where(r.opted_out, t, INF))
+    was_qualified = st.qualified_at[idx] <= t
+    st.record_send(ch, idx, t, owner)
+    return was_qualified  # type: ignore[no-any-return]
 
 
 def advance(st: ArmState, idx: np.ndarray, t: np.ndarray, engaged: np.ndarray) -> np.ndarray:

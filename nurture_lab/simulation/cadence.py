@@ -35,6 +35,7 @@ from .behaviour import (
     book,
     inbound_conversation,
     read_and_learn,
+    record_sends,
     respond,
     settle,
     static_engage_p,
@@ -238,21 +239,25 @@ def run_group(
     if ctx.waits_for_agent(step.channel):
         task = yield from queue_calls(ctx, st, msg, res, content, res.replaced, u[:, U_ENGAGE], u[:, U_VOICEMAIL])
     t = np.where(res.send, res.t, msg.planned)
-    rel = ctx.lead.relevant(content, idx) & ~res.replaced
-    call = None if task is None else (task.connected, task.handle)
-    r = respond(beh, st, step.channel, rel, idx, res.send, t, u, ctx.pref_all, call)
-    read_ok = record_sends(st, spec, idx, res.send, t, r)
     # a "previous" step's delay counts from this step's send, else from when it was due: its plan, or
     # when the lead's call it waited for, or its own call, was settled
     last_event[idx] = t if st.call_settled is None else np.where(res.send, t, np.maximum(t, st.call_settled[idx]))
-    fit_now = advance(st, idx, t, r.engaged)
-    educ = content.education & ~res.replaced
+    # a message not sent changes nothing more: the rest of the step runs on the sent rows ``s``
+    s = np.flatnonzero(res.send)
+    s_idx, s_t, s_u, s_repl = idx[s], t[s], u[s], res.replaced[s]
+    rel = ctx.lead.relevant(content, s_idx) & ~s_repl
+    call = None if task is None else (task.connected[s], task.handle[s])
+    r = respond(beh, st, step.channel, rel, s_idx, np.ones(s.size, dtype=bool), s_t, s_u, ctx.pref_all, call)
+    read_ok = record_sends(st, spec.ch, spec.owner, s_idx, s_t, r)
+    fit_now = advance(st, s_idx, s_t, r.engaged)
+    educ = content.education & ~s_repl
     read, c_dec = read_and_learn(
-        beh, st, content, idx, t, r, read_ok, fit_now, rel, educ, u, beh.channels[step.channel].read_rate
+        beh, st, content, s_idx, s_t, r, read_ok, fit_now, rel, educ, s_u, beh.channels[step.channel].read_rate
     )
-    booking = np.where(res.replaced, ctx.sc.contents["generic"].booking_multiplier, content.booking_multiplier)
+    booking = np.where(s_repl, ctx.sc.contents["generic"].booking_multiplier, content.booking_multiplier)
     connected = r.engaged if step.channel == "call" else None
-    book(beh, st, idx, t, c_dec, fit_now | read, read, rel, booking, u, connected)
+    book(beh, st, s_idx, s_t, c_dec, fit_now | read, read, rel, booking, s_u, connected)
+    r = r.widened(s, idx.size)  # every message's row again (unsent: nothing happened)
     dup = yield from duplicate(ctx, st, spec, msg, res, u, t, r.p_opt, last_event)
     if ctx.record is not None:
         log_step(ctx, spec, msg, res, r, task, dup, log)
@@ -361,17 +366,6 @@ def queue_calls(
     task = CallTask(msg, st, ctx.horizon if horizon is None else horizon, res, p, u_eng, u_vm, ctx.centre)
     yield task
     return task
-
-
-def record_sends(
-    st: ArmState, spec: StepSpec, idx: np.ndarray, send: np.ndarray, t: np.ndarray, r: Response
-) -> np.ndarray:
-    """What the sends change: staff time, opt-outs, the send history. Returns who was qualified before."""
-    st.staff[idx] += r.staff
-    st.opt_out(spec.ch, idx, np.where(r.opted_out, t, INF))
-    was_qualified = st.qualified_at[idx] <= t
-    st.record_send(spec.ch, idx, np.where(send, t, np.nan), spec.owner)
-    return was_qualified  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
