@@ -269,12 +269,16 @@ def gate_held(msg: Message, st: ArmState, horizon: float, target: np.ndarray | N
     being made (skipped when an agent reached it, never reached, given up; a made call's next steps are
     spaced after it by the gate itself): a sequence moves on from a call task once it is done, so a call
     waiting for an agent holds the lead's next steps (deferred ``queue``), and nothing the queue
-    decides at a moment changes what was sent before it. A held step with a
-    send-time policy (``target``: its local time of day, NaN: none) goes out at that time of day next
-    after the call settled, as it would have gone out after its own delay."""
-    if st.call_settled is None:
+    decides at a moment changes what was sent before it. A held step with a send-time policy
+    (``target``: its local time of day, NaN: none) goes out at that time of day next after the call
+    settled, as it would have gone out after its own delay; so does one behind a call that waited and
+    was made (the gate then still spaces it from the call)."""
+    hold = None if st.call_settled is None else st.call_settled[msg.idx]
+    if target is not None and st.call_made is not None:
+        made = np.where(np.isnan(target), -INF, st.call_made[msg.idx])
+        hold = made if hold is None else np.maximum(hold, made)
+    if hold is None:
         return gate(msg, st, horizon)
-    hold = st.call_settled[msg.idx]
     held = hold > msg.planned
     if not held.any():
         return gate(msg, st, horizon)

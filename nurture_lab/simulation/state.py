@@ -97,6 +97,9 @@ class ArmState:
         #: on (its next try) was settled (-inf: none; None: no such call yet): the cadence's next step is
         #: due no earlier (:meth:`settle_calls`; a made call's next steps are spaced after it by the gate)
         self.call_settled: np.ndarray | None = None
+        #: when each lead's last call that waited for an agent was made (-inf: none; None: no such call
+        #: yet): a later step with a send-time policy is held to its time of day next after it
+        self.call_made: np.ndarray | None = None
 
     # --- what the rules read
     def loss(self, idx: np.ndarray) -> np.ndarray:
@@ -220,6 +223,12 @@ class ArmState:
         if self.call_settled is None:
             self.call_settled = np.full(self.lead.n, -INF)
         self.call_settled[idx] = np.maximum(self.call_settled[idx], at)
+
+    def made_after_wait(self, idx: np.ndarray, at: np.ndarray) -> None:
+        """The calls of the leads ``idx`` (distinct) that waited for an agent were made at ``at``."""
+        if self.call_made is None:
+            self.call_made = np.full(self.lead.n, -INF)
+        self.call_made[idx] = np.maximum(self.call_made[idx], at)
 
     def opt_out(self, ch: int, idx: np.ndarray, at: np.ndarray) -> None:
         self.opted[ch][idx] = np.minimum(self.opted[ch][idx], at)
