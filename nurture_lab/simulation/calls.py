@@ -165,8 +165,11 @@ class CallTask:
         # the lead's cadence goes on once its call is settled: a made call's later steps are spaced
         # after it by the gate; a call skipped when an agent reached it holds them until then
         self.st.settle_calls(msg.idx[np.r_[r[stopped], lost]], np.r_[ts[stopped], np.full(lost.size, INF)])
-        if np.count_nonzero(made & waited):  # (a made call that waited holds a send-time step to its hour)
-            self.st.made_after_wait(msg.idx[r[made & waited]], ts[made & waited])
+        # a made call that waited for an agent (over all its passes: the gate may have put it back in
+        # the queue after it waited) holds a later send-time step to its hour
+        held = made & (self.queue[r] >= 1.0)
+        if np.count_nonzero(held):
+            self.st.made_after_wait(msg.idx[r[held]], ts[held])
 
     def give_up(self) -> None:
         """Calls still waiting after the last pass: no agent reached them."""

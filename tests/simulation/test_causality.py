@@ -36,6 +36,7 @@ import pandas as pd
 import pytest
 
 import nurture_lab as nl
+from nurture_lab.scenario.model import Step
 from nurture_lab.simulation.chunks import observed_centre, simulate_centre
 
 #: A Los Angeles centre with 1-3 agents on weekdays 8:00-18:00 (a weekday x hour table): calls wait.
@@ -119,11 +120,50 @@ def test_a_call_skipped_when_an_agent_reached_it_holds_the_leads_next_steps() ->
     assert set(held["lead_id"]) == set(pairs["lead_id"])
 
 
+def _local_minute(times: pd.Series, zones: np.ndarray) -> np.ndarray:
+    """Each moment's local minute of the day in its zone (zoneinfo)."""
+    wall = [t.astimezone(ZoneInfo(z)) for t, z in zip(times, zones, strict=True)]
+    return np.array([w.hour * 60 + w.minute + (w.second + w.microsecond / 1e6) / 60 for w in wall])
+
+
+def _oracle_texts(sc: nl.Scenario, text_step: int, seed: int) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """The sent texts of step ``text_step`` (``send_time = "oracle"``) behind 1-3 LA agents, each with its
+    local send minute and the minute the policy wants: the lead's preferred hour within its state's
+    texting hours. Also checks that a text behind its lead's earlier call that waited for an agent (over
+    all its passes) and was made after the text's plan is at that hour, unless the hour came within the
+    30 minutes the gate keeps after a call (then 30 minutes after it)."""
+    cc = nl.ContactCenter(agents=LA_TABLE, timezone="America/Los_Angeles")
+    sc = dataclasses.replace(sc, contact_center=cc)
+    la, ta = observed_centre(sc, simulate_centre(sc, seed, N_LEADS, False)[0])
+    assert (ta[ta["step"] == text_step]["channel"] == "sms").all()
+    texts = ta[(ta["step"] == text_step) & (ta["status"] == "sent")].merge(
+        la[["lead_id", "timezone", "state", "preferred_hour"]], on="lead_id"
+    )
+    tz = texts["timezone"].to_numpy()
+    minute = _local_minute(texts["sent_at"], tz)
+    lo, hi = (
+        np.array([sc.policy.state_quiet_hours.get(s, sc.policy.quiet_hours)[i] for s in texts["state"]]) * 60
+        for i in (0, 1)
+    )
+    want = np.clip(texts["preferred_hour"].to_numpy(dtype=float) * 60, lo, hi - 1)
+    calls = ta[(ta["channel"] == "call") & (ta["status"] == "sent") & (ta["step"] < text_step)]
+    last = calls.sort_values("sent_at").groupby("lead_id").tail(1).set_index("lead_id")
+    call_at, waited = texts["lead_id"].map(last["sent_at"]), texts["lead_id"].map(last["queue_minutes"]) >= 1
+    behind = ((call_at > texts["planned_at"]) & waited).to_numpy()
+    call_minute = _local_minute(call_at[behind], tz[behind])
+    gap = (texts["sent_at"][behind] - call_at[behind]).dt.total_seconds().to_numpy() / 60
+    hour_in_gap = (want[behind] - call_minute) % 1440 < 30
+    on_hour = np.abs(minute[behind] - want[behind]) < 1e-6
+    assert (on_hour | (hour_in_gap & (np.abs(gap - 30) < 1e-6))).all(), texts[behind][~on_hour].head()
+    return texts.assign(behind=behind), minute, want
+
+
 def test_a_held_step_with_a_send_time_policy_goes_out_at_its_time_of_day() -> None:
     """The day-1 text with ``send_time = "oracle"`` (the lead's preferred hour) behind scarce staff:
-    a text held only by its lead's waiting call (reason exactly ``queue``) goes out at the policy's
-    local time, read with zoneinfo in the lead's zone: the preferred hour within the state's legal
-    texting hours. Before, it went out when the call settled (3 of 3 such texts off the hour, seed 1)."""
+    a text held only by its lead's waiting call (reason exactly ``queue``), skipped or made, goes out at
+    the policy's local time, read with zoneinfo in the lead's zone: the preferred hour within the
+    state's legal texting hours. Before, it went out when a skipped call settled (3 of 3 such texts off
+    the hour, seed 1), and 30 minutes after a made one whatever the hour (all 225)."""
     sc = nl.load_scenario("speed_to_lead")
     arms = tuple(
         dataclasses.replace(
@@ -131,40 +171,44 @@ def test_a_held_step_with_a_send_time_policy_goes_out_at_its_time_of_day() -> No
         )
         for a in sc.experiment.arms
     )
-    cc = nl.ContactCenter(agents=LA_TABLE, timezone="America/Los_Angeles")
-    sc = dataclasses.replace(sc, contact_center=cc, experiment=dataclasses.replace(sc.experiment, arms=arms))
-    la, ta = observed_centre(sc, simulate_centre(sc, SEED, N_LEADS, False)[0])
-    assert (ta[ta["step"] == 3]["channel"] == "sms").all()
-    texts = ta[(ta["step"] == 3) & (ta["status"] == "sent")].merge(
-        la[["lead_id", "timezone", "state", "preferred_hour"]], on="lead_id"
-    )
-    wall = [t.astimezone(ZoneInfo(z)) for t, z in zip(texts["sent_at"], texts["timezone"], strict=True)]
-    minute = np.array([w.hour * 60 + w.minute + (w.second + w.microsecond / 1e6) / 60 for w in wall])
-    lo, hi = (
-        np.array([sc.policy.state_quiet_hours.get(s, sc.policy.quiet_hours)[i] for s in texts["state"]]) * 60
-        for i in (0, 1)
-    )
-    want = np.clip(texts["preferred_hour"].to_numpy(dtype=float) * 60, lo, hi - 1)
+    sc = dataclasses.replace(sc, experiment=dataclasses.replace(sc.experiment, arms=arms))
+    texts, minute, want = _oracle_texts(sc, 3, SEED)
     reason = texts["reason"].astype(str).to_numpy()
     for why, least in (("queue", 200), ("", 300)):  # held by the call alone; not moved at all
         rows = reason == why
         assert rows.sum() >= least, (why, rows.sum())
         np.testing.assert_allclose(minute[rows], want[rows], atol=1e-6, err_msg=why)
-    # a text behind its lead's earlier call that waited for an agent and was made after the text's
-    # plan: at its hour, unless that hour came within the 30 minutes the gate keeps after a call (then
-    # 30 minutes after it). Before, all 225 such texts went out 30 minutes after the call (seed 1).
-    calls = ta[(ta["channel"] == "call") & (ta["status"] == "sent") & (ta["step"] < 3)]
-    last = calls.sort_values("sent_at").groupby("lead_id").tail(1).set_index("lead_id")
-    call_at, waited = texts["lead_id"].map(last["sent_at"]), texts["lead_id"].map(last["queue_minutes"]) >= 1
-    behind = ((call_at > texts["planned_at"]) & waited).to_numpy()
-    tz = texts["timezone"].to_numpy()
-    call_wall = [c.astimezone(ZoneInfo(z)) for c, z in zip(call_at[behind], tz[behind], strict=True)]
-    call_minute = np.array([w.hour * 60 + w.minute + (w.second + w.microsecond / 1e6) / 60 for w in call_wall])
-    gap = (texts["sent_at"][behind] - call_at[behind]).dt.total_seconds().to_numpy() / 60
-    hour_in_gap = (want[behind] - call_minute) % 1440 < 30
-    on_hour = np.abs(minute[behind] - want[behind]) < 1e-6
-    assert behind.sum() >= 200, behind.sum()
-    assert (on_hour | (hour_in_gap & (np.abs(gap - 30) < 1e-6))).all()
+    assert texts["behind"].sum() >= 200
+
+
+def test_a_call_put_back_by_the_gate_after_it_waited_still_holds_a_send_time_step() -> None:
+    """A call in a 9-11 window that waits for an agent past its window is put back to the next morning
+    by the gate and then made at once; it waited all the same, so the oracle text behind it goes out at
+    the lead's hour. Before, only a wait in the call's last pass counted (seed 3: 2 such texts 30
+    minutes after the call, off their hour; found by a review)."""
+    sc = nl.load_scenario("speed_to_lead")
+    steps = (
+        Step(
+            channel="call",
+            content="qualification",
+            anchor="inquiry",
+            delay_minutes=5,
+            owner="contact_center",
+            window=(9, 11),
+        ),
+        Step(
+            channel="sms",
+            content="booking_link",
+            anchor="inquiry",
+            delay_minutes=60,
+            owner="contact_center",
+            send_time="oracle",
+        ),
+    )
+    arms = tuple(dataclasses.replace(a, steps=steps) for a in sc.experiment.arms)
+    sc = dataclasses.replace(sc, experiment=dataclasses.replace(sc.experiment, arms=arms))
+    texts, _, _ = _oracle_texts(sc, 1, 3)
+    assert texts["behind"].sum() >= 200
 
 
 def test_an_arm_with_no_call_at_a_step_still_takes_its_round() -> None:
