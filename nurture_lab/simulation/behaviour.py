@@ -100,11 +100,10 @@ class Response:
             out[rows] = v
             return out
 
-        f = False
         return Response(
-            wide(self.delivered, f),
-            wide(self.engaged, f),
-            wide(self.opted_out, f),
+            wide(self.delivered, False),
+            wide(self.engaged, False),
+            wide(self.opted_out, False),
             wide(self.p_opt, np.nan),
             wide(self.staff, 0.0),
         )
@@ -116,25 +115,25 @@ def respond(
     channel: str,
     rel: np.ndarray,
     idx: np.ndarray,
-    send: np.ndarray,
     t: np.ndarray,
     u: np.ndarray,
     pref_all: np.ndarray,
     call: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Response:
-    """Delivery, engagement and opt-out of messages sent at ``t`` (read before the send is recorded).
+    """Delivery, engagement and opt-out of the messages sent to the leads ``idx`` at ``t`` (read before
+    the sends are recorded; a message not sent gets no response, see :meth:`Response.widened`).
 
     ``call``: with a contact centre, the calls' ``(connected, handle minutes)`` as the agent found
     them; the outcome was drawn then and the staff time is the handle time.
     """
     cb, lead = beh.channels[channel], st.lead
-    delivered = send & (u[:, U_DELIVER] < cb.deliver_rate)
+    delivered = u[:, U_DELIVER] < cb.deliver_rate
     n_recent = st.count_sent(channel, idx, since=t - WEEK)
     p_opt = cb.opt_out_rate * (1 + beh.opt_out_frequency_slope * n_recent)
     opt_now = delivered & (u[:, U_OPT_OUT] < p_opt)
     if call is not None:
         engaged = delivered & call[0] & ~opt_now
-        return Response(delivered, engaged, opt_now, p_opt, np.where(send, np.nan_to_num(call[1]), 0.0))
+        return Response(delivered, engaged, opt_now, p_opt, np.nan_to_num(call[1]))
     hour = (lead.local(idx, t) % DAY) / 60.0
     p_eng = (
         cb.engage_rate
@@ -146,7 +145,7 @@ def respond(
         * np.where(rel, beh.relevance_multiplier, 1.0)
     )
     engaged = delivered & (u[:, U_ENGAGE] < np.minimum(p_eng, 1.0)) & ~opt_now
-    staff = np.where(send, cb.staff_minutes, 0.0) + np.where(engaged, cb.staff_minutes_engaged, 0.0)
+    staff = cb.staff_minutes + np.where(engaged, cb.staff_minutes_engaged, 0.0)
     return Response(delivered, engaged, opt_now, p_opt, staff)
 
 

@@ -247,7 +247,7 @@ def run_group(
     s_idx, s_t, s_u, s_repl = idx[s], t[s], u[s], res.replaced[s]
     rel = ctx.lead.relevant(content, s_idx) & ~s_repl
     call = None if task is None else (task.connected[s], task.handle[s])
-    r = respond(beh, st, step.channel, rel, s_idx, np.ones(s.size, dtype=bool), s_t, s_u, ctx.pref_all, call)
+    r = respond(beh, st, step.channel, rel, s_idx, s_t, s_u, ctx.pref_all, call)
     read_ok = record_sends(st, spec.ch, spec.owner, s_idx, s_t, r)
     fit_now = advance(st, s_idx, s_t, r.engaged)
     educ = content.education & ~s_repl

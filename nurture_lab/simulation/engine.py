@@ -170,10 +170,10 @@ def _refuse_learning_without_centre(scenario: Scenario) -> None:
     arm, which holds only where a lead's outcome does not depend on the other leads; a learning
     send-time policy learns from the other leads' sends (of its own arm, as assigned)."""
     from ..errors import ScenarioError
-    from .send_time import LEARNING
+    from .send_time import learning_step
 
     for arm in scenario.experiment.arms:
-        step = next((k for k, s in enumerate(arm.steps) if s.send_time in LEARNING), None)
+        step = learning_step(arm)
         if step is not None:
             raise ScenarioError(
                 f"Scenario {scenario.name!r}: [design] allocation = {scenario.design.allocation!r} without a [contact_center] "

@@ -67,6 +67,7 @@ __all__ = [
     "StepTiming",
     "allowed_window",
     "group_count",
+    "learning_step",
     "learns",
     "next_local",
 ]
@@ -171,7 +172,12 @@ def learns(arm: Any) -> bool:
     """Whether an arm's run learns send times from its own sends (a step with a learning policy): one
     lead's send time then depends on the other leads of the run, so a run that puts leads of other
     arms through the arm (the truth) must say whose sends teach it."""
-    return any(step.send_time in LEARNING for step in arm.steps)
+    return learning_step(arm) is not None
+
+
+def learning_step(arm: Any) -> int | None:
+    """The arm's first step with a learning send-time policy (None: none)."""
+    return next((k for k, step in enumerate(arm.steps) if step.send_time in LEARNING), None)
 
 
 def group_count(policy: str) -> int:
