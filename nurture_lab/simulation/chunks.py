@@ -24,9 +24,9 @@ from .contact_center import Queue
 from .draws import Draws
 from .leads import Ids, Leads, subset_leads, timeline_days
 from .population import make_leads_chunk
-from .results import SETTINGS, TRUTH_METRICS, concat_cats, concat_columns, truth_sums
+from .results import SETTINGS, TRUTH_METRICS, concat_cats, truth_sums
 from .send_time import learns
-from .touchlog import touch_columns, touch_frame, utc_from_minutes
+from .touchlog import TouchColumns, log_size, touch_frame, utc_from_minutes
 from .truth_queue import PassLog, ReplayQueue
 
 __all__ = [
@@ -216,23 +216,23 @@ def observed_leads(sc: Scenario, run: ChunkRun) -> pd.DataFrame:
 def observed_centre(sc: Scenario, runs: list[ChunkRun]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The leads frame and the touch log of a run with a contact centre (every chunk in this process).
 
-    Each chunk's event log is turned into touch-log columns and let go; the columns are then
-    joined column by column, each chunk's piece let go as soon as it has joined (a frame per chunk
-    and a concatenated frame would hold the log twice).
+    Each chunk's event log is written straight into the touch log's columns (:class:`TouchColumns`)
+    and let go, so the log is never held twice.
     """
-    frames, columns = [], []
+    frames = []
+    touches = TouchColumns(sc, sc.experiment.arms, sum(log_size(run.logs) for run in runs))
     let_go = 0  # bytes of event log let go since memory was last handed back
     while runs:
         run = runs.pop(0)
         lead = run.chunk.lead
         frames.append(observed_leads(sc, run))
-        columns.append(touch_columns(sc, lead.lead_id, lead.created_min, sc.experiment.arms, run.logs))
+        touches.write(lead.lead_id, lead.created_min, run.logs)
         let_go += sum(v.nbytes for _a, log in run.logs for d in log for v in d.values() if v.strides[:1] != (0,))
         del run
         if let_go >= TRIM_BYTES:  # not after every chunk: pages handed back are paid for when used again
             release_free_memory()
             let_go = 0
-    return concat_cats(frames), concat_columns(columns)
+    return concat_cats(frames), touches.frame()
 
 
 #: Event-log bytes let go between two hand-backs of free memory to the OS (see :mod:`nurture_lab._memory`).

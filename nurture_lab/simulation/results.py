@@ -4,7 +4,6 @@ settings, and the joining of per-chunk frames."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,7 +21,6 @@ __all__ = [
     "SimulationResult",
     "arm_outcomes",
     "concat_cats",
-    "concat_columns",
     "truth_in",
     "truth_sums",
     "truth_table",
@@ -240,22 +238,3 @@ def concat_cats(frames: list[pd.DataFrame]) -> pd.DataFrame:
                 if not f[c].cat.categories.equals(cats):
                     f[c] = f[c].cat.set_categories(cats)
     return pd.concat(frames, ignore_index=True)
-
-
-def concat_columns(chunks: list[dict[str, Any]]) -> pd.DataFrame:
-    """A frame from per-chunk columns (name -> array), joined column by column; each chunk's piece is
-    let go once joined. Categoricals as :func:`concat_cats` unifies them."""
-    out: dict[str, Any] = {}
-    for name in list(chunks[0]):
-        pieces = [c.pop(name) for c in chunks]
-        first = pieces[0]
-        if isinstance(first, pd.Categorical):
-            cats = _union_categories([p.categories for p in pieces])
-            codes = [p.codes if p.categories.equals(cats) else p.set_categories(cats).codes for p in pieces]
-            out[name] = pd.Categorical.from_codes(np.concatenate(codes), dtype=pd.CategoricalDtype(cats, first.ordered))
-        elif isinstance(first, np.ndarray):
-            out[name] = np.concatenate(pieces)
-        else:  # extension arrays (time stamps with a zone)
-            out[name] = type(first)._concat_same_type(pieces)
-        del pieces, first  # this column's pieces go before the next column is joined
-    return pd.DataFrame(out, copy=False)

@@ -1,5 +1,5 @@
 """The touch log: one row per planned touch, as the engine records it (:func:`log_rows`,
-:func:`log_gated` append to an arm's event log; :func:`touch_columns` turns it into columns).
+:func:`log_gated` append to an arm's event log; :class:`TouchColumns` turns it into columns).
 
 Columns are listed in :data:`TOUCH_COLUMNS` with their meaning; reason codes in
 :data:`nurture_lab.simulation.policy.REASONS`.
@@ -25,12 +25,13 @@ __all__ = [
     "SENT",
     "SKIPPED",
     "TOUCH_COLUMNS",
+    "TouchColumns",
     "empty_touches",
     "log_gated",
     "log_rows",
+    "log_size",
     "owner_categories",
     "reason_labels",
-    "touch_columns",
     "touch_frame",
     "utc_from_minutes",
 ]
@@ -64,14 +65,29 @@ def owner_categories(sc: Scenario) -> list[str]:
 
 def utc_from_minutes(base_min: np.ndarray, offset_min: np.ndarray) -> pd.Series:
     """UTC timestamps (ms resolution) from minutes since the epoch plus an offset; NaN -> NaT."""
+    ints = np.empty(np.broadcast_shapes(np.shape(base_min), np.shape(offset_min)), dtype=np.int64)
+    _utc_ms(base_min, offset_min, ints)
+    return _utc(ints)
+
+
+def _utc_ms(base_min: np.ndarray, offset_min: np.ndarray, out: np.ndarray) -> None:
+    """Into ``out`` (int64): milliseconds since the epoch of minutes ``base + offset``, to the nearest
+    millisecond (ties to even); NaN -> NaT's integer."""
     ms = np.add(base_min, offset_min, dtype=np.float64)
     ms *= 60_000.0
     nat = np.isnan(ms)
     ms[nat] = 0.0
-    np.rint(ms, out=ms)  # to the nearest millisecond, ties to even
-    ints = ms.astype(np.int64)
-    ints[nat] = np.iinfo(np.int64).min  # NaT
+    np.rint(ms, out=ms)
+    out[...] = ms
+    out[nat] = np.iinfo(np.int64).min  # NaT
+
+
+def _utc(ints: np.ndarray) -> pd.Series:
+    """UTC timestamps from milliseconds since the epoch (int64; its minimum is NaT)."""
     return pd.Series(pd.DatetimeIndex(ints.view("M8[ms]"), copy=False).tz_localize("UTC"), copy=False)
+
+
+Logs = list[tuple[int, list[dict[str, np.ndarray]]]]
 
 
 def touch_frame(
@@ -79,73 +95,128 @@ def touch_frame(
     lead_id: np.ndarray,
     created_min: np.ndarray,
     arms: Iterable[Arm],
-    logs: list[tuple[int, list[dict[str, np.ndarray]]]],
+    logs: Logs,
 ) -> pd.DataFrame:
-    """The touch log of one chunk from the engine's event log (see :func:`touch_columns`)."""
-    return pd.DataFrame(touch_columns(sc, lead_id, created_min, arms, logs), copy=False)
+    """The touch log of one chunk from the engine's event log (see :class:`TouchColumns`)."""
+    out = TouchColumns(sc, arms, log_size(logs))
+    out.write(lead_id, created_min, logs)
+    return out.frame()
 
 
-def touch_columns(
-    sc: Scenario,
-    lead_id: np.ndarray,
-    created_min: np.ndarray,
-    arms: Iterable[Arm],
-    logs: list[tuple[int, list[dict[str, np.ndarray]]]],
-) -> dict[str, Any]:
-    """The touch log's columns (name -> array) from the engine's event log: ``logs`` holds
-    ``(arm, batches)``, each batch a dict of aligned arrays whose ``lead_idx`` indexes ``lead_id``
-    and ``created_min``."""
-    arm_names = [a.name for a in arms]
-    parts = [(a, d) for a, log in logs for d in log]
-    if not parts:
-        # the same kinds of array as a chunk with touches (numpy arrays, categoricals, zoned times),
-        # so the columns of an empty chunk join those of the others
-        return {
-            c: v.array if isinstance(v.dtype, pd.api.extensions.ExtensionDtype) else v.to_numpy()
-            for c, v in empty_touches(sc, arm_names).items()
+def log_size(logs: Logs) -> int:
+    """Rows in an event log (``(arm, batches)`` pairs)."""
+    return sum(d["lead_idx"].size for _a, log in logs for d in log)
+
+
+#: Event-log fields copied as they are, by touch-log column.
+_COPIED = {
+    "step": "step",
+    "channel": "channel",
+    "content": "content",
+    "owner": "owner",
+    "status": "status",
+    "delivered": "delivered",
+    "engaged": "engaged",
+    "opted_out": "opted_out",
+    "duplicate": "duplicate",
+}
+#: Event-log fields of calls with a contact centre (NaN where a batch has none), by touch-log column.
+_CALLS = {"queue_minutes": "queue", "handle_minutes": "handle"}
+
+
+class TouchColumns:
+    """The touch log's columns, written in place from the engine's event logs chunk by chunk.
+
+    Each batch of a chunk's event log (``(arm, batches)``, each batch a dict of aligned arrays whose
+    ``lead_idx`` indexes the chunk's ``lead_id`` and ``created_min``) goes straight to its rows of
+    the final columns, so the log is copied once (per-chunk columns joined afterwards would copy it
+    twice and hold both). ``rows``: the rows of every chunk to be written (see :func:`log_size`).
+
+    The ``reason`` categories are every reason code then each chunk's combinations of deferrals
+    (sorted), as for a single chunk; where chunks' combinations differ, the sorted union (as
+    :func:`.results.concat_cats` joins frames of several chunks).
+    """
+
+    def __init__(self, sc: Scenario, arms: Iterable[Arm], rows: int) -> None:
+        self.sc, self.arm_names, self.rows = sc, [a.name for a in arms], rows
+        self.cols: dict[str, np.ndarray] = {}
+        self.lo = 0
+        self.reasons: list[tuple[int, int, list[str]]] = []  # per chunk: its rows and reason categories
+
+    def _alloc(self, lead_id: np.ndarray, d: dict[str, np.ndarray]) -> None:
+        n, e = self.rows, np.empty
+        self.cols = {"lead_id": e(n, lead_id.dtype), "arm": e(n, np.int8)}
+        self.cols |= {c: e(n, d[k].dtype) for c, k in _COPIED.items()}
+        self.cols |= {"planned_at": e(n, np.int64), "sent_at": e(n, np.int64), "reason": e(n, np.int32)}
+        self.cols |= {"deferred_minutes": e(n, np.float32)}
+        self.cols |= {c: np.full(n, np.nan, dtype=np.float32) for c in _CALLS}
+
+    def write(self, lead_id: np.ndarray, created_min: np.ndarray, logs: Logs) -> None:
+        """Write one chunk's event log (its ``lead_id`` and ``created_min`` by chunk position)."""
+        chunk_lo = self.lo
+        skip, defer, dup = [], [], []
+        for a, log in logs:
+            for d in log:
+                if not self.cols:
+                    self._alloc(lead_id, d)
+                idx = d["lead_idx"]
+                lo, hi = self.lo, self.lo + idx.size
+                cols = self.cols
+                cols["lead_id"][lo:hi] = lead_id[idx]
+                cols["arm"][lo:hi] = a
+                for c, k in _COPIED.items():
+                    cols[c][lo:hi] = d[k]
+                base = created_min[idx]
+                planned = d["planned"].astype(np.float64, copy=False)
+                sent = d["sent"].astype(np.float64, copy=False)
+                _utc_ms(base, planned, cols["planned_at"][lo:hi])
+                _utc_ms(base, sent, cols["sent_at"][lo:hi])
+                cols["deferred_minutes"][lo:hi] = sent - planned
+                for c, k in _CALLS.items():
+                    if k in d:
+                        cols[c][lo:hi] = d[k]
+                skip.append(d["skip"])
+                defer.append(d["defer"])
+                dup.append(d["duplicate"])
+                self.lo = hi
+        if self.lo == chunk_lo:
+            self.reasons.append((chunk_lo, chunk_lo, list(REASONS)))
+            return
+        codes, labels = reason_labels(np.concatenate(skip), np.concatenate(defer), np.concatenate(dup))
+        # every reason code is a category (so frames of several runs concatenate); combinations follow
+        cats = list(REASONS) + sorted(set(labels) - set(REASONS))
+        pos = {c: i for i, c in enumerate(cats)}
+        self.cols["reason"][chunk_lo : self.lo] = np.array([pos[lb] for lb in labels], dtype=np.int32)[codes]
+        self.reasons.append((chunk_lo, self.lo, cats))
+
+    def frame(self) -> pd.DataFrame:
+        """The touch log (the columns are let go into it)."""
+        assert self.lo == self.rows, "rows written differ from the rows announced"
+        if not self.rows:
+            return empty_touches(self.sc, self.arm_names)
+        cols, cat = self.cols, pd.Categorical.from_codes
+        reason_cats = self.reasons[0][2]
+        if any(c != reason_cats for _lo, _hi, c in self.reasons[1:]):
+            reason_cats = sorted({lb for _lo, _hi, c in self.reasons for lb in c})
+            pos = {lb: i for i, lb in enumerate(reason_cats)}
+            for lo, hi, c in self.reasons:
+                recode = np.array([pos[lb] for lb in c], dtype=np.int32)
+                cols["reason"][lo:hi] = recode[cols["reason"][lo:hi]]
+        out = {
+            "lead_id": cols.pop("lead_id"),
+            "arm": cat(cols.pop("arm"), categories=self.arm_names),
+            "step": cols.pop("step"),
+            "channel": cat(cols.pop("channel"), categories=list(CHANNELS)),
+            "content": cat(cols.pop("content"), categories=list(self.sc.contents)),
+            "owner": cat(cols.pop("owner"), categories=owner_categories(self.sc)),
+            "planned_at": _utc(cols.pop("planned_at")).array,
+            "sent_at": _utc(cols.pop("sent_at")).array,
+            "status": cat(cols.pop("status"), categories=list(STATUSES)),
+            "reason": cat(cols.pop("reason"), categories=reason_cats),
         }
-
-    def cat(key: str) -> np.ndarray:
-        return np.concatenate([d[key] for _, d in parts])
-
-    def cat_or_nan(key: str) -> np.ndarray:
-        if not any(key in d for _, d in parts):
-            return np.full(sum(d["lead_idx"].size for _, d in parts), np.nan, dtype=np.float32)
-        return np.concatenate(
-            [d[key] if key in d else np.full(d["lead_idx"].size, np.nan, dtype=np.float32) for _, d in parts]
-        ).astype(np.float32, copy=False)
-
-    idx = cat("lead_idx")
-    arm = np.concatenate([np.full(d["lead_idx"].size, a, dtype=np.int8) for a, d in parts])
-    base = created_min[idx]
-    planned = cat("planned").astype(np.float64, copy=False)
-    sent = cat("sent").astype(np.float64, copy=False)
-    owners = owner_categories(sc)
-    owner_codes = cat("owner")
-    codes, labels = reason_labels(cat("skip"), cat("defer"), cat("duplicate"))
-    # every reason code is a category (so frames of several runs concatenate); combinations follow
-    cats = list(REASONS) + sorted(set(labels) - set(REASONS))
-    pos = {c: i for i, c in enumerate(cats)}
-    reason = pd.Categorical.from_codes(np.array([pos[lb] for lb in labels], dtype=np.int32)[codes], categories=cats)
-    return {
-        "lead_id": lead_id[idx],
-        "arm": pd.Categorical.from_codes(arm, categories=arm_names),
-        "step": cat("step"),
-        "channel": pd.Categorical.from_codes(cat("channel"), categories=list(CHANNELS)),
-        "content": pd.Categorical.from_codes(cat("content"), categories=list(sc.contents)),
-        "owner": pd.Categorical.from_codes(owner_codes, categories=owners),
-        "planned_at": utc_from_minutes(base, planned).array,
-        "sent_at": utc_from_minutes(base, sent).array,
-        "status": pd.Categorical.from_codes(cat("status"), categories=list(STATUSES)),
-        "reason": reason,
-        "deferred_minutes": (sent - planned).astype(np.float32),
-        "delivered": cat("delivered"),
-        "engaged": cat("engaged"),
-        "opted_out": cat("opted_out"),
-        "duplicate": cat("duplicate"),
-        "queue_minutes": cat_or_nan("queue"),
-        "handle_minutes": cat_or_nan("handle"),
-    }
+        out |= {c: cols.pop(c) for c in ("deferred_minutes", "delivered", "engaged", "opted_out", "duplicate")}
+        out |= {c: cols.pop(c) for c in _CALLS}
+        return pd.DataFrame(out, copy=False)
 
 
 def empty_touches(sc: Scenario, arm_names: list[str]) -> pd.DataFrame:

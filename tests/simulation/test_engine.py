@@ -219,32 +219,66 @@ def test_observed_only_run_equals_the_run_with_truth(tiny: nl.Scenario) -> None:
     )
 
 
-def test_touch_log_columns_join_like_pandas_concat() -> None:
-    """The centre run joins per-chunk touch-log columns itself (to hold the log once); the result
-    equals pandas' concatenation of the chunk frames, categories unified to their sorted union."""
-    from nurture_lab.simulation.results import concat_columns as _concat_columns
+def _event_log(rng: np.random.Generator, n_leads: int, batches: int, defer_bits: list[int]) -> list:
+    """A synthetic event log of one arm: ``batches`` batches of random rows over ``n_leads`` leads,
+    deferral masks drawn from ``defer_bits``, some skipped, queue minutes in every other batch."""
+    from nurture_lab.simulation.touchlog import log_rows
+
+    log: list = []
+    for b in range(batches):
+        k = int(rng.integers(1, 40))
+        planned = rng.uniform(0, 5000, k)
+        skipped = rng.random(k) < 0.2
+        call = b % 2 == 0
+        log_rows(
+            log,
+            rng.integers(0, n_leads, k),
+            step=b,
+            ch=3 if call else 0,
+            content=rng.integers(0, 3, k),
+            owner=1,
+            planned=planned,
+            sent=np.where(skipped, np.nan, planned + rng.uniform(0, 90, k)),
+            skip=np.where(skipped, 1 + rng.integers(0, 3, k), 0),
+            defer=np.where(skipped, 0, rng.choice(defer_bits, k)),
+            status=np.where(skipped, 1, 0),
+            engaged=rng.random(k) < 0.3,
+            queue=np.where(skipped, np.nan, rng.uniform(0, 30, k)) if call else None,
+            handle=rng.uniform(0, 12, k) if call else None,
+        )
+    return log
+
+
+def test_touch_log_written_in_place_equals_pandas_concat_of_chunk_frames(speed: nl.Scenario) -> None:
+    """The centre run writes every chunk's event log straight into the touch log's columns (to hold
+    the log once); the result equals pandas' concatenation of the chunks' frames, the reason
+    categories unified to their sorted union where chunks' deferral combinations differ, and kept in
+    order where they agree. A chunk with no touch (its leads all in a holdout arm) joins the others."""
+    from nurture_lab.simulation.policy import BIT, REASONS
+    from nurture_lab.simulation.touchlog import TouchColumns, log_size, touch_frame
 
     rng = np.random.default_rng(4)
-    labels = [["", "quiet_hours", "cap_day"], ["", "min_gap+quiet_hours"], ["", "quiet_hours", "cap_day"]]
-    chunks = []
-    for i, cats in enumerate(labels):
-        n = 50 + 10 * i
-        chunks.append(
-            {
-                "lead_id": np.arange(n, dtype=np.int64) + 1000 * i,
-                "reason": pd.Categorical.from_codes(rng.integers(0, len(cats), n), categories=cats),
-                "arm": pd.Categorical.from_codes(rng.integers(0, 2, n), categories=["control", "fast"]),
-                "sent_at": pd.array(pd.to_datetime(rng.integers(0, 10**12, n), unit="ms", utc=True)),
-                "engaged": rng.random(n) < 0.3,
-                "queue_minutes": rng.random(n).astype(np.float32),
-            }
-        )
-    frames = [pd.DataFrame({k: v for k, v in c.items()}) for c in chunks]
-    expected = pd.concat([f.astype({"reason": object}) for f in frames], ignore_index=True)
-    expected["reason"] = pd.Categorical(expected["reason"], categories=sorted({x for c in labels for x in c}))
-    got = _concat_columns(chunks)
-    pd.testing.assert_frame_equal(got, expected)
-    assert list(got["arm"].cat.categories) == ["control", "fast"]  # categories that agree keep their order
+    arms = speed.experiment.arms
+    quiet, gap = BIT["quiet_hours"], BIT["min_gap"]
+    for masks in ([[0, quiet], [0, quiet | gap], [], [0, gap]], [[0, quiet | gap], [0, quiet | gap]]):
+        chunks = []
+        for i, bits in enumerate(masks):
+            n = 60 + 10 * i
+            logs = [(a, _event_log(rng, n, 4, bits)) for a in range(2)] if bits else []
+            chunks.append((np.arange(n, dtype=np.int64) + 1000 * i, rng.uniform(2.9e7, 2.91e7, n), logs))
+        written = TouchColumns(speed, arms, sum(log_size(logs) for _i, _c, logs in chunks))
+        for ids, created, logs in chunks:
+            written.write(ids, created, logs)
+        got = written.frame()
+        frames = [touch_frame(speed, ids, created, arms, logs) for ids, created, logs in chunks]
+        labels = [list(f["reason"].cat.categories) for f in frames]
+        expected = pd.concat([f.astype({"reason": object}) for f in frames], ignore_index=True)
+        agree = all(c == labels[0] for c in labels)
+        cats = labels[0] if agree else sorted({x for c in labels for x in c})
+        expected["reason"] = pd.Categorical(expected["reason"], categories=cats)
+        assert len(got) > 0 and got["reason"].nunique() > 2 and got["queue_minutes"].isna().any()
+        pd.testing.assert_frame_equal(got, expected)
+        assert list(got["reason"].cat.categories[: len(REASONS)]) == (list(REASONS) if agree else cats[: len(REASONS)])
 
 
 def test_times_from_minutes_agree_with_pandas() -> None:
@@ -257,29 +291,6 @@ def test_times_from_minutes_agree_with_pandas() -> None:
     expected = pd.Series(pd.to_datetime(ms, unit="ms", utc=True)).dt.as_unit("ms")
     pd.testing.assert_series_equal(got, expected, check_names=False)
     assert got.isna().tolist() == [False, False, True, False]
-
-
-def test_a_chunk_without_touches_joins_the_others(speed: nl.Scenario) -> None:
-    """A chunk can log no touch (say, its few leads all in a holdout arm): its empty columns must
-    join the other chunks' columns (an empty chunk once gave pandas arrays that numpy ones refused)."""
-    from nurture_lab.simulation.results import concat_columns as _concat_columns
-    from nurture_lab.simulation.touchlog import touch_columns
-
-    run = nl.simulate(speed, seed=2, n_leads=300, truth=False)
-
-    def some() -> dict:
-        return {
-            c: v.array if isinstance(v.dtype, pd.api.extensions.ExtensionDtype) else v.to_numpy()
-            for c, v in run.touches.items()
-        }
-
-    def none() -> dict:
-        return touch_columns(speed, np.zeros(0, dtype=np.int64), np.zeros(0), speed.experiment.arms, [])
-
-    for chunks in ([none(), some()], [some(), none()]):
-        joined = _concat_columns(chunks)
-        # the same rows and types; the reason categories are the union's (sorted), hence not compared by order
-        pd.testing.assert_frame_equal(joined, run.touches, check_categorical=False)
 
 
 def test_next_in_window_is_the_first_allowed_minute() -> None:
