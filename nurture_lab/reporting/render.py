@@ -391,8 +391,10 @@ def prepare_data(
     mapping: str | Path | None = None,
     read_options: Mapping[str, Any] | None = None,
     on_import: Callable[[Any], None] | None = None,
+    jobs: int | None = _parallel.DEFAULT_JOBS,
 ) -> tuple[Path, Path | None, dict[str, Any]]:
     """Simulate once (or import a real export once) for all reports; returns (leads, truth, manifest).
+    ``jobs``: the simulation's processes (see :func:`~nurture_lab.simulate`).
 
     An import's notes (rows read, used and dropped by reason, zone rule, date orders, as_of, follow-up)
     go into the manifest as ``import_notes``, and the import to ``on_import`` when given."""
@@ -429,7 +431,7 @@ def prepare_data(
         }
         return leads_path, None, man
     sc = load_scenario(scenario or "speed_to_lead")
-    res = simulate(sc, seed=seed, n_leads=n_leads)
+    res = simulate(sc, seed=seed, n_leads=n_leads, jobs=jobs)
     key = f"{sc.sha256[:12]}-{seed}-{n_leads}"
     leads_path = cache / f"sim-{key}.parquet"
     truth_path = cache / f"truth-{key}.csv"
@@ -541,7 +543,7 @@ def render_reports(
             elif executor is None:
                 warming = _warm_in_background(work)
             leads_path, truth_path, man = prepared or prepare_data(
-                work, scenario=scenario, data=None, seed=seed, n_leads=n_leads
+                work, scenario=scenario, data=None, seed=seed, n_leads=n_leads, jobs=workers
             )
             man["control"] = extra.get("control") or man.get("control", "")
             if sizing:

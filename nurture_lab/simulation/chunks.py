@@ -7,7 +7,9 @@ with one, every chunk and arm runs in lockstep in this process around one shared
 
 from __future__ import annotations
 
-from collections.abc import Generator
+import contextlib
+import functools
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,13 +23,14 @@ from .cadence import run_arm, run_arm_unlimited
 from .calendar import DAY
 from .calls import CallTask, CentreView, centre_of, drive
 from .contact_center import Queue
-from .draws import Draws
+from .draws import Draws, draws_for
 from .leads import Ids, Leads, subset_leads, timeline_days
 from .population import make_leads_chunk
 from .results import SETTINGS, TRUTH_METRICS, concat_cats, truth_sums
 from .send_time import learns
 from .touchlog import TouchColumns, log_size, touch_frame, utc_from_minutes
-from .truth_queue import PassLog, ReplayQueue
+from .truth_queue import PassLog
+from .truth_runs import Observed, Rollouts, Sink, TruthInputs, truth_rows
 
 __all__ = [
     "Chunk",
@@ -283,15 +286,6 @@ def _ring_inbound(sc: Scenario, chunks: list[Chunk], q: Queue) -> tuple[np.ndarr
     return arrivals, inbound
 
 
-def _draws_for(seed: int, c: int, n: int, steps: list[int]) -> Draws:
-    """A chunk's draws, each step slot let go once the arm runs of ``steps`` (their step counts) read it."""
-    users: dict[int, int] = {}
-    for n_steps in steps:
-        for k in range(n_steps):
-            users[k] = users.get(k, 0) + 1
-    return Draws(seed, c, n, users)
-
-
 def _observed_runs(
     sc: Scenario,
     seed: int,
@@ -309,7 +303,7 @@ def _observed_runs(
         lead = ch.lead
         assert isinstance(lead, Leads)
         by_arm = subset_leads(lead, ch.order)
-        draws = _draws_for(seed, ch.index, lead.n, [len(a.steps) for a in arms])
+        draws = draws_for(seed, ch.index, lead.n, [len(a.steps) for a in arms])
         for a, arm in enumerate(arms):
             pos = ch.positions(a)
             rec = np.ones(pos.size, dtype=bool) if frames else None
@@ -339,20 +333,26 @@ def simulate_centre(
     truth: bool,
     progress: bool = False,
     frames: bool = True,
-    sink: list[tuple[str, int, int, dict[str, np.ndarray]]] | None = None,
+    sink: Sink | None = None,
     arms: np.ndarray | None = None,
     settings: tuple[str, ...] = SETTINGS,
     replay_own: bool = False,
+    jobs: int = 1,
+    then: Callable[[list[ChunkRun]], None] | None = None,
 ) -> tuple[list[ChunkRun], pd.DataFrame]:
     """A run with a contact centre: every chunk and arm in lockstep in this process, one shared queue.
 
-    Returns the observed run per chunk and the truth sums (of the truth's ``settings``). Same seed,
-    same result whatever ``jobs``: the queue is one deterministic pass. ``progress``: a bar over the
-    run's passes (each chunk's preparation, the observed run, each arm and setting of the truth).
-    ``sink``: gets every lead's potential outcomes, ``(setting, arm index, chunk index, outcomes)``
-    per chunk (for tests). ``arms``: an adaptive design's arm index per lead, in lead-number order
-    (see :mod:`.adaptive`; default: :func:`assign`). ``replay_own`` (for tests): the truth's
-    experiment setting replays every lead, its own arm's too, instead of taking their observed outcomes.
+    Returns the observed run per chunk and the truth sums (of the truth's ``settings``, see
+    :mod:`.truth_runs`). Same seed, same result whatever ``jobs``: the queue is one deterministic
+    pass. ``jobs``: processes; above 1 the truth's rollouts run beside the observed run in ``jobs - 1``
+    forked workers (:class:`.truth_runs.Rollouts`; where processes cannot fork, here after it).
+    ``progress``: a bar over the run's passes (each chunk's preparation, the observed run, each arm
+    and setting of the truth). ``sink``: gets every lead's potential outcomes, ``(setting, arm index,
+    chunk index, outcomes)`` per chunk (for tests; the truth then runs here). ``arms``: an adaptive
+    design's arm index per lead, in lead-number order (see :mod:`.adaptive`; default: :func:`assign`).
+    ``replay_own`` (for tests): the truth's experiment setting replays every lead, its own arm's too,
+    instead of taking their observed outcomes. ``then``: called with the observed run once the truth
+    no longer reads it (before the rollouts' workers are waited for), e.g. to build its frames from it.
     """
     parts = _random.chunks(n_leads)
     bar = _bar(progress, len(parts) + 1 + (len(settings) * len(sc.experiment.arms) if truth else 0))
@@ -364,103 +364,55 @@ def simulate_centre(
     span = _Timeline.of(sc, chunks)
     centre, q = span.centre(sc)
     arrivals, inbound = _ring_inbound(sc, chunks, q)
-    gens, meta = _observed_runs(sc, seed, chunks, centre, inbound, frames, keep=truth)
-    if truth:  # the truth's experiment setting replays this queue: record it call by call
-        q.log = PassLog()
-    who = [(i, a, pos, chunks[i].lead.n) for i, a, pos in meta]
-    outs = drive(gens, q, who)
-    if truth:
-        q.log.freeze()
-    bar.update()
-    if n_leads >= TRIM_MIN_LEADS:  # the queue rounds' call batches and gate temporaries, before the frames
-        release_free_memory()
-    runs = _gather(chunks, meta, outs)
-    truth_rows = (
-        _truth_runs(sc, seed, chunks, centre, inbound, (q, span, arrivals), bar, sink, settings, runs, replay_own)
-        if truth
-        else []
-    )
+    inp = _truth_inputs(sc, seed, chunks, centre, inbound, span, arrivals) if truth else None
+    beside = inp is not None and sink is None and Rollouts.possible(jobs, settings)
+    with Rollouts(inp, jobs - 1) if beside and inp is not None else contextlib.nullcontext() as rollouts:
+        gens, meta = _observed_runs(sc, seed, chunks, centre, inbound, frames, keep=truth)
+        if truth:  # the truth's experiment setting replays this queue: record it call by call
+            q.log = PassLog()
+        who = [(i, a, pos, chunks[i].lead.n) for i, a, pos in meta]
+        outs = drive(gens, q, who)
+        if truth:
+            q.log.freeze()
+        bar.update()
+        if n_leads >= TRIM_MIN_LEADS:  # the queue rounds' call batches and gate temporaries, before the frames
+            release_free_memory()
+        runs = _gather(chunks, meta, outs)
+        del gens, outs, who  # the arms' runs hold their own copies of the leads: let go before the frames
+        rows = []
+        done = None if then is None else functools.partial(then, runs)
+        if inp is not None:
+            seen = Observed(q, [r.parts for r in runs], [r.positions for r in runs])
+            if replay_own:
+                seen.parts = seen.positions = None
+            rows = truth_rows(inp, settings, seen, bar, sink, rollouts, meanwhile=done)
+        elif done is not None:
+            done()
     bar.close()
-    return runs, pd.concat(truth_rows, ignore_index=True) if truth_rows else pd.DataFrame()
+    return runs, pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
 
 
-def _truth_runs(
+def _truth_inputs(
     sc: Scenario,
     seed: int,
     chunks: list[Chunk],
     centre: CentreView,
     inbound: list[np.ndarray],
-    queue: tuple[Queue, _Timeline, np.ndarray],
-    bar: Any,
-    sink: list[tuple[str, int, int, dict[str, np.ndarray]]] | None = None,
-    settings: tuple[str, ...] = SETTINGS,
-    observed: list[ChunkRun] | None = None,
-    replay_own: bool = False,
-) -> list[pd.DataFrame]:
-    """Every lead through every arm: with the experiment's queue as the arms shared it (``experiment``),
-    and alone with the same staff (``rollout``), those of ``settings``; ``queue``: the observed run's
-    queue, the timeline, the inbound calls' arrivals. Returns the truth sums.
-
-    In the experiment setting a lead's outcome under its own arm is its observed outcome (the replay
-    gives it back exactly, :mod:`.truth_queue`), and one lead's replay does not depend on the others'
-    (counterfactual calls take no agent time): so only the other arms' leads are replayed and the arm's
-    own are taken from ``observed`` — unless the arm learns send times from its own leads' sends
-    (they must then run too), or ``replay_own``."""
-    q, span, arrivals = queue
+    span: _Timeline,
+    arrivals: np.ndarray,
+) -> TruthInputs:
+    """What the truth's passes read of a run (its leads kept whole: see :func:`_observed_runs`)."""
     leads = [ch.lead for ch in chunks if isinstance(ch.lead, Leads)]
     assert len(leads) == len(chunks)
-    rows: list[pd.DataFrame] = []
-    arm_of = [ch.arm_idx for ch in chunks]
-    for a, arm in enumerate(sc.experiment.arms):
-        for setting in settings:
-            if setting == "experiment":
-                server: Queue | ReplayQueue = ReplayQueue(q, q.log, a, arm_of)
-            else:
-                _, server = span.centre(sc)
-                server.inbound(arrivals)
-            # a learning send-time policy's history: in the experiment, the arm's own leads' sends
-            teach = [own == a if setting == "experiment" and learns(arm) else None for own in arm_of]
-            reuse = setting == "experiment" and observed is not None and not learns(arm) and not replay_own
-            # per chunk, the chunk positions of the leads that run (None: all of them)
-            runs_of = [np.flatnonzero(own != a) if reuse else None for own in arm_of]
-            gens = [
-                run_arm(
-                    sc,
-                    arm,
-                    lead if sel is None else subset_leads(lead, sel),
-                    _draws_for(seed, ch.index, lead.n, [len(arm.steps)]),
-                    None,
-                    centre,
-                    code if sel is None else code[sel],
-                    t,
-                )
-                for ch, lead, code, t, sel in zip(chunks, leads, inbound, teach, runs_of, strict=True)
-            ]
-            who = [(i, a, sel, lead.n) for i, (lead, sel) in enumerate(zip(leads, runs_of, strict=True))]
-            for i, (lead, (out, _)) in enumerate(zip(leads, drive(gens, server, who), strict=True)):
-                sel = runs_of[i]
-                if sel is not None:
-                    assert observed is not None
-                    out = _with_own(out, sel, observed[i].parts[a], observed[i].positions[a], lead.n)
-                if sink is not None:
-                    sink.append((setting, a, i, out))
-                rows += truth_sums(arm.name, out, lead, setting)
-            bar.update()
-    return rows
 
+    def fresh() -> Queue:  # the same staff, an empty queue, the run's inbound calls rung
+        _, server = span.centre(sc)
+        server.inbound(arrivals)
+        return server
 
-def _with_own(
-    out: dict[str, np.ndarray], sel: np.ndarray, own: dict[str, np.ndarray], pos: np.ndarray, n: int
-) -> dict[str, np.ndarray]:
-    """A chunk's outcomes under an arm: the replayed leads' (chunk positions ``sel``) and the arm's own
-    observed ones (chunk positions ``pos``)."""
-    full = {}
-    for key, v in out.items():
-        col = np.empty(n, dtype=v.dtype)
-        col[sel] = v
-        col[pos] = own[key]
-        full[key] = col
-    return full
+    return TruthInputs(
+        sc, seed, [ch.index for ch in chunks], leads, [ch.arm_idx for ch in chunks], centre, inbound, fresh
+    )
 
 
 class _NoBar:

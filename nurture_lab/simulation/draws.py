@@ -31,6 +31,7 @@ __all__ = [
     "U_READ",
     "U_VOICEMAIL",
     "Draws",
+    "draws_for",
 ]
 
 #: The columns of a step slot's uniforms (per lead), in stream order.
@@ -91,3 +92,12 @@ class Draws:
         self._seen[k] = self._seen.get(k, 0) + 1
         if self._seen[k] >= self._users[k]:
             self._cache.pop(k, None)
+
+
+def draws_for(seed: int, c: int, n: int, steps: list[int]) -> Draws:
+    """A chunk's draws, each step slot let go once the arm runs of ``steps`` (their step counts) read it."""
+    users: dict[int, int] = {}
+    for n_steps in steps:
+        for k in range(n_steps):
+            users[k] = users.get(k, 0) + 1
+    return Draws(seed, c, n, users)

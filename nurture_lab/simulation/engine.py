@@ -22,9 +22,9 @@ import pandas as pd
 
 from .. import _random
 from .._memory import small_pages
-from .._parallel import DEFAULT_JOBS, map_tasks
+from .._parallel import DEFAULT_JOBS, map_tasks, resolve_jobs
 from ..scenario.model import Scenario
-from .chunks import ChunkJob, arm_outputs, assign, observed_centre, simulate_centre, simulate_chunk
+from .chunks import ChunkJob, ChunkRun, arm_outputs, assign, observed_centre, simulate_centre, simulate_chunk
 from .policy import REASONS
 from .population import IDENTITY_COLUMNS
 from .results import (
@@ -77,7 +77,9 @@ def simulate(
         executor: an optional ``concurrent.futures.Executor`` to spread chunks over
             (processes, or a Dask ``Client.get_executor()``); results are identical to serial.
         jobs: without an executor, the number of worker processes (default ``None``: every core;
-            1 = in this process). A run of one chunk always runs in this process.
+            1 = in this process). A run of one chunk always runs in this process. With a contact
+            centre the observed run is one process (one queue); with ``truth`` the rollouts, one per
+            arm, run beside it in up to ``jobs - 1`` forked workers (the same truth).
         progress: show a tqdm progress bar over chunks.
 
     Returns:
@@ -102,14 +104,31 @@ def simulate(
     if scenario.design.adaptive:
         return _simulate_adaptive(scenario, seed, n_leads, truth, executor, jobs, progress)
     if scenario.contact_center is not None:
+        procs = _centre_processes(scenario, n_leads, truth, executor, jobs)
+        frames: list[tuple[pd.DataFrame, pd.DataFrame]] = []
+
+        def build(runs: list[ChunkRun]) -> None:  # while the truth's rollouts may still run elsewhere
+            frames.append(observed_centre(scenario, runs))
+
         with small_pages():  # thousands of fresh mid-size arrays: no huge-page stalls (see _memory)
-            runs, tr_parts = simulate_centre(scenario, seed, n_leads, truth, progress)
-            leads, touches = observed_centre(scenario, runs)
-        tr = truth_table([tr_parts] if truth else [], scenario)
+            _, tr_parts = simulate_centre(scenario, seed, n_leads, truth, progress, jobs=procs, then=build)
+        (leads, touches), tr = frames[0], truth_table([tr_parts] if truth else [], scenario)
         return SimulationResult(scenario, seed, n_leads, leads, touches, tr)
     tasks = [ChunkJob(scenario, seed, c, first, n, truth) for c, first, n in _random.chunks(n_leads)]
     leads, touches, tr = _run_chunks(tasks, executor, jobs, progress)
     return SimulationResult(scenario, seed, n_leads, leads, touches, tr)
+
+
+def _centre_processes(
+    scenario: Scenario, n_leads: int, truth: bool, executor: Executor | None, jobs: int | None
+) -> int:
+    """Processes for a run with a contact centre: the observed run is one process (one queue); the
+    truth's rollouts, one per arm, can run beside it (:mod:`.truth_runs`) in a run of more than one
+    chunk without an ``executor`` (whose workers could not inherit the leads)."""
+    procs = resolve_jobs("simulate", jobs, 1 + len(scenario.experiment.arms))
+    if executor is not None or not truth or n_leads <= _random.CHUNK_SIZE:
+        return 1
+    return procs
 
 
 def _run_chunks(

@@ -85,13 +85,30 @@ def test_the_rules_hold_with_a_centre_anywhere(centre: dict[str, object]) -> Non
     check_invariants(res)
 
 
-def test_one_seed_one_result_whatever_the_processes() -> None:
-    sc = _with_centre(agents=2, queue="score")
-    a = nl.simulate(sc, seed=9, n_leads=3000, jobs=1)
-    b = nl.simulate(sc, seed=9, n_leads=3000, jobs=2)
-    pd.testing.assert_frame_equal(a.leads, b.leads)
-    pd.testing.assert_frame_equal(a.touches, b.touches)
-    pd.testing.assert_frame_equal(a.truth, b.truth)
+def test_one_seed_one_result_whatever_the_processes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On 2 processes the truth's rollouts run in a forked worker beside the observed run (a run of
+    more than one chunk): the same frames and the same truth as on one."""
+    from nurture_lab.simulation import truth_runs
+
+    forked: list[int] = []
+    real = truth_runs.Rollouts.__init__
+
+    def spy(self: truth_runs.Rollouts, inp: truth_runs.TruthInputs, workers: int) -> None:
+        forked.append(workers)
+        real(self, inp, workers)
+
+    monkeypatch.setattr(truth_runs.Rollouts, "__init__", spy)
+    sc = _with_centre(agents=32, queue="score")  # the queue binds at peaks: calls wait
+    two = (sc.experiment.arm("within_5_min"), sc.experiment.arm("next_business_day"))
+    sc = dataclasses.replace(sc, experiment=dataclasses.replace(sc.experiment, arms=two))
+    a = nl.simulate(sc, seed=9, n_leads=52_000, jobs=1)
+    assert forked == []
+    b = nl.simulate(sc, seed=9, n_leads=52_000, jobs=2)
+    assert forked == [1]
+    assert (a.touches["queue_minutes"] > 0).mean() > 0.05
+    # DataFrame.equals: values, dtypes and categories (assert_frame_equal takes seconds per frame here)
+    assert a.leads.equals(b.leads) and a.touches.equals(b.touches)
+    pd.testing.assert_frame_equal(a.truth, b.truth, check_exact=True)
 
 
 def test_the_score_queue_serves_higher_scores_first() -> None:
