@@ -8,7 +8,6 @@ with one, every chunk and arm runs in lockstep in this process around one shared
 from __future__ import annotations
 
 import contextlib
-import functools
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +29,7 @@ from .results import SETTINGS, TRUTH_METRICS, concat_cats, truth_sums
 from .send_time import learns
 from .touchlog import TouchColumns, log_size, touch_frame, utc_from_minutes
 from .truth_queue import PassLog
-from .truth_runs import Observed, Rollouts, Sink, TruthInputs, truth_rows
+from .truth_runs import Observed, Passes, Rollouts, Sink, TruthInputs, local_passes, truth_rows
 
 __all__ = [
     "Chunk",
@@ -352,7 +351,8 @@ def simulate_centre(
     design's arm index per lead, in lead-number order (see :mod:`.adaptive`; default: :func:`assign`).
     ``replay_own`` (for tests): the truth's experiment setting replays every lead, its own arm's too,
     instead of taking their observed outcomes. ``then``: called with the observed run once the truth
-    no longer reads it (before the rollouts' workers are waited for), e.g. to build its frames from it.
+    no longer reads it (before the rollouts' workers are waited for), e.g. to build its frames from
+    it; the list returned is then the one ``then`` got (:func:`observed_centre` empties it).
     """
     parts = _random.chunks(n_leads)
     bar = _bar(progress, len(parts) + 1 + (len(settings) * len(sc.experiment.arms) if truth else 0))
@@ -379,15 +379,17 @@ def simulate_centre(
             release_free_memory()
         runs = _gather(chunks, meta, outs)
         del gens, outs, who  # the arms' runs hold their own copies of the leads: let go before the frames
-        rows = []
-        done = None if then is None else functools.partial(then, runs)
+        done: Passes = {}
         if inp is not None:
             seen = Observed(q, [r.parts for r in runs], [r.positions for r in runs])
             if replay_own:
                 seen.parts = seen.positions = None
-            rows = truth_rows(inp, settings, seen, bar, sink, rollouts, meanwhile=done)
-        elif done is not None:
-            done()
+            done = local_passes(inp, settings, seen, bar, sink, rollouts is not None)
+            del seen
+        del inp, chunks, q, centre, inbound  # what the truth read: let go before the frames
+        if then is not None:
+            then(runs)
+        rows = truth_rows(done, len(sc.experiment.arms), settings, bar, rollouts) if truth else []
     bar.close()
     return runs, pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
 

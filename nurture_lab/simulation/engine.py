@@ -166,6 +166,7 @@ def _simulate_adaptive(
     from .adaptive import plan_run, run_centre
 
     if scenario.contact_center is not None:
+        resolve_jobs("simulate", jobs, 1)  # checked: the run is one process (see run_centre)
         with small_pages():  # as an ordinary centre run (see simulate)
             done = run_centre(scenario, seed, n_leads, truth, progress)
             leads, touches = observed_centre(scenario, done.runs)

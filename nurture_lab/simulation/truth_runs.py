@@ -7,14 +7,16 @@
 A rollout reads nothing of the observed run, so with more than one process it runs beside it: the
 rollouts go to ``jobs - 1`` worker processes forked once the chunks are prepared (they inherit the
 leads; nothing is pickled but the truth sums they send back), while this process runs the observed
-run and then the experiment setting. Each pass is deterministic, so the truth is the same whatever
-the number of processes.
+run, then the experiment setting, then builds the observed frames while the workers finish. Each pass
+is deterministic, so the truth is the same whatever the number of processes.
 """
 
 from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import sys
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -34,7 +36,7 @@ from .results import truth_sums
 from .send_time import learns
 from .truth_queue import ReplayQueue
 
-__all__ = ["Rollouts", "TruthInputs", "truth_rows"]
+__all__ = ["Observed", "Rollouts", "TruthInputs", "local_passes", "truth_rows"]
 
 #: ``(setting, arm index, chunk index, outcomes)`` of every chunk of every pass (for tests).
 Sink = list[tuple[str, int, int, dict[str, np.ndarray]]]
@@ -128,8 +130,10 @@ def _with_own(
     return full
 
 
-#: The inputs a forked rollout worker inherits (set in this process just before the workers fork).
+#: The inputs a forked rollout worker inherits: set in this process just before its workers fork, under
+#: :data:`_FORKING` (two threads starting runs at once would otherwise fork each other's inputs).
 _FORKED: TruthInputs | None = None
+_FORKING = threading.Lock()
 
 
 def _rollout_in_worker(a: int) -> list[pd.DataFrame]:
@@ -140,32 +144,43 @@ def _rollout_in_worker(a: int) -> list[pd.DataFrame]:
 class Rollouts:
     """The rollout setting's passes (one per arm) running in forked worker processes while this
     process goes on; :meth:`result` waits for one arm's. Use as a context manager: leaving it stops
-    the workers (at once if an error, Ctrl-C or SIGTERM stops the run: see :mod:`nurture_lab._parallel`)."""
+    the workers (at once if an error, Ctrl-C or SIGTERM stops the run: see :mod:`nurture_lab._parallel`).
+
+    The workers are forked from this process (they inherit the leads; nothing is pickled but the
+    truth sums they send back), on Linux only (macOS lists fork but system libraries there are not
+    safe after it), and not from a daemonic process (a ``multiprocessing.Pool`` or Dask worker may
+    not have children): see :meth:`possible`."""
 
     def __init__(self, inp: TruthInputs, workers: int) -> None:
         global _FORKED
         n_arms = len(inp.sc.experiment.arms)
+        self.pool: ProcessPoolExecutor | None = None
         self.signals = contextlib.ExitStack()
-        self.signals.enter_context(stop_on_sigterm())
-        self.pool: ProcessPoolExecutor | None = make_pool(
-            min(workers, n_arms), mp_context=multiprocessing.get_context("fork")
-        )
-        _FORKED = inp
-        try:  # the workers fork at the first submission, inheriting _FORKED
-            self.futures: list[Future[list[pd.DataFrame]]] = [
-                self.pool.submit(_rollout_in_worker, a) for a in range(n_arms)
-            ]
+        try:
+            self.signals.enter_context(stop_on_sigterm())
+            self.pool = make_pool(min(workers, n_arms), mp_context=multiprocessing.get_context("fork"))
+            with _FORKING:
+                _FORKED = inp
+                try:  # the workers fork at the first submission, inheriting _FORKED
+                    self.futures: list[Future[list[pd.DataFrame]]] = [
+                        self.pool.submit(_rollout_in_worker, a) for a in range(n_arms)
+                    ]
+                finally:
+                    _FORKED = None
         except BaseException:
             self.__exit__(BaseException)
             raise
-        finally:
-            _FORKED = None
 
     @staticmethod
     def possible(workers: int, settings: tuple[str, ...]) -> bool:
         """Whether rollouts can run beside the observed run: a worker to spare, the rollout setting
-        wanted, and processes that start by fork (they inherit the leads)."""
-        return workers > 1 and "rollout" in settings and "fork" in multiprocessing.get_all_start_methods()
+        wanted, Linux, and a process that may have children."""
+        return (
+            workers > 1
+            and "rollout" in settings
+            and sys.platform.startswith("linux")
+            and not multiprocessing.current_process().daemon
+        )
 
     def result(self, a: int) -> list[pd.DataFrame]:
         return self.futures[a].result()
@@ -184,29 +199,31 @@ class Rollouts:
             self.pool = None
 
 
-def truth_rows(
-    inp: TruthInputs,
-    settings: tuple[str, ...],
-    seen: Observed,
-    bar: Any,
-    sink: Sink | None = None,
-    rollouts: Rollouts | None = None,
-    meanwhile: Callable[[], None] | None = None,
-) -> list[pd.DataFrame]:
-    """Every lead through every arm in each of ``settings``: the truth sums, arm by arm in the order
-    of ``settings`` whether the rollouts ran here or in ``rollouts``' workers (this process runs its
-    own passes first, then ``meanwhile``, then collects the workers')."""
-    arms = range(len(inp.sc.experiment.arms))
-    done: dict[tuple[int, str], list[pd.DataFrame]] = {}
-    for a in arms:
+#: The truth sums of each pass, by ``(arm index, setting)``.
+Passes = dict[tuple[int, str], list[pd.DataFrame]]
+
+
+def local_passes(
+    inp: TruthInputs, settings: tuple[str, ...], seen: Observed, bar: Any, sink: Sink | None, rollouts: bool
+) -> Passes:
+    """The truth's passes this process runs: every arm in each of ``settings``, but the rollouts
+    when ``rollouts`` run elsewhere (:class:`Rollouts`)."""
+    done: Passes = {}
+    for a in range(len(inp.sc.experiment.arms)):
         for setting in settings:
-            if setting != "rollout" or rollouts is None:
+            if setting != "rollout" or not rollouts:
                 done[a, setting] = truth_pass(inp, a, setting, seen, sink)
                 bar.update()
-    if meanwhile is not None:
-        meanwhile()
+    return done
+
+
+def truth_rows(
+    done: Passes, n_arms: int, settings: tuple[str, ...], bar: Any, rollouts: Rollouts | None = None
+) -> list[pd.DataFrame]:
+    """The truth sums of every pass, arm by arm in the order of ``settings``, the same whether the
+    rollouts ran here (in ``done``) or in ``rollouts``' workers (waited for here)."""
     if rollouts is not None:
-        for a in arms:
+        for a in range(n_arms):
             done[a, "rollout"] = rollouts.result(a)
             bar.update()
-    return [row for a in arms for setting in settings for row in done[a, setting]]
+    return [row for a in range(n_arms) for setting in settings for row in done[a, setting]]

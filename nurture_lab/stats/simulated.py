@@ -128,9 +128,12 @@ def _css(total: float, sumsq: float, n: float) -> float:
     return max(sumsq - total * total / n, 0.0) if n > 0 else float("nan")
 
 
-def _true_effects(scenario: Scenario, metric: str, seed: int, truth_leads: int) -> tuple[dict[str, float], float]:
-    """True effect of each arm and the control's true mean (common random numbers)."""
-    res = simulate(scenario, seed=seed, n_leads=truth_leads, truth=True)
+def _true_effects(
+    scenario: Scenario, metric: str, seed: int, truth_leads: int, jobs: int | None
+) -> tuple[dict[str, float], float]:
+    """True effect of each arm and the control's true mean (common random numbers); ``jobs`` as
+    :func:`simulate`'s."""
+    res = simulate(scenario, seed=seed, n_leads=truth_leads, truth=True, jobs=jobs)
     t = truth_in(res.truth)
     t = t[(t["metric"] == metric) & (t["service_line"] == "all")]
     ctrl = float(t.loc[t["arm"] == scenario.experiment.control, "mean"].iloc[0])
@@ -262,7 +265,10 @@ def simulate_power(
             f"simulate_power: own_truth=True needs a [contact_center] (scenario {scenario.name!r} has none); "
             "without one the truth does not depend on the run's volume: leave own_truth False."
         )
-    truth, control_rate = ({}, float("nan")) if own_truth else _true_effects(scenario, metric, seed, truth_leads)
+    truth_jobs = 1 if executor is not None else jobs  # an executor's workers run the replications
+    truth, control_rate = (
+        ({}, float("nan")) if own_truth else _true_effects(scenario, metric, seed, truth_leads, truth_jobs)
+    )
     batches = [
         _Batch(
             scenario,

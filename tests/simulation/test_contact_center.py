@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
+from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -85,22 +88,40 @@ def test_the_rules_hold_with_a_centre_anywhere(centre: dict[str, object]) -> Non
     check_invariants(res)
 
 
+def _two_arm_centre() -> nl.Scenario:
+    sc = _with_centre(agents=32, queue="score")  # the queue binds at peaks: calls wait
+    two = (sc.experiment.arm("within_5_min"), sc.experiment.arm("next_business_day"))
+    return dataclasses.replace(sc, experiment=dataclasses.replace(sc.experiment, arms=two))
+
+
 def test_one_seed_one_result_whatever_the_processes(monkeypatch: pytest.MonkeyPatch) -> None:
     """On 2 processes the truth's rollouts run in a forked worker beside the observed run (a run of
-    more than one chunk): the same frames and the same truth as on one."""
+    more than one chunk): the same frames and the same truth as on one — also for two runs started
+    at once from two threads, each forking while the other sets up (a pause in the pool's first
+    submission stands for the thread switch)."""
     from nurture_lab.simulation import truth_runs
 
     forked: list[int] = []
-    real = truth_runs.Rollouts.__init__
+    real, real_pool = truth_runs.Rollouts.__init__, truth_runs.make_pool
 
     def spy(self: truth_runs.Rollouts, inp: truth_runs.TruthInputs, workers: int) -> None:
         forked.append(workers)
         real(self, inp, workers)
 
+    def slow_pool(*args: Any, **kw: Any) -> Any:
+        pool = real_pool(*args, **kw)
+        submit = pool.submit
+
+        def late(*sa: Any, **sk: Any) -> Any:
+            time.sleep(0.3)
+            return submit(*sa, **sk)
+
+        pool.submit = late  # type: ignore[method-assign]
+        return pool
+
     monkeypatch.setattr(truth_runs.Rollouts, "__init__", spy)
-    sc = _with_centre(agents=32, queue="score")  # the queue binds at peaks: calls wait
-    two = (sc.experiment.arm("within_5_min"), sc.experiment.arm("next_business_day"))
-    sc = dataclasses.replace(sc, experiment=dataclasses.replace(sc.experiment, arms=two))
+    monkeypatch.setattr(truth_runs, "make_pool", slow_pool)
+    sc = _two_arm_centre()
     a = nl.simulate(sc, seed=9, n_leads=52_000, jobs=1)
     assert forked == []
     b = nl.simulate(sc, seed=9, n_leads=52_000, jobs=2)
@@ -109,6 +130,22 @@ def test_one_seed_one_result_whatever_the_processes(monkeypatch: pytest.MonkeyPa
     # DataFrame.equals: values, dtypes and categories (assert_frame_equal takes seconds per frame here)
     assert a.leads.equals(b.leads) and a.touches.equals(b.touches)
     pd.testing.assert_frame_equal(a.truth, b.truth, check_exact=True)
+    with ThreadPoolExecutor(2) as ex:
+        runs = list(ex.map(lambda seed: nl.simulate(sc, seed=seed, n_leads=52_000, jobs=2).truth, (9, 10)))
+    assert forked == [1, 1, 1]
+    pd.testing.assert_frame_equal(runs[0], a.truth, check_exact=True)
+    pd.testing.assert_frame_equal(runs[1], nl.simulate(sc, seed=10, n_leads=52_000, jobs=1).truth, check_exact=True)
+
+
+def test_no_rollout_worker_from_a_daemonic_process() -> None:
+    """A multiprocessing.Pool (or Dask) worker may not have children: the rollouts run in it instead."""
+    import multiprocessing
+
+    from nurture_lab.simulation.truth_runs import Rollouts
+
+    assert Rollouts.possible(2, ("experiment", "rollout"))
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.apply(Rollouts.possible, (2, ("experiment", "rollout"))) is False
 
 
 def test_the_score_queue_serves_higher_scores_first() -> None:
