@@ -24,6 +24,7 @@ __all__ = [
     "truth_in",
     "truth_sums",
     "truth_table",
+    "union_categories",
 ]
 
 OUTCOME_COLUMNS: dict[str, str] = {
@@ -216,7 +217,7 @@ def truth_table(parts: list[pd.DataFrame], sc: Scenario) -> pd.DataFrame:
     return t.sort_values("_o", kind="stable")[cols].reset_index(drop=True)
 
 
-def _union_categories(cats: list[pd.Index]) -> pd.Index:
+def union_categories(cats: list[pd.Index]) -> pd.Index:
     """One set of categories for pieces of a column: theirs when all agree, else the sorted union."""
     if all(c.equals(cats[0]) for c in cats[1:]):
         return cats[0]
@@ -233,7 +234,7 @@ def concat_cats(frames: list[pd.DataFrame]) -> pd.DataFrame:
         return frames[0]
     for c in frames[0].columns:
         if isinstance(frames[0][c].dtype, pd.CategoricalDtype):
-            cats = _union_categories([f[c].cat.categories for f in frames])
+            cats = union_categories([f[c].cat.categories for f in frames])
             for f in frames:  # the frames are this run's own: recoded in place, no copy
                 if not f[c].cat.categories.equals(cats):
                     f[c] = f[c].cat.set_categories(cats)

@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..scenario.model import CHANNELS, Arm, Scenario
 from .policy import BIT, DEFERRALS, REASONS, GateResult
+from .results import union_categories
 
 STATUSES: tuple[str, ...] = ("sent", "skipped", "not_selected")
 #: Codes of :data:`STATUSES` in the event log.
@@ -133,8 +134,8 @@ class TouchColumns:
     twice and hold both). ``rows``: the rows of every chunk to be written (see :func:`log_size`).
 
     The ``reason`` categories are every reason code then each chunk's combinations of deferrals
-    (sorted), as for a single chunk; where chunks' combinations differ, the sorted union (as
-    :func:`.results.concat_cats` joins frames of several chunks).
+    (sorted), as for a single chunk; where chunks' combinations differ, the sorted union
+    (:func:`.results.union_categories`, as :func:`.results.concat_cats` joins frames of chunks).
     """
 
     def __init__(self, sc: Scenario, arms: Iterable[Arm], rows: int) -> None:
@@ -195,13 +196,10 @@ class TouchColumns:
         if not self.rows:
             return empty_touches(self.sc, self.arm_names)
         cols, cat = self.cols, pd.Categorical.from_codes
-        reason_cats = self.reasons[0][2]
-        if any(c != reason_cats for _lo, _hi, c in self.reasons[1:]):
-            reason_cats = sorted({lb for _lo, _hi, c in self.reasons for lb in c})
-            pos = {lb: i for i, lb in enumerate(reason_cats)}
-            for lo, hi, c in self.reasons:
-                recode = np.array([pos[lb] for lb in c], dtype=np.int32)
-                cols["reason"][lo:hi] = recode[cols["reason"][lo:hi]]
+        reason_cats = union_categories([pd.Index(c) for _lo, _hi, c in self.reasons])
+        for lo, hi, c in self.reasons:  # a chunk whose categories are not the union's: recoded to it
+            if not reason_cats.equals(pd.Index(c)):
+                cols["reason"][lo:hi] = reason_cats.get_indexer(c)[cols["reason"][lo:hi]]
         out = {
             "lead_id": cols.pop("lead_id"),
             "arm": cat(cols.pop("arm"), categories=self.arm_names),
